@@ -1,0 +1,1 @@
+"""Pure model of the family-account ledger: no I/O, no clock, no environment."""

@@ -1,0 +1,17 @@
+"""Calendar arithmetic in China Standard Time. No clock is read here: times are passed in."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+CST = timezone(timedelta(hours=8), "UTC+08:00")
+
+
+def local_date(at: datetime) -> date:
+    return at.astimezone(CST).date()
+
+
+def month_of(at: datetime) -> str:
+    """Natural month in UTC+8: 2025-03-31T17:00:00Z -> '2025-04'."""
+    local = at.astimezone(CST)
+    return f"{local.year:04d}-{local.month:02d}"

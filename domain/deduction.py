@@ -1,0 +1,134 @@
+"""Deductions and their reversals, across the patient and every account that pays."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from domain import events as ev
+from domain.errors import (
+    AlreadyReversedError,
+    CategoryNotEligibleError,
+    LedgerInvariantError,
+    PresenterNotBoundError,
+)
+from domain.person import Person
+from domain.rules.model import RuleSet
+from domain.spending import Account, Allocation, allocate
+
+
+@dataclass(frozen=True)
+class DeductRequest:
+    settlement_id: str
+    amount_fen: int
+    category: str
+    institution: str
+    presented_by: UUID | None
+    at: datetime
+
+
+def fingerprint(patient: UUID, request: DeductRequest) -> str:
+    """What makes a resubmission 'the same settlement': everything but its timestamp."""
+    content = {
+        "settlement_id": request.settlement_id,
+        "patient": str(patient),
+        "amount_fen": request.amount_fen,
+        "category": request.category,
+        "institution": request.institution,
+        "presented_by": str(request.presented_by) if request.presented_by else None,
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def accounts_for(patient: Person, authorizers: dict[UUID, Person]) -> tuple[Account, list[Account]]:
+    """The accounts a settlement may draw on, as the patient's state says they stand now."""
+    own = Account(patient.id, patient.masked, patient.balance_fen, is_patient=True)
+    others = [
+        Account(
+            person.id,
+            person.masked,
+            person.balance_fen,
+            is_patient=False,
+            authorized_at=patient.authorizers[person.id]["since"],
+            active=person.is_active,
+        )
+        for person in (authorizers[i] for i in sorted(patient.authorizers))
+    ]
+    return own, others
+
+
+def check_deduct(patient: Person, presenter: Person | None, request: DeductRequest, rules: RuleSet) -> None:
+    """Refusals in precedence order: PERSON_NOT_ACTIVE, PRESENTER_NOT_BOUND, CATEGORY_NOT_ELIGIBLE."""
+    patient.require_active("patient")
+    if presenter is not None and presenter.id != patient.id and patient.id not in presenter.members:
+        raise PresenterNotBoundError(
+            f"{presenter.masked} has no active binding to present {patient.masked}'s e-voucher"
+        )
+    if request.category not in rules.spending.eligible_categories:
+        raise CategoryNotEligibleError(
+            f"category {request.category!r} may not be paid from personal accounts under {rules.version}",
+            rule="spending.eligible_categories",
+        )
+
+
+def deduct(
+    patient: Person,
+    presenter: Person | None,
+    authorizers: dict[UUID, Person],
+    request: DeductRequest,
+    rules: RuleSet,
+) -> Allocation:
+    check_deduct(patient, presenter, request, rules)
+    own, others = accounts_for(patient, authorizers)
+    allocation = allocate(request.amount_fen, own, others, rules.spending)
+    lines = tuple(ev.PaymentLine(person=p, masked=m, amount_fen=a) for p, m, a in allocation.lines)
+    patient.record(
+        ev.DeductionSettled,
+        settlement_id=request.settlement_id,
+        amount_fen=request.amount_fen,
+        category=request.category,
+        institution=request.institution,
+        presented_by=request.presented_by,
+        lines=lines,
+        out_of_pocket_fen=allocation.out_of_pocket_fen,
+        fingerprint=fingerprint(patient.id, request),
+        rule_version=rules.version,
+        timestamp=request.at,
+    )
+    for line in lines:
+        if line.person != patient.id:
+            authorizers[line.person].record(
+                ev.AidDebited,
+                settlement_id=request.settlement_id,
+                patient=patient.id,
+                patient_masked=patient.masked,
+                amount_fen=line.amount_fen,
+                rule_version=rules.version,
+                timestamp=request.at,
+            )
+    return allocation
+
+
+def reverse(patient: Person, payers: dict[UUID, Person], settlement_id: str, *, reason: str, at: datetime) -> tuple:
+    """Refund exactly the accounts that paid; history is not edited."""
+    record = patient.deductions.get(settlement_id)
+    if record is None:
+        raise LedgerInvariantError(f"settlement {settlement_id} not on patient {patient.masked}")
+    if record["reversed"]:
+        raise AlreadyReversedError(f"settlement {settlement_id} was already reversed")
+    lines = record["lines"]
+    patient.record(ev.DeductionReversed, settlement_id=settlement_id, lines=lines, reason=reason, timestamp=at)
+    for line in lines:
+        if line.person != patient.id:
+            payers[line.person].record(
+                ev.AidRefunded,
+                settlement_id=settlement_id,
+                patient=patient.id,
+                amount_fen=line.amount_fen,
+                reason=reason,
+                timestamp=at,
+            )
+    return lines

@@ -1,0 +1,120 @@
+"""One exception per reason code.
+
+Codes are stable: they appear in CLI output, in recorded rejections and in reports.
+`LedgerError` is an *operating* error (a refused command, bad input); a broken invariant
+is a `LedgerInvariantError` and is never caught as an ordinary refusal.
+"""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    code = "LEDGER_ERROR"
+
+    def __init__(self, message: str, *, field: str | None = None, rule: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.rule = rule
+
+    def to_dict(self) -> dict:
+        out: dict = {"code": self.code, "message": self.message}
+        if self.field is not None:
+            out["field"] = self.field
+        if self.rule is not None:
+            out["rule"] = self.rule
+        return out
+
+
+class LedgerInvariantError(Exception):
+    """A programmer error: the ledger would become inconsistent. Never swallowed."""
+
+
+def _code(name: str) -> type[LedgerError]:
+    return type(name.title().replace("_", "") + "Error", (LedgerError,), {"code": name})
+
+
+class InvalidInputError(LedgerError):
+    code = "INVALID_INPUT"
+
+
+class InvalidIdNumberError(InvalidInputError):
+    code = "INVALID_ID_NUMBER"
+
+
+class RuleRejection(LedgerError):
+    """A refusal decided by a rule set; binds record these as events."""
+
+
+UnknownPersonError = _code("UNKNOWN_PERSON")
+AlreadyEnrolledError = _code("ALREADY_ENROLLED")
+PersonNotActiveError = type("PersonNotActiveError", (RuleRejection,), {"code": "PERSON_NOT_ACTIVE"})
+StatusConflictError = _code("STATUS_CONFLICT")
+NoPersonalAccountError = _code("NO_PERSONAL_ACCOUNT")
+NotBoundError = _code("NOT_BOUND")
+NotAuthorizedError = _code("NOT_AUTHORIZED")
+PresenterNotBoundError = _code("PRESENTER_NOT_BOUND")
+CategoryNotEligibleError = _code("CATEGORY_NOT_ELIGIBLE")
+UnknownSettlementError = _code("UNKNOWN_SETTLEMENT")
+AlreadyReversedError = _code("ALREADY_REVERSED")
+SettlementConflictError = _code("SETTLEMENT_CONFLICT")
+UnknownRuleVersionError = _code("UNKNOWN_RULE_VERSION")
+ConcurrencyError = _code("CONCURRENCY_CONFLICT")
+StorageError = _code("STORAGE_ERROR")
+
+# Rule rejections of a bind, in the order the bind decision checks them (precedence).
+BIND_REJECTION_CODES: tuple[str, ...] = (
+    "PERSON_NOT_ACTIVE",
+    "ALREADY_BOUND",
+    "RELATIONSHIP_NOT_ALLOWED",
+    "FACE_VERIFICATION_REQUIRED",
+    "REBIND_COOLDOWN",
+    "MEMBER_BOUND_ELSEWHERE",
+    "MEMBER_LIMIT",
+    "RELATIONSHIP_LIMIT",
+    "MONTHLY_BIND_LIMIT",
+    "MEMBER_BINDERS_LIMIT",
+    "MEMBER_MONTHLY_BINDERS_LIMIT",
+)
+
+# Rule rejections of an authorization, in precedence order.
+AUTHORIZE_REJECTION_CODES: tuple[str, ...] = (
+    "PERSON_NOT_ACTIVE",
+    "AUTHORIZER_NOT_ELIGIBLE",
+    "ALREADY_AUTHORIZED",
+    "RELATIONSHIP_NOT_ALLOWED",
+    "CROSS_PROVINCE_NOT_ALLOWED",
+)
+
+
+def rejection(code: str, message: str, *, rule: str | None = None) -> RuleRejection:
+    """A rule rejection carrying `code` (one of the codes listed above)."""
+    error = RuleRejection(message, rule=rule)
+    error.code = code
+    return error
+
+
+ALL_CODES: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        [
+            "INVALID_INPUT",
+            "INVALID_ID_NUMBER",
+            "UNKNOWN_PERSON",
+            "ALREADY_ENROLLED",
+            "STATUS_CONFLICT",
+            "NO_PERSONAL_ACCOUNT",
+            *BIND_REJECTION_CODES,
+            "NOT_BOUND",
+            *AUTHORIZE_REJECTION_CODES,
+            "NOT_AUTHORIZED",
+            "CATEGORY_NOT_ELIGIBLE",
+            "PRESENTER_NOT_BOUND",
+            "UNKNOWN_SETTLEMENT",
+            "ALREADY_REVERSED",
+            "SETTLEMENT_CONFLICT",
+            "UNKNOWN_RULE_VERSION",
+            "CONCURRENCY_CONFLICT",
+            "STORAGE_ERROR",
+        ]
+    )
+)

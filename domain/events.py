@@ -1,0 +1,322 @@
+"""Events: frozen pydantic models, past-tense names, recorded forever.
+
+`timestamp` is the business time of the command (its `at`), passed in, never read from a clock,
+so rebuilding or replaying a history is deterministic. Each event's `apply` only assigns state
+from its own fields: no rules, no catalogue, nothing outside the event.
+Money fields are integer fen. Person references are aggregate ids (UUIDs derived from keyed
+pseudonyms) plus the masked ID number for display; never the plain number.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.clock import month_of
+from domain.errors import LedgerInvariantError
+from eventsourcing.domain import OriginatorIDError, OriginatorVersionError
+from eventsourcing.utils import resolve_topic
+
+if TYPE_CHECKING:
+    from domain.person import Person
+
+Insurance = Literal["employee", "resident"]
+CreditSource = Literal["monthly_contribution", "transfer_in", "adjustment"]
+Channel = Literal["alipay", "wechat", "nhsa_app", "bank_app", "counter"]
+Verification = Literal["face", "counter", "documents"]
+UnbindReason = Literal[
+    "binder_request",
+    "member_request",
+    "credential_removed",
+    "account_cancelled",
+    "account_expired",
+    "system_forced",
+    "policy_adjustment",
+    "quota_enforcement",
+]
+Initiator = Literal["binder", "member", "system", "authorizer", "beneficiary"]
+AuthorizationEndReason = Literal[
+    "revoked_by_authorizer", "revoked_by_beneficiary", "account_cancelled", "account_expired", "transferred"
+]
+BindingRole = Literal["binder", "member"]
+AidRole = Literal["authorizer", "beneficiary"]
+
+
+class DomainEvent(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    class_version: ClassVar[int] = 1
+
+    originator_id: UUID
+    originator_version: int
+    timestamp: datetime  # the command's `at`
+
+    @property
+    def month(self) -> str:
+        return month_of(self.timestamp)
+
+    def mutate(self, aggregate: Any) -> Any:
+        if aggregate is None:
+            raise LedgerInvariantError(f"{type(self).__name__} cannot start an aggregate")
+        if self.originator_id != aggregate.id:
+            raise OriginatorIDError(self.originator_id, aggregate.id)
+        if self.originator_version != aggregate.version + 1:
+            raise OriginatorVersionError(self.originator_version, aggregate.version + 1)
+        self.apply(aggregate)
+        aggregate.version = self.originator_version
+        aggregate.modified_on = self.timestamp
+        return aggregate
+
+    def apply(self, aggregate: Any) -> None:
+        """Assign state from this event's fields. Overridden per event."""
+
+
+class CreatedEvent(DomainEvent):
+    originator_topic: str
+
+    def mutate(self, aggregate: Any) -> Any:
+        if aggregate is not None:
+            raise LedgerInvariantError(f"{type(self).__name__} must start an aggregate")
+        cls = resolve_topic(self.originator_topic)
+        new = cls.__new__(cls)
+        new.__base_init__(self.originator_id, self.originator_version, self.timestamp)
+        new.init_state()
+        self.apply(new)
+        return new
+
+
+# --- a person's life ---------------------------------------------------------------------
+class PersonEnrolled(CreatedEvent):
+    masked: str
+    region: str
+    insurance: Insurance
+
+    def apply(self, person: Person) -> None:
+        person.masked = self.masked
+        person.region = self.region
+        person.insurance = self.insurance
+        person.status = "active"
+
+
+class PersonSuspended(DomainEvent):
+    reason: str = ""
+
+    def apply(self, person: Person) -> None:
+        person.status = "suspended"
+
+
+class PersonResumed(DomainEvent):
+    def apply(self, person: Person) -> None:
+        person.status = "active"
+
+
+class PersonCancelled(DomainEvent):
+    reason: str = ""
+
+    def apply(self, person: Person) -> None:
+        person.status = "cancelled"
+
+
+class PersonExpired(DomainEvent):
+    reason: str = ""
+
+    def apply(self, person: Person) -> None:
+        person.status = "expired"
+
+
+class PersonTransferred(DomainEvent):
+    region_from: str
+    region_to: str
+
+    def apply(self, person: Person) -> None:
+        person.region = self.region_to
+
+
+class AccountCredited(DomainEvent):
+    amount_fen: int = Field(gt=0)
+    source: CreditSource
+
+    def apply(self, person: Person) -> None:
+        person.balance_fen += self.amount_fen
+
+
+# --- family-account bindings (亲情账户) ----------------------------------------------------
+class BindingStarted(DomainEvent):
+    """Recorded on both people; `role` is this aggregate's side, `counterpart` the other."""
+
+    role: BindingRole
+    counterpart: UUID
+    counterpart_masked: str
+    relationship: str
+    kind: str  # father / mother / spouse / child / other: what the member is to the binder
+    channel: Channel
+    verification: Verification
+    member_age_years: int
+    rule_version: str
+
+    def apply(self, person: Person) -> None:
+        tie = {
+            "masked": self.counterpart_masked,
+            "relationship": self.relationship,
+            "kind": self.kind,
+            "channel": self.channel,
+            "since": self.timestamp,
+        }
+        if self.role == "binder":
+            person.members[self.counterpart] = tie
+            _bump(person.new_members_by_month, self.month)
+        else:
+            person.binders[self.counterpart] = tie
+            _bump(person.new_binders_by_month, self.month)
+
+
+class BindingEnded(DomainEvent):
+    role: BindingRole
+    counterpart: UUID
+    reason: UnbindReason
+    initiated_by: Initiator
+
+    def apply(self, person: Person) -> None:
+        ties = person.members if self.role == "binder" else person.binders
+        ties.pop(self.counterpart, None)
+        person.last_unbound_at[self.counterpart] = self.timestamp
+
+
+class BindRejected(DomainEvent):
+    """A refused bind, recorded on both people; changes no binding."""
+
+    role: BindingRole
+    counterpart: UUID
+    counterpart_masked: str
+    relationship: str
+    channel: Channel
+    verification: Verification
+    member_age_years: int
+    code: str
+    rule: str
+    rule_version: str
+
+
+# --- family mutual aid (家庭共济) ---------------------------------------------------------
+class AuthorizationGranted(DomainEvent):
+    role: AidRole
+    counterpart: UUID
+    counterpart_masked: str
+    relationship: str  # what the beneficiary is to the authorizer
+    rule_version: str
+
+    def apply(self, person: Person) -> None:
+        tie = {"masked": self.counterpart_masked, "relationship": self.relationship, "since": self.timestamp}
+        if self.role == "authorizer":
+            person.beneficiaries[self.counterpart] = tie
+        else:
+            person.authorizers[self.counterpart] = tie
+
+
+class AuthorizationEnded(DomainEvent):
+    role: AidRole
+    counterpart: UUID
+    reason: AuthorizationEndReason
+    initiated_by: Initiator
+
+    def apply(self, person: Person) -> None:
+        ties = person.beneficiaries if self.role == "authorizer" else person.authorizers
+        ties.pop(self.counterpart, None)
+
+
+# --- deductions ----------------------------------------------------------------------------
+class PaymentLine(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    person: UUID
+    masked: str
+    amount_fen: int = Field(gt=0)
+
+
+class DeductionSettled(DomainEvent):
+    """On the patient: the whole decision. The patient's own line is debited here."""
+
+    settlement_id: str
+    amount_fen: int = Field(gt=0)
+    category: str
+    institution: str
+    presented_by: UUID | None
+    lines: tuple[PaymentLine, ...]
+    out_of_pocket_fen: int = Field(ge=0)
+    fingerprint: str
+    rule_version: str
+
+    def apply(self, person: Person) -> None:
+        own = sum(line.amount_fen for line in self.lines if line.person == person.id)
+        person.balance_fen -= own
+        person.deductions[self.settlement_id] = {
+            "fingerprint": self.fingerprint,
+            "lines": self.lines,
+            "amount_fen": self.amount_fen,
+            "out_of_pocket_fen": self.out_of_pocket_fen,
+            "rule_version": self.rule_version,
+            "at": self.timestamp,
+            "reversed": False,
+        }
+
+
+class AidDebited(DomainEvent):
+    """On an authorizer whose balance paid part of a beneficiary's settlement."""
+
+    settlement_id: str
+    patient: UUID
+    patient_masked: str
+    amount_fen: int = Field(gt=0)
+    rule_version: str
+
+    def apply(self, person: Person) -> None:
+        person.balance_fen -= self.amount_fen
+
+
+class DeductionReversed(DomainEvent):
+    """On the patient: a correction that refunds exactly the lines that paid."""
+
+    settlement_id: str
+    lines: tuple[PaymentLine, ...]
+    reason: str = ""
+
+    def apply(self, person: Person) -> None:
+        own = sum(line.amount_fen for line in self.lines if line.person == person.id)
+        person.balance_fen += own
+        record = dict(person.deductions[self.settlement_id])
+        record["reversed"] = True
+        person.deductions[self.settlement_id] = record
+
+
+class AidRefunded(DomainEvent):
+    settlement_id: str
+    patient: UUID
+    amount_fen: int = Field(gt=0)
+    reason: str = ""
+
+    def apply(self, person: Person) -> None:
+        person.balance_fen += self.amount_fen
+
+
+# --- settlement index: makes a settlement id unique across the whole ledger --------------
+class SettlementOpened(CreatedEvent):
+    settlement_id: str
+    patient: UUID
+    fingerprint: str
+
+    def apply(self, settlement: Any) -> None:
+        settlement.settlement_id = self.settlement_id
+        settlement.patient = self.patient
+        settlement.fingerprint = self.fingerprint
+
+
+class SettlementReversed(DomainEvent):
+    reason: str = ""
+
+    def apply(self, settlement: Any) -> None:
+        settlement.reversed = True
+
+
+def _bump(counter: dict[str, int], key: str) -> None:
+    counter[key] = counter.get(key, 0) + 1

@@ -1,0 +1,38 @@
+"""Money is integer fen. Decimal yuan strings are parsed only at the edges."""
+
+from __future__ import annotations
+
+import re
+
+from domain.errors import InvalidInputError
+
+_YUAN = re.compile(r"^(0|[1-9]\d{0,11})(\.\d{1,2})?$")
+
+
+def parse_yuan(raw: object, field: str = "amount") -> int:
+    """'12.30' -> 1230. Positive, at most two decimals, strings only (no floats)."""
+    if not isinstance(raw, str):
+        raise InvalidInputError(
+            f"{field}: must be a decimal yuan string such as \"12.30\" (got {type(raw).__name__})",
+            field=field,
+        )
+    text = raw.strip()
+    if text.startswith("-"):
+        raise InvalidInputError(f"{field}: must be positive, got {raw!r}", field=field)
+    match = _YUAN.match(text)
+    if not match:
+        if re.match(r"^\d+\.\d{3,}$", text):
+            raise InvalidInputError(f"{field}: at most two decimals (fen), got {raw!r}", field=field)
+        raise InvalidInputError(f"{field}: not a decimal yuan amount: {raw!r}", field=field)
+    whole, frac = match.group(1), (match.group(2) or ".")[1:]
+    fen = int(whole) * 100 + int(frac.ljust(2, "0"))
+    if fen <= 0:
+        raise InvalidInputError(f"{field}: must be greater than zero, got {raw!r}", field=field)
+    return fen
+
+
+def format_fen(fen: int) -> str:
+    """1230 -> '12.30' (for humans; machine output stays in fen)."""
+    sign = "-" if fen < 0 else ""
+    fen = abs(fen)
+    return f"{sign}{fen // 100}.{fen % 100:02d}"

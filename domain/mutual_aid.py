@@ -1,0 +1,73 @@
+"""Family mutual aid (家庭共济): authorization decisions and ending ties."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from domain import events as ev
+from domain.decision import Decision
+from domain.errors import InvalidInputError, NotAuthorizedError
+from domain.person import Person
+from domain.rules.model import RuleSet
+
+
+def decide_authorize(authorizer: Person, beneficiary: Person, relationship: str, rules: RuleSet) -> Decision:
+    m = rules.mutual_aid
+    if not authorizer.is_active or not beneficiary.is_active:
+        who, person = ("authorizer", authorizer) if not authorizer.is_active else ("beneficiary", beneficiary)
+        return Decision.refuse("PERSON_NOT_ACTIVE", "mutual_aid.both_active", f"{who} is {person.status}, not active")
+    if authorizer.insurance not in m.authorizer_insurance:
+        return Decision.refuse(
+            "AUTHORIZER_NOT_ELIGIBLE",
+            "mutual_aid.authorizer_insurance",
+            f"authorizer is {authorizer.insurance}-insured; only {', '.join(m.authorizer_insurance)} may authorize",
+        )
+    if beneficiary.id in authorizer.beneficiaries:
+        return Decision.refuse("ALREADY_AUTHORIZED", "mutual_aid.unique_pair", "beneficiary is already authorized")
+    if relationship not in m.relationships:
+        return Decision.refuse(
+            "RELATIONSHIP_NOT_ALLOWED",
+            "mutual_aid.relationships",
+            f"relationship {relationship!r} is not one of {', '.join(m.relationships)} under {rules.version}",
+        )
+    if not m.cross_province and authorizer.region[:2] != beneficiary.region[:2]:
+        return Decision.refuse(
+            "CROSS_PROVINCE_NOT_ALLOWED",
+            "mutual_aid.cross_province",
+            f"authorizer province {authorizer.region[:2]} differs from beneficiary province {beneficiary.region[:2]}",
+        )
+    return Decision.accept()
+
+
+def authorize(authorizer: Person, beneficiary: Person, relationship: str, rules: RuleSet, at: datetime) -> Decision:
+    if authorizer.id == beneficiary.id:
+        raise InvalidInputError("beneficiary: a person cannot authorize themself", field="beneficiary")
+    decision = decide_authorize(authorizer, beneficiary, relationship, rules)
+    if decision.ok:
+        for person, role, other in ((authorizer, "authorizer", beneficiary), (beneficiary, "beneficiary", authorizer)):
+            person.record(
+                ev.AuthorizationGranted,
+                role=role,
+                counterpart=other.id,
+                counterpart_masked=other.masked,
+                relationship=relationship,
+                rule_version=rules.version,
+                timestamp=at,
+            )
+    return decision
+
+
+def revoke(authorizer: Person, beneficiary: Person, *, initiated_by: str, at: datetime) -> None:
+    if beneficiary.id not in authorizer.beneficiaries:
+        raise NotAuthorizedError(f"{beneficiary.masked} is not authorized by {authorizer.masked}")
+    reason = "revoked_by_beneficiary" if initiated_by == "beneficiary" else "revoked_by_authorizer"
+    end_authorization(authorizer, beneficiary, reason=reason, initiated_by=initiated_by, at=at)
+
+
+def end_authorization(
+    authorizer: Person, beneficiary: Person, *, reason: str, initiated_by: str, at: datetime
+) -> None:
+    for person, role, other in ((authorizer, "authorizer", beneficiary), (beneficiary, "beneficiary", authorizer)):
+        person.record(
+            ev.AuthorizationEnded, role=role, counterpart=other.id, reason=reason, initiated_by=initiated_by, timestamp=at
+        )

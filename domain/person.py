@@ -1,0 +1,102 @@
+"""The per-person aggregate.
+
+Public methods check what one person alone can check and then trigger events; decisions that
+need two or more people live in `binding.py`, `mutual_aid.py` and `deduction.py`, which call
+the `record_*` methods here once they have decided. `apply` on each event only assigns.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from domain import events as ev
+from domain.errors import (
+    NoPersonalAccountError,
+    PersonNotActiveError,
+    StatusConflictError,
+)
+from domain.ids import person_id
+from eventsourcing.domain import BaseAggregate
+
+
+class Person(BaseAggregate[UUID]):
+    masked: str
+    region: str
+    insurance: str
+    status: str
+
+    def init_state(self) -> None:
+        self.balance_fen = 0
+        self.members: dict[UUID, dict[str, Any]] = {}  # as binder: member -> tie
+        self.binders: dict[UUID, dict[str, Any]] = {}  # as member: binder -> tie
+        self.new_members_by_month: dict[str, int] = {}
+        self.new_binders_by_month: dict[str, int] = {}
+        self.last_unbound_at: dict[UUID, datetime] = {}
+        self.beneficiaries: dict[UUID, dict[str, Any]] = {}  # as authorizer
+        self.authorizers: dict[UUID, dict[str, Any]] = {}  # as beneficiary
+        self.deductions: dict[str, dict[str, Any]] = {}  # as patient: settlement id -> record
+
+    # --- life cycle ---------------------------------------------------------------------
+    @classmethod
+    def enroll(cls, *, pseudonym: str, masked: str, region: str, insurance: str, at: datetime) -> Person:
+        return cls._create(
+            ev.PersonEnrolled,
+            id=person_id(pseudonym),
+            masked=masked,
+            region=region,
+            insurance=insurance,
+            timestamp=at,
+        )
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in ("cancelled", "expired")
+
+    def require_active(self, role: str) -> None:
+        if not self.is_active:
+            raise PersonNotActiveError(f"{role} {self.masked} is {self.status}, not active")
+
+    def require_open(self, role: str) -> None:
+        if self.is_closed:
+            raise PersonNotActiveError(f"{role} {self.masked} is {self.status}")
+
+    def suspend(self, *, reason: str, at: datetime) -> None:
+        if self.status != "active":
+            raise StatusConflictError(f"person {self.masked} is {self.status}; only an active person can be suspended")
+        self.trigger_event(ev.PersonSuspended, reason=reason, timestamp=at)
+
+    def resume(self, *, at: datetime) -> None:
+        if self.status != "suspended":
+            raise StatusConflictError(f"person {self.masked} is {self.status}; only a suspended person can resume")
+        self.trigger_event(ev.PersonResumed, timestamp=at)
+
+    def close(self, *, status: str, reason: str, at: datetime) -> None:
+        """Cancel or expire; ending the ties is the caller's job (it needs the counterparts)."""
+        if self.is_closed:
+            raise StatusConflictError(f"person {self.masked} is already {self.status}")
+        event_class = ev.PersonCancelled if status == "cancelled" else ev.PersonExpired
+        self.trigger_event(event_class, reason=reason, timestamp=at)
+
+    def transfer(self, *, region: str, at: datetime) -> None:
+        self.require_open("person")
+        if region == self.region:
+            raise StatusConflictError(f"person {self.masked} is already in region {region}")
+        self.trigger_event(ev.PersonTransferred, region_from=self.region, region_to=region, timestamp=at)
+
+    def credit(self, *, amount_fen: int, source: str, at: datetime) -> None:
+        self.require_open("person")
+        if self.insurance != "employee" and source == "monthly_contribution":
+            raise NoPersonalAccountError(
+                f"person {self.masked} is resident-insured: no personal-account contributions"
+            )
+        self.trigger_event(ev.AccountCredited, amount_fen=amount_fen, source=source, timestamp=at)
+
+    # --- recorders used by the multi-person decisions -----------------------------------
+    def record(self, event_class: type[ev.DomainEvent], **fields: Any) -> None:
+        self.trigger_event(event_class, **fields)

@@ -1,0 +1,73 @@
+"""The RuleSet model. Every number and order the ledger decides by lives here."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+BindingRelationship = Literal["parent", "child", "spouse", "other"]
+AidRelationship = Literal["spouse", "parent", "child", "sibling", "grandparent", "grandchild"]
+Verification = Literal["face", "counter", "documents"]
+Category = Literal[
+    "hospital_self_pay", "pharmacy", "resident_premium", "public_health", "fitness", "wellness"
+]
+# What a bound member is to the binder, for per-relationship caps (seed 003).
+RelationshipKind = Literal["father", "mother", "spouse", "child", "other"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class BindingRules(_Frozen):
+    members_active_max: int | None = Field(5, ge=1)
+    members_new_per_month_max: int | None = Field(5, ge=1)
+    binders_active_max: int | None = Field(None, ge=1)
+    binders_new_per_month_max: int | None = Field(2, ge=1)
+    members_by_kind_max: dict[RelationshipKind, int] = Field(default_factory=dict)
+    relationships: tuple[BindingRelationship, ...] = ("parent", "child", "spouse", "other")
+    face_verification_age_min: int = Field(16, ge=0)
+    verifications_adult: tuple[Verification, ...] = ("face", "counter")
+    verifications_minor: tuple[Verification, ...] = ("documents", "face", "counter")
+    exclusive: bool = False
+    rebind_wait_minutes: int = Field(0, ge=0)
+
+
+class MutualAidRules(_Frozen):
+    authorizer_insurance: tuple[Literal["employee", "resident"], ...] = ("employee",)
+    relationships: tuple[AidRelationship, ...] = ("spouse", "parent", "child")
+    cross_province: bool = False
+
+
+class SpendingRules(_Frozen):
+    own_account_first: bool = True
+    order: Literal["largest_balance_first", "most_recent_first"] = "largest_balance_first"
+    single_authorizer: bool = False
+    shareable_above_fen: int = Field(0, ge=0)
+    eligible_categories: tuple[Category, ...] = ("hospital_self_pay", "pharmacy", "resident_premium")
+
+
+class RuleSet(_Frozen):
+    """A resolved, complete rule set. `version` is what decisions record."""
+
+    version: str = Field(min_length=1)
+    description: str = ""
+    effective_from: date
+    regions: tuple[str, ...] = ()  # 6-digit region-code prefixes; "" = everywhere; () = what-if only
+    binding: BindingRules = BindingRules()
+    mutual_aid: MutualAidRules = MutualAidRules()
+    spending: SpendingRules = SpendingRules()
+
+    @model_validator(mode="after")
+    def _regions_are_prefixes(self) -> RuleSet:
+        for prefix in self.regions:
+            if not (prefix.isdigit() or prefix == "") or len(prefix) > 6:
+                raise ValueError(f"regions: {prefix!r} is not a prefix of a 6-digit region code")
+        return self
+
+    def covers(self, region: str) -> int | None:
+        """Length of the longest prefix of `region` in scope, or None when out of scope."""
+        lengths = [len(p) for p in self.regions if region.startswith(p)]
+        return max(lengths) if lengths else None

@@ -1,0 +1,1 @@
+"""Persistence, the application service, projection runners and the CLI."""

@@ -1,0 +1,88 @@
+"""Configuration from the command line and the environment; the only place that reads it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from urllib.parse import unquote, urlparse
+
+from eventsourcing.utils import get_topic
+
+from infra.mapper import CanonicalJSONTranscoder, PydanticMapper
+
+DEFAULT_DB = "./ledger.db"
+DEVELOPMENT_KEY = b"family-ledger-DEVELOPMENT-key-not-for-production"
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: str
+    pseudonym_key: bytes
+    using_development_key: bool
+    rules_dir: str | None = None
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.db.startswith(("postgresql://", "postgres://"))
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        env = {
+            "MAPPER_TOPIC": get_topic(PydanticMapper),
+            "TRANSCODER_TOPIC": get_topic(CanonicalJSONTranscoder),
+            "CREATE_TABLE": "y",
+        }
+        if self.is_postgres:
+            env.update(postgres_env(self.db))
+        else:
+            env.update({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.db,
+                        "SQLITE_LOCK_TIMEOUT": "30"})
+        return env
+
+
+def postgres_env(url: str) -> dict[str, str]:
+    parsed = urlparse(url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": (parsed.path or "/postgres").lstrip("/") or "postgres",
+        "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parsed.port or 5432),
+        "POSTGRES_USER": unquote(parsed.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parsed.password or ""),
+        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_LOCK_TIMEOUT": "10",
+        "POSTGRES_POOL_SIZE": "5",
+        "POSTGRES_MAX_OVERFLOW": "10",
+    }
+
+
+class ConfigError(Exception):
+    pass
+
+
+def load_settings(db: str | None = None, rules_dir: str | None = None) -> Settings:
+    db = db or os.environ.get("LEDGER_DB") or DEFAULT_DB
+    raw_key = os.environ.get("LEDGER_PSEUDONYM_KEY", "")
+    is_postgres = db.startswith(("postgresql://", "postgres://"))
+    if raw_key:
+        if len(raw_key) < 16:
+            raise ConfigError("LEDGER_PSEUDONYM_KEY: must be at least 16 characters")
+        key, dev = raw_key.encode(), False
+    elif is_postgres and os.environ.get("LEDGER_ALLOW_DEVELOPMENT_KEY") != "1":
+        raise ConfigError(
+            "LEDGER_PSEUDONYM_KEY is not set: a PostgreSQL deployment needs a secret pseudonym key "
+            "(set LEDGER_ALLOW_DEVELOPMENT_KEY=1 to use the development key for testing)"
+        )
+    else:
+        key, dev = DEVELOPMENT_KEY, True
+    return Settings(db=db, pseudonym_key=key, using_development_key=dev,
+                    rules_dir=rules_dir or os.environ.get("LEDGER_RULES_DIR"))
+
+
+def warn_development_key(settings: Settings) -> None:
+    if settings.using_development_key:
+        print(
+            "WARNING: using the built-in DEVELOPMENT pseudonym key. ID numbers are protected only "
+            "against casual reading; set LEDGER_PSEUDONYM_KEY to a secret for real data.",
+            file=sys.stderr,
+        )
