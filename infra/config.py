@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 from eventsourcing.utils import get_topic
 
@@ -34,6 +34,8 @@ class Settings:
         }
         if self.is_postgres:
             env.update(postgres_env(self.db))
+        elif self.db == "memory://":
+            env["PERSISTENCE_MODULE"] = "eventsourcing.popo"
         else:
             env.update({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.db,
                         "SQLITE_LOCK_TIMEOUT": "30"})
@@ -42,7 +44,9 @@ class Settings:
 
 def postgres_env(url: str) -> dict[str, str]:
     parsed = urlparse(url)
-    return {
+    schema = parse_qs(parsed.query).get("schema", [""])[0]
+    env = {"POSTGRES_SCHEMA": schema} if schema else {}
+    return env | {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": (parsed.path or "/postgres").lstrip("/") or "postgres",
         "POSTGRES_HOST": parsed.hostname or "127.0.0.1",

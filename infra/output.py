@@ -1,0 +1,43 @@
+"""Human output: rich tables for the terminal; machine output stays JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from domain.money import format_fen
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, sort_keys=False) + "\n")
+
+
+def key_value_table(title: str, data: dict[str, Any]) -> Table:
+    table = Table(title=title, show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for key, value in data.items():
+        if isinstance(value, (list, dict)):
+            continue
+        shown = f"{format_fen(value)} yuan ({value} fen)" if key.endswith("_fen") and isinstance(value, int) else str(value)
+        table.add_row(key, shown)
+    return table
+
+
+def rows_table(title: str, rows: list[dict[str, Any]], empty: str = "(none)") -> Table:
+    table = Table(title=title)
+    if not rows:
+        table.add_column(empty)
+        return table
+    for column in rows[0]:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*[format_fen(v) if k.endswith("_fen") else str(v) for k, v in row.items()])
+    return table

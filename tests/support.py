@@ -1,0 +1,56 @@
+"""Shared helpers for tests: valid ID numbers, command lines, an app on any backend."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from domain.ids import check_character
+
+DEV_KEY = b"test-pseudonym-key-0123456789"
+DAY = "2025-03-03"
+
+
+def id_number(region: str = "110105", birth: str = "19800101", seq: int = 11) -> str:
+    """A valid 18-character ID number; odd `seq` is male, even is female."""
+    first17 = f"{region}{birth}{seq:03d}"
+    return first17 + check_character(first17)
+
+
+def line(type_: str, at: str = f"{DAY}T09:00:00+08:00", **fields: Any) -> str:
+    return json.dumps({"type": type_, "at": at, **fields})
+
+
+class Ledger:
+    """A thin story-telling wrapper over LedgerApp: apply lines, read state."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    def do(self, type_: str, **fields: Any) -> dict:
+        return self.app.apply_line(line(type_, **fields))
+
+    def ok(self, type_: str, **fields: Any) -> dict:
+        result = self.do(type_, **fields)
+        if not result["ok"]:
+            raise AssertionError(f"{type_} refused: {result['error']}")
+        return result
+
+    def refused(self, type_: str, code: str, **fields: Any) -> dict:
+        result = self.do(type_, **fields)
+        if result["ok"] or result["error"]["code"] != code:
+            raise AssertionError(f"{type_}: expected {code}, got {result}")
+        return result
+
+    def enroll(self, person: str, insurance: str = "employee", balance: str | None = None, **fields: Any) -> str:
+        at = fields.pop("at", "2025-01-02T09:00:00+08:00")
+        self.ok("enroll", person=person, insurance=insurance, at=at, **fields)
+        if balance:
+            self.ok("credit", person=person, amount=balance, source="adjustment", at=at)
+        return person
+
+    def person(self, raw: str):
+        return self.app.get_person(raw)
+
+    def balance(self, raw: str) -> int:
+        return self.person(raw).balance_fen
