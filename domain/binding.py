@@ -152,5 +152,5 @@ def end_binding(binder: Person, member: Person, *, reason: str, initiated_by: st
         )
 
 
-def refusal_error(decision: Decision) -> Exception:
-    return rejection(decision.code or "", decision.message, rule=decision.rule)
+def refusal_error(decision: Decision, rule_version: str) -> Exception:
+    return rejection(decision.code or "", decision.message, rule=decision.rule, rule_version=rule_version)

@@ -71,6 +71,7 @@ def check_deduct(patient: Person, presenter: Person | None, request: DeductReque
         raise CategoryNotEligibleError(
             f"category {request.category!r} may not be paid from personal accounts under {rules.version}",
             rule="spending.eligible_categories",
+            rule_version=rules.version,
         )
 
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 class LedgerError(Exception):
     code = "LEDGER_ERROR"
 
-    def __init__(self, message: str, *, field: str | None = None, rule: str | None = None):
+    def __init__(
+        self, message: str, *, field: str | None = None, rule: str | None = None, rule_version: str | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.field = field
         self.rule = rule
+        self.rule_version = rule_version
 
     def to_dict(self) -> dict:
         out: dict = {"code": self.code, "message": self.message}
@@ -23,6 +26,8 @@ class LedgerError(Exception):
             out["field"] = self.field
         if self.rule is not None:
             out["rule"] = self.rule
+        if self.rule_version is not None:
+            out["rule_version"] = self.rule_version
         return out
 
 
@@ -87,9 +92,9 @@ AUTHORIZE_REJECTION_CODES: tuple[str, ...] = (
 )
 
 
-def rejection(code: str, message: str, *, rule: str | None = None) -> RuleRejection:
+def rejection(code: str, message: str, *, rule: str | None = None, rule_version: str | None = None) -> RuleRejection:
     """A rule rejection carrying `code` (one of the codes listed above)."""
-    error = RuleRejection(message, rule=rule)
+    error = RuleRejection(message, rule=rule, rule_version=rule_version)
     error.code = code
     return error
 

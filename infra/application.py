@@ -204,7 +204,7 @@ class LedgerApp(Application[UUID]):
         rules = self.rules_for(cmd.at, authorizer.region)
         decision = mutual_aid.authorize(authorizer, beneficiary, cmd.relationship, rules, cmd.at)
         if not decision.ok:
-            raise binding.refusal_error(decision)
+            raise binding.refusal_error(decision, rules.version)
         self.save(authorizer, beneficiary)
         return {"authorizer": authorizer.masked, "beneficiary": beneficiary.masked,
                 "relationship": cmd.relationship, "rule_version": rules.version}
@@ -286,12 +286,11 @@ class RecordedRejection(LedgerError):
     """A refused bind: the rejection is saved as events, and reported like any refusal."""
 
     def __init__(self, decision: Any, rule_version: str):
-        super().__init__(decision.message, rule=decision.rule)
+        super().__init__(decision.message, rule=decision.rule, rule_version=rule_version)
         self.code = decision.code
-        self.rule_version = rule_version
 
     def to_dict(self) -> dict:
-        return {**super().to_dict(), "rule_version": self.rule_version, "recorded": True}
+        return {**super().to_dict(), "recorded": True}
 
 
 def line_dict(line: Any) -> dict:

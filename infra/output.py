@@ -37,7 +37,7 @@ def rows_table(title: str, rows: list[dict[str, Any]], empty: str = "(none)") ->
         table.add_column(empty)
         return table
     for column in rows[0]:
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("person", "since", "at"))
     for row in rows:
         table.add_row(*[format_fen(v) if k.endswith("_fen") else str(v) for k, v in row.items()])
     return table
