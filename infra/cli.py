@@ -39,7 +39,7 @@ class LedgerContext:
 
 
 def fail(message: str, code: int = 2) -> None:
-    output.err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    output.err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 
