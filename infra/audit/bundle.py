@@ -1,0 +1,267 @@
+"""Evidence bundles: one JSON file that settles a dispute without the database.
+
+Contents: the replay; the rule set used (`model_dump`); every stored event needed to rebuild the
+patient and each candidate account up to just before the deduction, plus the settlement's own
+events, each with its exact stored bytes, its record digest, its chain link and a Merkle
+inclusion proof (RFC 9162) into the sealed checkpoint of its segment; the checkpoints from the
+oldest one needed to the latest, which chain to one another (`anchor` = the latest digest,
+printed by `ledger seal` and `ledger verify`, to be compared with a copy kept elsewhere).
+
+The file is canonical JSON (sorted keys, no spaces) plus a newline, and carries the sha256 of
+its own content: a changed byte either breaks the canonical form or the digest, and a forged
+but re-digested file still has to match the hashes sealed in the checkpoints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+from uuid import UUID
+
+from domain import events as ev
+from domain.errors import LedgerError
+from domain.rules.model import RuleSet
+from infra.audit import hashing as h
+from infra.audit.replay import SETTLEMENT_TOPICS, Gathered, Involved, _topic_name, audit_deduction, replay
+from infra.audit.store import AuditStore
+
+FORMAT = "family-ledger-evidence-bundle/1"
+
+
+class NotSealedError(LedgerError):
+    code = "NOT_SEALED"
+
+
+class BundleTamperedError(LedgerError):
+    code = "LOG_ALTERED"
+
+
+def build_bundle(app: Any, store: AuditStore, settlement_id: str) -> tuple[bytes, dict[str, Any]]:
+    result, gathered, rules = audit_deduction(app, store, settlement_id)
+    wanted = _wanted(store, gathered)
+    checkpoints = store.checkpoints()
+    last_position = max(wanted)
+    if not checkpoints or checkpoints[-1]["position"] < last_position:
+        raise NotSealedError(f"position {last_position} is not sealed yet: run `ledger seal`, then build the bundle")
+    events = _events_with_proofs(store, checkpoints, wanted)
+    first = min(e["proof"]["checkpoint"] for e in events)
+    body = {
+        "format": FORMAT,
+        "settlement_id": settlement_id,
+        "replay": result,
+        "rule_set": rules.model_dump(mode="json"),
+        "states_before": {str(k): v for k, v in sorted(gathered.versions_before.items())},
+        "patient": str(gathered.patient_before.id),
+        "events": events,
+        "checkpoints": [c for c in checkpoints if c["sequence"] >= first],
+        "anchor": checkpoints[-1]["checkpoint_sha256"],
+    }
+    body["bundle_sha256"] = hashlib.sha256(h.canonical_json(body)).hexdigest()
+    return h.canonical_json(body) + b"\n", result
+
+
+def _wanted(store: AuditStore, gathered: Gathered) -> dict[int, Any]:
+    """Positions -> stored events the offline verifier needs."""
+    wanted = {item.position: item.stored for item in gathered.involved}
+    for originator, version in gathered.versions_before.items():
+        for position, stored in store.events_of(originator):
+            if stored.originator_version <= version:
+                wanted[position] = stored
+    return wanted
+
+
+def _events_with_proofs(store: AuditStore, checkpoints: list[dict], wanted: dict[int, Any]) -> list[dict[str, Any]]:
+    out = []
+    by_segment: dict[int, list[int]] = {}
+    for position in sorted(wanted):
+        segment = next(c for c in checkpoints if c["first_position"] <= position <= c["position"])
+        by_segment.setdefault(segment["sequence"], []).append(position)
+    for checkpoint in checkpoints:
+        positions = by_segment.get(checkpoint["sequence"])
+        if not positions:
+            continue
+        previous_head = _previous_head(checkpoints, checkpoint)
+        rows = list(store.iter_links(checkpoint["first_position"] - 1, checkpoint["position"]))
+        leaves = [h.leaf(row.position, bytes.fromhex(row.record_sha256)) for row in rows]
+        index_of = {row.position: i for i, row in enumerate(rows)}
+        for position in positions:
+            stored = wanted[position]
+            i = index_of[position]
+            digest = h.record_digest(stored.originator_id, stored.originator_version, stored.topic, stored.state)
+            if digest.hex() != rows[i].record_sha256:
+                raise BundleTamperedError(f"the record at position {position} differs from what was sealed: "
+                                          "run `ledger verify`")
+            out.append({
+                "position": position,
+                "originator_id": str(stored.originator_id),
+                "originator_version": stored.originator_version,
+                "topic": stored.topic,
+                "state": stored.state.decode("utf-8"),
+                "record_sha256": rows[i].record_sha256,
+                "previous_link_sha256": rows[i - 1].link_sha256 if i else previous_head,
+                "link_sha256": rows[i].link_sha256,
+                "proof": {"checkpoint": checkpoint["sequence"], "leaf_index": i, "tree_size": len(rows),
+                          "path": [p.hex() for p in h.inclusion_path(i, leaves)]},
+            })
+    return out
+
+
+def _previous_head(checkpoints: list[dict], checkpoint: dict) -> str:
+    earlier = [c for c in checkpoints if c["sequence"] < checkpoint["sequence"]]
+    return earlier[-1]["head_sha256"] if earlier else h.GENESIS.hex()
+
+
+# --- offline verification ----------------------------------------------------------------------
+class _Checks:
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+
+    def add(self, name: str, ok: bool, detail: str = "") -> bool:
+        self.items.append({"check": name, "ok": bool(ok), "detail": detail})
+        return bool(ok)
+
+    @property
+    def ok(self) -> bool:
+        return all(item["ok"] for item in self.items)
+
+
+def verify_bundle(data: bytes, catalogue: Any = None) -> dict[str, Any]:
+    """Check a bundle with nothing but the file (and, if given, the shipped rule catalogue)."""
+    checks = _Checks()
+    try:
+        bundle = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        checks.add("readable", False, f"not a JSON document: {error}")
+        return _verdict(checks, None, None)
+    if not isinstance(bundle, dict) or bundle.get("format") != FORMAT:
+        checks.add("format", False, f"expected format {FORMAT}")
+        return _verdict(checks, None, None)
+    checks.add("canonical", data == h.canonical_json(bundle) + b"\n",
+               "the file is exactly the canonical JSON of its content")
+    body = {k: v for k, v in bundle.items() if k != "bundle_sha256"}
+    checks.add("bundle_digest", hashlib.sha256(h.canonical_json(body)).hexdigest() == bundle.get("bundle_sha256"),
+               "sha256 of the content equals bundle_sha256")
+    try:
+        checkpoints = _check_checkpoints(bundle, checks)
+        events = _check_events(bundle, checkpoints, checks)
+        recomputed = _check_replay(bundle, events, checks, catalogue)
+    except Exception as error:  # noqa: BLE001 - any failure to read a forged file is a failed check
+        checks.add("structure", False, f"{type(error).__name__}: {error}")
+        return _verdict(checks, None, bundle.get("anchor"))
+    return _verdict(checks, recomputed, bundle.get("anchor"))
+
+
+def _verdict(checks: _Checks, recomputed: dict | None, anchor: str | None) -> dict[str, Any]:
+    return {"ok": checks.ok, "verdict": recomputed["verdict"] if recomputed else None,
+            "anchor": anchor, "checks": checks.items}
+
+
+def _check_checkpoints(bundle: dict, checks: _Checks) -> dict[int, dict]:
+    checkpoints = bundle["checkpoints"]
+    ok, previous = bool(checkpoints), None
+    for checkpoint in checkpoints:
+        ok &= h.checkpoint_digest(checkpoint) == checkpoint["checkpoint_sha256"]
+        if previous is not None:
+            ok &= checkpoint["previous_sha256"] == previous["checkpoint_sha256"]
+            ok &= checkpoint["sequence"] == previous["sequence"] + 1
+            ok &= checkpoint["first_position"] > previous["position"]
+        previous = checkpoint
+    ok &= bool(checkpoints) and checkpoints[-1]["checkpoint_sha256"] == bundle["anchor"]
+    checks.add("checkpoint_chain", ok, "each checkpoint's digest is recomputed and chains to the next, "
+               "ending at the anchor")
+    return {c["sequence"]: c for c in checkpoints}
+
+
+def _check_events(bundle: dict, checkpoints: dict[int, dict], checks: _Checks) -> list[dict]:
+    bad: list[str] = []
+    for item in bundle["events"]:
+        state = item["state"].encode("utf-8")
+        oid, version, topic, position = item["originator_id"], item["originator_version"], item["topic"], item["position"]
+        digest = h.record_digest(UUID(oid), version, topic, state)
+        proof = item["proof"]
+        checkpoint = checkpoints.get(proof["checkpoint"])
+        fine = (
+            digest.hex() == item["record_sha256"]
+            and h.link(bytes.fromhex(item["previous_link_sha256"]), position, UUID(oid), version, topic, state).hex()
+            == item["link_sha256"]
+            and checkpoint is not None
+            and checkpoint["first_position"] <= position <= checkpoint["position"]
+            and proof["tree_size"] == checkpoint["record_count"]
+            and h.verify_inclusion(proof["leaf_index"], proof["tree_size"], h.leaf(position, digest),
+                                   [bytes.fromhex(p) for p in proof["path"]],
+                                   bytes.fromhex(checkpoint["merkle_root_sha256"]))
+        )
+        if not fine:
+            bad.append(str(position))
+    checks.add("events_included", not bad and bool(bundle["events"]),
+               "every event's bytes hash to its sealed leaf and link, and its Merkle path reaches the checkpoint root"
+               + (f"; failing positions: {', '.join(bad)}" if bad else ""))
+    evidence = {(e["position"], e["hash"]) for e in bundle["replay"]["evidence"]}
+    links = {(e["position"], e["link_sha256"]) for e in bundle["events"]}
+    checks.add("evidence_hashes", evidence <= links, "the replay's evidence hashes are the events' sealed links")
+    return bundle["events"]
+
+
+def _rebuild(events: list[dict], originator: str, version: int) -> Any:
+    mine = sorted((e for e in events if e["originator_id"] == originator and e["originator_version"] <= version),
+                  key=lambda e: e["originator_version"])
+    if [e["originator_version"] for e in mine] != list(range(1, version + 1)):
+        raise ValueError(f"events of {originator} up to version {version} are not all in the bundle")
+    aggregate = None
+    for item in mine:
+        aggregate = _decode(item).mutate(aggregate)
+    return aggregate
+
+
+ALLOWED_AGGREGATES = ("domain.person:Person", "domain.settlement:Settlement")
+
+
+def _decode(item: dict) -> Any:
+    """Decode an event from the file; only the ledger's own topics are resolved (a forged topic
+    must never make the verifier import an arbitrary module)."""
+    from infra.mapper import decode_event
+
+    topic, state = item["topic"], json.loads(item["state"])
+    name = topic.removeprefix("domain.events:")
+    if topic == name or not name.isidentifier() or not isinstance(getattr(ev, name, None), type):
+        raise ValueError(f"unexpected event topic {topic!r}")
+    if "originator_topic" in state and state["originator_topic"] not in ALLOWED_AGGREGATES:
+        raise ValueError(f"unexpected aggregate topic {state['originator_topic']!r}")
+    return decode_event(topic, state, UUID(item["originator_id"]), item["originator_version"])
+
+
+def _check_replay(bundle: dict, events: list[dict], checks: _Checks, catalogue: Any) -> dict:
+    settlement_id, patient_id = bundle["settlement_id"], bundle["patient"]
+    versions = {UUID(k): v for k, v in bundle["states_before"].items()}
+    patient = _rebuild(events, patient_id, versions[UUID(patient_id)])
+    authorizers = {k: _rebuild(events, str(k), v) for k, v in versions.items() if str(k) != patient_id}
+    masked = {UUID(patient_id): patient.masked, **{k: a.masked for k, a in authorizers.items()}}
+    involved = []
+    for item in sorted(events, key=lambda e: e["position"]):
+        if _topic_name(item["topic"]) in SETTLEMENT_TOPICS:
+            event = _decode(item)
+            if getattr(event, "settlement_id", None) == settlement_id:
+                owner = UUID(item["originator_id"])
+                involved.append(Involved(item["position"], None, event, masked.get(owner, patient.masked)))
+    settled = next(i for i in involved if isinstance(i.event, ev.DeductionSettled)
+                   and str(i.event.originator_id) == patient_id)
+    rules = RuleSet.model_validate_json(h.canonical_json(bundle["rule_set"]))
+    checks.add("rule_version", rules.version == settled.event.rule_version,
+               f"the rule set is {rules.version}; the deduction recorded {settled.event.rule_version}")
+    if catalogue is not None:
+        try:
+            shipped = catalogue.get(rules.version)
+        except LedgerError:
+            shipped = None
+        checks.add("rule_set_as_shipped", shipped is None or shipped == rules,
+                   "the bundle's rule set equals the shipped catalogue's" if shipped else
+                   "this rule version is not in the local catalogue (not compared)")
+    gathered = Gathered(settlement_id, patient, authorizers, settled, involved,
+                        bundle["replay"].get("presented_by"), versions)
+    recomputed = replay(gathered, rules)
+    claimed = {k: v for k, v in bundle["replay"].items() if k != "evidence"}
+    checks.add("replay_reproduced", h.canonical_json(json.loads(json.dumps(recomputed))) == h.canonical_json(claimed),
+               f"re-running the allocation from the rebuilt states gives the bundle's replay (verdict "
+               f"{recomputed['verdict']})")
+    return recomputed

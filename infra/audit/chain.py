@@ -1,0 +1,240 @@
+"""Seal and verify the hash chain over the whole event log (definitions in `hashing`).
+
+`seal` extends the chain from the last checkpoint to the current end of the log, in segments
+of at most SEGMENT_RECORDS_MAX records; each segment is written with its checkpoint in one
+transaction. `verify` recomputes everything up to the last checkpoint from the log as it is
+now and classifies each difference from what was sealed:
+
+- `altered`: same aggregate and version at that position, different bytes;
+- `reordered`: the record (or its contents) sealed at another position is now at this one;
+- `deleted`: a sealed position is no longer in the log (and its record is nowhere else);
+- `inserted`: a position at or before the checkpoint that was never sealed;
+- `links` / `checkpoint`: the audit's own tables disagree with each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from infra.audit import hashing as h
+from infra.audit.store import AuditStore, LinkRow
+
+SEGMENT_RECORDS_MAX = 65536  # bounds the Merkle tree a bundle proof is cut from
+PROBLEMS_MAX = 1000  # problems listed in full; the count is always exact
+
+
+def seal(store: AuditStore, sealed_at: str, segment_records_max: int = SEGMENT_RECORDS_MAX) -> list[dict[str, Any]]:
+    """Extend the chain to the end of the log; return the checkpoints written (maybe none)."""
+    checkpoints = store.checkpoints()
+    last = checkpoints[-1] if checkpoints else None
+    head = bytes.fromhex(last["head_sha256"]) if last else h.GENESIS
+    sequence = last["sequence"] if last else 0
+    previous = last["checkpoint_sha256"] if last else h.GENESIS.hex()
+    after = last["position"] if last else 0
+    stop = store.max_position()
+    written: list[dict[str, Any]] = []
+    links: list[LinkRow] = []
+    tree = h.MerkleAccumulator()
+    for record in store.iter_log(after, stop):
+        digest = h.record_digest(record.originator_id, record.originator_version, record.topic, record.state)
+        head = h.link(head, record.id, record.originator_id, record.originator_version, record.topic, record.state)
+        links.append(LinkRow(record.id, str(record.originator_id), record.originator_version, digest.hex(),
+                             h.state_digest(record.state).hex(), head.hex()))
+        tree.add(h.leaf(record.id, digest))
+        if len(links) == segment_records_max:
+            written.append(_write(store, links, tree, sequence + len(written) + 1, sealed_at, previous))
+            previous = written[-1]["checkpoint_sha256"]
+            links, tree = [], h.MerkleAccumulator()
+    if links:
+        written.append(_write(store, links, tree, sequence + len(written) + 1, sealed_at, previous))
+    return written
+
+
+def _write(store: AuditStore, links: list[LinkRow], tree: h.MerkleAccumulator, sequence: int,
+           sealed_at: str, previous: str) -> dict[str, Any]:
+    checkpoint = {
+        "sequence": sequence,
+        "first_position": links[0].position,
+        "position": links[-1].position,
+        "record_count": len(links),
+        "head_sha256": links[-1].link_sha256,
+        "merkle_root_sha256": tree.root().hex(),
+        "sealed_at": sealed_at,
+        "previous_sha256": previous,
+    }
+    checkpoint["checkpoint_sha256"] = h.checkpoint_digest(checkpoint)
+    store.write_segment(links, checkpoint)
+    return checkpoint
+
+
+@dataclass
+class _Scan:
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    problem_count: int = 0
+    checked: int = 0
+    # Differences awaiting classification, by position (bounded by PROBLEMS_MAX each).
+    actual: dict[int, Any] = field(default_factory=dict)  # position -> (record_hex, state_hex, oid, version)
+    sealed: dict[int, LinkRow] = field(default_factory=dict)
+
+    def add(self, problem: dict[str, Any]) -> None:
+        self.problem_count += 1
+        if len(self.problems) < PROBLEMS_MAX:
+            self.problems.append(problem)
+
+
+def _merge(store: AuditStore, stop: int) -> Iterator[tuple[int, Any, LinkRow | None]]:
+    """Pairs (position, log record or None, sealed link or None) in position order up to `stop`."""
+    log, links = store.iter_log(0, stop), store.iter_links(0, stop)
+    record, row = next(log, None), next(links, None)
+    while record is not None or row is not None:
+        if row is None or (record is not None and record.id < row.position):
+            yield record.id, record, None
+            record = next(log, None)
+        elif record is None or row.position < record.id:
+            yield row.position, None, row
+            row = next(links, None)
+        else:
+            yield record.id, record, row
+            record, row = next(log, None), next(links, None)
+
+
+def verify(store: AuditStore) -> dict[str, Any]:
+    checkpoints = store.checkpoints()
+    if not checkpoints:
+        return {"ok": True, "checked": 0, "checkpoint": None, "problems": [], "problem_count": 0,
+                "first_broken_position": None, "unsealed": store.max_position(),
+                "note": "nothing sealed yet: run `ledger seal` first"}
+    scan = _Scan()
+    _check_checkpoints(checkpoints, scan)
+    last = checkpoints[-1]
+    segments = iter(checkpoints)
+    segment, tree = next(segments), h.MerkleAccumulator()
+    head, sealed_previous = h.GENESIS, h.GENESIS.hex()
+    for position, record, row in _merge(store, last["position"]):
+        while position > segment["position"]:
+            _close_segment(segment, tree, scan)
+            segment, tree = next(segments), h.MerkleAccumulator()
+        if record is not None:
+            scan.checked += 1
+            args = (record.originator_id, record.originator_version, record.topic, record.state)
+            digest = h.record_digest(*args)
+            head = h.link(head, position, *args)
+            tree.add(h.leaf(position, digest))
+            if row is not None and row.record_sha256 == digest.hex():
+                # The record is as sealed; its sealed link must follow from the sealed previous one.
+                if row.link_sha256 != h.link(bytes.fromhex(sealed_previous), position, *args).hex():
+                    scan.add({"position": position, "kind": "links",
+                              "detail": "the sealed link does not follow from the record and the previous link"})
+                sealed_previous = row.link_sha256
+                continue
+            _hold(scan.actual, position, (digest.hex(), h.state_digest(record.state).hex(),
+                                          str(record.originator_id), record.originator_version), scan)
+        if row is not None:
+            _hold(scan.sealed, position, row, scan)
+            sealed_previous = row.link_sha256
+    _close_segment(segment, tree, scan)
+    _classify(scan)
+    for position in store.positions_below_start():
+        scan.add({"position": position, "kind": "inserted",
+                  "detail": "a row below position 1: invisible to the log, yet loaded with its aggregate"})
+    if not scan.problem_count and head.hex() != last["head_sha256"]:
+        scan.add({"position": last["position"], "kind": "checkpoint",
+                  "detail": "the recomputed chain head differs from the checkpoint's head"})
+    scan.problems.sort(key=lambda p: (p["position"], p["kind"]))
+    positions = [p["position"] for p in scan.problems]
+    return {
+        "ok": scan.problem_count == 0,
+        "checked": scan.checked,
+        "checkpoint": _public(last),
+        "problems": scan.problems,
+        "problem_count": scan.problem_count,
+        "first_broken_position": min(positions) if positions else None,
+        "unsealed": max(0, store.max_position() - last["position"]),
+        "head_sha256": head.hex(),
+    }
+
+
+HELD_MAX = 20 * PROBLEMS_MAX  # differences held for classification; beyond, counted only
+
+
+def _hold(held: dict[int, Any], position: int, value: Any, scan: _Scan) -> None:
+    if len(held) < HELD_MAX:
+        held[position] = value
+    else:
+        scan.add({"position": position, "kind": "unclassified", "detail": "too many differences to classify"})
+
+
+def _close_segment(segment: dict[str, Any], tree: h.MerkleAccumulator, scan: _Scan) -> None:
+    """A segment whose records all match must also match its Merkle root (else the checkpoint
+    table was edited); a segment with record problems is reported through those."""
+    in_segment = [p for p in (*scan.actual, *scan.sealed) if segment["first_position"] <= p <= segment["position"]]
+    if not in_segment and tree.root().hex() != segment["merkle_root_sha256"]:
+        scan.add({"position": segment["first_position"], "kind": "checkpoint",
+                  "detail": f"checkpoint {segment['sequence']}: Merkle root does not match its records"})
+
+
+def _classify(scan: _Scan) -> None:
+    sealed_by_record = {row.record_sha256: p for p, row in scan.sealed.items()}
+    sealed_by_state = {row.state_sha256: p for p, row in scan.sealed.items()}
+    moved_from: set[int] = set()
+    for position, (record_hex, state_hex, oid, version) in sorted(scan.actual.items()):
+        row = scan.sealed.get(position)
+        origin = sealed_by_record.get(record_hex, sealed_by_state.get(state_hex))
+        problem = {"position": position, "originator_id": oid, "originator_version": version}
+        if origin is not None and origin != position:
+            moved_from.add(origin)
+            scan.add({**problem, "kind": "reordered",
+                      "detail": f"this position now holds the record sealed at position {origin}"})
+        elif row is not None:
+            scan.add({**problem, "kind": "altered", "detail": "stored bytes differ from what was sealed"
+                      if (row.originator_id, row.originator_version) == (oid, version)
+                      else f"sealed as {row.originator_id} v{row.originator_version}"})
+        else:
+            scan.add({**problem, "kind": "inserted", "detail": "not in the sealed chain"})
+    for position, row in sorted(scan.sealed.items()):
+        if position not in scan.actual and position not in moved_from:
+            scan.add({"position": position, "originator_id": row.originator_id,
+                      "originator_version": row.originator_version, "kind": "deleted",
+                      "detail": "a sealed record is missing from the log"})
+        elif position not in scan.actual:
+            scan.add({"position": position, "originator_id": row.originator_id,
+                      "originator_version": row.originator_version, "kind": "reordered",
+                      "detail": "the record sealed here was moved; this position is now empty"})
+
+
+def _check_checkpoints(checkpoints: list[dict[str, Any]], scan: _Scan) -> None:
+    previous = h.GENESIS.hex()
+    for checkpoint in checkpoints:
+        if checkpoint["previous_sha256"] != previous or h.checkpoint_digest(checkpoint) != checkpoint["checkpoint_sha256"]:
+            scan.add({"position": checkpoint["first_position"], "kind": "checkpoint",
+                      "detail": f"checkpoint {checkpoint['sequence']} does not chain to its predecessor"})
+        previous = checkpoint["checkpoint_sha256"]
+
+
+def _public(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    return {k: checkpoint[k] for k in ("sequence", "position", "head_sha256", "merkle_root_sha256",
+                                       "sealed_at", "checkpoint_sha256")}
+
+
+def links_for(store: AuditStore, positions: list[int]) -> dict[int, tuple[str | None, bool]]:
+    """The chain link of each position: as sealed, or (past the last checkpoint) as the next seal
+    would compute it from the log as it is now. Positions not in the log get (None, False)."""
+    checkpoints = store.checkpoints()
+    sealed_through = checkpoints[-1]["position"] if checkpoints else 0
+    out: dict[int, tuple[str | None, bool]] = {}
+    for position in positions:
+        if position <= sealed_through:
+            row = store.link_at(position)
+            out[position] = (row.link_sha256 if row else None, row is not None)
+    pending = sorted(p for p in positions if p > sealed_through)
+    if pending:
+        head = bytes.fromhex(checkpoints[-1]["head_sha256"]) if checkpoints else h.GENESIS
+        wanted = set(pending)
+        for record in store.iter_log(sealed_through, pending[-1]):
+            head = h.link(head, record.id, record.originator_id, record.originator_version, record.topic, record.state)
+            if record.id in wanted:
+                out[record.id] = (head.hex(), False)
+        for position in pending:
+            out.setdefault(position, (None, False))
+    return out

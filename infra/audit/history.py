@@ -1,0 +1,107 @@
+"""A person's history: the timeline of their events and their state as of a moment.
+
+"As of" is business time: the state is the aggregate at the last version of the longest
+prefix of its history whose events all happened at or before that moment (an aggregate's
+state is always a prefix of its events), loaded with `repository.get(id, version=N)`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from domain import events as ev
+from infra.audit.replay import local_iso
+from infra.audit.store import AuditStore
+
+EVENTS_MAX = 10_000  # a timeline longer than this is cut, and says so
+
+
+def _summary(event: Any, names: dict[UUID, str]) -> dict[str, Any]:
+    """What an auditor needs from each event, by type; the counterpart shown masked."""
+    out: dict[str, Any] = {}
+    counterpart = getattr(event, "counterpart", None)
+    if counterpart is not None:
+        names.setdefault(counterpart, getattr(event, "counterpart_masked", None) or str(counterpart))
+        out["counterpart"] = names[counterpart]
+    for name in ("role", "relationship", "channel", "verification", "reason", "initiated_by", "code", "rule",
+                 "rule_version", "message", "amount_fen", "source", "settlement_id", "category", "out_of_pocket_fen",
+                 "region_from", "region_to", "insurance", "region"):
+        value = getattr(event, name, None)
+        if value not in (None, ""):
+            out[name] = value
+    if isinstance(event, (ev.DeductionSettled, ev.DeductionReversed)):
+        out["lines"] = [{"person": line.masked, "amount_fen": line.amount_fen} for line in event.lines]
+    if isinstance(event, ev.AidDebited):
+        out["patient"] = event.patient_masked
+    return out
+
+
+def _text(kind: str, s: dict[str, Any]) -> str:
+    who = s.get("counterpart", "")
+    texts = {
+        "BindingStarted": f"binding started as {s.get('role')} with {who} ({s.get('relationship')}, via {s.get('channel')})",
+        "BindingEnded": f"binding with {who} ended as {s.get('role')}: reason {s.get('reason')}, "
+                        f"initiated by {s.get('initiated_by')}",
+        "BindRejected": f"bind with {who} refused: {s.get('code')} ({s.get('rule')})",
+        "AuthorizationGranted": f"mutual aid granted as {s.get('role')} with {who} ({s.get('relationship')})",
+        "AuthorizationEnded": f"mutual aid with {who} ended as {s.get('role')}: reason {s.get('reason')}, "
+                              f"initiated by {s.get('initiated_by')}",
+        "AccountCredited": f"credited {s.get('amount_fen')} fen ({s.get('source')})",
+        "DeductionSettled": f"settlement {s.get('settlement_id')}: paid {s.get('category')}",
+        "AidDebited": f"paid {s.get('amount_fen')} fen of {s.get('patient')}'s settlement {s.get('settlement_id')}",
+        "DeductionReversed": f"settlement {s.get('settlement_id')} reversed: {s.get('reason') or 'no reason given'}",
+        "AidRefunded": f"refunded {s.get('amount_fen')} fen of settlement {s.get('settlement_id')}",
+    }
+    return texts.get(kind, kind)
+
+
+def person_history(app: Any, store: AuditStore, person_id: UUID, as_of: datetime | None) -> dict[str, Any]:
+    stored = store.events_of(person_id)[:EVENTS_MAX]
+    names: dict[UUID, str] = {}
+    timeline, version_as_of, folded = [], 0, None
+    for position, item in stored:
+        event = app.mapper.to_domain_event(item)
+        kind = type(event).__name__
+        folded = event.mutate(folded)  # the domain's own fold: the balance after each event
+        balance = folded.balance_fen
+        after = as_of is not None and event.timestamp > as_of
+        if not after and version_as_of == event.originator_version - 1:
+            version_as_of = event.originator_version
+        summary = _summary(event, names)
+        timeline.append({"position": position, "version": event.originator_version, "at": local_iso(event.timestamp),
+                         "type": kind, "text": _text(kind, summary), "balance_after_fen": balance,
+                         "after_as_of": after, **summary})
+    if not stored:
+        return {"person": None, "events": 0, "timeline": [], "state": None}
+    person = app.repository.get(person_id, version=version_as_of) if version_as_of else None
+    return {
+        "person": folded.masked,
+        "as_of": local_iso(as_of) if as_of else None,
+        "events": len(timeline),
+        "truncated": len(stored) == EVENTS_MAX,
+        "state": _state(person) if person else None,
+        "timeline": timeline,
+    }
+
+
+def _ties(ties: dict, fields: tuple[str, ...]) -> list[dict[str, Any]]:
+    rows = []
+    for tie in sorted(ties.values(), key=lambda t: (t["since"], t["masked"])):
+        rows.append({"person": tie["masked"], **{f: tie[f] for f in fields}, "since": local_iso(tie["since"])})
+    return rows
+
+
+def _state(person: Any) -> dict[str, Any]:
+    return {
+        "version": person.version,
+        "status": person.status,
+        "region": person.region,
+        "insurance": person.insurance,
+        "balance_fen": person.balance_fen,
+        "bindings": {"members": _ties(person.members, ("relationship", "channel")),
+                     "binders": _ties(person.binders, ("relationship", "channel"))},
+        "authorizations": {"authorizers": _ties(person.authorizers, ("relationship",)),
+                           "beneficiaries": _ties(person.beneficiaries, ("relationship",))},
+    }

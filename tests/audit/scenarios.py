@@ -1,0 +1,56 @@
+"""Families for the audit tests, told through the ledger's own commands."""
+
+from __future__ import annotations
+
+from domain.ids import mask
+from tests.support import Ledger, id_number
+
+T = "2025-03-{day:02d}T{hour:02d}:00:00+08:00"
+
+
+def at(day: int, hour: int = 9) -> str:
+    return T.format(day=day, hour=hour)
+
+
+def masked(number: str) -> str:
+    return mask(number)
+
+
+def national_family(ledger: Ledger) -> dict[str, str]:
+    """Beijing: a child with three authorizers; two with equal balances authorized in order."""
+    f = {
+        "father": id_number("110105", "19800101", 11),
+        "mother": id_number("110105", "19820303", 24),
+        "grandma": id_number("110105", "19550505", 42),
+        "child": id_number("110105", "20150101", 36),
+    }
+    ledger.enroll(f["father"], balance="300.00", at=at(1))
+    ledger.enroll(f["mother"], balance="300.00", at=at(1))
+    ledger.enroll(f["grandma"], balance="500.00", at=at(1))
+    ledger.enroll(f["child"], insurance="resident", at=at(1))
+    ledger.ok("credit", person=f["child"], amount="20.00", source="adjustment", at=at(1))
+    ledger.ok("authorize", authorizer=f["mother"], beneficiary=f["child"], relationship="child", at=at(2))
+    ledger.ok("authorize", authorizer=f["father"], beneficiary=f["child"], relationship="child", at=at(3))
+    ledger.ok("authorize", authorizer=f["grandma"], beneficiary=f["child"], relationship="grandchild", at=at(4))
+    return f
+
+
+def regional_family(ledger: Ledger, region: str) -> dict[str, str]:
+    """A patient with two authorizers in `region`; the richer one authorized first."""
+    f = {
+        "rich": id_number(region, "19700101", 11),
+        "poor": id_number(region, "19720202", 22),
+        "patient": id_number(region, "19950909", 33),
+    }
+    ledger.enroll(f["rich"], balance="2000.00", at=at(1))
+    ledger.enroll(f["poor"], balance="1500.00", at=at(1))
+    ledger.enroll(f["patient"], at=at(1))
+    ledger.ok("authorize", authorizer=f["rich"], beneficiary=f["patient"], relationship="child", at=at(2))
+    ledger.ok("authorize", authorizer=f["poor"], beneficiary=f["patient"], relationship="child", at=at(3))
+    return f
+
+
+def deduct(ledger: Ledger, patient: str, amount: str, settlement_id: str, day: int = 10, **fields) -> dict:
+    return ledger.ok("deduct", settlement_id=settlement_id, patient=patient, amount=amount,
+                     category=fields.pop("category", "pharmacy"), institution=fields.pop("institution", "H-1"),
+                     at=at(day), **fields)

@@ -1,0 +1,140 @@
+"""Tamper evidence: seal the log, edit the database behind the ledger's back, and check that
+`verify` names every kind of change and the first broken position, on SQLite and PostgreSQL.
+
+Method: a family's history is written through the ledger, a gap is left in the positions
+(PostgreSQL leaves such gaps whenever a conflicting insert rolls back), the log is sealed, and
+then one kind of tampering is applied directly in the database per test.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from infra.application import LedgerApp
+from infra.audit import chain
+from infra.audit.store import AuditStore
+from infra.cli import main
+from tests.audit.scenarios import deduct, national_family
+from tests.audit.tamper import PostgresTamper, SQLiteTamper
+from tests.conftest import settings_for
+from tests.support import DEV_KEY, Ledger
+
+SEALED_AT = "2025-04-01T00:00:00+00:00"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def sealed(request, tmp_path):
+    """(store, tamper, url, gap) for a sealed log with a gap of two free positions before the end."""
+    url = str(tmp_path / "ledger.db") if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    app = LedgerApp(settings_for(url))
+    ledger = Ledger(app)
+    f = national_family(ledger)
+    table = app.recorder.events_table_name
+    tamper = SQLiteTamper(url, table) if request.param == "sqlite" else PostgresTamper(url, table)
+    gap = tamper.make_gap_before_last(2)  # positions gap and gap + 1 are now free
+    deduct(ledger, f["child"], "800.00", "S-1")
+    store = AuditStore(app)
+    written = chain.seal(store, SEALED_AT, segment_records_max=7)
+    assert len(written) >= 2 and chain.verify(store)["ok"]
+    yield store, tamper, url, gap
+    app.close()
+
+
+def kinds(result: dict) -> list[tuple[int, str]]:
+    return [(p["position"], p["kind"]) for p in result["problems"]]
+
+
+def test_untouched_log_verifies_and_new_events_are_reported_as_unsealed(sealed):
+    store, _, _, _ = sealed
+    result = chain.verify(store)
+    assert result["ok"] and result["problems"] == [] and result["first_broken_position"] is None
+    assert result["checked"] == result["checkpoint"]["position"] - 2  # the two free positions
+    assert chain.seal(store, SEALED_AT) == []  # nothing new: no new checkpoint
+
+
+def test_altered_bytes_are_caught(sealed):
+    store, tamper, _, _ = sealed
+    state = bytes(tamper.row(2)[3])
+    tamper.set_state(2, state.replace(b"30000", b"90000"))
+    assert state != bytes(tamper.row(2)[3])
+    result = chain.verify(store)
+    assert not result["ok"]
+    assert kinds(result) == [(2, "altered")] and result["first_broken_position"] == 2
+
+
+def test_a_deleted_row_is_caught(sealed):
+    store, tamper, _, _ = sealed
+    tamper.delete(3)
+    result = chain.verify(store)
+    assert kinds(result) == [(3, "deleted")] and result["first_broken_position"] == 3
+
+
+def test_two_swapped_rows_are_caught_as_reordered(sealed):
+    store, tamper, _, _ = sealed
+    tamper.swap(4, 9)
+    result = chain.verify(store)
+    assert kinds(result) == [(4, "reordered"), (9, "reordered")] and result["first_broken_position"] == 4
+
+
+def test_swapped_state_bytes_between_two_rows_are_reordered(sealed):
+    store, tamper, _, _ = sealed
+    four, six = bytes(tamper.row(4)[3]), bytes(tamper.row(6)[3])
+    tamper.set_state(4, six)
+    tamper.set_state(6, four)
+    assert kinds(chain.verify(store)) == [(4, "reordered"), (6, "reordered")]
+
+
+def test_a_row_inserted_in_a_sealed_gap_is_caught(sealed):
+    store, tamper, _, gap = sealed
+    oid, version, topic, state = tamper.row(1)
+    tamper.insert(gap, oid, 99, topic, bytes(state))
+    result = chain.verify(store)
+    assert kinds(result) == [(gap, "inserted")] and result["first_broken_position"] == gap
+
+
+def test_a_forged_link_row_is_caught(sealed):
+    store, tamper, _, _ = sealed
+    tamper.execute("UPDATE audit_chain_links SET link_sha256=? WHERE position=?", ("0" * 64, 6))
+    assert ("links" in {p["kind"] for p in chain.verify(store)["problems"]})
+
+
+def test_verify_cli_exits_1_with_json_problems(sealed):
+    _, tamper, url, _ = sealed
+    tamper.delete(2)
+    runner = CliRunner()
+    env = {"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode()}
+    result = runner.invoke(main, ["--db", url, "verify", "--json"], env=env)
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.output.splitlines()[-1])
+    assert set(data) >= {"ok", "checked", "checkpoint", "problems"}
+    assert data["ok"] is False and data["problems"][0]["kind"] == "deleted"
+
+
+def test_row_below_position_one_is_caught_on_sqlite(tmp_path):
+    url = str(tmp_path / "ledger.db")
+    app = LedgerApp(settings_for(url))
+    national_family(Ledger(app))
+    store = AuditStore(app)
+    chain.seal(store, SEALED_AT)
+    tamper = SQLiteTamper(url, app.recorder.events_table_name)
+    oid, _, topic, state = tamper.row(1)
+    tamper.insert(0, oid, 77, topic, bytes(state))
+    assert kinds(chain.verify(store)) == [(0, "inserted")]
+    app.close()
+
+
+def test_seal_and_verify_cli_round_trip(tmp_path):
+    url = str(tmp_path / "ledger.db")
+    app = LedgerApp(settings_for(url))
+    national_family(Ledger(app))
+    app.close()
+    runner = CliRunner()
+    env = {"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode()}
+    sealed = runner.invoke(main, ["--db", url, "seal", "--json"], env=env)
+    assert sealed.exit_code == 0, sealed.output
+    anchor = json.loads(sealed.output)["checkpoint"]["checkpoint_sha256"]
+    verified = runner.invoke(main, ["--db", url, "verify"], env=env)
+    assert verified.exit_code == 0 and anchor in verified.output.replace("\n", "")
