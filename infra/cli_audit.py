@@ -67,7 +67,9 @@ def register(main: click.Group) -> None:
     @guarded
     def audit_deduction(obj: Any, settlement_id: str, as_json: bool, html_file: str | None,
                         bundle_file: str | None) -> None:
-        """Replay a deduction from the event store and compare it with what was recorded."""
+        """Replay a deduction from the event store and compare it with what was recorded.
+
+        Exit status 1 when the recorded split does not match the replay."""
         from infra.audit.bundle import build_bundle
         from infra.audit.html import render_audit
         from infra.audit.replay import audit_deduction as run
@@ -84,6 +86,8 @@ def register(main: click.Group) -> None:
             output.emit_json(result)
         else:
             _print_audit(result)
+        if result["verdict"] != "consistent":
+            sys.exit(1)  # like verify: a script can act on a mismatch without parsing output
 
     @main.command()
     @click.argument("id_number")

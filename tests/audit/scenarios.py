@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from domain import events as ev
+from domain.deduction import DeductRequest, fingerprint
 from domain.ids import mask
+from domain.settlement import Settlement
 from tests.support import Ledger, id_number
 
 T = "2025-03-{day:02d}T{hour:02d}:00:00+08:00"
@@ -54,3 +59,26 @@ def deduct(ledger: Ledger, patient: str, amount: str, settlement_id: str, day: i
     return ledger.ok("deduct", settlement_id=settlement_id, patient=patient, amount=amount,
                      category=fields.pop("category", "pharmacy"), institution=fields.pop("institution", "H-1"),
                      at=at(day), **fields)
+
+
+def record_wrong_split(ledger: Ledger) -> dict[str, str]:
+    """Write settlement S-BAD through the app's own event store with a split that is plausible
+    (within balances, sums to the amount) but not what the rules give: mother before grandma."""
+    f = national_family(ledger)
+    app = ledger.app
+    patient, mother, grandma = (ledger.person(f[k]) for k in ("child", "mother", "grandma"))
+    when = datetime.fromisoformat(at(10))
+    request = DeductRequest("S-BAD", 80_000, "pharmacy", "H-1", None, when)
+    lines = (ev.PaymentLine(person=patient.id, masked=patient.masked, amount_fen=2_000),
+             ev.PaymentLine(person=mother.id, masked=mother.masked, amount_fen=30_000),
+             ev.PaymentLine(person=grandma.id, masked=grandma.masked, amount_fen=48_000))
+    patient.record(ev.DeductionSettled, settlement_id="S-BAD", amount_fen=80_000, category="pharmacy",
+                   institution="H-1", presented_by=None, lines=lines, out_of_pocket_fen=0,
+                   fingerprint=fingerprint(patient.id, request), rule_version="national-2024-12-09", timestamp=when)
+    for payer, line in ((mother, lines[1]), (grandma, lines[2])):
+        payer.record(ev.AidDebited, settlement_id="S-BAD", patient=patient.id, patient_masked=patient.masked,
+                     amount_fen=line.amount_fen, rule_version="national-2024-12-09", timestamp=when)
+    settlement = Settlement.open(settlement_id="S-BAD", patient=patient.id,
+                                 fingerprint=fingerprint(patient.id, request), at=when)
+    app.save(patient, settlement, mother, grandma)
+    return f

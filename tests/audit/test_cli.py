@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from infra.application import LedgerApp
 from infra.cli import main
+from tests.audit.scenarios import record_wrong_split
 from tests.audit.test_report import story
 from tests.conftest import settings_for
 from tests.support import DEV_KEY, Ledger
@@ -60,3 +61,11 @@ def test_report_compliance_in_json_csv_and_html(db, tmp_path):
     run(db, "report", "compliance", "--month", "2025-03", "--format", "html", "--out", str(out))
     assert out.read_text(encoding="utf-8").count("<svg") == 4
     assert "INVALID_INPUT" in run(db, "report", "compliance", "--month", "March", code=2)
+
+
+def test_audit_deduction_exits_1_on_a_mismatch(tmp_path):
+    url = str(tmp_path / "tampered.db")
+    app = LedgerApp(settings_for(url))
+    record_wrong_split(Ledger(app))
+    app.close()
+    assert '"verdict": "mismatch"' in run(url, "audit", "deduction", "S-BAD", "--json", code=1)

@@ -6,17 +6,13 @@ check the replay against the figures a person would compute by hand from the rul
 
 from __future__ import annotations
 
-from datetime import datetime
 
 import pytest
 
-from domain import events as ev
-from domain.deduction import DeductRequest, fingerprint
 from domain.errors import UnknownSettlementError
-from domain.settlement import Settlement
 from infra.audit.replay import audit_deduction
 from infra.audit.store import AuditStore
-from tests.audit.scenarios import at, deduct, masked, national_family, regional_family
+from tests.audit.scenarios import at, deduct, masked, national_family, record_wrong_split, regional_family
 from tests.support import id_number
 
 
@@ -119,25 +115,7 @@ def test_state_before_ignores_what_happened_after_the_deduction(ledger):
 
 
 def test_a_recorded_split_that_the_rules_would_not_give_is_a_mismatch(ledger):
-    """Write a DeductionSettled through the app's own event store whose split is plausible
-    (within balances, sums to the amount) but not what the rules give: mother before grandma."""
-    f = national_family(ledger)
-    app = ledger.app
-    patient, mother, grandma = (ledger.person(f[k]) for k in ("child", "mother", "grandma"))
-    when = datetime.fromisoformat(at(10))
-    request = DeductRequest("S-BAD", 80_000, "pharmacy", "H-1", None, when)
-    lines = (ev.PaymentLine(person=patient.id, masked=patient.masked, amount_fen=2_000),
-             ev.PaymentLine(person=mother.id, masked=mother.masked, amount_fen=30_000),
-             ev.PaymentLine(person=grandma.id, masked=grandma.masked, amount_fen=48_000))
-    patient.record(ev.DeductionSettled, settlement_id="S-BAD", amount_fen=80_000, category="pharmacy",
-                   institution="H-1", presented_by=None, lines=lines, out_of_pocket_fen=0,
-                   fingerprint=fingerprint(patient.id, request), rule_version="national-2024-12-09", timestamp=when)
-    for payer, line in ((mother, lines[1]), (grandma, lines[2])):
-        payer.record(ev.AidDebited, settlement_id="S-BAD", patient=patient.id, patient_masked=patient.masked,
-                     amount_fen=line.amount_fen, rule_version="national-2024-12-09", timestamp=when)
-    settlement = Settlement.open(settlement_id="S-BAD", patient=patient.id,
-                                 fingerprint=fingerprint(patient.id, request), at=when)
-    app.save(patient, settlement, mother, grandma)
+    f = record_wrong_split(ledger)
     result = audit(ledger, "S-BAD")
     assert result["verdict"] == "mismatch"
     assert result["replayed"]["lines"][1] == {"person": masked(f["grandma"]), "amount_fen": 50_000}
