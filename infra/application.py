@@ -8,12 +8,14 @@ number of times, so that concurrent commands never break a limit or lose money.
 
 from __future__ import annotations
 
+import random
+import time
 from datetime import datetime
 from typing import Any, Callable
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
+from eventsourcing.persistence import IntegrityError, InternalError, OperationalError, PersistenceError
 
 from domain import binding, deduction, lifecycle, mutual_aid
 from domain.clock import local_date
@@ -36,12 +38,20 @@ from domain.settlement import Settlement, settlement_aggregate_id
 from infra import commands as c
 from infra.catalogue import load_catalogue
 from infra.config import Settings
+from infra.snapshots import SNAPSHOT_INTERVAL, AggregateSnapshot
 
 ATTEMPTS_MAX = 16
+STARTUP_ATTEMPTS_MAX = 5  # schema creation racing another process
+RETRY_WAIT_MAX_S = 0.05  # the longest random wait before a retry (the last attempt's)
 
 
 class LedgerApp(Application[UUID]):
     name = "FamilyLedger"
+    snapshotting_intervals = {Person: SNAPSHOT_INTERVAL}  # audit replay reads <= interval events
+    snapshot_class = AggregateSnapshot
+    # Group commit (infra.batch): while a unit of work is set, loads go through it and saves
+    # stage into it; the unit of work commits the whole batch in one save.
+    unit_of_work: Any = None
 
     def __init__(self, settings: Settings, catalogue: Catalogue | None = None, rules_override: str | None = None):
         self.settings = settings
@@ -49,12 +59,29 @@ class LedgerApp(Application[UUID]):
         self.rules_override = rules_override
         if rules_override:
             self.catalogue.named(rules_override, local_date(datetime.now().astimezone()))  # fail fast
-        try:
-            super().__init__(env=settings.eventsourcing_env())
-        except (PersistenceError, OSError) as error:
-            raise StorageError(f"database {describe_db(settings.db)}: {one_line(error)}") from None
+        for attempt in range(1, STARTUP_ATTEMPTS_MAX + 1):
+            try:
+                super().__init__(env=settings.eventsourcing_env())
+                break
+            except (InternalError, IntegrityError) as error:
+                # Another process is creating the same schema (PostgreSQL: concurrent CREATE OR
+                # REPLACE FUNCTION gives "tuple concurrently updated"): its DDL wins; try again.
+                if attempt == STARTUP_ATTEMPTS_MAX:
+                    raise StorageError(f"database {describe_db(settings.db)}: {one_line(error)}") from None
+                time.sleep(0.05 * attempt)
+            except (PersistenceError, OSError) as error:
+                raise StorageError(f"database {describe_db(settings.db)}: {one_line(error)}") from None
 
     # --- plumbing -------------------------------------------------------------------------
+    @property
+    def repository(self) -> Any:
+        return super().repository if self.unit_of_work is None else self.unit_of_work
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        if self.unit_of_work is not None:
+            return self.unit_of_work.stage(*objs)
+        return super().save(*objs, **kwargs)
+
     def person_ref(self, raw: str, field: str) -> tuple[UUID, str, Any]:
         number, facts = parse_id_number(raw, field)
         return person_id(pseudonym(number, self.settings.pseudonym_key)), mask(number), facts
@@ -75,11 +102,13 @@ class LedgerApp(Application[UUID]):
         return self.catalogue.in_force(day, region)
 
     def _retrying(self, attempt: Callable[[], dict]) -> dict:
-        for _ in range(ATTEMPTS_MAX):
+        for number in range(1, ATTEMPTS_MAX + 1):
             try:
                 return attempt()
             except IntegrityError:
-                continue  # another writer saved first: decide again on fresh state
+                # Another writer saved first: decide again on fresh state, after a short random
+                # wait so that writers racing for one aggregate do not collide again in lockstep.
+                time.sleep(random.uniform(0, RETRY_WAIT_MAX_S * number / ATTEMPTS_MAX))
             except OperationalError as error:
                 raise StorageError(f"database: {one_line(error)}") from None
         raise ConcurrencyError(f"gave up after {ATTEMPTS_MAX} conflicting attempts")

@@ -57,6 +57,8 @@ def postgres_env(url: str) -> dict[str, str]:
         "POSTGRES_LOCK_TIMEOUT": "10",
         "POSTGRES_POOL_SIZE": "5",
         "POSTGRES_MAX_OVERFLOW": "10",
+        # Same table, lock and order as the library's recorder; sends batches as plain arrays.
+        "APPLICATION_RECORDER_TOPIC": "infra.pg_recorder:ArrayInsertApplicationRecorder",
     }
 
 
