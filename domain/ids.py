@@ -17,7 +17,7 @@ from domain.errors import InvalidIdNumberError
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
-_SHAPE = re.compile(r"^\d{17}[\dX]$")
+_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")  # ASCII only: \d would admit full-width digits
 PERSON_NAMESPACE = uuid.UUID("8c2f4f0e-7d1c-5b7a-9a51-1f0e6a2b9c01")
 
 

@@ -6,7 +6,7 @@ import re
 
 from domain.errors import InvalidInputError
 
-_YUAN = re.compile(r"^(0|[1-9]\d{0,11})(\.\d{1,2})?$")
+_YUAN = re.compile(r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?$")  # ASCII digits only
 
 
 def parse_yuan(raw: object, field: str = "amount") -> int:

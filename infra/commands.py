@@ -20,7 +20,7 @@ class _Command(BaseModel):
     at: AwareDatetime
 
 
-Region = Annotated[str, Field(pattern=r"^\d{6}$")]
+Region = Annotated[str, Field(pattern=r"^[0-9]{6}$")]  # ASCII digits only
 Text = Annotated[str, Field(max_length=200)]
 IdText = Annotated[str, Field(min_length=1, max_length=32)]
 

@@ -31,6 +31,7 @@ class _Variant:
     regions: tuple[str, ...]
     description: str
     overrides: dict[str, Any]
+    source: str = ""  # the file it came from, for error messages
 
 
 @dataclass
@@ -127,6 +128,8 @@ def _parse_file(name: str, text: str, catalogue: Catalogue) -> None:
     kind = data.pop("kind", "base")
     family = data.pop("family", None)
     if kind == "variant":
+        if not isinstance(data.get("regions", []), list):  # a bare string would become one prefix per digit
+            raise CatalogueError(f"{name}: field regions: must be a list of region-code prefixes")
         try:
             variant = _Variant(
                 name=data.pop("name"),
@@ -135,6 +138,7 @@ def _parse_file(name: str, text: str, catalogue: Catalogue) -> None:
                 regions=tuple(data.pop("regions", ())),
                 description=data.pop("description", ""),
                 overrides=data,
+                source=name,
             )
         except KeyError as missing:
             raise CatalogueError(f"{name}: variant needs field {missing}") from None
@@ -163,14 +167,16 @@ def _validate(catalogue: Catalogue) -> None:
             seen.add(rule_set.version)
     for variant in catalogue.variants.values():
         if variant.base_family not in catalogue.bases:
-            raise CatalogueError(f"variant {variant.name!r}: unknown base family {variant.base_family!r}")
+            raise CatalogueError(
+                f"{variant.source}: variant {variant.name!r}: field base: unknown base family {variant.base_family!r}"
+            )
         for base in catalogue.bases[variant.base_family]:
             try:
                 _apply_variant(variant, base)
             except ValidationError as error:
                 first = error.errors()[0]
                 where = ".".join(str(p) for p in first["loc"])
-                raise CatalogueError(f"variant {variant.name!r}: field {where}: {first['msg']}") from None
+                raise CatalogueError(f"{variant.source}: variant {variant.name!r}: field {where}: {first['msg']}") from None
 
 
 def parse_catalogue(files: dict[str, str]) -> Catalogue:

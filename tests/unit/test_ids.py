@@ -1,0 +1,92 @@
+"""ID numbers (GB 11643-1999): validation, normalisation, masking, pseudonyms."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from domain.errors import InvalidIdNumberError
+from domain.ids import age_on, check_character, mask, parse_id_number, person_id, pseudonym
+from tests.support import id_number
+
+# A published example number whose check character is X (MOD 11-2 gives 10).
+WITH_X = "11010519491231002X"
+
+
+def test_accepts_valid_number_and_reads_region_birth_date_and_sex():
+    number, facts = parse_id_number(id_number(region="340104", birth="19850615", seq=13))
+    assert number.startswith("34010419850615013")
+    assert facts.region == "340104"
+    assert facts.birth_date == date(1985, 6, 15)
+    assert facts.sex == "male"
+
+
+def test_even_sequence_digit_is_female():
+    assert parse_id_number(id_number(seq=22))[1].sex == "female"
+
+
+def test_accepts_check_character_x_and_lowercase_x():
+    assert check_character(WITH_X[:17]) == "X"
+    assert parse_id_number(WITH_X)[0] == WITH_X
+    assert parse_id_number(WITH_X.lower())[0] == WITH_X
+
+
+def test_rejects_wrong_check_character_naming_the_field():
+    good = id_number()
+    bad = good[:17] + ("0" if good[17] != "0" else "1")
+    with pytest.raises(InvalidIdNumberError) as caught:
+        parse_id_number(bad, "binder")
+    assert caught.value.code == "INVALID_ID_NUMBER"
+    assert caught.value.field == "binder"
+    assert "check character" in caught.value.message
+
+
+@pytest.mark.parametrize("birth", ["19800230", "19801301", "19800000", "18991231"])
+def test_rejects_impossible_or_too_early_birth_date(birth):
+    first17 = f"110105{birth}011"
+    with pytest.raises(InvalidIdNumberError, match="birth"):
+        parse_id_number(first17 + check_character(first17))
+
+
+@pytest.mark.parametrize("length", [15, 17, 19])
+def test_rejects_wrong_length(length):
+    number = (id_number() * 2)[:length]
+    with pytest.raises(InvalidIdNumberError):
+        parse_id_number(number)
+
+
+@pytest.mark.parametrize("raw", [None, 110105198001010112, "11010519800101011A", "X10105198001010112", ""])
+def test_rejects_non_strings_and_bad_characters(raw):
+    with pytest.raises(InvalidIdNumberError):
+        parse_id_number(raw)
+
+
+def test_rejects_full_width_digits_that_would_otherwise_check_out():
+    # int() reads full-width digits, so only an ASCII shape check keeps them out (they would
+    # crash the pseudonym's ASCII encoding further on).
+    number = id_number()
+    wide = number[:17].translate(str.maketrans("0123456789", "０１２３４５６７８９")) + number[17]
+    with pytest.raises(InvalidIdNumberError):
+        parse_id_number(wide)
+
+
+def test_mask_shows_first_six_eight_stars_and_last_four():
+    assert mask(WITH_X) == "110105********002X"
+    assert len(mask(WITH_X)) == 18
+
+
+def test_pseudonym_is_keyed_and_deterministic():
+    number = id_number()
+    assert pseudonym(number, b"k" * 16) == pseudonym(number, b"k" * 16)
+    assert pseudonym(number, b"k" * 16) != pseudonym(number, b"j" * 16)
+    assert number not in pseudonym(number, b"k" * 16)
+    assert person_id(pseudonym(number, b"k" * 16)) == person_id(pseudonym(number, b"k" * 16))
+
+
+@pytest.mark.parametrize(
+    ("birth", "day", "age"),
+    [(date(2009, 3, 3), date(2025, 3, 3), 16), (date(2009, 3, 4), date(2025, 3, 3), 15), (date(2008, 2, 29), date(2025, 2, 28), 16)],
+)
+def test_age_counts_whole_years_on_the_day(birth, day, age):
+    assert age_on(birth, day) == age
