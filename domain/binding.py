@@ -134,6 +134,7 @@ def bind(binder: Person, member: Person, request: BindRequest, rules: RuleSet) -
                 counterpart_masked=other.masked,
                 code=decision.code,
                 rule=decision.rule,
+                message=decision.message,
                 **common,
             )
     return decision

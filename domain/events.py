@@ -185,7 +185,15 @@ class BindingEnded(DomainEvent):
 
 
 class BindRejected(DomainEvent):
-    """A refused bind, recorded on both people; changes no binding."""
+    """A refused bind, recorded on both people; changes no binding.
+
+    class_version 2 adds `message`: the explanation given at the time ("binder already bound 5
+    new members in 2025-04"), which answers "why can't I bind?" with the counts as they were,
+    without a replay. Version 1 events (no message) are upcast on read with an explanation
+    built from their code and rule, so every reader sees the same shape.
+    """
+
+    class_version: ClassVar[int] = 2
 
     role: BindingRole
     counterpart: UUID
@@ -197,6 +205,14 @@ class BindRejected(DomainEvent):
     code: str
     rule: str
     rule_version: str
+    message: str
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["message"] = (
+            f"refused with {state['code']} by rule {state['rule']} under {state['rule_version']} "
+            "(explanation not recorded before event version 2)"
+        )
 
 
 # --- family mutual aid (家庭共济) ---------------------------------------------------------
