@@ -17,6 +17,7 @@ from domain.errors import (
 )
 from domain.person import Person
 from domain.rules.model import RuleSet
+from domain.settlement import Settlement
 from domain.spending import Account, Allocation, allocate
 
 
@@ -81,7 +82,9 @@ def deduct(
     authorizers: dict[UUID, Person],
     request: DeductRequest,
     rules: RuleSet,
-) -> Allocation:
+) -> tuple[Allocation, Settlement, list[Person]]:
+    """Decide and record a deduction: on the patient, on every authorizer that pays, and as a
+    new settlement-index aggregate. Returns the allocation, the settlement and the payers."""
     check_deduct(patient, presenter, request, rules)
     own, others = accounts_for(patient, authorizers)
     allocation = allocate(request.amount_fen, own, others, rules.spending)
@@ -99,9 +102,12 @@ def deduct(
         rule_version=rules.version,
         timestamp=request.at,
     )
+    settlement = Settlement.open(patient.pending_events[-1], patient.masked)
+    payers = []
     for line in lines:
         if line.person != patient.id:
-            authorizers[line.person].record(
+            payer = authorizers[line.person]
+            payer.record(
                 ev.AidDebited,
                 settlement_id=request.settlement_id,
                 patient=patient.id,
@@ -110,26 +116,27 @@ def deduct(
                 rule_version=rules.version,
                 timestamp=request.at,
             )
-    return allocation
+            payers.append(payer)
+    return allocation, settlement, payers
 
 
-def reverse(patient: Person, payers: dict[UUID, Person], settlement_id: str, *, reason: str, at: datetime) -> tuple:
-    """Refund exactly the accounts that paid; history is not edited."""
-    record = patient.deductions.get(settlement_id)
-    if record is None:
-        raise LedgerInvariantError(f"settlement {settlement_id} not on patient {patient.masked}")
-    if record["reversed"]:
-        raise AlreadyReversedError(f"settlement {settlement_id} was already reversed")
-    lines = record["lines"]
-    patient.record(ev.DeductionReversed, settlement_id=settlement_id, lines=lines, reason=reason, timestamp=at)
-    for line in lines:
+def reverse(settlement: Settlement, patient: Person, payers: dict[UUID, Person], *, reason: str, at: datetime) -> None:
+    """Refund exactly the accounts that paid, as new events; history is not edited."""
+    if settlement.reversed:
+        raise AlreadyReversedError(f"settlement {settlement.settlement_id} was already reversed")
+    if patient.id != settlement.patient:
+        raise LedgerInvariantError(f"settlement {settlement.settlement_id} is not {patient.masked}'s")
+    patient.record(
+        ev.DeductionReversed, settlement_id=settlement.settlement_id, lines=settlement.lines, reason=reason, timestamp=at
+    )
+    for line in settlement.lines:
         if line.person != patient.id:
             payers[line.person].record(
                 ev.AidRefunded,
-                settlement_id=settlement_id,
+                settlement_id=settlement.settlement_id,
                 patient=patient.id,
                 amount_fen=line.amount_fen,
                 reason=reason,
                 timestamp=at,
             )
-    return lines
+    settlement.mark_reversed(reason=reason, at=at)

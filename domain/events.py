@@ -266,15 +266,7 @@ class DeductionSettled(DomainEvent):
     def apply(self, person: Person) -> None:
         own = sum(line.amount_fen for line in self.lines if line.person == person.id)
         person.balance_fen -= own
-        person.deductions[self.settlement_id] = {
-            "fingerprint": self.fingerprint,
-            "lines": self.lines,
-            "amount_fen": self.amount_fen,
-            "out_of_pocket_fen": self.out_of_pocket_fen,
-            "rule_version": self.rule_version,
-            "at": self.timestamp,
-            "reversed": False,
-        }
+        person.deductions_count += 1
 
 
 class AidDebited(DomainEvent):
@@ -300,9 +292,6 @@ class DeductionReversed(DomainEvent):
     def apply(self, person: Person) -> None:
         own = sum(line.amount_fen for line in self.lines if line.person == person.id)
         person.balance_fen += own
-        record = dict(person.deductions[self.settlement_id])
-        record["reversed"] = True
-        person.deductions[self.settlement_id] = record
 
 
 class AidRefunded(DomainEvent):
@@ -317,14 +306,29 @@ class AidRefunded(DomainEvent):
 
 # --- settlement index: makes a settlement id unique across the whole ledger --------------
 class SettlementOpened(CreatedEvent):
+    """The settlement's own record of the decision: what a resubmission is compared with and
+    what a reversal refunds. It lives here, not on the patient, so that a person's state does
+    not grow with every settlement they ever had."""
+
     settlement_id: str
     patient: UUID
+    patient_masked: str
     fingerprint: str
+    amount_fen: int = Field(gt=0)
+    lines: tuple[PaymentLine, ...]
+    out_of_pocket_fen: int = Field(ge=0)
+    rule_version: str
 
     def apply(self, settlement: Any) -> None:
         settlement.settlement_id = self.settlement_id
         settlement.patient = self.patient
+        settlement.patient_masked = self.patient_masked
         settlement.fingerprint = self.fingerprint
+        settlement.amount_fen = self.amount_fen
+        settlement.lines = self.lines
+        settlement.out_of_pocket_fen = self.out_of_pocket_fen
+        settlement.rule_version = self.rule_version
+        settlement.opened_at = self.timestamp
 
 
 class SettlementReversed(DomainEvent):

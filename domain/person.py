@@ -36,7 +36,7 @@ class Person(BaseAggregate[UUID]):
         self.last_unbound_at: dict[UUID, datetime] = {}
         self.beneficiaries: dict[UUID, dict[str, Any]] = {}  # as authorizer
         self.authorizers: dict[UUID, dict[str, Any]] = {}  # as beneficiary
-        self.deductions: dict[str, dict[str, Any]] = {}  # as patient: settlement id -> record
+        self.deductions_count = 0  # as patient; each settlement's record is its own aggregate
 
     # --- life cycle ---------------------------------------------------------------------
     @classmethod

@@ -20,20 +20,32 @@ def settlement_aggregate_id(settlement_id: str) -> UUID:
 class Settlement(BaseAggregate[UUID]):
     settlement_id: str
     patient: UUID
+    patient_masked: str
     fingerprint: str
+    amount_fen: int
+    lines: tuple[ev.PaymentLine, ...]
+    out_of_pocket_fen: int
+    rule_version: str
+    opened_at: datetime
 
     def init_state(self) -> None:
         self.reversed = False
 
     @classmethod
-    def open(cls, *, settlement_id: str, patient: UUID, fingerprint: str, at: datetime) -> Settlement:
+    def open(cls, settled: ev.DeductionSettled, patient_masked: str) -> Settlement:
+        """Open the index entry for a deduction just decided on the patient."""
         return cls._create(
             ev.SettlementOpened,
-            id=settlement_aggregate_id(settlement_id),
-            settlement_id=settlement_id,
-            patient=patient,
-            fingerprint=fingerprint,
-            timestamp=at,
+            id=settlement_aggregate_id(settled.settlement_id),
+            settlement_id=settled.settlement_id,
+            patient=settled.originator_id,
+            patient_masked=patient_masked,
+            fingerprint=settled.fingerprint,
+            amount_fen=settled.amount_fen,
+            lines=settled.lines,
+            out_of_pocket_fen=settled.out_of_pocket_fen,
+            rule_version=settled.rule_version,
+            timestamp=settled.timestamp,
         )
 
     def mark_reversed(self, *, reason: str, at: datetime) -> None:

@@ -21,7 +21,6 @@ from domain import binding, deduction, lifecycle, mutual_aid
 from domain.clock import local_date
 from domain.errors import (
     AlreadyEnrolledError,
-    AlreadyReversedError,
     ConcurrencyError,
     InvalidInputError,
     LedgerError,
@@ -264,15 +263,9 @@ class LedgerApp(Application[UUID]):
             return duplicate
         rules = self.rules_for(cmd.at, patient.region)
         authorizers = self.load_many(sorted(patient.authorizers))
-        deduction.deduct(patient, presenter, authorizers, request, rules)
-        settlement = Settlement.open(
-            settlement_id=cmd.settlement_id, patient=patient.id,
-            fingerprint=patient.deductions[cmd.settlement_id]["fingerprint"], at=cmd.at,
-        )
-        payers = [authorizers[line.person] for line in patient.deductions[cmd.settlement_id]["lines"]
-                  if line.person != patient.id]
+        _, settlement, payers = deduction.deduct(patient, presenter, authorizers, request, rules)
         self.save(patient, settlement, *payers)
-        return deduction_result(cmd.settlement_id, patient, duplicate=False)
+        return deduction_result(settlement, duplicate=False)
 
     def _known_settlement(self, settlement_id: str, fingerprint: str) -> dict | None:
         try:
@@ -283,24 +276,20 @@ class LedgerApp(Application[UUID]):
             raise SettlementConflictError(
                 f"settlement_id: {settlement_id} was already settled with different content", field="settlement_id"
             )
-        return deduction_result(settlement_id, self.repository.get(settlement.patient), duplicate=True)
+        return deduction_result(settlement, duplicate=True)
 
     def _reverse(self, cmd: c.Reverse) -> dict:
         try:
             settlement = self.repository.get(settlement_aggregate_id(cmd.settlement_id))
         except AggregateNotFoundError:
             raise UnknownSettlementError(f"settlement_id: no deduction {cmd.settlement_id}", field="settlement_id") from None
-        if settlement.reversed:
-            raise AlreadyReversedError(f"settlement {cmd.settlement_id} was already reversed")
         patient = self.repository.get(settlement.patient)
-        record = patient.deductions[cmd.settlement_id]
-        payers = self.load_many(sorted({line.person for line in record["lines"]} - {patient.id}))
-        lines = deduction.reverse(patient, payers, cmd.settlement_id, reason=cmd.reason, at=cmd.at)
-        settlement.mark_reversed(reason=cmd.reason, at=cmd.at)
+        payers = self.load_many(sorted({line.person for line in settlement.lines} - {patient.id}))
+        deduction.reverse(settlement, patient, payers, reason=cmd.reason, at=cmd.at)
         self.save(patient, settlement, *payers.values())
         return {"settlement_id": cmd.settlement_id, "patient": patient.masked,
-                "refunded": [line_dict(line) for line in lines],
-                "refunded_fen": sum(line.amount_fen for line in lines)}
+                "refunded": [line_dict(line) for line in settlement.lines],
+                "refunded_fen": sum(line.amount_fen for line in settlement.lines)}
 
     # --- queries (straight from the aggregates) --------------------------------------------
     def get_person(self, raw: str) -> Person:
@@ -326,17 +315,16 @@ def line_dict(line: Any) -> dict:
     return {"person": line.masked, "amount_fen": line.amount_fen}
 
 
-def deduction_result(settlement_id: str, patient: Person, *, duplicate: bool) -> dict:
-    record = patient.deductions[settlement_id]
+def deduction_result(settlement: Settlement, *, duplicate: bool) -> dict:
     return {
-        "settlement_id": settlement_id,
-        "patient": patient.masked,
-        "amount_fen": record["amount_fen"],
-        "lines": [line_dict(line) for line in record["lines"]],
-        "out_of_pocket_fen": record["out_of_pocket_fen"],
-        "rule_version": record["rule_version"],
+        "settlement_id": settlement.settlement_id,
+        "patient": settlement.patient_masked,
+        "amount_fen": settlement.amount_fen,
+        "lines": [line_dict(line) for line in settlement.lines],
+        "out_of_pocket_fen": settlement.out_of_pocket_fen,
+        "rule_version": settlement.rule_version,
         "duplicate": duplicate,
-        "reversed": record["reversed"],
+        "reversed": settlement.reversed,
     }
 
 

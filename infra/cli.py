@@ -7,7 +7,6 @@ traceback. Later features register their commands from their own modules (see bo
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any, Callable
 

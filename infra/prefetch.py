@@ -121,8 +121,7 @@ def _implied_ids(prefetcher: Prefetcher, app: Any, commands: list[Any], loaded: 
             settlement = loaded.get(settlement_aggregate_id(cmd.settlement_id))
             if settlement is not None:
                 ids.add(settlement.patient)
-                record = getattr(loaded.get(settlement.patient), "deductions", {}).get(cmd.settlement_id)
-                ids.update(line.person for line in record["lines"]) if record else None
+                ids.update(line.person for line in settlement.lines)
             continue
         ties = {"deduct": ("authorizers",), "transfer": ("authorizers", "beneficiaries"),
                 "cancel": _ALL_TIES, "expire": _ALL_TIES}.get(cmd.type)

@@ -49,7 +49,7 @@ def person_view(person: Person) -> dict[str, Any]:
         "binders": len(person.binders),
         "authorizers": len(person.authorizers),
         "beneficiaries": len(person.beneficiaries),
-        "deductions": len(person.deductions),
+        "deductions": person.deductions_count,
         "version": person.version,
         "enrolled_at": local_iso(person.created_on),
     }

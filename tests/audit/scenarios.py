@@ -78,7 +78,6 @@ def record_wrong_split(ledger: Ledger) -> dict[str, str]:
     for payer, line in ((mother, lines[1]), (grandma, lines[2])):
         payer.record(ev.AidDebited, settlement_id="S-BAD", patient=patient.id, patient_masked=patient.masked,
                      amount_fen=line.amount_fen, rule_version="national-2024-12-09", timestamp=when)
-    settlement = Settlement.open(settlement_id="S-BAD", patient=patient.id,
-                                 fingerprint=fingerprint(patient.id, request), at=when)
+    settlement = Settlement.open(patient.pending_events[-1], patient.masked)
     app.save(patient, settlement, mother, grandma)
     return f

@@ -40,7 +40,7 @@ def final_state(app: LedgerApp, lines: list[str]) -> dict:
         except Exception as error:  # noqa: BLE001 - "not enrolled" must agree too
             state[number] = type(error).__name__
             continue
-        state[number] = [view(person) for view in VIEWS] + [person.deductions]
+        state[number] = [view(person) for view in VIEWS] + [person.deductions_count, person.version]
     return state
 
 

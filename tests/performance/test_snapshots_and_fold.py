@@ -27,7 +27,7 @@ def test_a_snapshot_round_trips_through_the_mapper_to_an_equal_person(app):
         person = app.get_person(number)
         back = mapper.to_domain_event(mapper.to_stored_event(AggregateSnapshot.take(person))).mutate(None)
         assert back == person
-        checked += bool(person.deductions)
+        checked += bool(person.deductions_count)
     assert checked > 5
 
 

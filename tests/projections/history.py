@@ -181,12 +181,9 @@ class History:
             at=at,
         )
         authorizers = {i: self.persons[i] for i in sorted(patient.authorizers)}
-        deduction.deduct(patient, presenter, authorizers, request, self._rules(at, patient.region))
-        record = patient.deductions[request.settlement_id]
-        settlement = Settlement.open(settlement_id=request.settlement_id, patient=patient.id,
-                                     fingerprint=record["fingerprint"], at=at)
+        _, settlement, payers = deduction.deduct(patient, presenter, authorizers, request,
+                                                 self._rules(at, patient.region))
         self.settlements[request.settlement_id] = settlement
-        payers = [self.persons[line.person] for line in record["lines"] if line.person != patient.id]
         self._collect(patient, settlement, *payers)
 
     def _reverse(self, at: datetime) -> None:
@@ -196,10 +193,8 @@ class History:
         if settlement.reversed:
             return
         patient = self.persons[settlement.patient]
-        lines = patient.deductions[settlement.settlement_id]["lines"]
-        payers = {line.person: self.persons[line.person] for line in lines if line.person != patient.id}
-        deduction.reverse(patient, payers, settlement.settlement_id, reason="disputed", at=at)
-        settlement.mark_reversed(reason="disputed", at=at)
+        payers = {line.person: self.persons[line.person] for line in settlement.lines if line.person != patient.id}
+        deduction.reverse(settlement, patient, payers, reason="disputed", at=at)
         self._collect(patient, settlement, *payers.values())
 
     def _suspend(self, at: datetime) -> None:
