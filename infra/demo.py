@@ -125,8 +125,10 @@ def run_demo(db: str) -> None:
     view = queries.bindings_view(app.get_person(FATHER))
     console.print(output.rows_table("Members Father may present", view["members"]))
     console.print(
-        f"\nEverything above is now immutable history in {path}. Try:\n"
-        f"  ledger --db {path} balance {MOTHER} --json\n"
-        f"  ledger --db {path} bindings {FATHER}"
+        f"\nEverything above is now immutable history in {path}. Try (the command is .venv/bin/ledger):\n"
+        f"  ledger --db {path} bindings {FATHER}\n"
+        f"  ledger --db {path} audit deduction BJ-2025-0310-000417 --html dispute.html\n"
+        f"  ledger --db {path} history {FATHER}\n"
+        f"  ledger --db {path} seal && ledger --db {path} verify"
     )
     app.close()

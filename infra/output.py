@@ -11,7 +11,9 @@ from rich.table import Table
 
 from domain.money import format_fen
 
-console = Console()
+# On a terminal rich uses its width; piped into a file or pager, 80 columns would fold the
+# masked ID numbers and timestamps, so tables get room for them.
+console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 
@@ -37,7 +39,8 @@ def rows_table(title: str, rows: list[dict[str, Any]], empty: str = "(none)") ->
         table.add_column(empty)
         return table
     for column in rows[0]:
-        table.add_column(column, no_wrap=column in ("person", "since", "at"))
+        header = column[:-4] + " (yuan)" if column.endswith("_fen") else column  # values shown in yuan
+        table.add_column(header, no_wrap=column in ("person", "since", "at"))
     for row in rows:
         table.add_row(*[format_fen(v) if k.endswith("_fen") else str(v) for k, v in row.items()])
     return table
