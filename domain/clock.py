@@ -11,6 +11,11 @@ def local_date(at: datetime) -> date:
     return at.astimezone(CST).date()
 
 
+def local_iso(at: datetime) -> str:
+    """The time as people read it here: ISO-8601 in UTC+8."""
+    return at.astimezone(CST).isoformat()
+
+
 def month_of(at: datetime) -> str:
     """Natural month in UTC+8: 2025-03-31T17:00:00Z -> '2025-04'."""
     local = at.astimezone(CST)

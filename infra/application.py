@@ -37,6 +37,7 @@ from domain.settlement import Settlement, settlement_aggregate_id
 from infra import commands as c
 from infra.catalogue import load_catalogue
 from infra.config import Settings
+from infra.keycheck import verify_pseudonym_key
 from infra.snapshots import SNAPSHOT_INTERVAL, AggregateSnapshot
 
 ATTEMPTS_MAX = 16
@@ -61,8 +62,9 @@ class LedgerApp(Application[UUID]):
         for attempt in range(1, STARTUP_ATTEMPTS_MAX + 1):
             try:
                 super().__init__(env=settings.eventsourcing_env())
+                verify_pseudonym_key(self.recorder, settings.pseudonym_key)
                 break
-            except (InternalError, IntegrityError) as error:
+            except (InternalError, IntegrityError, *psycopg_race_errors()) as error:
                 # Another process is creating the same schema (PostgreSQL: concurrent CREATE OR
                 # REPLACE FUNCTION gives "tuple concurrently updated"): its DDL wins; try again.
                 if attempt == STARTUP_ATTEMPTS_MAX:
@@ -326,6 +328,15 @@ def deduction_result(settlement: Settlement, *, duplicate: bool) -> dict:
         "duplicate": duplicate,
         "reversed": settlement.reversed,
     }
+
+
+def psycopg_race_errors() -> tuple[type[BaseException], ...]:
+    """What concurrent CREATE TABLE IF NOT EXISTS can raise on PostgreSQL (a catalogue race)."""
+    try:
+        from psycopg import errors
+    except ImportError:
+        return ()
+    return (errors.UniqueViolation,)
 
 
 def describe_db(db: str) -> str:

@@ -12,9 +12,12 @@ from typing import Any, Callable
 
 import click
 
+from eventsourcing.persistence import PersistenceError
+
 from domain.errors import LedgerError
 from domain.rules import CatalogueError
 from infra import output, queries
+from infra.application import one_line
 from infra.config import ConfigError, load_settings, warn_development_key
 
 
@@ -54,6 +57,8 @@ def guarded(function: Callable[..., Any]) -> Callable[..., Any]:
             fail(f"{error.code}: {error.message}")
         except (ConfigError, CatalogueError) as error:
             fail(str(error))
+        except PersistenceError as error:  # a database failing mid-command
+            fail(f"STORAGE_ERROR: database: {one_line(error)}")
 
     return wrapper
 

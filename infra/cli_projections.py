@@ -14,27 +14,24 @@ from datetime import date
 from typing import Any, Callable
 
 import click
-from eventsourcing.persistence import PersistenceError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from domain.errors import InvalidInputError, StorageError
+from domain.errors import InvalidInputError
 from infra import output
 from infra.projection_runner import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, POLL_INTERVAL_DEFAULT_S, ViewRunner
 
 PAGE_SIZE_OPTION = click.IntRange(1, PAGE_SIZE_MAX)
 
 
-def storage_guarded(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Database failures and unknown view names become one-line operating errors."""
+def view_name_guarded(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Unknown view names become one-line operating errors (database failures are the CLI's
+    `guarded`'s)."""
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
-        except PersistenceError as error:
-            text = str(error).strip().splitlines()
-            raise StorageError(f"database: {text[0] if text else type(error).__name__}") from None
         except KeyError as error:
             raise InvalidInputError(str(error.args[0]), field="view") from None
 
@@ -88,7 +85,7 @@ def register(main: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_obj
     @guarded
-    @storage_guarded
+    @view_name_guarded
     def project(obj: LedgerContext, follow: bool, interval: float, page_size: int, as_json: bool) -> None:
         """Catch every view up with the recorded events and exit (or keep following)."""
         runner = _runner(obj, page_size=page_size)
@@ -121,7 +118,7 @@ def register(main: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_obj
     @guarded
-    @storage_guarded
+    @view_name_guarded
     def quota(obj: LedgerContext, id_number: str, month: str, rules: str | None, as_json: bool) -> None:
         """Monthly binding quota of a person: counts, by channel, and what remains."""
         from infra.view_queries import quota_view
@@ -148,7 +145,7 @@ def register(main: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_obj
     @guarded
-    @storage_guarded
+    @view_name_guarded
     def rebuild(obj: LedgerContext, names: tuple[str, ...], page_size: int, as_json: bool) -> None:
         """Rebuild views (all, or NAME...) from the first event into new tables, then switch."""
         runner = _runner(obj, names, page_size)
@@ -166,7 +163,7 @@ def register(main: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_obj
     @guarded
-    @storage_guarded
+    @view_name_guarded
     def checksum(obj: LedgerContext, names: tuple[str, ...], no_catch_up: bool, as_json: bool) -> None:
         """Row count, checksum and events processed of the live views (all, or NAME...)."""
         runner = _runner(obj, names)
@@ -181,7 +178,7 @@ def register(main: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_obj
     @guarded
-    @storage_guarded
+    @view_name_guarded
     def reevaluate(obj: LedgerContext, rules_name: str, date_from: str | None, date_to: str | None,
                    as_json: bool) -> None:
         """Re-decide every recorded decision under other rules; list what would change. Writes nothing."""
@@ -239,7 +236,7 @@ def _person_view_command(name: str, view: Callable[..., dict], title: str, rende
                   help="Add every balance counter and the mutual-aid flows per month.")
     @click.pass_obj
     @guarded
-    @storage_guarded
+    @view_name_guarded
     def command(obj: Any, id_number: str, as_json: bool, detail: bool) -> None:
         app = obj.app()
         runner = _runner(obj)

@@ -13,6 +13,7 @@ from typing import Annotated, Literal, Union
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from domain.errors import InvalidInputError
+from domain.events import Channel, CreditSource, Insurance, UnbindReason, Verification
 
 
 class _Command(BaseModel):
@@ -28,7 +29,7 @@ IdText = Annotated[str, Field(min_length=1, max_length=32)]
 class Enroll(_Command):
     type: Literal["enroll"]
     person: IdText
-    insurance: Literal["employee", "resident"]
+    insurance: Insurance
     region: Region | None = None
 
 
@@ -65,7 +66,7 @@ class Credit(_Command):
     type: Literal["credit"]
     person: IdText
     amount: str
-    source: Literal["monthly_contribution", "transfer_in", "adjustment"]
+    source: CreditSource
 
 
 class Bind(_Command):
@@ -73,24 +74,15 @@ class Bind(_Command):
     binder: IdText
     member: IdText
     relationship: Literal["parent", "child", "spouse", "other"]
-    channel: Literal["alipay", "wechat", "nhsa_app", "bank_app", "counter"]
-    verification: Literal["face", "counter", "documents"]
+    channel: Channel
+    verification: Verification
 
 
 class Unbind(_Command):
     type: Literal["unbind"]
     binder: IdText
     member: IdText
-    reason: Literal[
-        "binder_request",
-        "member_request",
-        "credential_removed",
-        "account_cancelled",
-        "account_expired",
-        "system_forced",
-        "policy_adjustment",
-        "quota_enforcement",
-    ]
+    reason: UnbindReason
     initiated_by: Literal["binder", "member", "system"] | None = None
 
 

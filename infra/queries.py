@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from domain.clock import CST
+from domain.clock import local_iso
 from domain.person import Person
 
 
-def local_iso(at: datetime) -> str:
-    return at.astimezone(CST).isoformat()
+BINDING_FIELDS = ("relationship", "channel")
+AID_FIELDS = ("relationship",)
 
 
-def _ties(ties: dict, with_channel: bool) -> list[dict[str, Any]]:
-    rows = []
-    for tie in sorted(ties.values(), key=lambda t: (t["since"], t["masked"])):
-        row = {"person": tie["masked"], "relationship": tie["relationship"]}
-        if with_channel:
-            row["channel"] = tie["channel"]
-        row["since"] = local_iso(tie["since"])
-        rows.append(row)
-    return rows
+def tie_rows(ties: dict, fields: tuple[str, ...]) -> list[dict[str, Any]]:
+    """A person's ties as rows, oldest first (ties broken by masked number)."""
+    return [
+        {"person": tie["masked"], **{f: tie[f] for f in fields}, "since": local_iso(tie["since"])}
+        for tie in sorted(ties.values(), key=lambda t: (t["since"], t["masked"]))
+    ]
 
 
 def balance_view(person: Person) -> dict[str, Any]:
@@ -30,12 +26,12 @@ def balance_view(person: Person) -> dict[str, Any]:
 
 
 def bindings_view(person: Person) -> dict[str, Any]:
-    return {"person": person.masked, "members": _ties(person.members, True), "binders": _ties(person.binders, True)}
+    return {"person": person.masked, "members": tie_rows(person.members, BINDING_FIELDS), "binders": tie_rows(person.binders, BINDING_FIELDS)}
 
 
 def authorizations_view(person: Person) -> dict[str, Any]:
-    return {"person": person.masked, "authorizers": _ties(person.authorizers, False),
-            "beneficiaries": _ties(person.beneficiaries, False)}
+    return {"person": person.masked, "authorizers": tie_rows(person.authorizers, AID_FIELDS),
+            "beneficiaries": tie_rows(person.beneficiaries, AID_FIELDS)}
 
 
 def person_view(person: Person) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from uuid import UUID
 from domain import events as ev
 from infra.audit.replay import local_iso
 from infra.audit.store import AuditStore
+from infra.queries import AID_FIELDS, BINDING_FIELDS, tie_rows
 
 EVENTS_MAX = 10_000  # a timeline longer than this is cut, and says so
 
@@ -86,13 +87,6 @@ def person_history(app: Any, store: AuditStore, person_id: UUID, as_of: datetime
     }
 
 
-def _ties(ties: dict, fields: tuple[str, ...]) -> list[dict[str, Any]]:
-    rows = []
-    for tie in sorted(ties.values(), key=lambda t: (t["since"], t["masked"])):
-        rows.append({"person": tie["masked"], **{f: tie[f] for f in fields}, "since": local_iso(tie["since"])})
-    return rows
-
-
 def _state(person: Any) -> dict[str, Any]:
     return {
         "version": person.version,
@@ -100,8 +94,8 @@ def _state(person: Any) -> dict[str, Any]:
         "region": person.region,
         "insurance": person.insurance,
         "balance_fen": person.balance_fen,
-        "bindings": {"members": _ties(person.members, ("relationship", "channel")),
-                     "binders": _ties(person.binders, ("relationship", "channel"))},
-        "authorizations": {"authorizers": _ties(person.authorizers, ("relationship",)),
-                           "beneficiaries": _ties(person.beneficiaries, ("relationship",))},
+        "bindings": {"members": tie_rows(person.members, BINDING_FIELDS),
+                     "binders": tie_rows(person.binders, BINDING_FIELDS)},
+        "authorizations": {"authorizers": tie_rows(person.authorizers, AID_FIELDS),
+                           "beneficiaries": tie_rows(person.beneficiaries, AID_FIELDS)},
     }

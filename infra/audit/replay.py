@@ -16,7 +16,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from domain import events as ev
-from domain.clock import CST
+from domain import clock
 from domain.deduction import accounts_for
 from domain.errors import UnknownSettlementError
 from domain.person import Person
@@ -51,7 +51,7 @@ class Gathered:
 
 
 def local_iso(at: Any) -> str | None:
-    return at.astimezone(CST).isoformat() if at is not None else None
+    return clock.local_iso(at) if at is not None else None
 
 
 def _topic_name(topic: str) -> str:

@@ -1,0 +1,57 @@
+"""Refuses to run a ledger with another pseudonym key than the one it was created with.
+
+With a different key every enrolled person would silently become "unknown", and enrolling
+them again would split one person's history across two aggregates. So the first run stores
+HMAC(key, label) — which reveals nothing about the key — in a one-row table `ledger_meta`
+beside the event store, and every later run compares. The in-memory store has nothing to
+protect across runs and is not checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from infra.audit.store import backend_kind
+from infra.config import ConfigError
+
+_LABEL = b"family-ledger pseudonym key check v1"
+_NAME = "pseudonym_key_check"
+
+
+def key_check(key: bytes) -> str:
+    return hmac.new(key, _LABEL, hashlib.sha256).hexdigest()
+
+
+def verify_pseudonym_key(recorder: Any, key: bytes) -> None:
+    kind = backend_kind(recorder)
+    if kind == "memory":
+        return
+    expected = key_check(key)
+    stored = _sqlite(recorder, expected) if kind == "sqlite" else _postgres(recorder, expected)
+    if stored != expected:
+        raise ConfigError(
+            "LEDGER_PSEUDONYM_KEY is not the key this ledger was created with: every person would "
+            "look unknown. Use the original key (or a fresh database for a new key)."
+        )
+
+
+def _sqlite(recorder: Any, expected: str) -> str:
+    with recorder.datastore.transaction(commit=True) as c:
+        c.execute("CREATE TABLE IF NOT EXISTS ledger_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        c.execute("INSERT OR IGNORE INTO ledger_meta (name, value) VALUES (?, ?)", (_NAME, expected))
+        c.execute("SELECT value FROM ledger_meta WHERE name = ?", (_NAME,))
+        return c.fetchone()[0]
+
+
+def _postgres(recorder: Any, expected: str) -> str:
+    from psycopg.sql import SQL, Identifier
+
+    table = SQL("{}.ledger_meta").format(Identifier(recorder.datastore.schema))
+    with recorder.datastore.transaction(commit=True) as c:
+        c.execute(SQL("CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, value text NOT NULL)").format(table))
+        c.execute(SQL("INSERT INTO {} (name, value) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING").format(table),
+                  (_NAME, expected))
+        c.execute(SQL("SELECT value FROM {} WHERE name = %s").format(table), (_NAME,))
+        return c.fetchone()["value"]
