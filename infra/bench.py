@@ -8,8 +8,8 @@ Figures (all measured within the run, on the given database):
 - raw_insert_rows_per_s / raw_scan_rows_per_s: plain psycopg (sqlite3 for SQLite) COPY/insert
   and sequential scan of rows shaped like the stored events (same sizes), in a scratch table.
 - rebuild_events_per_s, rebuild_ratio (= rebuild / raw scan), rebuild_peak_rss_mb: a full
-  rebuild of the views (projections' ViewRunner.rebuild) in a child process, whose peak RSS is
-  its own; if the projections cannot run, a streaming fold over `select_notifications` pages
+  rebuild of the views (projections' ViewRunner.rebuild, all views, checksums included) in a
+  child process, whose peak RSS is its own; if the projections cannot run, a streaming fold over `select_notifications` pages
   stands in and `rebuild_source` says so.
 - audit_replay_ms_p50/p99: loading a person with 10,000 events at the version just before one
   of their deductions (what an auditor replays), from a fresh application (no cache).
@@ -340,9 +340,10 @@ def rebuild_worker(settings: Settings) -> dict[str, Any]:
     source = "projections: ViewRunner.rebuild (all views)"
     start = time.perf_counter()
     try:
-        from infra.projection_runner import PAGE_SIZE_MAX, ViewRunner
+        from infra.projection_runner import REBUILD_PAGE_SIZE_DEFAULT, ViewRunner
 
-        ViewRunner(app, page_size=PAGE_SIZE_MAX).rebuild()
+        source += f", pages of {REBUILD_PAGE_SIZE_DEFAULT:,} events"
+        ViewRunner(app).rebuild()  # the default rebuild page size, as `ledger rebuild` uses it
     except Exception as error:  # noqa: BLE001 - the projections are another engineer's work in progress
         source = f"STAND-IN streaming fold over select_notifications (projections rebuild unavailable: {type(error).__name__}: {str(error)[:120]})"
         start = time.perf_counter()

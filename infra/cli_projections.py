@@ -19,7 +19,13 @@ from rich.text import Text
 
 from domain.errors import InvalidInputError
 from infra import output
-from infra.projection_runner import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, POLL_INTERVAL_DEFAULT_S, ViewRunner
+from infra.projection_runner import (
+    PAGE_SIZE_DEFAULT,
+    PAGE_SIZE_MAX,
+    POLL_INTERVAL_DEFAULT_S,
+    REBUILD_PAGE_SIZE_DEFAULT,
+    ViewRunner,
+)
 
 PAGE_SIZE_OPTION = click.IntRange(1, PAGE_SIZE_MAX)
 
@@ -61,7 +67,7 @@ def progress_reporter(runner: ViewRunner, title: str) -> tuple[Any, Callable[[in
     return bar, report
 
 
-def _runner(obj: Any, names: tuple[str, ...] = (), page_size: int = PAGE_SIZE_DEFAULT) -> ViewRunner:
+def _runner(obj: Any, names: tuple[str, ...] = (), page_size: int | None = PAGE_SIZE_DEFAULT) -> ViewRunner:
     return ViewRunner(obj.app(), names=names, page_size=page_size)
 
 
@@ -141,7 +147,8 @@ def register(main: click.Group) -> None:
 
     @main.command()
     @click.argument("names", nargs=-1)
-    @click.option("--page-size", type=PAGE_SIZE_OPTION, default=PAGE_SIZE_DEFAULT, show_default=True)
+    @click.option("--page-size", type=PAGE_SIZE_OPTION, default=None,
+                  help=f"Events per transaction (default {REBUILD_PAGE_SIZE_DEFAULT:,} for a rebuild).")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_obj
     @guarded

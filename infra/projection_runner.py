@@ -1,31 +1,46 @@
 """Runs the views: catch up, follow, rebuild.
 
 The SQLite application recorder has no subscriptions, so the runner reads the application's
-notification log itself, in bounded pages (`select_notifications`), decodes each page once and
-hands it to every view that has not yet seen it. Each view applies a page in one transaction
-(rows + tracking + event count), so a crash between processing and commit loses nothing and
-double-counts nothing: the next run starts from the tracking position the database holds.
+notification log itself, in bounded pages, decodes each page once and hands it to every view that
+has not yet seen it. Decoding is `json.loads` of the stored state (plus upcasting) into a record
+(projections.base), and only for the topics some view handles; other events are read without
+their state, and still advance every view's position. On PostgreSQL a page is one keyset query
+that returns the originator id as text and no state for ignored topics. Each view applies a page
+in one transaction (rows + tracking + event count), so a crash between processing and commit
+loses nothing and double-counts nothing: the next run starts from the tracking position the
+database holds.
 
-Rebuild fills a new table generation from the first event while the generation in service keeps
-answering queries (and keeps being caught up by any running `ledger project --follow`); the
+Rebuild reads the log once for all the views it rebuilds, in larger pages (each page is still one
+transaction per view; memory holds at most two pages whatever the history's length). It fills a
+new table generation from the first event while the generation in service keeps answering
+queries (and keeps being caught up by any running `ledger project --follow`); the
 transaction that applies the last page also switches the pointer. Interrupted (even by kill -9),
 the pointer still names the old generation; run again, it resumes the half-built one.
 """
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Collection, Sequence
+from functools import lru_cache
 from typing import Any
 
 from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.utils import resolve_topic
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Identifier
 
-from infra.views import BeforeCommit, open_views
-from projections.base import LedgerProjection
+from infra.mapper import upcast_state
+from infra.views import BeforeCommit, fresh_pairs, open_views
+from projections.base import LedgerProjection, Record
 from projections.registry import by_name
 
 PAGE_SIZE_DEFAULT = 500
-PAGE_SIZE_MAX = 5_000
+REBUILD_PAGE_SIZE_DEFAULT = 10_000
+PAGE_SIZE_MAX = 20_000
 POLL_INTERVAL_DEFAULT_S = 1.0
 POLL_INTERVAL_MIN_S = 0.05
 POLL_INTERVAL_MAX_S = 60.0
@@ -46,23 +61,34 @@ class ViewRunner:
         views: Any | None = None,
         names: Sequence[str] | None = None,
         *,
-        page_size: int = PAGE_SIZE_DEFAULT,
+        page_size: int | None = None,
         before_commit: BeforeCommit | None = None,
     ):
         self.app = app
         self.views = views if views is not None else open_views(app)
         self.projections: list[LedgerProjection] = [cls(self.views) for cls in by_name(list(names or ()))]
-        self.page_size = bounded_page_size(page_size)
+        self.page_size = bounded_page_size(page_size or PAGE_SIZE_DEFAULT)
+        self.rebuild_page_size = bounded_page_size(page_size or REBUILD_PAGE_SIZE_DEFAULT)
+        self.topics = frozenset().union(*(p.topics() for p in self.projections))
         self.before_commit = before_commit  # a test hook: runs inside the transaction, before commit
 
     # --- reading the log ----------------------------------------------------------------
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0
 
-    def _page(self, after: int) -> list[tuple[Any, Tracking]]:
-        notifications = self.app.recorder.select_notifications(start=after + 1, limit=self.page_size)
+    def _page(self, after: int, limit: int | None = None) -> list[tuple[Record | None, Tracking]]:
+        """The next page of the log after `after`: (record, tracking) pairs, in notification
+        order; the record is None for an event no view of this runner handles."""
+        limit = limit or self.page_size
+        recorder = self.app.recorder
+        if isinstance(recorder, PostgresApplicationRecorder):
+            rows = _postgres_rows(recorder, after, limit, self.topics)
+        else:
+            rows = [(n.id, n.originator_id, n.originator_version, n.topic, n.state if n.topic in self.topics else None)
+                    for n in recorder.select_notifications(start=after + 1, limit=limit)]
         name = self.app.name
-        return [(self.app.mapper.to_domain_event(n), Tracking(name, n.id)) for n in notifications]
+        return [(None if state is None else _record(topic, state, str(originator_id), version), Tracking(name, id_))
+                for id_, originator_id, version, topic, state in rows]
 
     # --- catching up --------------------------------------------------------------------
     def positions(self) -> dict[str, int]:
@@ -85,7 +111,7 @@ class ViewRunner:
             last = page[-1][1].notification_id
             for projection in self.projections:
                 name = projection.name
-                fresh = [pair for pair in page if pair[1].notification_id > positions[name]]
+                fresh = fresh_pairs(page, positions[name])
                 if fresh:
                     applied[name] += self.views.apply_events(projection, fresh, before_commit=self.before_commit)
                     positions[name] = max(positions[name], last)
@@ -107,29 +133,77 @@ class ViewRunner:
     # --- rebuilding ---------------------------------------------------------------------
     def rebuild(self, progress: Progress | None = None) -> dict[str, dict[str, Any]]:
         """Rebuild the views from the first event into new generations, then switch each one
-        in the same transaction as its last page. Returns {view: {"rows", "checksum", "events"}}."""
+        in the same transaction as its last page. Returns {view: {"rows", "checksum", "events"}}.
+
+        One pass over the log for all the views. While the views write a page, a reader thread
+        fetches and decodes the next one (the database works while Python decodes): at most two
+        pages are in memory."""
         generations = {p.name: self.views.begin_rebuild(type(p)) for p in self.projections}
+        page_size = self.rebuild_page_size
         positions = {name: self.views.position(name, g) for name, g in generations.items()}
         pending = list(self.projections)
         done = 0
-        while pending:
-            page = self._page(min(positions[p.name] for p in pending))
-            at_head = len(page) < self.page_size
-            last = page[-1][1].notification_id if page else 0
-            for projection in list(pending):
-                name = projection.name
-                fresh = [pair for pair in page if pair[1].notification_id > positions[name]]
-                if fresh or at_head:
-                    self.views.apply_events(projection, fresh, generation=generations[name], switch=at_head,
-                                            before_commit=self.before_commit)
-                    positions[name] = max(positions[name], last)
-                if at_head:
-                    pending.remove(projection)
-                    self.views.drop_retired(type(projection))
-            done += len(page)
-            if progress:
-                progress(done, last)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rebuild-reader") as reader:
+            after = min(positions.values(), default=0)
+            next_page = reader.submit(self._page, after, page_size)
+            while pending:
+                page = next_page.result()
+                at_head = len(page) < page_size
+                last = page[-1][1].notification_id if page else after
+                if not at_head:
+                    next_page = reader.submit(self._page, last, page_size)  # read ahead
+                for projection in list(pending):
+                    self._rebuild_page(projection, page, generations, positions, at_head)
+                    if at_head:
+                        pending.remove(projection)
+                        self.views.drop_retired(type(projection))
+                done += len(page)
+                if progress:
+                    progress(done, last)
+                if pending and (after := min(positions[p.name] for p in pending)) != last:
+                    next_page = reader.submit(self._page, after, page_size)  # a view was further on
         return self.summaries()
+
+    def _rebuild_page(self, projection: LedgerProjection, page: list[tuple[Record | None, Tracking]],
+                      generations: dict[str, int], positions: dict[str, int], at_head: bool) -> None:
+        name = projection.name
+        fresh = fresh_pairs(page, positions[name])
+        if fresh or at_head:
+            self.views.apply_events(projection, fresh, generation=generations[name], switch=at_head,
+                                    before_commit=self.before_commit)
+            if page:
+                positions[name] = max(positions[name], page[-1][1].notification_id)
 
     def summaries(self) -> dict[str, dict[str, Any]]:
         return {p.name: self.views.summary(type(p)) for p in self.projections}
+
+
+# --- decoding ------------------------------------------------------------------------------
+def _postgres_rows(recorder: PostgresApplicationRecorder, after: int, limit: int,
+                   topics: Collection[str]) -> list[tuple]:
+    """One keyset page of the log, read directly: the originator id as text, and the state only
+    for the topics wanted (the rest are read only to advance the positions)."""
+    statement = SQL(
+        "SELECT notification_id, originator_id::text, originator_version, topic, "
+        "CASE WHEN topic = ANY(%s) THEN state END FROM {0}.{1} WHERE notification_id > %s "
+        "ORDER BY notification_id LIMIT %s"
+    ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
+    with recorder.datastore.get_connection() as connection, connection.cursor(row_factory=tuple_row) as cursor:
+        cursor.execute(statement, (sorted(topics), after, limit), prepare=True)
+        return cursor.fetchall()
+
+
+@lru_cache(maxsize=256)
+def _event_class(topic: str) -> type:
+    return resolve_topic(topic)
+
+
+def _record(topic: str, state: bytes, originator_id: str, originator_version: int) -> Record:
+    """The stored event as a record (projections.base): its JSON state, upcast to the current
+    class version, plus id, version and topic; the same dict as `record_of(event)`."""
+    record = json.loads(bytes(state))
+    upcast_state(_event_class(topic), record)
+    record["originator_id"] = originator_id
+    record["originator_version"] = originator_version
+    record["topic"] = topic
+    return record

@@ -1,19 +1,27 @@
-"""Timestamps as views store them: the local (UTC+8) ISO text shown to people, and integer
-microseconds since the epoch to sort by (text order of ISO strings is not time order)."""
+"""Timestamps as views store them: the local (UTC+8) ISO text shown to people, integer
+microseconds since the epoch to sort by (text order of ISO strings is not time order), and the
+natural month (UTC+8). Records carry timestamps as the ISO text pydantic stored."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from domain.clock import CST
+from domain.clock import local_iso, month_of
+
+__all__ = ["epoch_us", "local_iso", "month", "parse"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def local_iso(at: datetime) -> str:
-    return at.astimezone(CST).isoformat()
+def parse(text: str) -> datetime:
+    return datetime.fromisoformat(text)
 
 
 def epoch_us(at: datetime) -> int:
     return (at - _EPOCH) // _MICROSECOND
+
+
+def month(text: str) -> str:
+    """The natural month (UTC+8) of a stored timestamp."""
+    return month_of(parse(text))

@@ -10,56 +10,61 @@ the authorizer (`refunded_fen` on their row, `refunded_fen` of the flow in the r
 from __future__ import annotations
 
 from domain import events as ev
-from projections.base import LedgerProjection, Table, ViewWriter, handles, upsert_add
+from projections._time import month
+from projections.base import LedgerProjection, Record, Table, handles
+from projections.changes import PageChanges
 
 AMOUNTS = ("balance_fen", "credited_fen", "paid_own_fen", "paid_for_others_fen", "received_from_others_fen",
            "refunded_fen")
 FLOW_AMOUNTS = ("paid_fen", "refunded_fen", "payments", "refunds")
 
 
+def _own_fen(record: Record) -> int:
+    person = record["originator_id"]
+    return sum(line["amount_fen"] for line in record["lines"] if line["person"] == person)
+
+
 class BalancesProjection(LedgerProjection):
     name = "balances"
     title = "balances: balance, credited, paid for own care, paid for others, received from others, refunded"
     tables = (
-        Table("balances", (("person", "text"), *((a, "int") for a in AMOUNTS)), key=("person",)),
+        Table("balances", (("person", "text"), *((a, "int") for a in AMOUNTS)), key=("person",), additive=True),
         Table(
             "aid_flows",
             (("authorizer", "text"), ("beneficiary", "text"), ("month", "text"), *((a, "int") for a in FLOW_AMOUNTS)),
             key=("authorizer", "beneficiary", "month"),
             indexes=(("beneficiary",),),
+            additive=True,
         ),
     )
-    _ADD = upsert_add("balances", ("person",), AMOUNTS)
-    _FLOW = upsert_add("aid_flows", ("authorizer", "beneficiary", "month"), FLOW_AMOUNTS)
 
-    def _add(self, w: ViewWriter, person: object, **amounts: int) -> None:
-        w.execute(self._ADD, (str(person), *(amounts.get(a, 0) for a in AMOUNTS)))
-
+    # balance, credited, paid_own, paid_for_others, received_from_others, refunded
     @handles(ev.AccountCredited)
-    def _credited(self, event: ev.AccountCredited, w: ViewWriter) -> None:
-        self._add(w, event.originator_id, balance_fen=event.amount_fen, credited_fen=event.amount_fen)
+    def _credited(self, e: Record, changes: PageChanges) -> None:
+        amount = e["amount_fen"]
+        changes.add("balances", (e["originator_id"],), (amount, amount, 0, 0, 0, 0))
 
     @handles(ev.DeductionSettled)
-    def _settled(self, event: ev.DeductionSettled, w: ViewWriter) -> None:
-        own = sum(line.amount_fen for line in event.lines if line.person == event.originator_id)
+    def _settled(self, e: Record, changes: PageChanges) -> None:
+        own = _own_fen(e)
         if own:
-            self._add(w, event.originator_id, balance_fen=-own, paid_own_fen=own)
+            changes.add("balances", (e["originator_id"],), (-own, 0, own, 0, 0, 0))
 
     @handles(ev.AidDebited)
-    def _aid_debited(self, event: ev.AidDebited, w: ViewWriter) -> None:
-        amount = event.amount_fen
-        self._add(w, event.originator_id, balance_fen=-amount, paid_for_others_fen=amount)
-        self._add(w, event.patient, received_from_others_fen=amount)
-        w.execute(self._FLOW, (str(event.originator_id), str(event.patient), event.month, amount, 0, 1, 0))
+    def _aid_debited(self, e: Record, changes: PageChanges) -> None:
+        amount, authorizer, patient = e["amount_fen"], e["originator_id"], e["patient"]
+        changes.add("balances", (authorizer,), (-amount, 0, 0, amount, 0, 0))
+        changes.add("balances", (patient,), (0, 0, 0, 0, amount, 0))
+        changes.add("aid_flows", (authorizer, patient, month(e["timestamp"])), (amount, 0, 1, 0))
 
     @handles(ev.DeductionReversed)
-    def _reversed(self, event: ev.DeductionReversed, w: ViewWriter) -> None:
-        own = sum(line.amount_fen for line in event.lines if line.person == event.originator_id)
+    def _reversed(self, e: Record, changes: PageChanges) -> None:
+        own = _own_fen(e)
         if own:
-            self._add(w, event.originator_id, balance_fen=own, refunded_fen=own)
+            changes.add("balances", (e["originator_id"],), (own, 0, 0, 0, 0, own))
 
     @handles(ev.AidRefunded)
-    def _aid_refunded(self, event: ev.AidRefunded, w: ViewWriter) -> None:
-        amount = event.amount_fen
-        self._add(w, event.originator_id, balance_fen=amount, refunded_fen=amount)
-        w.execute(self._FLOW, (str(event.originator_id), str(event.patient), event.month, 0, amount, 0, 1))
+    def _aid_refunded(self, e: Record, changes: PageChanges) -> None:
+        amount, authorizer = e["amount_fen"], e["originator_id"]
+        changes.add("balances", (authorizer,), (amount, 0, 0, 0, 0, amount))
+        changes.add("aid_flows", (authorizer, e["patient"], month(e["timestamp"])), (0, amount, 0, 1))

@@ -2,25 +2,45 @@
 
 A view is a `Projection` in the `eventsourcing` library's sense: `process_event(event, tracking)`
 writes the view's rows and the tracking position in one transaction of its tracking recorder.
-For throughput the runner hands the view a whole page of events instead (`apply_page`): the
+For throughput the runner hands the view a whole page of events instead (`apply_events`): the
 rows of every event in the page and the tracking position of the page's last notification are
 still written in one transaction, so a crash at any point neither loses nor double-counts.
 
+Handlers read an event as a *record*: the plain dict of its stored JSON state (after upcasting),
+plus `originator_id` (text), `originator_version` and `topic`. That is exactly
+`event.model_dump(mode="json")` of the domain event, so a page read from the log needs one
+`json.loads` per event, not a pydantic validation (the events were validated when written; the
+rebuild-equals-live checksum tests hold the two paths together). Handlers describe the rows an
+event changes to a `PageChanges` (projections.changes), which the recorder writes in bulk.
+
 This package holds the *logic* (which rows an event changes); it does no I/O of its own. The
-writer it is given (`ViewWriter`) belongs to `infra.views`, which knows the database dialect, the
-table generation in service, and the tracking recorder.
+recorder (`infra.views`) knows the database dialect, the table generation in service, and the
+tracking recorder.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
+from eventsourcing.utils import get_topic
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
+
+    from projections.changes import PageChanges
+
+Record = dict[str, Any]
+
+
+def record_of(domain_event: Any) -> Record:
+    """The record of a domain event: its JSON state as stored, plus id, version and topic."""
+    record = domain_event.model_dump(mode="json")
+    record["topic"] = get_topic(type(domain_event))
+    return record
 
 
 @dataclass(frozen=True)
@@ -31,25 +51,25 @@ class Table:
     columns: tuple[tuple[str, str], ...]
     key: tuple[str, ...]
     indexes: tuple[tuple[str, ...], ...] = ()
+    additive: bool = False  # rows of 'int' counters after the key, only ever added to
 
-    @property
+    def __post_init__(self) -> None:
+        if self.column_names[: len(self.key)] != self.key:
+            raise ValueError(f"view table {self.name!r}: the key columns must come first, in key order")
+        if self.additive and any(kind != "int" for _, kind in self.columns[len(self.key):]):
+            raise ValueError(f"view table {self.name!r}: an additive table holds only 'int' counters")
+
+    @cached_property
+    def value_columns(self) -> tuple[str, ...]:
+        return self.column_names[len(self.key):]
+
+    @cached_property
     def column_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.columns)
 
-    @property
+    @cached_property
     def text_columns(self) -> frozenset[str]:
         return frozenset(name for name, kind in self.columns if kind == "text")
-
-
-class ViewWriter(Protocol):
-    """A cursor inside the view's transaction. SQL names tables as `{logical_name}` and takes
-    `?` parameters; the writer substitutes the generation's physical names and the dialect."""
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
-
-    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple | None: ...
 
 
 class ViewRecorder(Protocol):
@@ -59,7 +79,7 @@ class ViewRecorder(Protocol):
 
 
 class LedgerProjection(Projection[Any]):
-    """Base of the ledger's views: dispatch on event type; ignored events do nothing (but the
+    """Base of the ledger's views: dispatch on event topic; ignored events do nothing (but the
     runner still records their tracking position, so the view's position always advances)."""
 
     name: ClassVar[str] = ""
@@ -69,25 +89,36 @@ class LedgerProjection(Projection[Any]):
     def __init__(self, view: ViewRecorder | None = None):
         super().__init__(view)  # type: ignore[arg-type]
 
-    handlers: ClassVar[dict[type, str]] = {}
+    handlers: ClassVar[dict[str, str]] = {}  # event topic -> method name
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.handlers = {
-            event_class: attribute
+            get_topic(event_class): attribute
             for attribute, member in vars(cls).items()
             for event_class in getattr(member, "handles_events", ())
         }
+
+    @classmethod
+    def topics(cls) -> frozenset[str]:
+        return frozenset(cls.handlers)
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # type: ignore[override]
         """The library's one-event entry point: rows and tracking in one transaction."""
         self.view.apply_events(self, [(domain_event, tracking)])
 
-    def handle(self, event: Any, w: ViewWriter) -> None:
-        """Write the rows `event` changes; an event type the view does not handle is ignored."""
-        attribute = self.handlers.get(type(event))
-        if attribute is not None:
-            getattr(self, attribute)(event, w)
+    def prepare(self, records: Sequence[Record | None], changes: PageChanges) -> None:
+        """Before a page is handled: preload the rows its handlers will `get` (one query each)."""
+
+    def handle_page(self, records: Iterable[Record | None], changes: PageChanges) -> None:
+        """Describe the rows each record changes, in order. A topic the view does not handle is
+        ignored, and so is None (an event the runner did not decode: no view reads its topic)."""
+        handlers = {topic: getattr(self, attribute) for topic, attribute in self.handlers.items()}
+        for record in records:
+            if record is not None:
+                handler = handlers.get(record["topic"])
+                if handler is not None:
+                    handler(record, changes)
 
 
 def handles(*event_classes: type) -> Any:
@@ -98,25 +129,3 @@ def handles(*event_classes: type) -> Any:
         return method
 
     return mark
-
-
-def upsert_add(table: str, key: Sequence[str], amounts: Sequence[str]) -> str:
-    """INSERT a row of counters or add to the existing one (portable SQLite/PostgreSQL)."""
-    columns = [*key, *amounts]
-    placeholders = ", ".join("?" for _ in columns)
-    updates = ", ".join(f"{a} = cur.{a} + excluded.{a}" for a in amounts)
-    return (
-        f"INSERT INTO {{{table}}} AS cur ({', '.join(columns)}) VALUES ({placeholders}) "
-        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
-    )
-
-
-def upsert_set(table: str, key: Sequence[str], values: Sequence[str]) -> str:
-    """INSERT a row or overwrite the given columns of the existing one."""
-    columns = [*key, *values]
-    placeholders = ", ".join("?" for _ in columns)
-    updates = ", ".join(f"{v} = excluded.{v}" for v in values)
-    return (
-        f"INSERT INTO {{{table}}} AS cur ({', '.join(columns)}) VALUES ({placeholders}) "
-        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
-    )

@@ -11,10 +11,22 @@ Remaining quota is not stored: it depends on the rule version asked about (see i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from domain import events as ev
-from projections.base import LedgerProjection, Table, ViewWriter, handles, upsert_add, upsert_set
+from eventsourcing.utils import get_topic
+from projections._time import month
+from projections.base import LedgerProjection, Record, Table, handles
+from projections.changes import PageChanges
 
 METRICS = ("new_members", "new_binders", "unbinds", "rejected")
+_BINDING_ENDED = get_topic(ev.BindingEnded)
+
+
+def _pair(e: Record) -> tuple[str, str]:
+    """(binder, member) of a binding event recorded on either side."""
+    me, other = e["originator_id"], e["counterpart"]
+    return (me, other) if e["role"] == "binder" else (other, me)
 
 
 class QuotaProjection(LedgerProjection):
@@ -26,31 +38,29 @@ class QuotaProjection(LedgerProjection):
             (("person", "text"), ("month", "text"), ("metric", "text"), ("key", "text"), ("channel", "text"),
              ("count", "int")),
             key=("person", "month", "metric", "key", "channel"),
+            additive=True,
         ),
         Table("quota_ties", (("binder", "text"), ("member", "text"), ("channel", "text")), key=("binder", "member")),
     )
-    _COUNT = upsert_add("quota_counters", ("person", "month", "metric", "key", "channel"), ("count",))
-    _TIE = upsert_set("quota_ties", ("binder", "member"), ("channel",))
-
-    def _count(self, w: ViewWriter, event: ev.DomainEvent, metric: str, key: str, channel: str) -> None:
-        w.execute(self._COUNT, (str(event.originator_id), event.month, metric, key, channel, 1))
 
     @staticmethod
-    def _pair(event: ev.BindingStarted | ev.BindingEnded) -> tuple[str, str]:
-        me, other = str(event.originator_id), str(event.counterpart)
-        return (me, other) if event.role == "binder" else (other, me)
+    def _count(changes: PageChanges, e: Record, metric: str, key: str, channel: str) -> None:
+        changes.add("quota_counters", (e["originator_id"], month(e["timestamp"]), metric, key, channel), (1,))
+
+    def prepare(self, records: Sequence[Record | None], changes: PageChanges) -> None:
+        changes.preload("quota_ties", [_pair(e) for e in records if e is not None and e["topic"] == _BINDING_ENDED])
 
     @handles(ev.BindingStarted)
-    def _started(self, event: ev.BindingStarted, w: ViewWriter) -> None:
-        metric = "new_members" if event.role == "binder" else "new_binders"
-        self._count(w, event, metric, "", event.channel)
-        w.execute(self._TIE, (*self._pair(event), event.channel))
+    def _started(self, e: Record, changes: PageChanges) -> None:
+        metric = "new_members" if e["role"] == "binder" else "new_binders"
+        self._count(changes, e, metric, "", e["channel"])
+        changes.upsert("quota_ties", _pair(e), {"channel": e["channel"]})
 
     @handles(ev.BindingEnded)
-    def _ended(self, event: ev.BindingEnded, w: ViewWriter) -> None:
-        row = w.fetchone("SELECT channel FROM {quota_ties} WHERE binder = ? AND member = ?", self._pair(event))
-        self._count(w, event, "unbinds", event.reason, row[0] if row else "unknown")
+    def _ended(self, e: Record, changes: PageChanges) -> None:
+        channel = changes.get("quota_ties", _pair(e), "channel")
+        self._count(changes, e, "unbinds", e["reason"], channel if channel is not None else "unknown")
 
     @handles(ev.BindRejected)
-    def _rejected(self, event: ev.BindRejected, w: ViewWriter) -> None:
-        self._count(w, event, "rejected", event.code, event.channel)
+    def _rejected(self, e: Record, changes: PageChanges) -> None:
+        self._count(changes, e, "rejected", e["code"], e["channel"])

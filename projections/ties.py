@@ -8,8 +8,14 @@ an upsert, so the row ends the same whichever of the two events is processed fir
 from __future__ import annotations
 
 from domain import events as ev
-from projections._time import epoch_us, local_iso
-from projections.base import LedgerProjection, Table, ViewWriter, handles, upsert_set
+from projections._time import epoch_us, local_iso, parse
+from projections.base import LedgerProjection, Record, Table, handles
+from projections.changes import PageChanges
+
+
+def _since(e: Record) -> dict[str, object]:
+    at = parse(e["timestamp"])
+    return {"since": local_iso(at), "since_us": epoch_us(at)}
 
 
 class PersonsProjection(LedgerProjection):
@@ -23,35 +29,33 @@ class PersonsProjection(LedgerProjection):
             key=("person",),
         ),
     )
-    _SET_STATUS = "UPDATE {persons} SET status = ? WHERE person = ?"
 
     @handles(ev.PersonEnrolled)
-    def _enrolled(self, event: ev.PersonEnrolled, w: ViewWriter) -> None:
-        w.execute(
-            upsert_set("persons", ("person",), ("masked", "region", "insurance", "status", "enrolled_at")),
-            (str(event.originator_id), event.masked, event.region, event.insurance, "active",
-             local_iso(event.timestamp)),
-        )
+    def _enrolled(self, e: Record, changes: PageChanges) -> None:
+        changes.upsert("persons", (e["originator_id"],), {
+            "masked": e["masked"], "region": e["region"], "insurance": e["insurance"], "status": "active",
+            "enrolled_at": local_iso(parse(e["timestamp"])),
+        })
 
     @handles(ev.PersonSuspended)
-    def _suspended(self, event: ev.PersonSuspended, w: ViewWriter) -> None:
-        w.execute(self._SET_STATUS, ("suspended", str(event.originator_id)))
+    def _suspended(self, e: Record, changes: PageChanges) -> None:
+        changes.update("persons", (e["originator_id"],), {"status": "suspended"})
 
     @handles(ev.PersonResumed)
-    def _resumed(self, event: ev.PersonResumed, w: ViewWriter) -> None:
-        w.execute(self._SET_STATUS, ("active", str(event.originator_id)))
+    def _resumed(self, e: Record, changes: PageChanges) -> None:
+        changes.update("persons", (e["originator_id"],), {"status": "active"})
 
     @handles(ev.PersonCancelled)
-    def _cancelled(self, event: ev.PersonCancelled, w: ViewWriter) -> None:
-        w.execute(self._SET_STATUS, ("cancelled", str(event.originator_id)))
+    def _cancelled(self, e: Record, changes: PageChanges) -> None:
+        changes.update("persons", (e["originator_id"],), {"status": "cancelled"})
 
     @handles(ev.PersonExpired)
-    def _expired(self, event: ev.PersonExpired, w: ViewWriter) -> None:
-        w.execute(self._SET_STATUS, ("expired", str(event.originator_id)))
+    def _expired(self, e: Record, changes: PageChanges) -> None:
+        changes.update("persons", (e["originator_id"],), {"status": "expired"})
 
     @handles(ev.PersonTransferred)
-    def _transferred(self, event: ev.PersonTransferred, w: ViewWriter) -> None:
-        w.execute("UPDATE {persons} SET region = ? WHERE person = ?", (event.region_to, str(event.originator_id)))
+    def _transferred(self, e: Record, changes: PageChanges) -> None:
+        changes.update("persons", (e["originator_id"],), {"region": e["region_to"]})
 
 
 class BindingsProjection(LedgerProjection):
@@ -67,24 +71,21 @@ class BindingsProjection(LedgerProjection):
             indexes=(("member",),),
         ),
     )
-    _SHARED = ("relationship", "kind", "channel", "verification", "since", "since_us", "rule_version")
 
     @handles(ev.BindingStarted)
-    def _started(self, event: ev.BindingStarted, w: ViewWriter) -> None:
-        me, other = str(event.originator_id), str(event.counterpart)
-        binder, member, masked_column = (me, other, "member_masked") if event.role == "binder" else (
+    def _started(self, e: Record, changes: PageChanges) -> None:
+        me, other = e["originator_id"], e["counterpart"]
+        binder, member, masked_column = (me, other, "member_masked") if e["role"] == "binder" else (
             other, me, "binder_masked")
-        w.execute(
-            upsert_set("bindings", ("binder", "member"), (masked_column, *self._SHARED)),
-            (binder, member, event.counterpart_masked, event.relationship, event.kind, event.channel,
-             event.verification, local_iso(event.timestamp), epoch_us(event.timestamp), event.rule_version),
-        )
+        changes.upsert("bindings", (binder, member), {
+            masked_column: e["counterpart_masked"], "relationship": e["relationship"], "kind": e["kind"],
+            "channel": e["channel"], "verification": e["verification"], **_since(e), "rule_version": e["rule_version"],
+        })
 
     @handles(ev.BindingEnded)
-    def _ended(self, event: ev.BindingEnded, w: ViewWriter) -> None:
-        me, other = str(event.originator_id), str(event.counterpart)
-        binder, member = (me, other) if event.role == "binder" else (other, me)
-        w.execute("DELETE FROM {bindings} WHERE binder = ? AND member = ?", (binder, member))
+    def _ended(self, e: Record, changes: PageChanges) -> None:
+        me, other = e["originator_id"], e["counterpart"]
+        changes.delete("bindings", (me, other) if e["role"] == "binder" else (other, me))
 
 
 class AuthorizationsProjection(LedgerProjection):
@@ -100,21 +101,18 @@ class AuthorizationsProjection(LedgerProjection):
             indexes=(("beneficiary",),),
         ),
     )
-    _SHARED = ("relationship", "since", "since_us", "rule_version")
 
     @handles(ev.AuthorizationGranted)
-    def _granted(self, event: ev.AuthorizationGranted, w: ViewWriter) -> None:
-        me, other = str(event.originator_id), str(event.counterpart)
-        authorizer, beneficiary, masked_column = (me, other, "beneficiary_masked") if event.role == "authorizer" else (
+    def _granted(self, e: Record, changes: PageChanges) -> None:
+        me, other = e["originator_id"], e["counterpart"]
+        authorizer, beneficiary, masked_column = (me, other, "beneficiary_masked") if e["role"] == "authorizer" else (
             other, me, "authorizer_masked")
-        w.execute(
-            upsert_set("authorizations", ("authorizer", "beneficiary"), (masked_column, *self._SHARED)),
-            (authorizer, beneficiary, event.counterpart_masked, event.relationship, local_iso(event.timestamp),
-             epoch_us(event.timestamp), event.rule_version),
-        )
+        changes.upsert("authorizations", (authorizer, beneficiary), {
+            masked_column: e["counterpart_masked"], "relationship": e["relationship"], **_since(e),
+            "rule_version": e["rule_version"],
+        })
 
     @handles(ev.AuthorizationEnded)
-    def _ended(self, event: ev.AuthorizationEnded, w: ViewWriter) -> None:
-        me, other = str(event.originator_id), str(event.counterpart)
-        authorizer, beneficiary = (me, other) if event.role == "authorizer" else (other, me)
-        w.execute("DELETE FROM {authorizations} WHERE authorizer = ? AND beneficiary = ?", (authorizer, beneficiary))
+    def _ended(self, e: Record, changes: PageChanges) -> None:
+        me, other = e["originator_id"], e["counterpart"]
+        changes.delete("authorizations", (me, other) if e["role"] == "authorizer" else (other, me))
