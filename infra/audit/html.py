@@ -85,7 +85,9 @@ def bar_chart(title: str, items: list[tuple[str, int]], color: str, width: int =
     """Horizontal bars, one per category, largest first."""
     items = sorted(items, key=lambda kv: (-kv[1], kv[0])) or [("(none 无)", 0)]
     top = max([v for _, v in items] + [1])
-    row_h, label_w = 26, 210
+    row_h = 26
+    label_w = max(120, int(7.4 * max(len(label) for label, _ in items)) + 12)  # ~7 px a character at 12 px
+    width = max(width, label_w + 310)
     height = 30 + row_h * len(items)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
              f'aria-label="{escape(title)}"><text x="4" y="16" font-size="14" font-weight="bold" '
