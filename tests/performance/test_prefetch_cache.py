@@ -1,0 +1,59 @@
+"""The prefetcher's cache between batches: only committed people are kept, and a person some
+other writer changed since is read again before the next batch decides anything."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.person import Person
+from infra.application import LedgerApp
+from infra.batch import apply_batch
+from infra.prefetch import Prefetcher
+from tests.conftest import settings_for
+from tests.support import id_number, line
+
+PARENT, CHILD = id_number(seq=31), id_number(birth="20150101", seq=32)
+
+
+def history() -> list[str]:
+    return [line("enroll", person=PARENT, insurance="employee"),
+            line("enroll", person=CHILD, insurance="resident"),
+            line("credit", person=PARENT, amount="50.00", source="adjustment"),
+            line("deduct", settlement_id="S-CACHE-1", patient=PARENT, amount="10.00", category="pharmacy",
+                 institution="PH-DASHENLIN")]
+
+
+def test_settlement_entries_are_not_kept_between_batches(app):
+    prefetcher = Prefetcher()
+    results = apply_batch(app, history(), prefetcher)
+    assert [r["ok"] for r in results] == [True, True, True, True]
+    assert prefetcher.cache and all(isinstance(a, Person) for a in prefetcher.cache.values())
+    # A reversal in a later batch still finds the settlement (loaded from the store).
+    reversed_ = apply_batch(app, [line("reverse", settlement_id="S-CACHE-1", reason="refund")], prefetcher)
+    assert reversed_[0]["ok"], reversed_
+    assert app.get_person(PARENT).balance_fen == 5000
+
+
+@pytest.mark.postgres
+def test_a_person_changed_by_another_writer_is_read_again(pg_url):
+    writer, other = LedgerApp(settings_for(pg_url)), LedgerApp(settings_for(pg_url))
+    try:
+        prefetcher = Prefetcher()
+        apply_batch(writer, history(), prefetcher)
+        assert other.apply_line(line("credit", person=PARENT, amount="7.00", source="adjustment"))["ok"]
+        stored = writer.events.put
+        puts = []
+
+        def counted(events, **kwargs):
+            puts.append(len(events))
+            return stored(events, **kwargs)
+
+        writer.events.put = counted
+        result = apply_batch(writer, [line("credit", person=PARENT, amount="1.00", source="adjustment")],
+                             prefetcher)
+        # 50 - 10 + 7 + 1 yuan, decided once on the fresh state (no conflict, no second attempt).
+        assert result[0]["ok"] and result[0]["balance_fen"] == 4800, result
+        assert puts == [1]
+    finally:
+        writer.close()
+        other.close()
