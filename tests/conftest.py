@@ -67,13 +67,23 @@ def ledger(app: LedgerApp) -> Ledger:
     return Ledger(app)
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def any_backend_url(request: pytest.FixtureRequest, tmp_path) -> str:
-    if request.param == "memory":
+def backend_url(kind: str, request: pytest.FixtureRequest, tmp_path) -> str:
+    if kind == "memory":
         return "memory://"
-    if request.param == "sqlite":
+    if kind == "sqlite":
         return str(tmp_path / "ledger.db")
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def any_backend_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    return backend_url(request.param, request, tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def durable_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """A store that outlives the app object: SQLite file or PostgreSQL schema."""
+    return backend_url(request.param, request, tmp_path)
 
 
 @pytest.fixture

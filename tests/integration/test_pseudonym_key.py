@@ -19,12 +19,8 @@ def app_with(db: str, key: bytes) -> LedgerApp:
     return LedgerApp(Settings(db=db, pseudonym_key=key, using_development_key=False))
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request, tmp_path) -> str:
-    return str(tmp_path / "ledger.db") if request.param == "sqlite" else request.getfixturevalue("pg_url")
-
-
-def test_rejects_a_different_key_and_accepts_the_original(db):
+def test_rejects_a_different_key_and_accepts_the_original(durable_url):
+    db = durable_url
     first = app_with(db, KEY_A)
     Ledger(first).enroll(id_number(), balance="10.00")
     first.close()

@@ -11,11 +11,9 @@ from infra.application import LedgerApp
 from tests.conftest import settings_for
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def backend_url(request: pytest.FixtureRequest, tmp_path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "ledger.db")
-    return request.getfixturevalue("pg_url")
+@pytest.fixture
+def backend_url(durable_url: str) -> str:
+    return durable_url
 
 
 @pytest.fixture
