@@ -15,7 +15,7 @@ On the in-memory store (tests, demos) the same rows live on the recorder object.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
@@ -37,6 +37,16 @@ class LinkRow:
     record_sha256: str
     state_sha256: str
     link_sha256: str
+
+
+def paged(fetch: Callable[[int], list[Any]], position: Callable[[Any], int], after: int) -> Iterator[Any]:
+    """Every row after `after`, fetched in bounded pages (a short page is the last)."""
+    while True:
+        page = fetch(after)
+        yield from page
+        if len(page) < PAGE_SIZE:
+            return
+        after = position(page[-1])
 
 
 def backend_kind(recorder: Any) -> str:
@@ -66,12 +76,7 @@ class AuditStore:
         return [n if isinstance(n.state, bytes) else _with_bytes(n) for n in page]
 
     def iter_log(self, after: int = 0, stop: int | None = None) -> Iterator[Notification]:
-        while True:
-            page = self.log_page(after, PAGE_SIZE, stop)
-            yield from page
-            if len(page) < PAGE_SIZE:
-                return
-            after = page[-1].id
+        return paged(lambda start: self.log_page(start, PAGE_SIZE, stop), lambda n: n.id, after)
 
     def positions_below_start(self) -> list[int]:
         """Rows the notification log never shows (position < 1), yet aggregates would load."""
@@ -179,12 +184,7 @@ class AuditStore:
         return [LinkRow(**{k: row[k] for k in LINK_COLUMNS}) for row in rows]
 
     def iter_links(self, after: int = 0, stop: int | None = None) -> Iterator[LinkRow]:
-        while True:
-            page = self.links_page(after, PAGE_SIZE, stop)
-            yield from page
-            if len(page) < PAGE_SIZE:
-                return
-            after = page[-1].position
+        return paged(lambda start: self.links_page(start, PAGE_SIZE, stop), lambda row: row.position, after)
 
     def link_at(self, position: int) -> LinkRow | None:
         page = self.links_page(position - 1, 1, position)
