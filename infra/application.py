@@ -36,7 +36,7 @@ from domain.rules import Catalogue, RuleSet
 from domain.settlement import Settlement, settlement_aggregate_id
 from infra import commands as c
 from infra.catalogue import load_catalogue
-from infra.config import Settings
+from infra.config import Settings, ensure_postgres_schema
 from infra.keycheck import verify_pseudonym_key
 from infra.snapshots import SNAPSHOT_INTERVAL, AggregateSnapshot
 
@@ -61,6 +61,8 @@ class LedgerApp(Application[UUID]):
             self.catalogue.named(rules_override, local_date(datetime.now().astimezone()))  # fail fast
         for attempt in range(1, STARTUP_ATTEMPTS_MAX + 1):
             try:
+                if settings.is_postgres:
+                    ensure_postgres_schema(settings.db)
                 super().__init__(env=settings.eventsourcing_env())
                 verify_pseudonym_key(self.recorder, settings.pseudonym_key)
                 break
@@ -70,7 +72,7 @@ class LedgerApp(Application[UUID]):
                 if attempt == STARTUP_ATTEMPTS_MAX:
                     raise StorageError(f"database {describe_db(settings.db)}: {one_line(error)}") from None
                 time.sleep(0.05 * attempt)
-            except (PersistenceError, OSError) as error:
+            except (PersistenceError, OSError, *psycopg_errors()) as error:
                 raise StorageError(f"database {describe_db(settings.db)}: {one_line(error)}") from None
 
     # --- plumbing -------------------------------------------------------------------------
@@ -337,6 +339,14 @@ def psycopg_race_errors() -> tuple[type[BaseException], ...]:
     except ImportError:
         return ()
     return (errors.UniqueViolation,)
+
+
+def psycopg_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import psycopg
+    except ImportError:
+        return ()
+    return (psycopg.Error,)
 
 
 def describe_db(db: str) -> str:

@@ -44,7 +44,7 @@ class Settings:
 
 def postgres_env(url: str) -> dict[str, str]:
     parsed = urlparse(url)
-    schema = parse_qs(parsed.query).get("schema", [""])[0]
+    schema = postgres_schema(url)
     env = {"POSTGRES_SCHEMA": schema} if schema else {}
     return env | {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -60,6 +60,23 @@ def postgres_env(url: str) -> dict[str, str]:
         # Same table, lock and order as the library's recorder; sends batches as plain arrays.
         "APPLICATION_RECORDER_TOPIC": "infra.pg_recorder:ArrayInsertApplicationRecorder",
     }
+
+
+def postgres_schema(url: str) -> str:
+    return parse_qs(urlparse(url).query).get("schema", [""])[0]
+
+
+def ensure_postgres_schema(url: str) -> None:
+    """Create the URL's `?schema=` on first use, as the tables are (a no-op when it exists)."""
+    schema = postgres_schema(url)
+    if not schema:
+        return
+    import psycopg
+    from psycopg.sql import SQL, Identifier
+
+    base = url.split("?", 1)[0]
+    with psycopg.connect(base, connect_timeout=5, autocommit=True) as conn:
+        conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(schema)))
 
 
 class ConfigError(Exception):

@@ -5,11 +5,14 @@ row holds a plain ID number."""
 from __future__ import annotations
 
 import sqlite3
+import uuid
+
+import psycopg
 
 import pytest
 
 from infra.application import LedgerApp
-from tests.conftest import settings_for
+from tests.conftest import postgres_base_url, settings_for
 from tests.state import adult, event_names, masked, minor, snapshot
 from tests.support import Ledger
 
@@ -126,3 +129,18 @@ def test_no_plain_id_number_is_stored(durable_url):
     for number in people:
         assert number not in text
         assert number[:17] not in text
+
+
+def test_a_named_postgres_schema_is_created_on_first_use():
+    base = postgres_base_url()
+    schema = f"t_new_{uuid.uuid4().hex[:10]}"
+    app = LedgerApp(settings_for(f"{base}?schema={schema}"))
+    try:
+        app.close()
+        with psycopg.connect(base) as conn:
+            tables = {r[0] for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,))}
+        assert "familyledger_events" in tables
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
