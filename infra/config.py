@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from eventsourcing.utils import get_topic
 
-from infra.mapper import CanonicalJSONTranscoder, PydanticMapper
+from infra.eventstore.mapper import CanonicalJSONTranscoder, PydanticMapper
 
 DEFAULT_DB = "./ledger.db"
 DEVELOPMENT_KEY = b"family-ledger-DEVELOPMENT-key-not-for-production"
@@ -58,7 +58,7 @@ def postgres_env(url: str) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": "5",
         "POSTGRES_MAX_OVERFLOW": "10",
         # Same table, lock and order as the library's recorder; sends batches as plain arrays.
-        "APPLICATION_RECORDER_TOPIC": "infra.pg_recorder:ArrayInsertApplicationRecorder",
+        "APPLICATION_RECORDER_TOPIC": "infra.eventstore.pg_recorder:ArrayInsertApplicationRecorder",
     }
 
 

@@ -1,5 +1,5 @@
 """Read models of the ledger: each view dispatches on event type and writes its rows and its
-tracking position in one transaction (see projections.base and infra.views)."""
+tracking position in one transaction (see projections.base and infra.readmodels.views)."""
 
 from projections.balances import BalancesProjection
 from projections.base import LedgerProjection, Table

@@ -14,7 +14,7 @@ rebuild-equals-live checksum tests hold the two paths together). Handlers descri
 event changes to a `PageChanges` (projections.changes), which the recorder writes in bulk.
 
 This package holds the *logic* (which rows an event changes); it does no I/O of its own. The
-recorder (`infra.views`) knows the database dialect, the table generation in service, and the
+recorder (`infra.readmodels.views`) knows the database dialect, the table generation in service, and the
 tracking recorder.
 """
 
@@ -73,7 +73,7 @@ class Table:
 
 
 class ViewRecorder(Protocol):
-    """The tracking recorder a projection writes through (see infra.views)."""
+    """The tracking recorder a projection writes through (see infra.readmodels.views)."""
 
     def apply_events(self, projection: LedgerProjection, pairs: Sequence[tuple[Any, Tracking]]) -> int: ...
 

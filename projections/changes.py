@@ -2,7 +2,7 @@
 
 Projections do not send one statement per event: they describe each event's effect on rows to a
 `PageChanges`, and the view recorder writes the page's net effect at the end, in the same
-transaction as the page's tracking position (see infra.views). Two kinds of table:
+transaction as the page's tracking position (see infra.readmodels.views). Two kinds of table:
 
 - additive tables (`Table.additive`): rows of counters keyed by the key columns; every change is
   "add these amounts", so the page keeps one sum per key and writes it with one

@@ -5,7 +5,7 @@ One row per (person, month, metric, key, channel) with a count:
 - `unbinds`: key = the unbind reason; channel = the channel the ended binding was made through;
 - `rejected`: key = the rejection code (every rejected attempt the person took part in).
 Unbinding never decrements anything: quota is not given back (seed 000 §一.1).
-Remaining quota is not stored: it depends on the rule version asked about (see infra.view_queries).
+Remaining quota is not stored: it depends on the rule version asked about (see infra.readmodels.view_queries).
 `quota_ties` remembers each pair's latest binding channel, so an unbind can be counted by channel.
 """
 

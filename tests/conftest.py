@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from infra.application import LedgerApp
+from infra.eventstore.application import LedgerApp
 from infra.config import Settings
 from tests.support import DEV_KEY, Ledger
 

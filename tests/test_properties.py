@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.person import Person
-from infra.application import LedgerApp
+from infra.eventstore.application import LedgerApp
 from tests.conftest import settings_for
 from tests.state import adult, minor
 from tests.support import Ledger
@@ -231,7 +231,7 @@ def test_a_fresh_app_on_the_same_sqlite_file_rebuilds_the_same_state(sequence):
 
 def test_replay_through_a_snapshot_rebuilds_the_live_state():
     # Goal: a long history (past the snapshot interval) still loads to exactly the live state.
-    from infra.snapshots import SNAPSHOT_INTERVAL
+    from infra.eventstore.snapshots import SNAPSHOT_INTERVAL
 
     app = RecordingLedgerApp(settings_for("memory://"))
     ledger = Ledger(app)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from domain.errors import BIND_REJECTION_CODES
-from infra.application import LedgerApp
+from infra.eventstore.application import LedgerApp
 from tests.conftest import settings_for
 from tests.state import (
     adult,

@@ -220,7 +220,7 @@ ALLOWED_AGGREGATES = ("domain.person:Person", "domain.settlement:Settlement")
 def _decode(item: dict) -> Any:
     """Decode an event from the file; only the ledger's own topics are resolved (a forged topic
     must never make the verifier import an arbitrary module)."""
-    from infra.mapper import decode_event
+    from infra.eventstore.mapper import decode_event
 
     topic, state = item["topic"], json.loads(item["state"])
     name = topic.removeprefix("domain.events:")

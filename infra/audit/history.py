@@ -14,7 +14,7 @@ from uuid import UUID
 from domain import events as ev
 from infra.audit.replay import local_iso
 from infra.audit.store import AuditStore
-from infra.queries import AID_FIELDS, BINDING_FIELDS, tie_rows
+from infra.readmodels.queries import AID_FIELDS, BINDING_FIELDS, tie_rows
 
 EVENTS_MAX = 10_000  # a timeline longer than this is cut, and says so
 

@@ -14,13 +14,13 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from infra.application import LedgerApp
+from infra.eventstore.application import LedgerApp
 from infra.audit import chain
 from infra.audit import hashing as h
 from infra.audit.bundle import NotSealedError, build_bundle, verify_bundle
 from infra.audit.store import AuditStore
-from infra.catalogue import load_catalogue
-from infra.cli import main
+from infra.eventstore.catalogue import load_catalogue
+from infra.cli.root import main
 from tests.audit.scenarios import at, deduct, national_family
 from tests.conftest import settings_for
 from tests.support import DEV_KEY, Ledger

@@ -13,10 +13,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from infra.application import LedgerApp
+from infra.eventstore.application import LedgerApp
 from infra.audit import chain
 from infra.audit.store import AuditStore
-from infra.cli import main
+from infra.cli.root import main
 from tests.audit.scenarios import deduct, national_family
 from tests.audit.tamper import PostgresTamper, SQLiteTamper
 from tests.conftest import settings_for

@@ -9,8 +9,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from infra.application import LedgerApp
-from infra.cli import main
+from infra.eventstore.application import LedgerApp
+from infra.cli.root import main
 from tests.audit.scenarios import record_wrong_split
 from tests.audit.test_report import story
 from tests.conftest import settings_for

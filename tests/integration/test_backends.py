@@ -11,7 +11,7 @@ import psycopg
 
 import pytest
 
-from infra.application import LedgerApp
+from infra.eventstore.application import LedgerApp
 from tests.conftest import postgres_base_url, settings_for
 from tests.state import adult, event_names, masked, minor, snapshot
 from tests.support import Ledger

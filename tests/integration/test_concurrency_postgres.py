@@ -11,7 +11,7 @@ from typing import Callable
 
 import pytest
 
-from infra.application import LedgerApp
+from infra.eventstore.application import LedgerApp
 from tests.conftest import settings_for
 from tests.state import adult, events_of, minor
 from tests.support import Ledger

@@ -8,10 +8,10 @@ import psycopg
 from psycopg.sql import SQL, Identifier
 
 from domain.ids import mask
-from infra.application import LedgerApp
+from infra.eventstore.application import LedgerApp
 from infra.audit.chain import seal
 from infra.audit.store import AuditStore
-from infra.projection_runner import ViewRunner
+from infra.readmodels.runner import ViewRunner
 from tests.conftest import settings_for
 from tests.support import Ledger, id_number
 

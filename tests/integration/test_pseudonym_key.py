@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from infra.application import LedgerApp
-from infra.cli import main
+from infra.eventstore.application import LedgerApp
+from infra.cli.root import main
 from infra.config import ConfigError, Settings
 from tests.support import Ledger, id_number
 

@@ -6,8 +6,8 @@ import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError
 
 from domain.errors import StorageError
-from infra.batch import apply_batch
-from infra.prefetch import Prefetcher
+from infra.groupcommit.batch import apply_batch
+from infra.groupcommit.prefetch import Prefetcher
 from tests.support import id_number, line
 
 PARENT, CHILD = id_number(seq=11), id_number(birth="20150101", seq=22)
@@ -65,7 +65,7 @@ def test_a_conflicting_writer_makes_the_whole_batch_decide_again(app, monkeypatc
 def test_a_refused_command_leaves_no_trace_in_its_batch(app):
     """A command whose handler fails after changing an aggregate, without saving it, must not
     leak that change into later commands of the batch (the unit of work rebuilds it)."""
-    from infra.batch import UnitOfWork
+    from infra.groupcommit.batch import UnitOfWork
 
     apply_batch(app, history())
     store = app.repository

@@ -12,11 +12,11 @@ import json
 
 import pytest
 
-from infra import queries
-from infra.application import LedgerApp
-from infra.batch import apply_batch, apply_results, apply_stream
-from infra.prefetch import Prefetcher
-from infra.simulate import simulate
+from infra.readmodels import queries
+from infra.eventstore.application import LedgerApp
+from infra.groupcommit.batch import apply_batch, apply_results, apply_stream
+from infra.groupcommit.prefetch import Prefetcher
+from infra.tools.simulate import simulate
 from tests.conftest import settings_for
 from tests.support import id_number, line
 
@@ -68,7 +68,7 @@ def test_batches_equal_one_at_a_time_on_postgres(pg_url):
     lines = list(simulate(100, 4, seed=22))
     import psycopg
 
-    from infra.bench import split_schema
+    from infra.tools.bench import split_schema
 
     base, schema = split_schema(pg_url)
     other = schema + "_b"

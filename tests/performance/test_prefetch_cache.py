@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from domain.person import Person
-from infra.application import LedgerApp
-from infra.batch import apply_batch
-from infra.prefetch import Prefetcher
+from infra.eventstore.application import LedgerApp
+from infra.groupcommit.batch import apply_batch
+from infra.groupcommit.prefetch import Prefetcher
 from tests.conftest import settings_for
 from tests.support import id_number, line
 

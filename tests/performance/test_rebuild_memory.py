@@ -13,8 +13,8 @@ from __future__ import annotations
 import gc
 import tracemalloc
 
-from infra.application import LedgerApp
-from infra.projection_runner import ViewRunner
+from infra.eventstore.application import LedgerApp
+from infra.readmodels.runner import ViewRunner
 from tests.conftest import settings_for
 from tests.projections.history import History
 

@@ -7,8 +7,8 @@ import json
 from collections import Counter
 
 from domain.ids import parse_id_number
-from infra.commands import parse_command
-from infra.simulate import simulate
+from infra.eventstore.commands import parse_command
+from infra.tools.simulate import simulate
 
 
 def digest(lines) -> str:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import tracemalloc
 
-from infra.application import LedgerApp
-from infra.batch import apply_stream
-from infra.bench import audit_lines, streaming_fold
-from infra.mapper import CanonicalJSONTranscoder, PydanticMapper
-from infra.prefetch import Prefetcher
-from infra.simulate import simulate
-from infra.snapshots import SNAPSHOT_INTERVAL, AggregateSnapshot
+from infra.eventstore.application import LedgerApp
+from infra.groupcommit.batch import apply_stream
+from infra.tools.bench import audit_lines, streaming_fold
+from infra.eventstore.mapper import CanonicalJSONTranscoder, PydanticMapper
+from infra.groupcommit.prefetch import Prefetcher
+from infra.tools.simulate import simulate
+from infra.eventstore.snapshots import SNAPSHOT_INTERVAL, AggregateSnapshot
 from tests.conftest import settings_for
 from tests.support import id_number
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra import queries, view_queries
+from infra.readmodels import queries
+from infra.readmodels import view_queries
 
 
 def assert_views_agree_with_aggregates(app: Any, views: Any, numbers: list[str], persons: dict | None = None) -> int:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from infra.application import LedgerApp
+from infra.eventstore.application import LedgerApp
 from tests.conftest import settings_for
 
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from infra.application import LedgerApp
-from infra.projection_runner import ViewRunner
-from infra.views import tracking_key
+from infra.eventstore.application import LedgerApp
+from infra.readmodels.runner import ViewRunner
+from infra.readmodels.views import tracking_key
 from tests.conftest import DEV_KEY, settings_for
 from tests.projections.compare import assert_views_agree_with_aggregates
 from tests.projections.conftest import Crash, crash_when
@@ -76,9 +76,9 @@ def test_redelivered_events_are_skipped_and_stale_tracking_is_refused(backend_ap
 KILL_SCRIPT = textwrap.dedent(
     """
     import os, signal, sys
-    from infra.application import LedgerApp
+    from infra.eventstore.application import LedgerApp
     from infra.config import Settings
-    from infra.projection_runner import ViewRunner
+    from infra.readmodels.runner import ViewRunner
 
     url, key, crash_after = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3])
     app = LedgerApp(Settings(db=url, pseudonym_key=key, using_development_key=False))

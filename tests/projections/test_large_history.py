@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from infra.application import LedgerApp
-from infra.projection_runner import ViewRunner
+from infra.eventstore.application import LedgerApp
+from infra.readmodels.runner import ViewRunner
 from tests.conftest import settings_for
 from tests.projections.compare import assert_views_agree_with_aggregates
 from tests.projections.history import History

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from infra import view_queries
-from infra.projection_runner import ViewRunner
+from infra.readmodels import view_queries
+from infra.readmodels.runner import ViewRunner
 from tests.support import id_number
 
 LAST_MARCH_SECOND = "2025-03-31T15:59:59Z"  # 23:59:59 on 31 March in UTC+8

@@ -9,9 +9,9 @@ import textwrap
 
 import pytest
 
-from infra.application import LedgerApp
-from infra.projection_runner import ViewRunner
-from infra.views import physical_name
+from infra.eventstore.application import LedgerApp
+from infra.readmodels.runner import ViewRunner
+from infra.readmodels.views import physical_name
 from projections.ties import BindingsProjection
 from tests.conftest import DEV_KEY, settings_for
 from tests.projections.compare import assert_views_agree_with_aggregates
@@ -76,9 +76,9 @@ def test_interrupted_rebuild_keeps_the_old_view_serving_and_resumes(backend_app)
 KILLED_REBUILD = textwrap.dedent(
     """
     import os, signal, sys
-    from infra.application import LedgerApp
+    from infra.eventstore.application import LedgerApp
     from infra.config import Settings
-    from infra.projection_runner import ViewRunner
+    from infra.readmodels.runner import ViewRunner
 
     url, key = sys.argv[1], sys.argv[2].encode()
     app = LedgerApp(Settings(db=url, pseudonym_key=key, using_development_key=False))

@@ -13,7 +13,7 @@ from datetime import date
 import pytest
 
 from domain.errors import LedgerError
-from infra.reevaluate import Reevaluator, resolve_rules
+from infra.whatif.reevaluate import Reevaluator, resolve_rules
 from tests.support import id_number
 
 
@@ -124,7 +124,7 @@ def test_re_deciding_under_the_recorded_rules_reproduces_every_decision(ledger, 
     """The replay check: each decision under its own recorded rule version (regional variants
     included) comes out as recorded. With a tiny state cache, states are reloaded from the
     store at the right version and the result is the same."""
-    from infra import reevaluate
+    from infra.whatif import reevaluate
     from tests.projections.history import History
 
     History(ledger.app, persons_count=80, seed=21).run(4_000)

@@ -13,9 +13,9 @@ from domain import events as ev
 from domain.binding import BindRequest, bind
 from domain.clock import local_date
 from domain.ids import age_on
-from infra import view_queries
-from infra.projection_runner import ViewRunner
-from infra.reevaluate import Reevaluator, resolve_rules
+from infra.readmodels import view_queries
+from infra.readmodels.runner import ViewRunner
+from infra.whatif.reevaluate import Reevaluator, resolve_rules
 from tests.support import Ledger, id_number
 
 AT = "2025-04-01T10:00:00+08:00"

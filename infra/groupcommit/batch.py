@@ -148,7 +148,7 @@ def apply_batch(app: Any, texts: list[str], prefetcher: Any = None) -> list[dict
 
     Results are returned only once the batch is stored. An IntegrityError at commit time means
     another writer changed an aggregate we used: the whole batch is decided again on fresh state.
-    `prefetcher` (see infra.prefetch) loads the batch's aggregates in bulk and may keep committed
+    `prefetcher` (see infra.groupcommit.prefetch) loads the batch's aggregates in bulk and may keep committed
     ones for the next batch; it is told when a batch is stored and when its objects are spoilt.
     """
     if app.unit_of_work is not None:
@@ -244,7 +244,7 @@ def apply_results(app: Any, lines: Iterable[str], *, batch_size: int = BATCH_SIZ
     """What `ledger apply` prints: group commit for batch sizes above 1, else one
     transaction per command (the plain application)."""
     if batch_size > 1:
-        from infra.prefetch import Prefetcher
+        from infra.groupcommit.prefetch import Prefetcher
 
         yield from apply_stream(app, lines, batch_size=batch_size, wait_ms=wait_ms, prefetcher=Prefetcher())
         return

@@ -1,4 +1,4 @@
-"""Person queries answered from the views, in exactly the JSON shapes of infra.queries
+"""Person queries answered from the views, in exactly the JSON shapes of infra.readmodels.queries
 (which answers from the aggregates); and the monthly quota with remaining quota under a rule version."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from projections.balances import AMOUNTS, BalancesProjection
 from projections.quota import QuotaProjection
 from projections.ties import AuthorizationsProjection, BindingsProjection, PersonsProjection
 
-# ties are ordered as infra.queries orders them: by time since, then masked number
+# ties are ordered as infra.readmodels.queries orders them: by time since, then masked number
 _MEMBERS = ("SELECT member_masked, relationship, channel, since FROM {bindings} WHERE binder = ? "
             "ORDER BY since_us, member_masked")
 _BINDERS = ("SELECT binder_masked, relationship, channel, since FROM {bindings} WHERE member = ? "

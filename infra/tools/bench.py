@@ -4,7 +4,7 @@ Figures (all measured within the run, on the given database):
 - The write path is measured in steady state, on a populated store: the generated workload's
   last simulated month (the "measured slice", every kind of command in the workload's mix) is
   held back, everything before it is applied with group commit, and then
-  commands_per_s: the measured slice applied with group commit (infra.batch) by the same
+  commands_per_s: the measured slice applied with group commit (infra.groupcommit.batch) by the same
   process that loaded the history, so its prefetch cache is as warm as a long-running writer's;
   baseline_commands_per_s: the same slice, one transaction per command (the plain
   application), on a sibling store holding an identical copy of the history before the slice
@@ -38,10 +38,10 @@ from typing import Any
 
 from domain.clock import CST
 from domain.ids import check_character, person_id, pseudonym
-from infra.batch import apply_stream
+from infra.groupcommit.batch import apply_stream
 from infra.config import Settings
-from infra.prefetch import Prefetcher
-from infra.simulate import simulate
+from infra.groupcommit.prefetch import Prefetcher
+from infra.tools.simulate import simulate
 
 AUDIT_EVENTS = 10_000
 AUDIT_SAMPLES = 200
@@ -59,7 +59,7 @@ SCALES = {"small": Scale(persons=1500, months=3), "full": Scale(persons=20000, m
 
 
 def run_bench(settings: Settings, scale_name: str = "small", seed: int = 1, log: Any = None) -> dict[str, Any]:
-    from infra.application import LedgerApp
+    from infra.eventstore.application import LedgerApp
 
     scale = SCALES[scale_name]
     say = log or (lambda message: None)
@@ -234,7 +234,7 @@ def audit_lines(number: str, events: int) -> Iterator[str]:
 
 
 def audit_replay(app: Any, settings: Settings, batch_size: int) -> dict[str, float]:
-    from infra.application import LedgerApp
+    from infra.eventstore.application import LedgerApp
 
     first17 = "42010619700101" + "777"
     number = first17 + check_character(first17)
@@ -383,14 +383,14 @@ def streaming_fold(app: Any, page_size: int = FOLD_PAGE_SIZE) -> dict[str, Any]:
 
 def rebuild_worker(settings: Settings) -> dict[str, Any]:
     """Runs in the child process: the projections' rebuild if it runs, else the stand-in."""
-    from infra.application import LedgerApp
+    from infra.eventstore.application import LedgerApp
 
     app = LedgerApp(settings)
     events = app.recorder.max_notification_id() or 0
     source = "projections: ViewRunner.rebuild (all views)"
     start = time.perf_counter()
     try:
-        from infra.projection_runner import REBUILD_PAGE_SIZE_DEFAULT, ViewRunner
+        from infra.readmodels.runner import REBUILD_PAGE_SIZE_DEFAULT, ViewRunner
 
         source += f", pages of {REBUILD_PAGE_SIZE_DEFAULT:,} events"
         ViewRunner(app).rebuild()  # the default rebuild page size, as `ledger rebuild` uses it
@@ -411,7 +411,7 @@ def rebuild_in_child(settings: Settings) -> dict[str, Any]:
                 "rebuild_source": "not measured on the in-memory store (needs a shared database)"}
     env = dict(os.environ, LEDGER_BENCH_DB=settings.db, LEDGER_BENCH_KEY=settings.pseudonym_key.decode())
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    completed = subprocess.run([sys.executable, "-m", "infra.bench"], env=env, capture_output=True, text=True,
+    completed = subprocess.run([sys.executable, "-m", "infra.tools.bench"], env=env, capture_output=True, text=True,
                                timeout=1800, check=False, cwd=root)
     if completed.returncode != 0:
         raise RuntimeError(f"rebuild worker failed: {completed.stderr.strip()[-500:]}")

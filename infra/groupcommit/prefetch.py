@@ -26,7 +26,7 @@ from psycopg.sql import SQL, Identifier
 from domain.errors import LedgerError
 from domain.ids import parse_id_number, person_id, pseudonym
 from domain.settlement import Settlement, settlement_aggregate_id
-from infra import commands as c
+from infra.eventstore import commands as c
 
 CACHE_SIZE_DEFAULT = 20_000  # aggregates kept between batches (people; settlements are not kept)
 PERSON_FIELDS = ("person", "binder", "member", "authorizer", "beneficiary", "patient", "presented_by")

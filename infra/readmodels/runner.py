@@ -33,8 +33,8 @@ from eventsourcing.utils import resolve_topic
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
-from infra.mapper import upcast_state
-from infra.views import BeforeCommit, fresh_pairs, open_views
+from infra.eventstore.mapper import upcast_state
+from infra.readmodels.views import BeforeCommit, fresh_pairs, open_views
 from projections.base import LedgerProjection, Record
 from projections.registry import by_name
 

@@ -1,6 +1,6 @@
 """CLI commands of the performance work: `ledger simulate` and `ledger bench`.
 
-(`ledger apply --batch-size N` lives with `apply` in infra.cli; the group commit in infra.batch.)
+(`ledger apply --batch-size N` lives with `apply` in infra.cli.root; the group commit in infra.groupcommit.batch.)
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import sys
 
 import click
 
-from infra import output
+from infra.cli import output
 
 
 def register(main: click.Group) -> None:
-    from infra.cli import LedgerContext, guarded
+    from infra.cli.root import LedgerContext, guarded
 
     @main.command()
     @click.option("--persons", type=click.IntRange(1, 10_000_000), required=True, help="How many insured people.")
@@ -27,7 +27,7 @@ def register(main: click.Group) -> None:
     @guarded
     def simulate(obj: LedgerContext, persons: int, months: int, seed: int, out: str | None, batch_size: int) -> None:
         """Generate a realistic, deterministic family-account history (JSON command lines)."""
-        from infra.simulate import simulate as generate
+        from infra.tools.simulate import simulate as generate
 
         lines = generate(persons, months, seed)
         if out:
@@ -38,7 +38,7 @@ def register(main: click.Group) -> None:
                     count += 1
             output.err_console.print(f"wrote {count} command lines to {out}")
             return
-        from infra.batch import apply_results
+        from infra.groupcommit.batch import apply_results
 
         summary: dict[str, int] = {}
         for result in apply_results(obj.app(), lines, batch_size=batch_size):
@@ -55,7 +55,7 @@ def register(main: click.Group) -> None:
     def bench(obj: LedgerContext, scale: str, seed: int, as_json: bool) -> None:
         """Measure group commit, its one-transaction-per-command baseline, raw insert/scan,
         rebuild and audit replay on the database given by --db (use a fresh schema)."""
-        from infra.bench import human_table, run_bench
+        from infra.tools.bench import human_table, run_bench
 
         settings = obj.settings()
         result = run_bench(settings, scale, seed, log=lambda m: output.err_console.print(f"[dim]{m}[/]"))

@@ -24,7 +24,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from domain.errors import LedgerInvariantError
-from eventsourcing.utils import get_topic, resolve_topic
+from eventsourcing.utils import get_topic, register_topic, resolve_topic
 
 # Person aggregates get a snapshot every this many events: a load reads one snapshot and at
 # most SNAPSHOT_INTERVAL - 1 events, however long the history.
@@ -182,3 +182,7 @@ class AggregateSnapshot(BaseModel):
         aggregate._version = self.originator_version
         aggregate._pending_events = []
         return aggregate
+
+
+# Stores written before the infra/ packages existed name the snapshot class by its old topic.
+register_topic("infra.snapshots:AggregateSnapshot", AggregateSnapshot)

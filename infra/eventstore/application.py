@@ -34,11 +34,11 @@ from domain.money import parse_yuan
 from domain.person import Person
 from domain.rules import Catalogue, RuleSet
 from domain.settlement import Settlement, settlement_aggregate_id
-from infra import commands as c
-from infra.catalogue import load_catalogue
+from infra.eventstore import commands as c
+from infra.eventstore.catalogue import load_catalogue
 from infra.config import Settings, ensure_postgres_schema
-from infra.keycheck import verify_pseudonym_key
-from infra.snapshots import SNAPSHOT_INTERVAL, AggregateSnapshot
+from infra.eventstore.keycheck import verify_pseudonym_key
+from infra.eventstore.snapshots import SNAPSHOT_INTERVAL, AggregateSnapshot
 
 ATTEMPTS_MAX = 16
 STARTUP_ATTEMPTS_MAX = 5  # schema creation racing another process
@@ -49,7 +49,7 @@ class LedgerApp(Application[UUID]):
     name = "FamilyLedger"
     snapshotting_intervals = {Person: SNAPSHOT_INTERVAL}  # audit replay reads <= interval events
     snapshot_class = AggregateSnapshot
-    # Group commit (infra.batch): while a unit of work is set, loads go through it and saves
+    # Group commit (infra.groupcommit.batch): while a unit of work is set, loads go through it and saves
     # stage into it; the unit of work commits the whole batch in one save.
     unit_of_work: Any = None
 

@@ -1,8 +1,8 @@
-"""CLI commands of the projections feature; `infra.cli.register_extensions` attaches them.
+"""CLI commands of the projections feature; `infra.cli.root.register_extensions` attaches them.
 
 `project [--follow]`, `quota`, `rebuild`, `checksum`, `reevaluate`; and `balance`, `bindings`,
 `authorizations` re-registered to answer from the views (after catching up), in the same JSON
-shapes as the aggregate-based queries in infra.queries.
+shapes as the aggregate-based queries in infra.readmodels.queries.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.text import Text
 
 from domain.errors import InvalidInputError
-from infra import output
-from infra.projection_runner import (
+from infra.cli import output
+from infra.readmodels.runner import (
     PAGE_SIZE_DEFAULT,
     PAGE_SIZE_MAX,
     POLL_INTERVAL_DEFAULT_S,
@@ -81,7 +81,7 @@ def _parse_day(text: str | None, field: str) -> date | None:
 
 
 def register(main: click.Group) -> None:
-    from infra.cli import LedgerContext, guarded
+    from infra.cli.root import LedgerContext, guarded
 
     @main.command()
     @click.option("--follow", is_flag=True, help="Keep the views current as new events arrive (Ctrl-C stops).")
@@ -127,7 +127,7 @@ def register(main: click.Group) -> None:
     @view_name_guarded
     def quota(obj: LedgerContext, id_number: str, month: str, rules: str | None, as_json: bool) -> None:
         """Monthly binding quota of a person: counts, by channel, and what remains."""
-        from infra.view_queries import quota_view
+        from infra.readmodels.view_queries import quota_view
 
         app = obj.app()
         runner = _runner(obj)
@@ -189,7 +189,7 @@ def register(main: click.Group) -> None:
     def reevaluate(obj: LedgerContext, rules_name: str, date_from: str | None, date_to: str | None,
                    as_json: bool) -> None:
         """Re-decide every recorded decision under other rules; list what would change. Writes nothing."""
-        from infra.reevaluate import Reevaluator, resolve_rules
+        from infra.whatif.reevaluate import Reevaluator, resolve_rules
 
         name, catalogue = resolve_rules(rules_name, obj.rules_dir)
         report = Reevaluator(obj.app(), name, catalogue, _parse_day(date_from, "from"), _parse_day(date_to, "to")).run()
@@ -213,7 +213,7 @@ def _print_summaries(summaries: dict[str, dict[str, Any]], as_json: bool, title:
 
 def _register_person_queries(main: click.Group, guarded: Callable[..., Any]) -> None:
     """Replace the aggregate-reading person queries with view-reading ones (same output)."""
-    from infra import view_queries
+    from infra.readmodels import view_queries
 
     renders = {
         "balance": (view_queries.balance_view, "the personal-account balance",
@@ -233,7 +233,7 @@ def _register_person_queries(main: click.Group, guarded: Callable[..., Any]) -> 
 
 def _person_view_command(name: str, view: Callable[..., dict], title: str, render: Callable[[dict], list],
                          guarded: Callable[..., Any]) -> click.Command:
-    from infra import view_queries
+    from infra.readmodels import view_queries
 
     @click.command(name=name, help=f"Show {title} of the person with ID number ID (masked in output), "
                                    "from the views after catching them up.")

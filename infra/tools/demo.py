@@ -9,8 +9,9 @@ from rich.panel import Panel
 
 from domain.ids import check_character, mask
 from domain.money import format_fen
-from infra import output, queries
-from infra.application import LedgerApp
+from infra.cli import output
+from infra.readmodels import queries
+from infra.eventstore.application import LedgerApp
 from infra.config import DEVELOPMENT_KEY, Settings, warn_development_key
 
 

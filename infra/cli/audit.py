@@ -20,7 +20,7 @@ import click
 
 from domain.clock import CST
 from domain.errors import InvalidInputError
-from infra import output
+from infra.cli import output
 
 
 def _store(obj: Any) -> Any:
@@ -52,7 +52,7 @@ def parse_moment(raw: str, field: str) -> datetime:
 
 
 def register(main: click.Group) -> None:
-    from infra.cli import guarded
+    from infra.cli.root import guarded
 
     @main.group()
     def audit() -> None:
@@ -158,7 +158,7 @@ def register(main: click.Group) -> None:
     def verify_bundle(file: str, anchor: str | None, as_json: bool) -> None:
         """Check an evidence bundle offline, with no database; exit 1 if it does not hold."""
         from infra.audit.bundle import verify_bundle as run
-        from infra.catalogue import load_catalogue
+        from infra.eventstore.catalogue import load_catalogue
 
         result = run(Path(file).read_bytes(), load_catalogue())
         if anchor is not None:

@@ -16,8 +16,9 @@ from eventsourcing.persistence import PersistenceError
 
 from domain.errors import LedgerError
 from domain.rules import CatalogueError
-from infra import output, queries
-from infra.application import one_line
+from infra.cli import output
+from infra.readmodels import queries
+from infra.eventstore.application import one_line
 from infra.config import ConfigError, load_settings, warn_development_key
 
 
@@ -31,7 +32,7 @@ class LedgerContext:
         return load_settings(self.db, self.rules_dir)
 
     def app(self, rules_override: str | None = None):
-        from infra.application import LedgerApp
+        from infra.eventstore.application import LedgerApp
 
         if self._app is None or rules_override:
             settings = self.settings()
@@ -82,7 +83,7 @@ def main(ctx: click.Context, db: str | None, rules_dir: str | None) -> None:
 @guarded
 def apply(obj: LedgerContext, file: Any, rules: str | None, batch_size: int) -> None:
     """Apply one JSON command per line from FILE (or - for stdin); print one JSON result per line."""
-    from infra.batch import apply_results
+    from infra.groupcommit.batch import apply_results
 
     app = obj.app(rules_override=rules)
     failures = 0
@@ -127,7 +128,7 @@ _person_command("person", queries.person_view, "the current state",
 @guarded
 def demo(demo_db: str) -> None:
     """Run a realistic family scenario on the embedded default and narrate it."""
-    from infra.demo import run_demo
+    from infra.tools.demo import run_demo
 
     run_demo(demo_db)
 
@@ -137,7 +138,7 @@ def demo(demo_db: str) -> None:
 @guarded
 def rules(obj: LedgerContext) -> None:
     """List the rule sets in the catalogue."""
-    from infra.catalogue import load_catalogue
+    from infra.eventstore.catalogue import load_catalogue
 
     catalogue = load_catalogue(obj.rules_dir)
     rows = [{"version": r.version, "effective_from": r.effective_from.isoformat(),
@@ -153,7 +154,7 @@ def register_extensions() -> None:
     """Commands from later features live in their own modules and attach here."""
     import importlib
 
-    for module in ("infra.cli_projections", "infra.cli_audit", "infra.cli_performance"):
+    for module in ("infra.cli.projections", "infra.cli.audit", "infra.cli.performance"):
         try:
             importlib.import_module(module).register(main)
         except ModuleNotFoundError as error:
