@@ -2,22 +2,11 @@
 transaction.
 
 The PostgreSQL recorder serialises writers with a table lock per insert transaction, so one
-flush per command caps throughput at the database's commit rate. Here a batch of commands runs
-against a `UnitOfWork` that `LedgerApp` consults while it is set (`app.unit_of_work`):
-
-- loads come from the unit of work, which keeps every aggregate it loaded in a dict, so a later
-  command in the batch sees the earlier commands' (not yet stored) events;
-- a handler's `save(...)` stages: it accepts the new events of the aggregates it names, in the
-  order a direct save would have stored them;
-- after each command, an aggregate the command changed but did not save is rebuilt from its
-  accepted events, exactly as if the command's in-memory objects had been thrown away;
-- at the end, one `save` of all accepted events, in command order, in one transaction. If
-  another writer got there first (IntegrityError on an aggregate version), the whole batch is
-  decided again on fresh state, a bounded number of times. Nothing is half-applied.
-
-So per-command results and final state equal those of one-at-a-time processing.
-Aggregates a batch needs are prefetched in bulk (one query for all of them) where the backend
-allows it; see `infra.bulk_load`.
+flush per command caps throughput at the database's commit rate. Here a batch of commands is
+decided against one `BatchUnitOfWork` (infra.groupcommit.unit_of_work) and stored with one save.
+If another writer got there first (IntegrityError on an aggregate version), the whole batch is
+decided again on fresh state, a bounded number of times. Nothing is half-applied. Aggregates a
+batch needs are loaded in bulk beforehand (infra.groupcommit.prefetch).
 """
 
 from __future__ import annotations
@@ -25,122 +14,19 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
-from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, OperationalError
 
-from domain.errors import ConcurrencyError, LedgerInvariantError, StorageError
+from domain.errors import ConcurrencyError, StorageError
+from infra.groupcommit.unit_of_work import BatchUnitOfWork
 
 BATCH_SIZE_DEFAULT = 500
 BATCH_SIZE_MAX = 10_000
 BATCH_WAIT_MS_DEFAULT = 50
 BATCH_ATTEMPTS_MAX = 8
 EMPTY_LINE_ERROR = {"code": "INVALID_INPUT", "message": "line: empty", "field": "line"}
-
-
-class UnitOfWork:
-    """The aggregates of one batch: loaded once, changed by many commands, saved once."""
-
-    def __init__(self, app: Any, store: Any, prefetched: dict[UUID, Any] | None = None, missing: Iterable[UUID] = ()):
-        self.app = app
-        self.store = store  # the application's real Repository
-        self.aggregates: dict[UUID, Any] = {}
-        self.base_versions: dict[UUID, int | None] = {}  # stored version when loaded; None = new
-        self.accepted: dict[UUID, int] = {}  # how many pending events of each aggregate are staged
-        self.events: list[Any] = []  # staged events, in the order direct saves would store them
-        self.missing: set[UUID] = set(missing)
-        self.handed_out: set[UUID] = set()
-        for aggregate in (prefetched or {}).values():
-            self._adopt(aggregate)
-
-    # --- the Repository interface the handlers use ------------------------------------
-    def get(self, aggregate_id: UUID, *, version: int | None = None, **kwargs: Any) -> Any:
-        if version is not None:
-            return self.store.get(aggregate_id, version=version, **kwargs)
-        aggregate = self.aggregates.get(aggregate_id)
-        if aggregate is None:
-            if aggregate_id in self.missing:
-                raise AggregateNotFoundError(aggregate_id)
-            try:
-                aggregate = self.store.get(aggregate_id)
-            except AggregateNotFoundError:
-                self.missing.add(aggregate_id)
-                raise
-            self._adopt(aggregate)
-        self.handed_out.add(aggregate_id)
-        return aggregate
-
-    def __contains__(self, aggregate_id: UUID) -> bool:
-        try:
-            self.get(aggregate_id)
-        except AggregateNotFoundError:
-            return False
-        return True
-
-    def stage(self, *objs: Any) -> list:
-        """What `app.save(...)` does inside a batch: accept the aggregates' new events."""
-        for aggregate in objs:
-            if aggregate is None:
-                continue
-            known = self.aggregates.get(aggregate.id)
-            if known is None:
-                self.base_versions[aggregate.id] = None
-                self.accepted[aggregate.id] = 0
-                self.missing.discard(aggregate.id)
-            elif known is not aggregate:
-                raise LedgerInvariantError(f"aggregate {aggregate.id} was saved from a stale copy")
-            self.aggregates[aggregate.id] = aggregate
-            pending = aggregate.pending_events
-            self.events.extend(pending[self.accepted[aggregate.id]:])
-            self.accepted[aggregate.id] = len(pending)
-        return []
-
-    # --- per command -------------------------------------------------------------------
-    def run(self, command: Callable[[], dict]) -> dict:
-        self.handed_out = set()
-        try:
-            return command()
-        finally:
-            self._discard_unsaved_changes()
-
-    def _adopt(self, aggregate: Any) -> None:
-        self.aggregates[aggregate.id] = aggregate
-        self.base_versions[aggregate.id] = aggregate.version
-        self.accepted[aggregate.id] = 0
-
-    def _discard_unsaved_changes(self) -> None:
-        for aggregate_id in self.handed_out:
-            aggregate = self.aggregates.get(aggregate_id)
-            if aggregate is not None and len(aggregate.pending_events) != self.accepted[aggregate_id]:
-                self.aggregates[aggregate_id] = self._rebuild(aggregate)
-
-    def _rebuild(self, aggregate: Any) -> Any:
-        """The aggregate as it stood after its last accepted event (refused changes dropped)."""
-        events = aggregate.pending_events[: self.accepted[aggregate.id]]
-        base_version = self.base_versions[aggregate.id]
-        fresh = None if base_version is None else self.store.get(aggregate.id, version=base_version)
-        for event in events:
-            fresh = event.mutate(fresh)
-        fresh._pending_events = list(events)
-        return fresh
-
-    # --- the end of the batch ----------------------------------------------------------
-    def commit(self) -> None:
-        """One transaction for the whole batch, then the snapshots a direct save would take."""
-        if not self.events:
-            return
-        self.app.save(*self.events)
-        intervals = self.app.snapshotting_intervals
-        if not (self.app.snapshots and intervals):
-            return
-        for event in self.events:
-            aggregate = self.aggregates[event.originator_id]
-            interval = intervals.get(type(aggregate))
-            if interval and event.originator_version % interval == 0:
-                self.app.take_snapshot(event.originator_id, version=event.originator_version)
 
 
 def apply_batch(app: Any, texts: list[str], prefetcher: Any = None) -> list[dict]:
@@ -151,12 +37,9 @@ def apply_batch(app: Any, texts: list[str], prefetcher: Any = None) -> list[dict
     `prefetcher` (see infra.groupcommit.prefetch) loads the batch's aggregates in bulk and may keep committed
     ones for the next batch; it is told when a batch is stored and when its objects are spoilt.
     """
-    if app.unit_of_work is not None:
-        raise RuntimeError("apply_batch: a unit of work is already active")
-    store = app.repository
     for _ in range(BATCH_ATTEMPTS_MAX):
         try:
-            results, unit = _decide(app, store, texts, prefetcher)
+            results, unit = _decide(app, texts, prefetcher)
             unit.commit()
         except IntegrityError:
             _forget(prefetcher)
@@ -173,14 +56,10 @@ def apply_batch(app: Any, texts: list[str], prefetcher: Any = None) -> list[dict
     raise ConcurrencyError(f"group commit gave up after {BATCH_ATTEMPTS_MAX} conflicting attempts")
 
 
-def _decide(app: Any, store: Any, texts: list[str], prefetcher: Any) -> tuple[list[dict], UnitOfWork]:
+def _decide(app: Any, texts: list[str], prefetcher: Any) -> tuple[list[dict], BatchUnitOfWork]:
     prefetched, missing = prefetcher(app, texts) if prefetcher is not None else ({}, ())
-    unit = UnitOfWork(app, store, prefetched, missing)
-    app.unit_of_work = unit
-    try:
-        return [unit.run(lambda text=text: app.apply_line(text)) for text in texts], unit
-    finally:
-        app.unit_of_work = None
+    unit = BatchUnitOfWork(app, prefetched, missing)
+    return [unit.run(lambda text=text: app.apply_line(text, unit)) for text in texts], unit
 
 
 def _forget(prefetcher: Any) -> None:

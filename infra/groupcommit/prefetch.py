@@ -27,9 +27,9 @@ from domain.errors import LedgerError
 from domain.ids import parse_id_number, person_id, pseudonym
 from domain.settlement import Settlement, settlement_aggregate_id
 from infra.eventstore import commands as c
+from infra.eventstore.handlers import NEEDS
 
 CACHE_SIZE_DEFAULT = 20_000  # aggregates kept between batches (people; settlements are not kept)
-PERSON_FIELDS = ("person", "binder", "member", "authorizer", "beneficiary", "patient", "presented_by")
 
 
 class Prefetcher:
@@ -55,9 +55,9 @@ class Prefetcher:
         """(aggregates by id, ids known not to exist) for the commands in `texts`."""
         if len(self.ids) > 4 * self.cache_size:
             self.ids.clear()
-        commands = [_parsed(text) for text in texts]
+        commands = [cmd for cmd in map(_parsed, texts) if cmd is not None]
         loaded, missing = self.load(app, self._named_ids(app, commands))
-        implied = _implied_ids(self, app, commands, loaded) - loaded.keys() - missing
+        implied = self._implied_ids(app, commands, loaded) - loaded.keys() - missing
         if implied:
             more, more_missing = self.load(app, implied)
             loaded.update(more)
@@ -72,17 +72,24 @@ class Prefetcher:
         return self.ids[raw]
 
     def _named_ids(self, app: Any, commands: list[Any]) -> set[UUID]:
+        """The people and settlements the commands name (their handlers' declared needs)."""
+        ids: set[UUID | None] = set()
+        for cmd in commands:
+            needs = NEEDS[cmd.type]
+            ids.update(self.person_id(app, getattr(cmd, name)) for name in needs.people)
+            if needs.settlement:
+                ids.add(settlement_aggregate_id(cmd.settlement_id))
+        ids.discard(None)
+        return {i for i in ids if i is not None}
+
+    def _implied_ids(self, app: Any, commands: list[Any], loaded: dict[UUID, Any]) -> set[UUID]:
+        """What the handlers load once they hold the named aggregates (their declared needs)."""
         ids: set[UUID] = set()
         for cmd in commands:
-            if cmd is None:
-                continue
-            fields = vars(cmd)
-            for name in PERSON_FIELDS:
-                ids.add(self.person_id(app, fields.get(name)))
-            settlement_id = fields.get("settlement_id")
-            if settlement_id:
-                ids.add(settlement_aggregate_id(settlement_id))
-        ids.discard(None)
+            needs = NEEDS[cmd.type]
+            person = loaded.get(self.person_id(app, getattr(cmd, needs.people[0]))) if needs.people else None
+            settlement = loaded.get(settlement_aggregate_id(cmd.settlement_id)) if needs.settlement else None
+            ids.update(needs.implied(person, settlement))
         return ids
 
     def load(self, app: Any, ids: Iterable[UUID]) -> tuple[dict[UUID, Any], set[UUID]]:
@@ -99,7 +106,6 @@ class Prefetcher:
 
     def committed(self, unit: Any) -> None:
         for aggregate_id, aggregate in unit.aggregates.items():
-            aggregate._pending_events = []
             if isinstance(aggregate, Settlement):
                 self.cache.pop(aggregate_id, None)
                 continue
@@ -117,30 +123,6 @@ def _parsed(text: str) -> Any:
         return c.parse_command(text)
     except LedgerError:
         return None
-
-
-def _implied_ids(prefetcher: Prefetcher, app: Any, commands: list[Any], loaded: dict[UUID, Any]) -> set[UUID]:
-    """People the handlers will load once they have read the named aggregates."""
-    ids: set[UUID] = set()
-    for cmd in commands:
-        if cmd is None:
-            continue
-        if cmd.type == "reverse":
-            settlement = loaded.get(settlement_aggregate_id(cmd.settlement_id))
-            if settlement is not None:
-                ids.add(settlement.patient)
-                ids.update(line.person for line in settlement.lines)
-            continue
-        ties = {"deduct": ("authorizers",), "transfer": ("authorizers", "beneficiaries"),
-                "cancel": _ALL_TIES, "expire": _ALL_TIES}.get(cmd.type)
-        fields = vars(cmd)
-        person = loaded.get(prefetcher.person_id(app, fields.get("patient") or fields.get("person")))
-        for name in ties or ():
-            ids.update(getattr(person, name, ()))
-    return ids
-
-
-_ALL_TIES = ("authorizers", "beneficiaries", "members", "binders")
 
 
 def _person_id(app: Any, raw: str | None) -> UUID | None:

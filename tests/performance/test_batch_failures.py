@@ -65,23 +65,18 @@ def test_a_conflicting_writer_makes_the_whole_batch_decide_again(app, monkeypatc
 def test_a_refused_command_leaves_no_trace_in_its_batch(app):
     """A command whose handler fails after changing an aggregate, without saving it, must not
     leak that change into later commands of the batch (the unit of work rebuilds it)."""
-    from infra.groupcommit.batch import UnitOfWork
+    from infra.groupcommit.unit_of_work import BatchUnitOfWork
 
     apply_batch(app, history())
-    store = app.repository
-    unit = UnitOfWork(app, store)
+    unit = BatchUnitOfWork(app)
     pid = app.person_ref(PARENT, "person")[0]
 
     def change_then_fail() -> dict:
-        person = app.repository.get(pid)
+        person = unit.get(pid)
         person.credit(amount_fen=999, source="adjustment", at=person.modified_on)
         raise RuntimeError("handler failed before saving")
 
-    app.unit_of_work = unit
-    try:
-        with pytest.raises(RuntimeError):
-            unit.run(change_then_fail)
-        assert app.repository.get(pid).balance_fen == 5000
-        assert unit.events == []
-    finally:
-        app.unit_of_work = None
+    with pytest.raises(RuntimeError):
+        unit.run(change_then_fail)
+    assert unit.get(pid).balance_fen == 5000
+    assert unit.events == []
