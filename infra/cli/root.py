@@ -110,14 +110,6 @@ def _person_command(name: str, view: Callable[[Any], dict], title: str, render: 
                 output.console.print(table)
 
 
-_person_command("balance", queries.balance_view, "the personal-account balance",
-                lambda d: [output.key_value_table(f"Balance of {d['person']}", d)])
-_person_command("bindings", queries.bindings_view, "the active family-account bindings",
-                lambda d: [output.rows_table(f"Members bound by {d['person']}", d["members"]),
-                           output.rows_table(f"Binders of {d['person']}", d["binders"])])
-_person_command("authorizations", queries.authorizations_view, "the active mutual-aid authorizations",
-                lambda d: [output.rows_table(f"Authorizers of {d['person']} (may spend their balance)", d["authorizers"]),
-                           output.rows_table(f"Beneficiaries of {d['person']}", d["beneficiaries"])])
 _person_command("person", queries.person_view, "the current state",
                 lambda d: [output.key_value_table(f"Person {d['person']}", d)])
 
