@@ -7,7 +7,6 @@ shapes as the aggregate-based queries in infra.readmodels.queries.
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 from datetime import date
@@ -28,20 +27,6 @@ from infra.readmodels.runner import (
 )
 
 PAGE_SIZE_OPTION = click.IntRange(1, PAGE_SIZE_MAX)
-
-
-def view_name_guarded(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Unknown view names become one-line operating errors (database failures are the CLI's
-    `guarded`'s)."""
-
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except KeyError as error:
-            raise InvalidInputError(str(error.args[0]), field="view") from None
-
-    return wrapper
 
 
 class EventsPerSecondColumn(ProgressColumn):
@@ -91,7 +76,6 @@ def register(main: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_obj
     @guarded
-    @view_name_guarded
     def project(obj: LedgerContext, follow: bool, interval: float, page_size: int, as_json: bool) -> None:
         """Catch every view up with the recorded events and exit (or keep following)."""
         runner = _runner(obj, page_size=page_size)
@@ -124,7 +108,6 @@ def register(main: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_obj
     @guarded
-    @view_name_guarded
     def quota(obj: LedgerContext, id_number: str, month: str, rules: str | None, as_json: bool) -> None:
         """Monthly binding quota of a person: counts, by channel, and what remains."""
         from infra.readmodels.view_queries import quota_view
@@ -152,7 +135,6 @@ def register(main: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_obj
     @guarded
-    @view_name_guarded
     def rebuild(obj: LedgerContext, names: tuple[str, ...], page_size: int, as_json: bool) -> None:
         """Rebuild views (all, or NAME...) from the first event into new tables, then switch."""
         runner = _runner(obj, names, page_size)
@@ -170,7 +152,6 @@ def register(main: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_obj
     @guarded
-    @view_name_guarded
     def checksum(obj: LedgerContext, names: tuple[str, ...], no_catch_up: bool, as_json: bool) -> None:
         """Row count, checksum and events processed of the live views (all, or NAME...)."""
         runner = _runner(obj, names)
@@ -185,7 +166,6 @@ def register(main: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_obj
     @guarded
-    @view_name_guarded
     def reevaluate(obj: LedgerContext, rules_name: str, date_from: str | None, date_to: str | None,
                    as_json: bool) -> None:
         """Re-decide every recorded decision under other rules; list what would change. Writes nothing."""
@@ -243,7 +223,6 @@ def _person_view_command(name: str, view: Callable[..., dict], title: str, rende
                   help="Add every balance counter and the mutual-aid flows per month.")
     @click.pass_obj
     @guarded
-    @view_name_guarded
     def command(obj: Any, id_number: str, as_json: bool, detail: bool) -> None:
         app = obj.app()
         runner = _runner(obj)
