@@ -10,14 +10,14 @@ import click
 
 from infra.cli import output
 from infra.cli.context import LedgerContext, guarded
-from infra.groupcommit.batch import apply_results
+from infra.groupcommit.batch import BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX, apply_results
 from infra.readmodels import queries
 
 
 @click.command()
 @click.argument("file", type=click.File("r", encoding="utf-8"))
 @click.option("--rules", default=None, help="Decide every command under this rule variant (what-if), e.g. seed-000.")
-@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000),
+@click.option("--batch-size", default=BATCH_SIZE_DEFAULT, show_default=True, type=click.IntRange(1, BATCH_SIZE_MAX),
               help="Group commit: decide up to this many commands in memory, store them in one transaction "
                    "(1 = one transaction per command). Results are the same either way.")
 @click.pass_obj

@@ -11,6 +11,7 @@ import click
 
 from infra.cli import output
 from infra.cli.context import LedgerContext, guarded
+from infra.groupcommit.batch import BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX
 
 
 @click.command()
@@ -19,7 +20,7 @@ from infra.cli.context import LedgerContext, guarded
 @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same bytes.")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write the command lines here; without it, apply them to the database (group commit).")
-@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000),
+@click.option("--batch-size", default=BATCH_SIZE_DEFAULT, show_default=True, type=click.IntRange(1, BATCH_SIZE_MAX),
               help="Group-commit batch size when applying.")
 @click.pass_obj
 @guarded
