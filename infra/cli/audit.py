@@ -1,4 +1,4 @@
-"""CLI commands of the audit feature (issue 4), attached to `ledger` by `register(main)`.
+"""Audit commands: replay of recorded decisions, person history, the hash chain and reports.
 
     ledger audit deduction SETTLEMENT_ID [--json] [--html FILE] [--bundle FILE]
     ledger history ID [--as-of TIME] [--json]
@@ -21,6 +21,7 @@ import click
 from domain.clock import CST
 from domain.errors import InvalidInputError
 from infra.cli import output
+from infra.cli.context import guarded
 
 
 def _store(obj: Any) -> Any:
@@ -51,157 +52,159 @@ def parse_moment(raw: str, field: str) -> datetime:
     return moment
 
 
-def register(main: click.Group) -> None:
-    from infra.cli.root import guarded
+@click.group()
+def audit() -> None:
+    """Audit-grade replay of recorded decisions."""
 
-    @main.group()
-    def audit() -> None:
-        """Audit-grade replay of recorded decisions."""
 
-    @audit.command("deduction")
-    @click.argument("settlement_id")
-    @click.option("--json", "as_json", is_flag=True, help="Print the replay as JSON.")
-    @click.option("--html", "html_file", default=None, help="Also write a self-contained HTML page to FILE.")
-    @click.option("--bundle", "bundle_file", default=None, help="Also write an offline evidence bundle to FILE.")
-    @click.pass_obj
-    @guarded
-    def audit_deduction(obj: Any, settlement_id: str, as_json: bool, html_file: str | None,
-                        bundle_file: str | None) -> None:
-        """Replay a deduction from the event store and compare it with what was recorded.
+@audit.command("deduction")
+@click.argument("settlement_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the replay as JSON.")
+@click.option("--html", "html_file", default=None, help="Also write a self-contained HTML page to FILE.")
+@click.option("--bundle", "bundle_file", default=None, help="Also write an offline evidence bundle to FILE.")
+@click.pass_obj
+@guarded
+def audit_deduction(obj: Any, settlement_id: str, as_json: bool, html_file: str | None,
+                    bundle_file: str | None) -> None:
+    """Replay a deduction from the event store and compare it with what was recorded.
 
-        Exit status 1 when the recorded split does not match the replay."""
-        from infra.audit.bundle import build_bundle
-        from infra.audit.html import render_audit
-        from infra.audit.replay import audit_deduction as run
+    Exit status 1 when the recorded split does not match the replay."""
+    from infra.audit.bundle import build_bundle
+    from infra.audit.html import render_audit
+    from infra.audit.replay import audit_deduction as run
 
-        store = _store(obj)
-        if bundle_file:
-            data, result = build_bundle(obj.app(), store, settlement_id)
-            _write(bundle_file, data)
-        else:
-            result = run(obj.app(), store, settlement_id)[0]
-        if html_file:
-            _write(html_file, render_audit(result))
-        if as_json:
-            output.emit_json(result)
-        else:
-            _print_audit(result)
-        if result["verdict"] != "consistent":
-            sys.exit(1)  # like verify: a script can act on a mismatch without parsing output
+    store = _store(obj)
+    if bundle_file:
+        data, result = build_bundle(obj.app(), store, settlement_id)
+        _write(bundle_file, data)
+    else:
+        result = run(obj.app(), store, settlement_id)[0]
+    if html_file:
+        _write(html_file, render_audit(result))
+    if as_json:
+        output.emit_json(result)
+    else:
+        _print_audit(result)
+    if result["verdict"] != "consistent":
+        sys.exit(1)  # like verify: a script can act on a mismatch without parsing output
 
-    @main.command()
-    @click.argument("id_number")
-    @click.option("--as-of", "as_of", default=None, help="A moment (ISO-8601 with offset, or a date in UTC+8).")
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-    @click.pass_obj
-    @guarded
-    def history(obj: Any, id_number: str, as_of: str | None, as_json: bool) -> None:
-        """A person's timeline, and their state as of a moment (bindings, authorizations, balance)."""
-        from infra.audit.history import person_history
 
-        app = obj.app()
-        moment = parse_moment(as_of, "as_of") if as_of else None
-        person = app.get_person(id_number)  # UNKNOWN_PERSON if not enrolled
-        result = person_history(app, _store(obj), person.id, moment)
-        if as_json:
-            output.emit_json(result)
-        else:
-            _print_history(result)
+@click.command()
+@click.argument("id_number")
+@click.option("--as-of", "as_of", default=None, help="A moment (ISO-8601 with offset, or a date in UTC+8).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+@guarded
+def history(obj: Any, id_number: str, as_of: str | None, as_json: bool) -> None:
+    """A person's timeline, and their state as of a moment (bindings, authorizations, balance)."""
+    from infra.audit.history import person_history
 
-    @main.command()
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-    @click.pass_obj
-    @guarded
-    def seal(obj: Any, as_json: bool) -> None:
-        """Extend the hash chain to the end of the log and store a checkpoint."""
-        from infra.audit.chain import seal as run
-        from infra.audit.store import SealConflictError
+    app = obj.app()
+    moment = parse_moment(as_of, "as_of") if as_of else None
+    person = app.get_person(id_number)  # UNKNOWN_PERSON if not enrolled
+    result = person_history(app, _store(obj), person.id, moment)
+    if as_json:
+        output.emit_json(result)
+    else:
+        _print_history(result)
 
-        sealed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        store = _store(obj)
-        try:
-            written = run(store, sealed_at)
-        except SealConflictError:
-            output.err_console.print("another seal ran at the same time; run `ledger seal` again")
-            sys.exit(2)
-        checkpoints = store.checkpoints()
-        last = checkpoints[-1] if checkpoints else None
-        result = {"written": written, "checkpoint": last}
-        if as_json:
-            output.emit_json(result)
-        elif last is None:
-            output.console.print("the log is empty: nothing to seal")
-        else:
-            output.console.print(f"sealed through position {last['position']} "
-                                 f"({len(written)} new checkpoint(s))\nanchor (keep a copy elsewhere): "
-                                 f"{last['checkpoint_sha256']}", highlight=False)
 
-    @main.command()
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-    @click.pass_obj
-    @guarded
-    def verify(obj: Any, as_json: bool) -> None:
-        """Recompute the hash chain up to the last checkpoint; exit 1 if anything was altered."""
-        from infra.audit.chain import verify as run
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+@guarded
+def seal(obj: Any, as_json: bool) -> None:
+    """Extend the hash chain to the end of the log and store a checkpoint."""
+    from infra.audit.chain import seal as run
+    from infra.audit.store import SealConflictError
 
-        result = run(_store(obj))
-        if as_json:
-            output.emit_json(result)
-        else:
-            _print_verify(result)
-        sys.exit(0 if result["ok"] else 1)
+    sealed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    store = _store(obj)
+    try:
+        written = run(store, sealed_at)
+    except SealConflictError:
+        output.err_console.print("another seal ran at the same time; run `ledger seal` again")
+        sys.exit(2)
+    checkpoints = store.checkpoints()
+    last = checkpoints[-1] if checkpoints else None
+    result = {"written": written, "checkpoint": last}
+    if as_json:
+        output.emit_json(result)
+    elif last is None:
+        output.console.print("the log is empty: nothing to seal")
+    else:
+        output.console.print(f"sealed through position {last['position']} "
+                             f"({len(written)} new checkpoint(s))\nanchor (keep a copy elsewhere): "
+                             f"{last['checkpoint_sha256']}", highlight=False)
 
-    @main.command("verify-bundle")
-    @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-    @click.option("--anchor", default=None, help="The checkpoint hash you trust (from `ledger seal`); must match.")
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-    def verify_bundle(file: str, anchor: str | None, as_json: bool) -> None:
-        """Check an evidence bundle offline, with no database; exit 1 if it does not hold."""
-        from infra.audit.bundle import verify_bundle as run
-        from infra.eventstore.catalogue import load_catalogue
 
-        result = run(Path(file).read_bytes(), load_catalogue())
-        if anchor is not None:
-            same = result["anchor"] == anchor
-            result["checks"].append({"check": "anchor", "ok": same, "detail": "the bundle's anchor is the one given"})
-            result["ok"] = result["ok"] and same
-        if as_json:
-            output.emit_json(result)
-        else:
-            for check in result["checks"]:
-                mark = "[green]ok[/]  " if check["ok"] else "[bold red]FAIL[/]"
-                output.console.print(f"{mark} {check['check']}: {check['detail']}", highlight=False)
-            output.console.print(f"bundle {'holds' if result['ok'] else 'DOES NOT HOLD'}; replay verdict: "
-                                 f"{result['verdict']}; anchor {result['anchor']}", highlight=False)
-        sys.exit(0 if result["ok"] else 1)
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+@guarded
+def verify(obj: Any, as_json: bool) -> None:
+    """Recompute the hash chain up to the last checkpoint; exit 1 if anything was altered."""
+    from infra.audit.chain import verify as run
 
-    report = main.commands.get("report")
-    if not isinstance(report, click.Group):
-        @main.group()
-        def report() -> None:
-            """Reports computed from the event log."""
+    result = run(_store(obj))
+    if as_json:
+        output.emit_json(result)
+    else:
+        _print_verify(result)
+    sys.exit(0 if result["ok"] else 1)
 
-    @report.command("compliance")
-    @click.option("--month", required=True, help="YYYY-MM (natural month, UTC+8).")
-    @click.option("--region", default="", help="A prefix of the 6-digit region code, e.g. 42 or 4201.")
-    @click.option("--format", "fmt", type=click.Choice(["json", "csv", "html"]), default="json", show_default=True)
-    @click.option("--out", "out", default=None, help="Write to FILE instead of standard output.")
-    @click.pass_obj
-    @guarded
-    def compliance(obj: Any, month: str, region: str, fmt: str, out: str | None) -> None:
-        """Bindings, unbinds, rejections, deductions, mutual aid and integrity for one month."""
-        import json
 
-        from infra.audit.html import render_report
-        from infra.audit.report import compliance_report, to_csv
+@click.command("verify-bundle")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--anchor", default=None, help="The checkpoint hash you trust (from `ledger seal`); must match.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def verify_bundle(file: str, anchor: str | None, as_json: bool) -> None:
+    """Check an evidence bundle offline, with no database; exit 1 if it does not hold."""
+    from infra.audit.bundle import verify_bundle as run
+    from infra.eventstore.catalogue import load_catalogue
 
-        result = compliance_report(_store(obj), month, region)
-        text = {"json": lambda r: json.dumps(r, ensure_ascii=False, indent=2) + "\n", "csv": to_csv,
-                "html": render_report}[fmt](result)
-        if out:
-            _write(out, text)
-        else:
-            sys.stdout.write(text)
+    result = run(Path(file).read_bytes(), load_catalogue())
+    if anchor is not None:
+        same = result["anchor"] == anchor
+        result["checks"].append({"check": "anchor", "ok": same, "detail": "the bundle's anchor is the one given"})
+        result["ok"] = result["ok"] and same
+    if as_json:
+        output.emit_json(result)
+    else:
+        for check in result["checks"]:
+            mark = "[green]ok[/]  " if check["ok"] else "[bold red]FAIL[/]"
+            output.console.print(f"{mark} {check['check']}: {check['detail']}", highlight=False)
+        output.console.print(f"bundle {'holds' if result['ok'] else 'DOES NOT HOLD'}; replay verdict: "
+                             f"{result['verdict']}; anchor {result['anchor']}", highlight=False)
+    sys.exit(0 if result["ok"] else 1)
+
+
+@click.group()
+def report() -> None:
+    """Reports computed from the event log."""
+
+
+@report.command("compliance")
+@click.option("--month", required=True, help="YYYY-MM (natural month, UTC+8).")
+@click.option("--region", default="", help="A prefix of the 6-digit region code, e.g. 42 or 4201.")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv", "html"]), default="json", show_default=True)
+@click.option("--out", "out", default=None, help="Write to FILE instead of standard output.")
+@click.pass_obj
+@guarded
+def compliance(obj: Any, month: str, region: str, fmt: str, out: str | None) -> None:
+    """Bindings, unbinds, rejections, deductions, mutual aid and integrity for one month."""
+    import json
+
+    from infra.audit.html import render_report
+    from infra.audit.report import compliance_report, to_csv
+
+    result = compliance_report(_store(obj), month, region)
+    text = {"json": lambda r: json.dumps(r, ensure_ascii=False, indent=2) + "\n", "csv": to_csv,
+            "html": render_report}[fmt](result)
+    if out:
+        _write(out, text)
+    else:
+        sys.stdout.write(text)
 
 
 def _print_audit(result: dict[str, Any]) -> None:

@@ -1,6 +1,6 @@
 """CLI commands of the performance work: `ledger simulate` and `ledger bench`.
 
-(`ledger apply --batch-size N` lives with `apply` in infra.cli.root; the group commit in infra.groupcommit.batch.)
+(`ledger apply --batch-size N` lives with `apply` in infra.cli.ledger; the group commit in infra.groupcommit.batch.)
 """
 
 from __future__ import annotations
@@ -10,60 +10,60 @@ import sys
 import click
 
 from infra.cli import output
+from infra.cli.context import LedgerContext, guarded
+from infra.groupcommit.batch import BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX
 
 
-def register(main: click.Group) -> None:
-    from infra.cli.root import LedgerContext, guarded
+@click.command()
+@click.option("--persons", type=click.IntRange(1, 10_000_000), required=True, help="How many insured people.")
+@click.option("--months", type=click.IntRange(1, 120), default=12, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same bytes.")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the command lines here; without it, apply them to the database (group commit).")
+@click.option("--batch-size", default=BATCH_SIZE_DEFAULT, show_default=True, type=click.IntRange(1, BATCH_SIZE_MAX),
+              help="Group-commit batch size when applying.")
+@click.pass_obj
+@guarded
+def simulate(obj: LedgerContext, persons: int, months: int, seed: int, out: str | None, batch_size: int) -> None:
+    """Generate a realistic, deterministic family-account history (JSON command lines)."""
+    from infra.tools.simulate import simulate as generate
 
-    @main.command()
-    @click.option("--persons", type=click.IntRange(1, 10_000_000), required=True, help="How many insured people.")
-    @click.option("--months", type=click.IntRange(1, 120), default=12, show_default=True)
-    @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same bytes.")
-    @click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None,
-                  help="Write the command lines here; without it, apply them to the database (group commit).")
-    @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000),
-                  help="Group-commit batch size when applying.")
-    @click.pass_obj
-    @guarded
-    def simulate(obj: LedgerContext, persons: int, months: int, seed: int, out: str | None, batch_size: int) -> None:
-        """Generate a realistic, deterministic family-account history (JSON command lines)."""
-        from infra.tools.simulate import simulate as generate
+    lines = generate(persons, months, seed)
+    if out:
+        count = 0
+        with open(out, "w", encoding="utf-8", newline="\n") as handle:
+            for line in lines:
+                handle.write(line + "\n")
+                count += 1
+        output.err_console.print(f"wrote {count} command lines to {out}")
+        return
+    from infra.groupcommit.batch import apply_results
 
-        lines = generate(persons, months, seed)
-        if out:
-            count = 0
-            with open(out, "w", encoding="utf-8", newline="\n") as handle:
-                for line in lines:
-                    handle.write(line + "\n")
-                    count += 1
-            output.err_console.print(f"wrote {count} command lines to {out}")
-            return
-        from infra.groupcommit.batch import apply_results
+    summary: dict[str, int] = {}
+    for result in apply_results(obj.app(), lines, batch_size=batch_size):
+        key = "ok" if result["ok"] else result["error"]["code"]
+        summary[key] = summary.get(key, 0) + 1
+    output.emit_json({"applied": sum(summary.values()), "results": dict(sorted(summary.items()))})
 
-        summary: dict[str, int] = {}
-        for result in apply_results(obj.app(), lines, batch_size=batch_size):
-            key = "ok" if result["ok"] else result["error"]["code"]
-            summary[key] = summary.get(key, 0) + 1
-        output.emit_json({"applied": sum(summary.values()), "results": dict(sorted(summary.items()))})
 
-    @main.command()
-    @click.option("--scale", type=click.Choice(["small", "full"]), default="small", show_default=True)
-    @click.option("--seed", type=int, default=1, show_default=True)
-    @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON (after the table).")
-    @click.pass_obj
-    @guarded
-    def bench(obj: LedgerContext, scale: str, seed: int, as_json: bool) -> None:
-        """Measure group commit, its one-transaction-per-command baseline, raw insert/scan,
-        rebuild and audit replay on the database given by --db (use a fresh schema)."""
-        from infra.tools.bench import human_table, run_bench
+@click.command()
+@click.option("--scale", type=click.Choice(["small", "full"]), default="small", show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON (after the table).")
+@click.pass_obj
+@guarded
+def bench(obj: LedgerContext, scale: str, seed: int, as_json: bool) -> None:
+    """Measure group commit, its one-transaction-per-command baseline, raw insert/scan,
+    rebuild and audit replay on the database given by --db (use a fresh schema)."""
+    from infra.tools.bench import human_table, run_bench
 
-        settings = obj.settings()
-        result = run_bench(settings, scale, seed, log=lambda m: output.err_console.print(f"[dim]{m}[/]"))
-        table = output.rows_table(f"ledger bench --scale {scale}",
-                                  [{"figure": k, "value": v} for k, v in human_table(result)])
-        output.err_console.print(table)
-        if as_json:
-            output.emit_json(result)
-        else:
-            output.console.print(table)
-        sys.stdout.flush()
+    settings = obj.settings()
+    result = run_bench(settings, scale, seed, log=lambda m: output.err_console.print(f"[dim]{m}[/]"))
+    table = output.rows_table(f"ledger bench --scale {scale}",
+                              [{"figure": k, "value": v} for k, v in human_table(result)])
+    output.err_console.print(table)
+    if as_json:
+        output.emit_json(result)
+    else:
+        output.console.print(table)
+    sys.stdout.flush()

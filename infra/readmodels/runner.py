@@ -33,6 +33,7 @@ from eventsourcing.utils import resolve_topic
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
+from domain.errors import InvalidInputError
 from infra.eventstore.mapper import upcast_state
 from infra.readmodels.views import BeforeCommit, fresh_pairs, open_views
 from projections.base import LedgerProjection, Record
@@ -54,6 +55,20 @@ def bounded_page_size(page_size: int) -> int:
     return page_size
 
 
+class UnknownViewError(InvalidInputError, KeyError):
+    """A view name the registry does not know: an INVALID_INPUT on field "view" for the CLI, and
+    still a KeyError, as the registry's lookup has always raised for callers."""
+
+    __str__ = InvalidInputError.__str__  # the plain message, not KeyError's quoted repr
+
+
+def _projections_named(names: Sequence[str] | None) -> list[type[LedgerProjection]]:
+    try:
+        return by_name(list(names or ()))
+    except KeyError as error:
+        raise UnknownViewError(str(error.args[0]), field="view") from None
+
+
 class ViewRunner:
     def __init__(
         self,
@@ -66,7 +81,7 @@ class ViewRunner:
     ):
         self.app = app
         self.views = views if views is not None else open_views(app)
-        self.projections: list[LedgerProjection] = [cls(self.views) for cls in by_name(list(names or ()))]
+        self.projections: list[LedgerProjection] = [cls(self.views) for cls in _projections_named(names)]
         self.page_size = bounded_page_size(page_size or PAGE_SIZE_DEFAULT)
         self.rebuild_page_size = bounded_page_size(page_size or REBUILD_PAGE_SIZE_DEFAULT)
         self.topics = frozenset().union(*(p.topics() for p in self.projections))

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from infra.eventstore.application import LedgerApp
 from infra.audit import chain
 from infra.audit.store import AuditStore
-from infra.cli.root import main
+from infra.cli.main import main
 from tests.audit.scenarios import deduct, national_family
 from tests.audit.tamper import PostgresTamper, SQLiteTamper
 from tests.conftest import settings_for

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from infra.eventstore.application import LedgerApp
-from infra.cli.root import main
+from infra.cli.main import main
 from tests.audit.scenarios import record_wrong_split
 from tests.audit.test_report import story
 from tests.conftest import settings_for

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from infra.eventstore.application import LedgerApp
-from infra.cli.root import main
+from infra.cli.main import main
 from infra.config import ConfigError, Settings
 from tests.support import Ledger, id_number
 

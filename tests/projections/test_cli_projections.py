@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from infra.readmodels import queries
 from infra.eventstore.application import LedgerApp
-from infra.cli.root import main
+from infra.cli.main import main
 from tests.conftest import DEV_KEY, settings_for
 from tests.support import id_number, line
 

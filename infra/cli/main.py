@@ -1,0 +1,36 @@
+"""The `ledger` click group and the one list of its commands.
+
+`ledger [--db PATH_OR_URL] COMMAND`; the database also comes from LEDGER_DB and defaults to
+./ledger.db (SQLite). Operating errors print one clear line and exit 2; they never show a
+traceback. Each command lives in its family's module; this module only attaches them.
+"""
+
+from __future__ import annotations
+
+import click
+
+from infra.cli import audit, ledger, performance, projections
+from infra.cli.context import LedgerContext
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", envvar="LEDGER_DB", default=None, help="SQLite file or postgresql:// URL (default ./ledger.db).")
+@click.option("--rules-dir", envvar="LEDGER_RULES_DIR", default=None, help="A directory of rule-set files to use instead of the shipped catalogue.")
+@click.pass_context
+def main(ctx: click.Context, db: str | None, rules_dir: str | None) -> None:
+    """Family-account ledger: an event-sourced record of 亲情账户 bindings and 家庭共济 mutual aid."""
+    ctx.obj = LedgerContext(db, rules_dir)
+
+
+COMMANDS = (
+    ledger.apply, ledger.person, ledger.demo, ledger.rules,
+    projections.project, projections.quota, projections.rebuild, projections.checksum, projections.reevaluate,
+    projections.balance, projections.bindings, projections.authorizations,
+    audit.audit, audit.history, audit.seal, audit.verify, audit.verify_bundle, audit.report,
+    performance.simulate, performance.bench,
+)
+for _command in COMMANDS:
+    main.add_command(_command)
+
+if __name__ == "__main__":
+    main()
