@@ -47,6 +47,12 @@ class InvalidIdNumberError(InvalidInputError):
     code = "INVALID_ID_NUMBER"
 
 
+class CommandConflictError(LedgerError):
+    """A command id already used for a command with other content."""
+
+    code = "COMMAND_CONFLICT"
+
+
 class RuleRejection(LedgerError):
     """A refusal decided by a rule set; binds record these as events."""
 
@@ -103,6 +109,7 @@ ALL_CODES: tuple[str, ...] = tuple(
     dict.fromkeys(
         [
             "INVALID_INPUT",
+            "COMMAND_CONFLICT",
             "INVALID_ID_NUMBER",
             "UNKNOWN_PERSON",
             "ALREADY_ENROLLED",

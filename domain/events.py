@@ -340,3 +340,21 @@ class SettlementReversed(DomainEvent):
 
 def _bump(counter: dict[str, int], key: str) -> None:
     counter[key] = counter.get(key, 0) + 1
+
+
+# --- command index: makes a command id unique across the whole ledger ----------------------
+class CommandRecorded(CreatedEvent):
+    """A command's id, a keyed fingerprint of what it said, and what the ledger answered. It is
+    saved atomically with the command's own events, so a retry with the same id gets this answer
+    back instead of being decided again. The answer holds masked ID numbers only."""
+
+    command_id: str
+    command_type: str
+    fingerprint: str
+    result: dict[str, Any]
+
+    def apply(self, record: Any) -> None:
+        record.command_id = self.command_id
+        record.command_type = self.command_type
+        record.fingerprint = self.fingerprint
+        record.result = self.result

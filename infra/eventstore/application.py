@@ -17,21 +17,22 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import Application
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, InternalError, OperationalError, PersistenceError
 
 from domain.clock import local_date
-from domain.errors import ConcurrencyError, LedgerError, StorageError
+from domain.command_record import CommandRecord, command_aggregate_id, command_fingerprint
+from domain.errors import CommandConflictError, ConcurrencyError, LedgerError, StorageError
 from domain.ids import mask, parse_id_number, person_id, pseudonym
 from domain.person import Person
 from domain.rules import Catalogue, RuleSet
 from infra.config import Settings, ensure_postgres_schema
 from infra.eventstore import commands as c
 from infra.eventstore.catalogue import load_catalogue
-from infra.eventstore.handlers import HANDLERS, load_person
+from infra.eventstore.handlers import HANDLERS, RecordedRejection, load_person
 from infra.eventstore.keycheck import verify_pseudonym_key
 from infra.eventstore.snapshots import SNAPSHOT_INTERVAL, AggregateSnapshot
-from infra.eventstore.unit_of_work import DirectUnitOfWork, UnitOfWork
+from infra.eventstore.unit_of_work import DeferredSaves, DirectUnitOfWork, UnitOfWork
 
 ATTEMPTS_MAX = 16
 STARTUP_ATTEMPTS_MAX = 5  # schema creation racing another process
@@ -77,22 +78,43 @@ class LedgerApp(Application[UUID]):
         return self.catalogue.in_force(day, region)
 
     # --- the front door -------------------------------------------------------------------
-    def execute(self, command: Any, uow: UnitOfWork | None = None) -> dict:
-        """Decide one parsed command through `uow` (default: one transaction of its own)."""
-        handler = HANDLERS[command.type]
+    def decide(self, command: Any, uow: UnitOfWork | None = None) -> dict:
+        """The answer to one parsed command, decided through `uow` (default: a transaction of
+        its own, retried on fresh state when another writer got there first)."""
         if uow is not None:
-            return handler(self, command, uow)
+            return self._decide(command, uow)
         direct = DirectUnitOfWork(self)
-        return _retrying(lambda: handler(self, command, direct))
+        return _retrying(lambda: self._decide(command, direct))
 
     def apply_line(self, text: str, uow: UnitOfWork | None = None) -> dict:
-        """One JSON line in, one result out; errors become results, nothing half-done."""
-        kind = c.command_type(text)
+        """One JSON line in, one answer out; errors become answers, nothing half-done."""
         try:
-            result = self.execute(c.parse_command(text), uow)
-            return {"ok": True, "command": kind, **result}
+            command = c.parse_command(text)
         except LedgerError as error:
-            return {"ok": False, "command": kind, "error": error.to_dict()}
+            return _answer(c.command_type(text), c.raw_command_id(text), error=error)
+        return self.decide(command, uow)
+
+    def _decide(self, command: Any, uow: UnitOfWork) -> dict:
+        """Command id first (a retry gets its original answer), then the handler; the command's
+        events and its record go in one save, so either both are stored or neither."""
+        fingerprint = command_fingerprint(command.content(), self.settings.pseudonym_key)
+        if command.command_id is not None:
+            earlier = recorded_answer(uow, command, fingerprint)
+            if earlier is not None:
+                return earlier
+        scope = DeferredSaves(uow)
+        try:
+            answer = _answer(command.type, command.command_id, result=HANDLERS[command.type](self, command, scope))
+        except RecordedRejection as error:  # a refused bind: its events are stored like a success's
+            answer = _answer(command.type, command.command_id, error=error)
+        except LedgerError as error:  # nothing is recorded, so a retry is decided again
+            return _answer(command.type, command.command_id, error=error)
+        record = None
+        if command.command_id is not None:
+            record = CommandRecord.record(command_id=command.command_id, command_type=command.type,
+                                          fingerprint=fingerprint, result=answer, at=command.at)
+        scope.release(record)
+        return answer
 
     # --- queries (straight from the aggregates) --------------------------------------------
     def get_person(self, raw: str) -> Person:
@@ -101,6 +123,29 @@ class LedgerApp(Application[UUID]):
             return load_person(DirectUnitOfWork(self), pid, masked, "person")
         except OperationalError as error:
             raise StorageError(f"database: {one_line(error)}") from None
+
+
+def recorded_answer(uow: UnitOfWork, command: Any, fingerprint: str) -> dict | None:
+    """The original answer to this command id, marked as a duplicate; None if the id is new."""
+    try:
+        record = uow.get(command_aggregate_id(command.command_id))
+    except AggregateNotFoundError:
+        return None
+    if record.fingerprint != fingerprint:
+        error = CommandConflictError("command_id: already used for a command with other content", field="command_id")
+        return _answer(command.type, command.command_id, error=error)
+    first = {key: record.result[key] for key in ("ok", "command", "command_id")}  # the usual order
+    return first | record.result | {"duplicate": True}
+
+
+def _answer(kind: str | None, command_id: str | None, *, result: dict | None = None,
+            error: LedgerError | None = None) -> dict:
+    answer: dict[str, Any] = {"ok": error is None, "command": kind}
+    if command_id is not None:
+        answer["command_id"] = command_id
+    if error is not None:
+        answer["error"] = error.to_dict()
+    return answer | (result or {})
 
 
 def _retrying(attempt: Callable[[], dict]) -> dict:

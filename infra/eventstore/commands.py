@@ -8,17 +8,31 @@ domain's parsers when the application resolves the command.
 from __future__ import annotations
 
 import json
+import re
+from datetime import timezone
 from typing import Annotated, Literal, Union
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from domain.command_record import COMMAND_ID_PATTERN
 from domain.errors import InvalidInputError
 from domain.events import Channel, CreditSource, Insurance, UnbindReason, Verification
+
+
+CommandId = Annotated[str, Field(pattern=COMMAND_ID_PATTERN)]
 
 
 class _Command(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
     at: AwareDatetime
+    command_id: CommandId | None = None  # chosen by the sender, kept for retries
+
+    def content(self) -> dict:
+        """What the command says, for comparing a retry with the original: every field but
+        `command_id`, with `at` as one instant (an offset is only a way of writing it)."""
+        content = self.model_dump(mode="json", exclude={"command_id"})
+        content["at"] = self.at.astimezone(timezone.utc).isoformat()
+        return content
 
 
 Region = Annotated[str, Field(pattern=r"^[0-9]{6}$")]  # ASCII digits only
@@ -136,6 +150,17 @@ def command_type(text: str) -> str | None:
         return None
     value = data.get("type") if isinstance(data, dict) else None
     return value if isinstance(value, str) else None
+
+
+def raw_command_id(text: str) -> str | None:
+    """The line's `command_id`, for echoing, even when the rest of the line is bad (only a
+    well-formed id is echoed)."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    value = data.get("command_id") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and re.fullmatch(COMMAND_ID_PATTERN, value) else None
 
 
 def parse_command(text: str) -> BaseModel:

@@ -15,7 +15,6 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
 
 from domain import binding, deduction, lifecycle, mutual_aid
 from domain.clock import local_date
@@ -128,10 +127,7 @@ def enroll(ledger: Any, cmd: c.Enroll, uow: UnitOfWork) -> dict:
         raise AlreadyEnrolledError(f"person: {masked} is already enrolled", field="person")
     region = cmd.region or facts.region
     person = Person.enroll(pseudonym=key, masked=masked, region=region, insurance=cmd.insurance, at=cmd.at)
-    try:
-        uow.save(person)
-    except IntegrityError:
-        raise AlreadyEnrolledError(f"person: {masked} is already enrolled", field="person") from None
+    uow.save(person)  # a concurrent enrolment collides at version 1, and the retry finds it enrolled
     return {"person": masked, "insurance": cmd.insurance, "region": region, "status": "active"}
 
 

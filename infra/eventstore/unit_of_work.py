@@ -41,3 +41,29 @@ class DirectUnitOfWork:
 
     def save(self, *aggregates: Any) -> None:
         self.app.save(*aggregates)
+
+
+class DeferredSaves:
+    """A command's view of its unit of work: loads pass through, saves are held back, so the
+    command's events and its command record go to the real unit of work in one save."""
+
+    def __init__(self, uow: UnitOfWork):
+        self.uow = uow
+        self.held: dict[UUID, Any] = {}
+
+    def get(self, aggregate_id: UUID) -> Any:
+        return self.uow.get(aggregate_id)
+
+    def __contains__(self, aggregate_id: UUID) -> bool:
+        return aggregate_id in self.uow
+
+    def save(self, *aggregates: Any) -> None:
+        for aggregate in aggregates:
+            if aggregate is not None:
+                self.held.setdefault(aggregate.id, aggregate)
+
+    def release(self, *more: Any) -> None:
+        """Save everything held, and `more`, in one save of the real unit of work."""
+        self.save(*more)
+        if self.held:
+            self.uow.save(*self.held.values())

@@ -23,6 +23,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import StoredEvent
 from psycopg.sql import SQL, Identifier
 
+from domain.command_record import CommandRecord, command_aggregate_id
 from domain.errors import LedgerError
 from domain.ids import parse_id_number, person_id, pseudonym
 from domain.settlement import Settlement, settlement_aggregate_id
@@ -79,6 +80,8 @@ class Prefetcher:
             ids.update(self.person_id(app, getattr(cmd, name)) for name in needs.people)
             if needs.settlement:
                 ids.add(settlement_aggregate_id(cmd.settlement_id))
+            if cmd.command_id is not None:
+                ids.add(command_aggregate_id(cmd.command_id))
         ids.discard(None)
         return {i for i in ids if i is not None}
 
@@ -106,7 +109,7 @@ class Prefetcher:
 
     def committed(self, unit: Any) -> None:
         for aggregate_id, aggregate in unit.aggregates.items():
-            if isinstance(aggregate, Settlement):
+            if isinstance(aggregate, (Settlement, CommandRecord)):
                 self.cache.pop(aggregate_id, None)
                 continue
             self.cache[aggregate_id] = aggregate

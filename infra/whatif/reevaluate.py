@@ -110,7 +110,7 @@ def resolve_rules(name_or_file: str, rules_dir: str | None = None) -> tuple[str,
 # --- the scan ---------------------------------------------------------------------------------
 RECORDED = "recorded"  # --rules recorded: each decision's own recorded rule version (a replay check)
 STATES_MAX = 50_000  # aggregates kept in memory during the scan; others are reloaded when needed
-_NOT_PERSON = (ev.SettlementOpened, ev.SettlementReversed)
+_NOT_PERSON = (ev.SettlementOpened, ev.SettlementReversed, ev.CommandRecorded)
 
 
 class Reevaluator:
