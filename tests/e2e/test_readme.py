@@ -50,7 +50,7 @@ def examples(text: str) -> list[tuple[str, bool]]:
 def test_readme_lists_an_example_for_every_command() -> None:
     found = examples(README.read_text(encoding="utf-8"))
     assert len(found) >= 15
-    from infra.cli.root import main  # the same click group the `ledger` command runs
+    from infra.cli.main import main  # the same click group the `ledger` command runs
 
     commands = set(main.commands)
     shown = {shlex.split(example)[3] if example.startswith("ledger --db") else shlex.split(example)[1]
