@@ -34,9 +34,14 @@ from infra.eventstore.keycheck import verify_pseudonym_key
 from infra.eventstore.snapshots import SNAPSHOT_INTERVAL, AggregateSnapshot
 from infra.eventstore.unit_of_work import DeferredSaves, DirectUnitOfWork, UnitOfWork
 
-ATTEMPTS_MAX = 16
 STARTUP_ATTEMPTS_MAX = 5  # schema creation racing another process
-RETRY_WAIT_MAX_S = 0.05  # the longest random wait before a retry (the last attempt's)
+# Another writer saved an aggregate first: decide again on fresh state, after a random wait that
+# doubles with each conflict (from CONFLICT_WAIT_BASE_S up to CONFLICT_WAIT_CAP_S), so racing
+# writers stop colliding in lockstep. A command gives up with CONCURRENCY_CONFLICT only after it
+# has met other writers for CONFLICT_RETRY_MAX_S seconds: a bound in time, not in attempts.
+CONFLICT_RETRY_MAX_S = 30.0
+CONFLICT_WAIT_BASE_S = 0.005
+CONFLICT_WAIT_CAP_S = 0.5
 
 
 class LedgerApp(Application[UUID]):
@@ -84,14 +89,17 @@ class LedgerApp(Application[UUID]):
         if uow is not None:
             return self._decide(command, uow)
         direct = DirectUnitOfWork(self)
-        return _retrying(lambda: self._decide(command, direct))
+        try:
+            return _retrying(lambda: self._decide(command, direct))
+        except LedgerError as error:  # CONCURRENCY_CONFLICT, STORAGE_ERROR: nothing was stored
+            return _answer(command.type, command.command_id, error=error)
 
     def apply_line(self, text: str, uow: UnitOfWork | None = None) -> dict:
         """One JSON line in, one answer out; errors become answers, nothing half-done."""
         try:
             command = c.parse_command(text)
         except LedgerError as error:
-            return _answer(c.command_type(text), c.raw_command_id(text), error=error)
+            return answer_refused(text, error)
         return self.decide(command, uow)
 
     def _decide(self, command: Any, uow: UnitOfWork) -> dict:
@@ -148,17 +156,30 @@ def _answer(kind: str | None, command_id: str | None, *, result: dict | None = N
     return answer | (result or {})
 
 
+def answer_refused(text: str, error: LedgerError) -> dict:
+    """The answer to a line refused as a whole (bad input, or given up on)."""
+    return _answer(c.command_type(text), c.raw_command_id(text), error=error)
+
+
+def conflict_wait_s(conflicts: int) -> float:
+    """How long to wait after the `conflicts`-th conflict in a row (random, so writers spread)."""
+    return random.uniform(0, min(CONFLICT_WAIT_CAP_S, CONFLICT_WAIT_BASE_S * 2 ** min(conflicts, 16)))
+
+
 def _retrying(attempt: Callable[[], dict]) -> dict:
-    for number in range(1, ATTEMPTS_MAX + 1):
+    deadline = time.monotonic() + CONFLICT_RETRY_MAX_S
+    conflicts = 0
+    while True:
         try:
             return attempt()
         except IntegrityError:
-            # Another writer saved first: decide again on fresh state, after a short random
-            # wait so that writers racing for one aggregate do not collide again in lockstep.
-            time.sleep(random.uniform(0, RETRY_WAIT_MAX_S * number / ATTEMPTS_MAX))
+            conflicts += 1
+            if time.monotonic() >= deadline:
+                raise ConcurrencyError(
+                    f"other writers kept changing the same accounts for {CONFLICT_RETRY_MAX_S:.0f} s") from None
+            time.sleep(conflict_wait_s(conflicts))
         except OperationalError as error:
             raise StorageError(f"database: {one_line(error)}") from None
-    raise ConcurrencyError(f"gave up after {ATTEMPTS_MAX} conflicting attempts")
 
 
 def psycopg_race_errors() -> tuple[type[BaseException], ...]:

@@ -20,40 +20,62 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError, OperationalError
 
 from domain.errors import ConcurrencyError, StorageError
+from infra.eventstore.application import CONFLICT_RETRY_MAX_S, answer_refused, conflict_wait_s
 from infra.groupcommit.unit_of_work import BatchUnitOfWork
 
 BATCH_SIZE_DEFAULT = 500
 BATCH_SIZE_MAX = 10_000
 BATCH_WAIT_MS_DEFAULT = 50
-BATCH_ATTEMPTS_MAX = 8
 EMPTY_LINE_ERROR = {"code": "INVALID_INPUT", "message": "line: empty", "field": "line"}
 
 
 def apply_batch(app: Any, texts: list[str], prefetcher: Any = None) -> list[dict]:
-    """Apply command lines as one group commit; one result per line, in order.
+    """Apply command lines as one group commit; one answer per line, in order.
 
-    Results are returned only once the batch is stored. An IntegrityError at commit time means
-    another writer changed an aggregate we used: the whole batch is decided again on fresh state.
-    `prefetcher` (see infra.groupcommit.prefetch) loads the batch's aggregates in bulk and may keep committed
-    ones for the next batch; it is told when a batch is stored and when its objects are spoilt.
+    Answers are returned only once the batch is stored. An IntegrityError at commit time means
+    another writer changed an aggregate we used: the batch is decided again on fresh state after
+    a growing random wait, and from the second conflict on it is split in halves, each stored on
+    its own, so the commands that collide are isolated and the rest go through. Each half is
+    decided on the state its predecessors left, so the answers equal one-at-a-time processing.
+    A command meets other writers for at most CONFLICT_RETRY_MAX_S before it is answered
+    CONCURRENCY_CONFLICT (nothing of it stored).
+    `prefetcher` (see infra.groupcommit.prefetch) loads the batch's aggregates in bulk and may
+    keep committed ones for the next batch; it is told when a batch is stored and when its
+    objects are spoilt.
     """
-    for _ in range(BATCH_ATTEMPTS_MAX):
+    return _apply_until(app, texts, prefetcher, time.monotonic() + CONFLICT_RETRY_MAX_S)
+
+
+def _apply_until(app: Any, texts: list[str], prefetcher: Any, deadline: float) -> list[dict]:
+    conflicts = 0
+    while True:
         try:
-            results, unit = _decide(app, texts, prefetcher)
-            unit.commit()
+            return _commit_once(app, texts, prefetcher)
         except IntegrityError:
-            _forget(prefetcher)
-            continue
-        except OperationalError as error:
-            _forget(prefetcher)
-            raise StorageError(f"database: {str(error).strip().splitlines()[0] if str(error) else error}") from None
-        except BaseException:
-            _forget(prefetcher)
-            raise
-        if prefetcher is not None:
-            prefetcher.committed(unit)
-        return results
-    raise ConcurrencyError(f"group commit gave up after {BATCH_ATTEMPTS_MAX} conflicting attempts")
+            conflicts += 1
+        if len(texts) == 1 and time.monotonic() >= deadline:
+            error = ConcurrencyError(f"other writers kept changing the same accounts for {CONFLICT_RETRY_MAX_S:.0f} s")
+            return [answer_refused(texts[0], error)]
+        time.sleep(conflict_wait_s(conflicts))
+        if len(texts) > 1 and (conflicts >= 2 or time.monotonic() >= deadline):
+            half = len(texts) // 2
+            return (_apply_until(app, texts[:half], prefetcher, deadline)
+                    + _apply_until(app, texts[half:], prefetcher, deadline))
+
+
+def _commit_once(app: Any, texts: list[str], prefetcher: Any) -> list[dict]:
+    try:
+        results, unit = _decide(app, texts, prefetcher)
+        unit.commit()
+    except OperationalError as error:
+        _forget(prefetcher)
+        raise StorageError(f"database: {str(error).strip().splitlines()[0] if str(error) else error}") from None
+    except BaseException:
+        _forget(prefetcher)
+        raise
+    if prefetcher is not None:
+        prefetcher.committed(unit)
+    return results
 
 
 def _decide(app: Any, texts: list[str], prefetcher: Any) -> tuple[list[dict], BatchUnitOfWork]:

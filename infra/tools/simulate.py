@@ -83,6 +83,7 @@ class Simulation:
         if persons < 1 or months < 1:
             raise ValueError("persons and months must be at least 1")
         self.random = random.Random(seed)
+        self.id_prefix = f"sim-{seed}-{persons}x{months}"  # distinct workloads never share a command id
         self.months = months
         self.start = start
         self.end = _add_months(start, months)
@@ -159,10 +160,13 @@ class Simulation:
             month_start = _add_months(self.start, m)
             self.at(datetime(month_start.year, month_start.month, 1, 0, 0, 0, tzinfo=CST),
                     lambda when, m=m, month_start=month_start: self._plan_month(m, month_start))
+        number = 0
         while self.queue:
             when, _, action = heapq.heappop(self.queue)
             for command in action(when):
-                yield json.dumps({"type": command.pop("type"), **command, "at": when.isoformat()},
+                number += 1  # every command gets an id, as a real sender's would, so re-sending is safe
+                yield json.dumps({"type": command.pop("type"), **command, "at": when.isoformat(),
+                                  "command_id": f"{self.id_prefix}-{number}"},
                                  ensure_ascii=False, separators=(",", ":"))
 
     # --- one month of life ---------------------------------------------------------------
