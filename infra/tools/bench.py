@@ -15,8 +15,7 @@ Figures (all measured within the run, on the given database):
   and sequential scan of rows shaped like the stored events (same sizes), in a scratch table.
 - rebuild_events_per_s, rebuild_ratio (= rebuild / raw scan), rebuild_peak_rss_mb: a full
   rebuild of the views (projections' ViewRunner.rebuild, all views, checksums included) in a
-  child process, whose peak RSS is its own; if the projections cannot run, a streaming fold over `select_notifications` pages
-  stands in and `rebuild_source` says so.
+  child process, whose peak RSS is its own.
 - audit_replay_ms_p50/p99: loading a person with 10,000 events at the version just before one
   of their deductions (what an auditor replays), from a fresh application (no cache).
 """
@@ -39,7 +38,8 @@ from typing import Any
 from domain.clock import CST
 from domain.ids import check_character, person_id, pseudonym
 from infra.groupcommit.batch import apply_stream
-from infra.config import Settings
+from infra.config import Settings, split_schema
+from infra.eventstore.log import notifications
 from infra.groupcommit.prefetch import Prefetcher
 from infra.tools.simulate import simulate
 
@@ -179,7 +179,7 @@ class sibling_store:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
                 conn.execute(f'CREATE SCHEMA "{self.schema}"')
             self.target = f"{base}{'&' if '?' in base else '?'}schema={self.schema}"
-        elif db == "memory://":
+        elif self.settings.backend == "memory":
             self.target = db
         else:
             self.target = f"{db}.{self.suffix}"
@@ -192,7 +192,7 @@ class sibling_store:
 
             with psycopg.connect(split_schema(self.settings.db)[0], autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
-        elif self.target != "memory://":
+        elif self.settings.backend == "sqlite":
             remove_sqlite(self.target)
 
 
@@ -202,19 +202,9 @@ def remove_sqlite(path: str) -> None:
             os.remove(path + suffix)
 
 
-def split_schema(url: str) -> tuple[str, str]:
-    """('postgresql://...' without the schema parameter, the schema or '')."""
-    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query)
-    schema = next((v for k, v in query if k == "schema"), "")
-    rest = urlencode([(k, v) for k, v in query if k != "schema"])
-    return urlunsplit(parts._replace(query=rest)), schema
-
-
 def backend_name(settings: Settings) -> str:
-    return "postgresql" if settings.is_postgres else "memory" if settings.db == "memory://" else "sqlite"
+    """As the report has always named it ("postgresql", "sqlite", "memory")."""
+    return {"postgres": "postgresql"}.get(settings.backend, settings.backend)
 
 
 # --- audit replay --------------------------------------------------------------------------
@@ -277,7 +267,7 @@ def raw_reference(settings: Settings, app: Any, rows: int) -> dict[str, float]:
     rows = max(rows, 1)
     if settings.is_postgres:
         return raw_postgres(settings, sample, rows)
-    if settings.db == "memory://":
+    if settings.backend == "memory":
         return {"raw_insert_rows_per_s": float("nan"), "raw_scan_rows_per_s": float("nan")}
     return raw_sqlite(settings, sample, rows)
 
@@ -358,46 +348,35 @@ def raw_sqlite(settings: Settings, sample: list[tuple], rows: int) -> dict[str, 
 
 # --- rebuild -------------------------------------------------------------------------------
 def streaming_fold(app: Any, page_size: int = FOLD_PAGE_SIZE) -> dict[str, Any]:
-    """A stand-in rebuild: read the whole log in bounded pages, decode every event and fold it
-    into small aggregates (events by type and month, money moved). Memory holds one page."""
+    """Read the whole log in bounded pages, decode every event and fold it into small
+    aggregates (events by type and month, money moved). Memory holds one page."""
     by_type: dict[str, int] = {}
     by_month: dict[str, int] = {}
     credited_fen = debited_fen = 0
-    position, events = 0, 0
-    while True:
-        page = app.recorder.select_notifications(start=position + 1, limit=page_size)
-        for notification in page:
-            event = app.mapper.to_domain_event(notification)
-            name = type(event).__name__
-            by_type[name] = by_type.get(name, 0) + 1
-            month = event.timestamp.astimezone(CST).strftime("%Y-%m")
-            by_month[month] = by_month.get(month, 0) + 1
-            credited_fen += getattr(event, "amount_fen", 0) if name == "AccountCredited" else 0
-            debited_fen += getattr(event, "amount_fen", 0) if name in ("AidDebited", "DeductionSettled") else 0
-            events += 1
-        if len(page) < page_size:
-            return {"events": events, "by_type": by_type, "by_month": by_month,
-                    "credited_fen": credited_fen, "debited_fen": debited_fen}
-        position = page[-1].id
+    events = 0
+    for notification in notifications(app.recorder, page_size=page_size):
+        event = app.mapper.to_domain_event(notification)
+        name = type(event).__name__
+        by_type[name] = by_type.get(name, 0) + 1
+        month = event.timestamp.astimezone(CST).strftime("%Y-%m")
+        by_month[month] = by_month.get(month, 0) + 1
+        credited_fen += getattr(event, "amount_fen", 0) if name == "AccountCredited" else 0
+        debited_fen += getattr(event, "amount_fen", 0) if name in ("AidDebited", "DeductionSettled") else 0
+        events += 1
+    return {"events": events, "by_type": by_type, "by_month": by_month,
+            "credited_fen": credited_fen, "debited_fen": debited_fen}
 
 
 def rebuild_worker(settings: Settings) -> dict[str, Any]:
-    """Runs in the child process: the projections' rebuild if it runs, else the stand-in."""
+    """Runs in the child process: the projections' rebuild of every view."""
     from infra.eventstore.application import LedgerApp
+    from infra.readmodels.runner import REBUILD_PAGE_SIZE_DEFAULT, ViewRunner
 
     app = LedgerApp(settings)
     events = app.recorder.max_notification_id() or 0
-    source = "projections: ViewRunner.rebuild (all views)"
+    source = f"projections: ViewRunner.rebuild (all views), pages of {REBUILD_PAGE_SIZE_DEFAULT:,} events"
     start = time.perf_counter()
-    try:
-        from infra.readmodels.runner import REBUILD_PAGE_SIZE_DEFAULT, ViewRunner
-
-        source += f", pages of {REBUILD_PAGE_SIZE_DEFAULT:,} events"
-        ViewRunner(app).rebuild()  # the default rebuild page size, as `ledger rebuild` uses it
-    except Exception as error:  # noqa: BLE001 - the projections are another engineer's work in progress
-        source = f"STAND-IN streaming fold over select_notifications (projections rebuild unavailable: {type(error).__name__}: {str(error)[:120]})"
-        start = time.perf_counter()
-        events = streaming_fold(app)["events"]
+    ViewRunner(app).rebuild()  # the default rebuild page size, as `ledger rebuild` uses it
     elapsed = time.perf_counter() - start
     app.close()
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -406,7 +385,7 @@ def rebuild_worker(settings: Settings) -> dict[str, Any]:
 
 
 def rebuild_in_child(settings: Settings) -> dict[str, Any]:
-    if settings.db == "memory://":
+    if settings.backend == "memory":
         return {"rebuild_events_per_s": float("nan"), "rebuild_peak_rss_mb": float("nan"),
                 "rebuild_source": "not measured on the in-memory store (needs a shared database)"}
     env = dict(os.environ, LEDGER_BENCH_DB=settings.db, LEDGER_BENCH_KEY=settings.pseudonym_key.decode())
