@@ -17,7 +17,7 @@ against a `UnitOfWork` that `LedgerApp` consults while it is set (`app.unit_of_w
 
 So per-command results and final state equal those of one-at-a-time processing.
 Aggregates a batch needs are prefetched in bulk (one query for all of them) where the backend
-allows it; see `infra.bulk_load`.
+allows it; see `infra.groupcommit.prefetch`.
 """
 
 from __future__ import annotations
