@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from typing import overload
 
 CST = timezone(timedelta(hours=8), "UTC+08:00")
 
@@ -11,9 +12,13 @@ def local_date(at: datetime) -> date:
     return at.astimezone(CST).date()
 
 
-def local_iso(at: datetime) -> str:
-    """The time as people read it here: ISO-8601 in UTC+8."""
-    return at.astimezone(CST).isoformat()
+@overload
+def local_iso(at: datetime) -> str: ...
+@overload
+def local_iso(at: None) -> None: ...
+def local_iso(at: datetime | None) -> str | None:
+    """The time as people read it here: ISO-8601 in UTC+8 (no time, None)."""
+    return at.astimezone(CST).isoformat() if at is not None else None
 
 
 def month_of(at: datetime) -> str:

@@ -35,10 +35,6 @@ class LedgerInvariantError(Exception):
     """A programmer error: the ledger would become inconsistent. Never swallowed."""
 
 
-def _code(name: str) -> type[LedgerError]:
-    return type(name.title().replace("_", "") + "Error", (LedgerError,), {"code": name})
-
-
 class InvalidInputError(LedgerError):
     code = "INVALID_INPUT"
 
@@ -57,21 +53,65 @@ class RuleRejection(LedgerError):
     """A refusal decided by a rule set; binds record these as events."""
 
 
-UnknownPersonError = _code("UNKNOWN_PERSON")
-AlreadyEnrolledError = _code("ALREADY_ENROLLED")
-PersonNotActiveError = type("PersonNotActiveError", (RuleRejection,), {"code": "PERSON_NOT_ACTIVE"})
-StatusConflictError = _code("STATUS_CONFLICT")
-NoPersonalAccountError = _code("NO_PERSONAL_ACCOUNT")
-NotBoundError = _code("NOT_BOUND")
-NotAuthorizedError = _code("NOT_AUTHORIZED")
-PresenterNotBoundError = _code("PRESENTER_NOT_BOUND")
-CategoryNotEligibleError = _code("CATEGORY_NOT_ELIGIBLE")
-UnknownSettlementError = _code("UNKNOWN_SETTLEMENT")
-AlreadyReversedError = _code("ALREADY_REVERSED")
-SettlementConflictError = _code("SETTLEMENT_CONFLICT")
-UnknownRuleVersionError = _code("UNKNOWN_RULE_VERSION")
-ConcurrencyError = _code("CONCURRENCY_CONFLICT")
-StorageError = _code("STORAGE_ERROR")
+class UnknownPersonError(LedgerError):
+    code = "UNKNOWN_PERSON"
+
+
+class AlreadyEnrolledError(LedgerError):
+    code = "ALREADY_ENROLLED"
+
+
+class PersonNotActiveError(RuleRejection):
+    code = "PERSON_NOT_ACTIVE"
+
+
+class StatusConflictError(LedgerError):
+    code = "STATUS_CONFLICT"
+
+
+class NoPersonalAccountError(LedgerError):
+    code = "NO_PERSONAL_ACCOUNT"
+
+
+class NotBoundError(LedgerError):
+    code = "NOT_BOUND"
+
+
+class NotAuthorizedError(LedgerError):
+    code = "NOT_AUTHORIZED"
+
+
+class PresenterNotBoundError(LedgerError):
+    code = "PRESENTER_NOT_BOUND"
+
+
+class CategoryNotEligibleError(LedgerError):
+    code = "CATEGORY_NOT_ELIGIBLE"
+
+
+class UnknownSettlementError(LedgerError):
+    code = "UNKNOWN_SETTLEMENT"
+
+
+class AlreadyReversedError(LedgerError):
+    code = "ALREADY_REVERSED"
+
+
+class SettlementConflictError(LedgerError):
+    code = "SETTLEMENT_CONFLICT"
+
+
+class UnknownRuleVersionError(LedgerError):
+    code = "UNKNOWN_RULE_VERSION"
+
+
+class ConcurrencyError(LedgerError):
+    code = "CONCURRENCY_CONFLICT"
+
+
+class StorageError(LedgerError):
+    code = "STORAGE_ERROR"
+
 
 # Rule rejections of a bind, in the order the bind decision checks them (precedence).
 BIND_REJECTION_CODES: tuple[str, ...] = (

@@ -10,39 +10,30 @@ pseudonyms) plus the masked ID number for display; never the plain number.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.clock import month_of
 from domain.errors import LedgerInvariantError
+from domain.vocabulary import (  # noqa: F401  (re-exported: the events' vocabulary)
+    AidRole,
+    AuthorizationEndReason,
+    BindingRole,
+    Channel,
+    CreditSource,
+    Initiator,
+    Insurance,
+    UnbindReason,
+    Verification,
+)
 from eventsourcing.domain import OriginatorIDError, OriginatorVersionError
 from eventsourcing.utils import resolve_topic
 
 if TYPE_CHECKING:
     from domain.person import Person
 
-Insurance = Literal["employee", "resident"]
-CreditSource = Literal["monthly_contribution", "transfer_in", "adjustment"]
-Channel = Literal["alipay", "wechat", "nhsa_app", "bank_app", "counter"]
-Verification = Literal["face", "counter", "documents"]
-UnbindReason = Literal[
-    "binder_request",
-    "member_request",
-    "credential_removed",
-    "account_cancelled",
-    "account_expired",
-    "system_forced",
-    "policy_adjustment",
-    "quota_enforcement",
-]
-Initiator = Literal["binder", "member", "system", "authorizer", "beneficiary"]
-AuthorizationEndReason = Literal[
-    "revoked_by_authorizer", "revoked_by_beneficiary", "account_cancelled", "account_expired", "transferred"
-]
-BindingRole = Literal["binder", "member"]
-AidRole = Literal["authorizer", "beneficiary"]
 
 
 class DomainEvent(BaseModel):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import parse_qsl, unquote, urlencode, urlparse, urlsplit, urlunsplit
 
 from eventsourcing.utils import get_topic
 
+from infra.eventstore.backend import MEMORY_URL, Backend, backend_of_url, is_postgres_url
 from infra.eventstore.mapper import CanonicalJSONTranscoder, PydanticMapper
 
 DEFAULT_DB = "./ledger.db"
@@ -23,8 +24,12 @@ class Settings:
     rules_dir: str | None = None
 
     @property
+    def backend(self) -> Backend:
+        return backend_of_url(self.db)
+
+    @property
     def is_postgres(self) -> bool:
-        return self.db.startswith(("postgresql://", "postgres://"))
+        return is_postgres_url(self.db)
 
     def eventsourcing_env(self) -> dict[str, str]:
         env = {
@@ -34,7 +39,7 @@ class Settings:
         }
         if self.is_postgres:
             env.update(postgres_env(self.db))
-        elif self.db == "memory://":
+        elif self.db == MEMORY_URL:
             env["PERSISTENCE_MODULE"] = "eventsourcing.popo"
         else:
             env.update({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.db,
@@ -62,8 +67,17 @@ def postgres_env(url: str) -> dict[str, str]:
     }
 
 
+def split_schema(url: str) -> tuple[str, str]:
+    """('postgresql://...' without the `schema` parameter, the schema or '')."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query)
+    schema = next((v for k, v in query if k == "schema"), "")
+    rest = urlencode([(k, v) for k, v in query if k != "schema"])
+    return urlunsplit(parts._replace(query=rest)), schema
+
+
 def postgres_schema(url: str) -> str:
-    return parse_qs(urlparse(url).query).get("schema", [""])[0]
+    return split_schema(url)[1]
 
 
 def ensure_postgres_schema(url: str) -> None:
@@ -86,12 +100,11 @@ class ConfigError(Exception):
 def load_settings(db: str | None = None, rules_dir: str | None = None) -> Settings:
     db = db or os.environ.get("LEDGER_DB") or DEFAULT_DB
     raw_key = os.environ.get("LEDGER_PSEUDONYM_KEY", "")
-    is_postgres = db.startswith(("postgresql://", "postgres://"))
     if raw_key:
         if len(raw_key) < 16:
             raise ConfigError("LEDGER_PSEUDONYM_KEY: must be at least 16 characters")
         key, dev = raw_key.encode(), False
-    elif is_postgres and os.environ.get("LEDGER_ALLOW_DEVELOPMENT_KEY") != "1":
+    elif is_postgres_url(db) and os.environ.get("LEDGER_ALLOW_DEVELOPMENT_KEY") != "1":
         raise ConfigError(
             "LEDGER_PSEUDONYM_KEY is not set: a PostgreSQL deployment needs a secret pseudonym key "
             "(set LEDGER_ALLOW_DEVELOPMENT_KEY=1 to use the development key for testing)"

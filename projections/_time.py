@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from domain.clock import local_iso, month_of
+from domain.clock import month_of
 
-__all__ = ["epoch_us", "local_iso", "month", "parse"]
+__all__ = ["epoch_us", "month", "parse"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)

@@ -28,10 +28,14 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
+from domain.dispatch import handler_table, handles
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from projections.changes import PageChanges
+
+__all__ = ["LedgerProjection", "Record", "Table", "ViewRecorder", "handles", "record_of"]
 
 Record = dict[str, Any]
 
@@ -93,11 +97,7 @@ class LedgerProjection(Projection[Any]):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.handlers = {
-            get_topic(event_class): attribute
-            for attribute, member in vars(cls).items()
-            for event_class in getattr(member, "handles_events", ())
-        }
+        cls.handlers = handler_table(cls)
 
     @classmethod
     def topics(cls) -> frozenset[str]:
@@ -120,12 +120,3 @@ class LedgerProjection(Projection[Any]):
                 if handler is not None:
                     handler(record, changes)
 
-
-def handles(*event_classes: type) -> Any:
-    """Mark a projection method as the handler of these event classes (exact types)."""
-
-    def mark(method: Any) -> Any:
-        method.handles_events = event_classes
-        return method
-
-    return mark

@@ -8,7 +8,8 @@ an upsert, so the row ends the same whichever of the two events is processed fir
 from __future__ import annotations
 
 from domain import events as ev
-from projections._time import epoch_us, local_iso, parse
+from domain.clock import local_iso
+from projections._time import epoch_us, parse
 from projections.base import LedgerProjection, Record, Table, handles
 from projections.changes import PageChanges
 

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-BindingRelationship = Literal["parent", "child", "spouse", "other"]
-AidRelationship = Literal["spouse", "parent", "child", "sibling", "grandparent", "grandchild"]
-Verification = Literal["face", "counter", "documents"]
-Category = Literal[
-    "hospital_self_pay", "pharmacy", "resident_premium", "public_health", "fitness", "wellness"
-]
-# What a bound member is to the binder, for per-relationship caps (seed 003).
-RelationshipKind = Literal["father", "mother", "spouse", "child", "other"]
+from domain.vocabulary import (  # noqa: F401  (re-exported)
+    AidRelationship,
+    BindingRelationship,
+    Category,
+    Insurance,
+    RelationshipKind,
+    SpendingOrder,
+    Verification,
+)
 
 
 class _Frozen(BaseModel):
@@ -36,14 +36,14 @@ class BindingRules(_Frozen):
 
 
 class MutualAidRules(_Frozen):
-    authorizer_insurance: tuple[Literal["employee", "resident"], ...] = ("employee",)
+    authorizer_insurance: tuple[Insurance, ...] = ("employee",)
     relationships: tuple[AidRelationship, ...] = ("spouse", "parent", "child")
     cross_province: bool = False
 
 
 class SpendingRules(_Frozen):
     own_account_first: bool = True
-    order: Literal["largest_balance_first", "most_recent_first"] = "largest_balance_first"
+    order: SpendingOrder = "largest_balance_first"
     single_authorizer: bool = False
     shareable_above_fen: int = Field(0, ge=0)
     eligible_categories: tuple[Category, ...] = ("hospital_self_pay", "pharmacy", "resident_premium")

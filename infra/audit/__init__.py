@@ -1,4 +1,4 @@
-"""Audit-grade replay, tamper evidence and compliance reports (issue 4).
+"""Audit-grade replay, tamper evidence and compliance reports.
 
 Everything here reads the event store itself, never the projections' views:
 - `hashing`: the pure hash-chain and Merkle definitions (also used offline by verify-bundle);

@@ -20,10 +20,11 @@ from typing import Any
 from uuid import UUID
 
 from domain import events as ev
+from domain.dispatch import topic_name
 from domain.errors import LedgerError
 from domain.rules.model import RuleSet
 from infra.audit import hashing as h
-from infra.audit.replay import SETTLEMENT_TOPICS, Gathered, Involved, _topic_name, audit_deduction, replay
+from infra.audit.replay import SETTLEMENT_TOPICS, Gathered, Involved, audit_deduction, replay
 from infra.audit.store import AuditStore
 
 FORMAT = "family-ledger-evidence-bundle/1"
@@ -239,7 +240,7 @@ def _check_replay(bundle: dict, events: list[dict], checks: _Checks, catalogue: 
     masked = {UUID(patient_id): patient.masked, **{k: a.masked for k, a in authorizers.items()}}
     involved = []
     for item in sorted(events, key=lambda e: e["position"]):
-        if _topic_name(item["topic"]) in SETTLEMENT_TOPICS:
+        if topic_name(item["topic"]) in SETTLEMENT_TOPICS:
             event = _decode(item)
             if getattr(event, "settlement_id", None) == settlement_id:
                 owner = UUID(item["originator_id"])

@@ -6,7 +6,7 @@ Every field is length-prefixed, so two different records can never encode to the
     field(b)     = u64(len(b)) || b          (u64: 8 bytes, big-endian)
 
 - chain link at position p:  link_p = sha256(link_prev || u64(p) || record_bytes), link_0 = 32 zero bytes.
-  This is the issue's "sha256(previous link || position || originator_id || version || topic ||
+  That is "sha256(previous link || position || originator_id || version || topic ||
   stored state bytes)", with the fields length-prefixed.
 - record digest (position-free): sha256("ledger-record/1" || record_bytes); classifies moved records.
 - state digest: sha256(state); classifies contents swapped between rows.

@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from domain import events as ev
-from infra.audit.replay import local_iso
+from domain.clock import local_iso
 from infra.audit.store import AuditStore
 from infra.readmodels.queries import AID_FIELDS, BINDING_FIELDS, tie_rows
 

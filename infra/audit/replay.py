@@ -16,8 +16,9 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from domain import events as ev
-from domain import clock
+from domain.clock import local_iso
 from domain.deduction import accounts_for
+from domain.dispatch import topic_name
 from domain.errors import UnknownSettlementError
 from domain.person import Person
 from domain.rules.model import RuleSet
@@ -50,19 +51,11 @@ class Gathered:
     versions_before: dict[UUID, int] = field(default_factory=dict)
 
 
-def local_iso(at: Any) -> str | None:
-    return clock.local_iso(at) if at is not None else None
-
-
-def _topic_name(topic: str) -> str:
-    return topic.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
-
-
 def _settlement_events(app: Any, store: AuditStore, originator: UUID, settlement_id: str,
                        masked: str | None) -> list[Involved]:
     found = []
     for position, stored in store.events_of(originator):
-        if _topic_name(stored.topic) not in SETTLEMENT_TOPICS:
+        if topic_name(stored.topic) not in SETTLEMENT_TOPICS:
             continue
         event = app.mapper.to_domain_event(stored)
         if getattr(event, "settlement_id", settlement_id) == settlement_id:
@@ -92,7 +85,7 @@ def gather(app: Any, store: AuditStore, settlement_id: str) -> Gathered:
         before = max((n.originator_version for p, n in events if p < settled.position), default=0)
         masked = app.repository.get(other).masked if events else str(other)
         for position, stored in events:
-            if _topic_name(stored.topic) in SETTLEMENT_TOPICS:
+            if topic_name(stored.topic) in SETTLEMENT_TOPICS:
                 event = app.mapper.to_domain_event(stored)
                 if getattr(event, "settlement_id", None) == settlement_id:
                     involved.append(Involved(position, stored, event, masked))
@@ -236,7 +229,7 @@ def audit_deduction(app: Any, store: AuditStore, settlement_id: str) -> tuple[di
     result = replay(gathered, rules)
     links = links_for(store, [i.position for i in gathered.involved])
     result["evidence"] = [{
-        "position": item.position, "person": item.masked, "type": _topic_name(item.stored.topic),
+        "position": item.position, "person": item.masked, "type": topic_name(item.stored.topic),
         "version": item.stored.originator_version, "at": local_iso(item.event.timestamp),
         "hash": links[item.position][0], "sealed": links[item.position][1],
     } for item in gathered.involved]

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
+from domain import events as ev
 from domain.clock import CST
+from domain.dispatch import handler_table, handles, topic_of
 from domain.errors import InvalidInputError
 
 
@@ -32,10 +34,6 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
         raise InvalidInputError(f"month: {month!r} is not YYYY-MM", field="month")
     end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=CST)
     return start, end
-
-
-def _kind(topic: str) -> str:
-    return topic.rsplit(":", 1)[-1]
 
 
 @dataclass
@@ -62,14 +60,14 @@ class ComplianceFold:
 
     def feed(self, position: int, originator_id: str, topic: str, state: dict[str, Any]) -> None:
         self.last_position = position
-        kind = _kind(topic)
-        if kind == "PersonEnrolled":
+        if topic == _ENROLLED:
             self.regions[originator_id] = state["region"]
-        elif kind == "PersonTransferred":
+        elif topic == _TRANSFERRED:
             self.regions[originator_id] = state["region_to"]
-        handler = getattr(self, "_" + kind, None)
-        if handler is None:
+        name = _HANDLERS.get(topic)
+        if name is None:
             return
+        handler = getattr(self, name)
         at = datetime.fromisoformat(state["timestamp"])
         in_scope = self.regions.get(originator_id, "").startswith(self.region)
         handler(originator_id, state, at, in_scope, self.start <= at < self.end)
@@ -77,6 +75,7 @@ class ComplianceFold:
     def _day(self, at: datetime) -> str:
         return at.astimezone(CST).date().isoformat()
 
+    @handles(ev.BindingStarted)
     def _BindingStarted(self, oid: str, s: dict, at: datetime, scope: bool, month: bool) -> None:
         if s["role"] != "binder" or not scope:
             return
@@ -87,6 +86,7 @@ class ComplianceFold:
         if at < self.end:
             self.bindings_active.add((oid, s["counterpart"]))
 
+    @handles(ev.BindingEnded)
     def _BindingEnded(self, oid: str, s: dict, at: datetime, scope: bool, month: bool) -> None:
         if s["role"] != "binder":
             return
@@ -97,11 +97,13 @@ class ComplianceFold:
             self.unbind_reasons[s["reason"]] += 1
             self.daily[self._day(at)]["unbinds"] += 1
 
+    @handles(ev.BindRejected)
     def _BindRejected(self, oid: str, s: dict, at: datetime, scope: bool, month: bool) -> None:
         if s["role"] == "binder" and scope and month:
             self.counts["bindings_rejected"] += 1
             self.rejections[s["code"]] += 1
 
+    @handles(ev.AuthorizationGranted)
     def _AuthorizationGranted(self, oid: str, s: dict, at: datetime, scope: bool, month: bool) -> None:
         if s["role"] != "authorizer" or not scope:
             return
@@ -110,6 +112,7 @@ class ComplianceFold:
         if at < self.end:
             self.authorizations_active.add((oid, s["counterpart"]))
 
+    @handles(ev.AuthorizationEnded)
     def _AuthorizationEnded(self, oid: str, s: dict, at: datetime, scope: bool, month: bool) -> None:
         if s["role"] != "authorizer":
             return
@@ -119,6 +122,7 @@ class ComplianceFold:
             self.counts["authorizations_ended"] += 1
             self.authorization_end_reasons[s["reason"]] += 1
 
+    @handles(ev.DeductionSettled)
     def _DeductionSettled(self, oid: str, s: dict, at: datetime, scope: bool, month: bool) -> None:
         if not (scope and month):
             return
@@ -137,6 +141,7 @@ class ComplianceFold:
         day["deductions"] += 1
         day["deductions_amount_fen"] += s["amount_fen"]
 
+    @handles(ev.DeductionReversed)
     def _DeductionReversed(self, oid: str, s: dict, at: datetime, scope: bool, month: bool) -> None:
         if scope and month:
             self.counts["reversals"] += 1
@@ -184,6 +189,11 @@ class ComplianceFold:
                          "deductions": counts["deductions"], "deductions_amount_fen": counts["deductions_amount_fen"]})
             day += timedelta(days=1)
         return days
+
+
+_HANDLERS = handler_table(ComplianceFold)
+_ENROLLED = topic_of(ev.PersonEnrolled)
+_TRANSFERRED = topic_of(ev.PersonTransferred)
 
 
 def fold_log(records: Iterable[Any], month: str, region: str = "") -> ComplianceFold:

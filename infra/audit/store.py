@@ -1,6 +1,6 @@
 """Paged access to the event log, and the audit's own tables.
 
-The log is read only through bounded pages in global order (notification id = position).
+The log is read only through bounded pages in global order (infra.eventstore.log).
 The audit keeps two tables of its own beside the event store, in the same database (and, on
 PostgreSQL, the same `?schema=`):
 
@@ -15,10 +15,13 @@ On the in-memory store (tests, demos) the same rows live on the recorder object.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
+
+from infra.eventstore.backend import backend_of
+from infra.eventstore.log import paged
 
 PAGE_SIZE = 500  # records per read of the log or of the links table
 
@@ -39,35 +42,11 @@ class LinkRow:
     link_sha256: str
 
 
-def paged(fetch: Callable[[int], list[Any]], position: Callable[[Any], int], after: int) -> Iterator[Any]:
-    """Every row after `after`, fetched in bounded pages (a short page is the last)."""
-    while True:
-        page = fetch(after)
-        yield from page
-        if len(page) < PAGE_SIZE:
-            return
-        after = position(page[-1])
-
-
-def backend_kind(recorder: Any) -> str:
-    """By the datastore's class, not the recorder's: the recorder may be a subclass of ours."""
-    from eventsourcing.sqlite import SQLiteDatastore
-
-    datastore = getattr(recorder, "datastore", None)
-    if isinstance(datastore, SQLiteDatastore):
-        return "sqlite"
-    try:
-        from eventsourcing.postgres import PostgresDatastore
-    except ImportError:  # psycopg not installed: cannot be PostgreSQL
-        return "memory"
-    return "postgres" if isinstance(datastore, PostgresDatastore) else "memory"
-
-
 class AuditStore:
     def __init__(self, app: Any):
         self.app = app
         self.recorder = app.recorder
-        self.kind = backend_kind(self.recorder)
+        self.kind = backend_of(self.recorder)
         self._ready = False
 
     # --- the event log --------------------------------------------------------------------
@@ -76,7 +55,7 @@ class AuditStore:
         return [n if isinstance(n.state, bytes) else _with_bytes(n) for n in page]
 
     def iter_log(self, after: int = 0, stop: int | None = None) -> Iterator[Notification]:
-        return paged(lambda start: self.log_page(start, PAGE_SIZE, stop), lambda n: n.id, after)
+        return paged(lambda start: self.log_page(start, PAGE_SIZE, stop), lambda n: n.id, after, PAGE_SIZE)
 
     def positions_below_start(self) -> list[int]:
         """Rows the notification log never shows (position < 1), yet aggregates would load."""
@@ -184,7 +163,7 @@ class AuditStore:
         return [LinkRow(**{k: row[k] for k in LINK_COLUMNS}) for row in rows]
 
     def iter_links(self, after: int = 0, stop: int | None = None) -> Iterator[LinkRow]:
-        return paged(lambda start: self.links_page(start, PAGE_SIZE, stop), lambda row: row.position, after)
+        return paged(lambda start: self.links_page(start, PAGE_SIZE, stop), lambda row: row.position, after, PAGE_SIZE)
 
     def link_at(self, position: int) -> LinkRow | None:
         page = self.links_page(position - 1, 1, position)

@@ -16,7 +16,18 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, V
 
 from domain.command_record import COMMAND_ID_PATTERN
 from domain.errors import InvalidInputError
-from domain.events import Channel, CreditSource, Insurance, UnbindReason, Verification
+from domain.vocabulary import (
+    AidRelationship,
+    BindingRelationship,
+    Category,
+    Channel,
+    CreditSource,
+    Insurance,
+    RevokeInitiator,
+    UnbindInitiator,
+    UnbindReason,
+    Verification,
+)
 
 
 CommandId = Annotated[str, Field(pattern=COMMAND_ID_PATTERN)]
@@ -87,7 +98,7 @@ class Bind(_Command):
     type: Literal["bind"]
     binder: IdText
     member: IdText
-    relationship: Literal["parent", "child", "spouse", "other"]
+    relationship: BindingRelationship
     channel: Channel
     verification: Verification
 
@@ -97,21 +108,21 @@ class Unbind(_Command):
     binder: IdText
     member: IdText
     reason: UnbindReason
-    initiated_by: Literal["binder", "member", "system"] | None = None
+    initiated_by: UnbindInitiator | None = None
 
 
 class Authorize(_Command):
     type: Literal["authorize"]
     authorizer: IdText
     beneficiary: IdText
-    relationship: Literal["spouse", "parent", "child", "sibling", "grandparent", "grandchild"]
+    relationship: AidRelationship
 
 
 class Revoke(_Command):
     type: Literal["revoke"]
     authorizer: IdText
     beneficiary: IdText
-    initiated_by: Literal["authorizer", "beneficiary"] = "authorizer"
+    initiated_by: RevokeInitiator = "authorizer"
 
 
 class Deduct(_Command):
@@ -119,7 +130,7 @@ class Deduct(_Command):
     settlement_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
     patient: IdText
     amount: str
-    category: Literal["hospital_self_pay", "pharmacy", "resident_premium", "public_health", "fitness", "wellness"]
+    category: Category
     institution: Annotated[str, Field(min_length=1, max_length=100)]
     presented_by: IdText | None = None
 

@@ -13,8 +13,8 @@ import hashlib
 import hmac
 from typing import Any
 
-from infra.audit.store import backend_kind
 from infra.config import ConfigError
+from infra.eventstore.backend import backend_of
 
 _LABEL = b"family-ledger pseudonym key check v1"
 _NAME = "pseudonym_key_check"
@@ -25,7 +25,7 @@ def key_check(key: bytes) -> str:
 
 
 def verify_pseudonym_key(recorder: Any, key: bytes) -> None:
-    kind = backend_kind(recorder)
+    kind = backend_of(recorder)
     if kind == "memory":
         return
     expected = key_check(key)

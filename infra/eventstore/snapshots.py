@@ -8,8 +8,9 @@ state is encoded here with explicit tags, and decoded to exactly the objects it 
 
 Tags (a dict with one `$`-key): `$dt` aware datetime, `$uuid`, `$tuple`, `$map` (a dict whose
 keys are not all strings, as [key, value] pairs), `$model` (a pydantic model by topic), `$models`
-(a tuple of models of one class), `$records` (a dict of same-shaped dicts, as columns). A dict
-whose keys are strings not starting with `$` is stored as is. Snapshots are a cache: they hold
+(a tuple of models of one class). A dict whose keys are strings not starting with `$` is stored
+as is. Snapshots written by earlier versions may also hold `$records` (a dict of same-shaped
+dicts, as columns); they are still read, never written. Snapshots are a cache: they hold
 no plain ID number (the aggregate state never does) and a lost snapshot only costs replay time.
 
 The snapshot's timestamp is the aggregate's `modified_on` (business time), never a clock.
@@ -30,7 +31,6 @@ from eventsourcing.utils import get_topic, register_topic, resolve_topic
 # most SNAPSHOT_INTERVAL - 1 events, however long the history.
 SNAPSHOT_INTERVAL = 200
 
-RECORDS_MIN = 8  # a dict of at least this many same-shaped dicts is stored as columns
 _PLAIN = (str, int, float, bool, type(None))
 _SKIPPED = ("_id", "_version", "_pending_events")
 
@@ -45,8 +45,6 @@ def encode_value(value: Any) -> Any:
     if isinstance(value, UUID):
         return {"$uuid": str(value)}
     if isinstance(value, dict):
-        if len(value) >= RECORDS_MIN and _same_keys(value.values()):
-            return _encode_records(value)
         if all(isinstance(k, str) and not k.startswith("$") for k in value):
             return {k: encode_value(v) for k, v in value.items()}
         return {"$map": [[encode_value(k), encode_value(v)] for k, v in value.items()]}
@@ -72,57 +70,12 @@ def _adapter(topic: str) -> TypeAdapter:
     return adapter
 
 
-def _same_keys(records: Any) -> bool:
-    first = None
-    for record in records:
-        if type(record) is not dict:
-            return False
-        keys = tuple(record)
-        if first is None:
-            first = keys
-        elif keys != first:
-            return False
-    return True
-
-
-def _encode_records(value: dict) -> dict:
-    """A dict of same-shaped dicts (a person's deductions) as columns: far less JSON than
-    repeating every key, and each column decodes in one tight loop."""
-    fields = list(next(iter(value.values())))
-    return {"$records": {
-        "ids": [encode_value(k) for k in value],
-        "fields": fields,
-        "columns": [[encode_value(record[f]) for record in value.values()] for f in fields],
-    }}
-
-
 def _decode_records(data: dict) -> dict:
-    columns = [_decode_column(column) for column in data["columns"]]
-    fields = data["fields"]
-    records = [dict(zip(fields, row)) for row in zip(*columns)] if columns else [{} for _ in data["ids"]]
-    return dict(zip(_decode_column(data["ids"]), records))
-
-
-def _decode_column(column: list) -> list:
-    if not column:
-        return column
-    first = column[0]
-    if isinstance(first, _PLAIN) and all(isinstance(v, _PLAIN) for v in column):
-        return column
-    if type(first) is dict and len(first) == 1:
-        if "$dt" in first and all(type(v) is dict and "$dt" in v for v in column):
-            return [datetime.fromisoformat(v["$dt"]) for v in column]
-        if "$uuid" in first and all(type(v) is dict and "$uuid" in v for v in column):
-            return [UUID(v["$uuid"]) for v in column]
-    if type(first) is dict and "$models" in first and all(type(v) is dict and v.get("$models") == first["$models"]
-                                                          for v in column):
-        flat = _adapter(first["$models"]).validate_python([row for v in column for row in v["rows"]])
-        out, start = [], 0
-        for v in column:  # one validation call for every model in the column, then split again
-            out.append(tuple(flat[start:start + len(v["rows"])]))
-            start += len(v["rows"])
-        return out
-    return [decode_value(v) for v in column]
+    """`$records` of an earlier version: {"ids": [...], "fields": [...], "columns": [[...], ...]}."""
+    ids = [decode_value(k) for k in data["ids"]]
+    columns = [[decode_value(v) for v in column] for column in data["columns"]]
+    records = [dict(zip(data["fields"], row)) for row in zip(*columns)] if columns else [{} for _ in ids]
+    return dict(zip(ids, records))
 
 
 def decode_value(value: Any) -> Any:

@@ -5,7 +5,7 @@ The PostgreSQL recorder serialises writers with a table lock per insert transact
 flush per command caps throughput at the database's commit rate. Here a batch of commands is
 decided against one `BatchUnitOfWork` (infra.groupcommit.unit_of_work) and stored with one save.
 If another writer got there first (IntegrityError on an aggregate version), the whole batch is
-decided again on fresh state, a bounded number of times. Nothing is half-applied. Aggregates a
+decided again on fresh state (see `apply_batch`). Nothing is half-applied. Aggregates a
 batch needs are loaded in bulk beforehand (infra.groupcommit.prefetch).
 """
 

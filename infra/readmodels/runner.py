@@ -28,12 +28,13 @@ from functools import lru_cache
 from typing import Any
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import resolve_topic
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from domain.errors import InvalidInputError
+from infra.eventstore.backend import backend_of
+from infra.eventstore.log import pages
 from infra.eventstore.mapper import upcast_state
 from infra.readmodels.views import BeforeCommit, fresh_pairs, open_views
 from projections.base import LedgerProjection, Record
@@ -96,7 +97,7 @@ class ViewRunner:
         order; the record is None for an event no view of this runner handles."""
         limit = limit or self.page_size
         recorder = self.app.recorder
-        if isinstance(recorder, PostgresApplicationRecorder):
+        if backend_of(recorder) == "postgres":
             rows = _postgres_rows(recorder, after, limit, self.topics)
         else:
             rows = [(n.id, n.originator_id, n.originator_version, n.topic, n.state if n.topic in self.topics else None)
@@ -118,11 +119,9 @@ class ViewRunner:
         positions = self.positions()
         applied = dict.fromkeys(positions, 0)
         done = 0
-        while True:
-            start = min(positions.values(), default=0)
-            page = self._page(start)
-            if not page:
-                return applied
+        start = min(positions.values(), default=0)
+        # After a page every view is at its last position (the furthest-behind view took it all).
+        for page in pages(self._page, _notification_id, start, self.page_size):
             last = page[-1][1].notification_id
             for projection in self.projections:
                 name = projection.name
@@ -133,8 +132,7 @@ class ViewRunner:
             done += len(page)
             if progress:
                 progress(done, last)
-            if len(page) < self.page_size:
-                return applied
+        return applied
 
     def follow(self, interval_s: float, stop: threading.Event, on_round: Callable[[dict], None] | None = None) -> None:
         """Catch up, wait (bounded interval), repeat until `stop` is set."""
@@ -194,7 +192,7 @@ class ViewRunner:
 
 
 # --- decoding ------------------------------------------------------------------------------
-def _postgres_rows(recorder: PostgresApplicationRecorder, after: int, limit: int,
+def _postgres_rows(recorder: Any, after: int, limit: int,
                    topics: Collection[str]) -> list[tuple]:
     """One keyset page of the log, read directly: the originator id as text, and the state only
     for the topics wanted (the rest are read only to advance the positions)."""
@@ -206,6 +204,10 @@ def _postgres_rows(recorder: PostgresApplicationRecorder, after: int, limit: int
     with recorder.datastore.get_connection() as connection, connection.cursor(row_factory=tuple_row) as cursor:
         cursor.execute(statement, (sorted(topics), after, limit), prepare=True)
         return cursor.fetchall()
+
+
+def _notification_id(pair: tuple[Record | None, Tracking]) -> int:
+    return pair[1].notification_id
 
 
 @lru_cache(maxsize=256)

@@ -15,8 +15,7 @@ Figures (all measured within the run, on the given database):
   and sequential scan of rows shaped like the stored events (same sizes), in a scratch table.
 - rebuild_events_per_s, rebuild_ratio (= rebuild / raw scan), rebuild_peak_rss_mb: a full
   rebuild of the views (projections' ViewRunner.rebuild, all views, checksums included) in a
-  child process, whose peak RSS is its own; if the projections cannot run, a streaming fold over `select_notifications` pages
-  stands in and `rebuild_source` says so.
+  child process, whose peak RSS is its own.
 - audit_replay_ms_p50/p99: loading a person with 10,000 events at the version just before one
   of their deductions (what an auditor replays), from a fresh application (no cache).
 """
@@ -38,9 +37,11 @@ from typing import Any
 
 from domain.clock import CST
 from domain.ids import check_character, person_id, pseudonym
+from infra.config import Settings, split_schema
+from infra.eventstore.log import notifications
 from infra.groupcommit.batch import apply_stream
-from infra.config import Settings
 from infra.groupcommit.prefetch import Prefetcher
+from infra.tools.bench_raw import raw_reference, remove_sqlite
 from infra.tools.simulate import simulate
 
 AUDIT_EVENTS = 10_000
@@ -179,7 +180,7 @@ class sibling_store:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
                 conn.execute(f'CREATE SCHEMA "{self.schema}"')
             self.target = f"{base}{'&' if '?' in base else '?'}schema={self.schema}"
-        elif db == "memory://":
+        elif self.settings.backend == "memory":
             self.target = db
         else:
             self.target = f"{db}.{self.suffix}"
@@ -192,29 +193,13 @@ class sibling_store:
 
             with psycopg.connect(split_schema(self.settings.db)[0], autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
-        elif self.target != "memory://":
+        elif self.settings.backend == "sqlite":
             remove_sqlite(self.target)
 
 
-def remove_sqlite(path: str) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        if os.path.exists(path + suffix):
-            os.remove(path + suffix)
-
-
-def split_schema(url: str) -> tuple[str, str]:
-    """('postgresql://...' without the schema parameter, the schema or '')."""
-    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query)
-    schema = next((v for k, v in query if k == "schema"), "")
-    rest = urlencode([(k, v) for k, v in query if k != "schema"])
-    return urlunsplit(parts._replace(query=rest)), schema
-
-
 def backend_name(settings: Settings) -> str:
-    return "postgresql" if settings.is_postgres else "memory" if settings.db == "memory://" else "sqlite"
+    """As the report has always named it ("postgresql", "sqlite", "memory")."""
+    return {"postgres": "postgresql"}.get(settings.backend, settings.backend)
 
 
 # --- audit replay --------------------------------------------------------------------------
@@ -257,147 +242,37 @@ def audit_replay(app: Any, settings: Settings, batch_size: int) -> dict[str, flo
             "audit_replay_ms_p99": round(timings[int(len(timings) * 0.99) - 1], 2)}
 
 
-# --- the physical reference ----------------------------------------------------------------
-def sample_rows(app: Any, limit: int = 5_000) -> list[tuple]:
-    notifications = app.recorder.select_notifications(start=1, limit=limit)
-    return [(n.originator_id, n.originator_version, n.topic, bytes(n.state)) for n in notifications]
-
-
-def equivalent_rows(sample: list[tuple], count: int) -> Iterator[tuple]:
-    """`count` rows with the sizes of the stored ones (sample cycled, ids made unique)."""
-    import uuid
-
-    for n in range(count):
-        originator_id, version, topic, state = sample[n % len(sample)]
-        yield uuid.UUID(int=(originator_id.int + n // len(sample)) % (1 << 128)), version, topic, state
-
-
-def raw_reference(settings: Settings, app: Any, rows: int) -> dict[str, float]:
-    sample = sample_rows(app)
-    rows = max(rows, 1)
-    if settings.is_postgres:
-        return raw_postgres(settings, sample, rows)
-    if settings.db == "memory://":
-        return {"raw_insert_rows_per_s": float("nan"), "raw_scan_rows_per_s": float("nan")}
-    return raw_sqlite(settings, sample, rows)
-
-
-def raw_postgres(settings: Settings, sample: list[tuple], rows: int) -> dict[str, float]:
-    import psycopg
-
-    base, schema = split_schema(settings.db)
-    table = f'"{schema or "public"}".bench_raw_events'
-    with psycopg.connect(base) as conn:
-        conn.execute(f"DROP TABLE IF EXISTS {table}")
-        conn.execute(f"CREATE TABLE {table} (notification_id bigserial PRIMARY KEY, originator_id uuid, "
-                     "originator_version bigint, topic text, state bytea)")
-        conn.commit()
-        start = time.perf_counter()
-        chunk: list[tuple] = []
-        for row in equivalent_rows(sample, rows):
-            chunk.append(row)
-            if len(chunk) == 10_000:
-                copy_rows(conn, table, chunk)
-                chunk = []
-        copy_rows(conn, table, chunk)
-        insert_s = time.perf_counter() - start
-        start = time.perf_counter()
-        scanned = 0
-        with conn.cursor(name="bench_scan") as cursor:
-            cursor.itersize = 10_000
-            cursor.execute(f"SELECT originator_id, originator_version, topic, state FROM {table} "
-                           "ORDER BY notification_id")
-            for _ in cursor:
-                scanned += 1
-        scan_s = time.perf_counter() - start
-        conn.commit()
-        conn.execute(f"DROP TABLE {table}")
-        conn.commit()
-    return {"raw_insert_rows_per_s": rows / insert_s, "raw_scan_rows_per_s": scanned / scan_s}
-
-
-def copy_rows(conn: Any, table: str, rows: list[tuple]) -> None:
-    if not rows:
-        return
-    with conn.cursor() as cursor, cursor.copy(
-        f"COPY {table} (originator_id, originator_version, topic, state) FROM STDIN"
-    ) as copy:
-        for row in rows:
-            copy.write_row(row)
-    conn.commit()
-
-
-def raw_sqlite(settings: Settings, sample: list[tuple], rows: int) -> dict[str, float]:
-    import sqlite3
-
-    path = settings.db + ".raw"
-    remove_sqlite(path)
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("CREATE TABLE raw (notification_id INTEGER PRIMARY KEY, originator_id TEXT, "
-                 "originator_version INTEGER, topic TEXT, state BLOB)")
-    start = time.perf_counter()
-    chunk: list[tuple] = []
-    for row in equivalent_rows(sample, rows):
-        chunk.append((str(row[0]), row[1], row[2], row[3]))
-        if len(chunk) == 10_000:
-            conn.executemany("INSERT INTO raw (originator_id, originator_version, topic, state) VALUES (?,?,?,?)", chunk)
-            conn.commit()
-            chunk = []
-    conn.executemany("INSERT INTO raw (originator_id, originator_version, topic, state) VALUES (?,?,?,?)", chunk)
-    conn.commit()
-    insert_s = time.perf_counter() - start
-    start = time.perf_counter()
-    scanned = sum(1 for _ in conn.execute("SELECT originator_id, originator_version, topic, state FROM raw "
-                                          "ORDER BY notification_id"))
-    scan_s = time.perf_counter() - start
-    conn.close()
-    remove_sqlite(path)
-    return {"raw_insert_rows_per_s": rows / insert_s, "raw_scan_rows_per_s": scanned / scan_s}
-
-
 # --- rebuild -------------------------------------------------------------------------------
 def streaming_fold(app: Any, page_size: int = FOLD_PAGE_SIZE) -> dict[str, Any]:
-    """A stand-in rebuild: read the whole log in bounded pages, decode every event and fold it
-    into small aggregates (events by type and month, money moved). Memory holds one page."""
+    """Read the whole log in bounded pages, decode every event and fold it into small
+    aggregates (events by type and month, money moved). Memory holds one page."""
     by_type: dict[str, int] = {}
     by_month: dict[str, int] = {}
     credited_fen = debited_fen = 0
-    position, events = 0, 0
-    while True:
-        page = app.recorder.select_notifications(start=position + 1, limit=page_size)
-        for notification in page:
-            event = app.mapper.to_domain_event(notification)
-            name = type(event).__name__
-            by_type[name] = by_type.get(name, 0) + 1
-            month = event.timestamp.astimezone(CST).strftime("%Y-%m")
-            by_month[month] = by_month.get(month, 0) + 1
-            credited_fen += getattr(event, "amount_fen", 0) if name == "AccountCredited" else 0
-            debited_fen += getattr(event, "amount_fen", 0) if name in ("AidDebited", "DeductionSettled") else 0
-            events += 1
-        if len(page) < page_size:
-            return {"events": events, "by_type": by_type, "by_month": by_month,
-                    "credited_fen": credited_fen, "debited_fen": debited_fen}
-        position = page[-1].id
+    events = 0
+    for notification in notifications(app.recorder, page_size=page_size):
+        event = app.mapper.to_domain_event(notification)
+        name = type(event).__name__
+        by_type[name] = by_type.get(name, 0) + 1
+        month = event.timestamp.astimezone(CST).strftime("%Y-%m")
+        by_month[month] = by_month.get(month, 0) + 1
+        credited_fen += getattr(event, "amount_fen", 0) if name == "AccountCredited" else 0
+        debited_fen += getattr(event, "amount_fen", 0) if name in ("AidDebited", "DeductionSettled") else 0
+        events += 1
+    return {"events": events, "by_type": by_type, "by_month": by_month,
+            "credited_fen": credited_fen, "debited_fen": debited_fen}
 
 
 def rebuild_worker(settings: Settings) -> dict[str, Any]:
-    """Runs in the child process: the projections' rebuild if it runs, else the stand-in."""
+    """Runs in the child process: the projections' rebuild of every view."""
     from infra.eventstore.application import LedgerApp
+    from infra.readmodels.runner import REBUILD_PAGE_SIZE_DEFAULT, ViewRunner
 
     app = LedgerApp(settings)
     events = app.recorder.max_notification_id() or 0
-    source = "projections: ViewRunner.rebuild (all views)"
+    source = f"projections: ViewRunner.rebuild (all views), pages of {REBUILD_PAGE_SIZE_DEFAULT:,} events"
     start = time.perf_counter()
-    try:
-        from infra.readmodels.runner import REBUILD_PAGE_SIZE_DEFAULT, ViewRunner
-
-        source += f", pages of {REBUILD_PAGE_SIZE_DEFAULT:,} events"
-        ViewRunner(app).rebuild()  # the default rebuild page size, as `ledger rebuild` uses it
-    except Exception as error:  # noqa: BLE001 - the projections are another engineer's work in progress
-        source = f"STAND-IN streaming fold over select_notifications (projections rebuild unavailable: {type(error).__name__}: {str(error)[:120]})"
-        start = time.perf_counter()
-        events = streaming_fold(app)["events"]
+    ViewRunner(app).rebuild()  # the default rebuild page size, as `ledger rebuild` uses it
     elapsed = time.perf_counter() - start
     app.close()
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -406,7 +281,7 @@ def rebuild_worker(settings: Settings) -> dict[str, Any]:
 
 
 def rebuild_in_child(settings: Settings) -> dict[str, Any]:
-    if settings.db == "memory://":
+    if settings.backend == "memory":
         return {"rebuild_events_per_s": float("nan"), "rebuild_peak_rss_mb": float("nan"),
                 "rebuild_source": "not measured on the in-memory store (needs a shared database)"}
     env = dict(os.environ, LEDGER_BENCH_DB=settings.db, LEDGER_BENCH_KEY=settings.pseudonym_key.decode())

@@ -24,58 +24,27 @@ import heapq
 import json
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from domain.clock import CST
 from domain.ids import check_character
-
-# Region codes (6 digits) by province, with weights that loosely follow population.
-REGIONS: dict[str, tuple[str, ...]] = {
-    "11": ("110101", "110105", "110108", "110114"),  # Beijing
-    "14": ("140105", "140106", "140202", "140702"),  # Shanxi
-    "34": ("340102", "340104", "340202", "341302"),  # Anhui
-    "42": ("420102", "420106", "420111", "420502"),  # Hubei
-    "44": ("440103", "440106", "440305", "440604"),  # Guangdong
-}
-PROVINCE_WEIGHTS = {"11": 2, "14": 3, "34": 5, "42": 5, "44": 8}
-CHANNELS = ("alipay", "wechat", "nhsa_app", "bank_app", "counter")
-CHANNEL_WEIGHTS = (40, 30, 15, 8, 7)
-UNBIND_REASONS = ("binder_request", "member_request", "credential_removed", "system_forced", "policy_adjustment")
-UNBIND_WEIGHTS = (50, 25, 12, 8, 5)
-CATEGORIES = ("pharmacy", "hospital_self_pay", "resident_premium", "public_health", "fitness", "wellness")
-CATEGORY_WEIGHTS = (55, 30, 4, 4, 4, 3)
-INSTITUTIONS = ("PH-DASHENLIN", "PH-YIXINTANG", "PH-LAOBAIXING", "HOSP-CITY-1", "HOSP-CITY-2", "HOSP-TCM",
-                "CLINIC-COMMUNITY", "HOSP-CHILDREN")
-
-
-@dataclass
-class Resident:
-    """The generator's picture of one person (not the ledger's state)."""
-
-    index: int
-    number: str
-    birth: date
-    male: bool
-    region: str
-    insurance: str
-    household: int
-    role: str  # adult / child / elder
-    status: str = "unenrolled"
-    members: set[int] = field(default_factory=set)
-    binders: set[int] = field(default_factory=set)
-    beneficiaries: set[int] = field(default_factory=set)
-    authorizers: set[int] = field(default_factory=set)
-
-    def age_on(self, day: date) -> int:
-        return day.year - self.birth.year - ((day.month, day.day) < (self.birth.month, self.birth.day))
-
-
-@dataclass
-class Household:
-    adults: list[int]
-    children: list[int]
-    elders: list[int]
+from infra.tools.households import (
+    CATEGORIES,
+    CATEGORY_WEIGHTS,
+    CHANNEL_WEIGHTS,
+    CHANNELS,
+    INSTITUTIONS,
+    PROVINCE_WEIGHTS,
+    REGIONS,
+    UNBIND_REASONS,
+    UNBIND_WEIGHTS,
+    Household,
+    Resident,
+    add_months,
+    poisson,
+    relationship_of,
+    yuan,
+)
 
 
 class Simulation:
@@ -86,7 +55,7 @@ class Simulation:
         self.id_prefix = f"sim-{seed}-{persons}x{months}"  # distinct workloads never share a command id
         self.months = months
         self.start = start
-        self.end = _add_months(start, months)
+        self.end = add_months(start, months)
         self.people: list[Resident] = []
         self.households: list[Household] = []
         self.numbers: set[str] = set()
@@ -157,7 +126,7 @@ class Simulation:
 
     def lines(self) -> Iterator[str]:
         for m in range(self.months):
-            month_start = _add_months(self.start, m)
+            month_start = add_months(self.start, m)
             self.at(datetime(month_start.year, month_start.month, 1, 0, 0, 0, tzinfo=CST),
                     lambda when, m=m, month_start=month_start: self._plan_month(m, month_start))
         number = 0
@@ -208,7 +177,7 @@ class Simulation:
         if r.random() < 0.01:
             self.at(self.moment(month_start), lambda w, p=p: self._credit(p, r.choice(("transfer_in", "adjustment"))))
         visits = {"child": 0.9, "adult": 0.6, "elder": 1.6}[p.role]
-        for _ in range(_poisson(r, visits)):
+        for _ in range(poisson(r, visits)):
             self.at(self.moment(month_start), lambda w, p=p: self._deduct(p, w))
         if month_start.month >= 9 and p.insurance == "resident" and r.random() < 0.2:
             self.at(self.moment(month_start), lambda w, p=p: self._deduct(p, w, category="resident_premium"))
@@ -245,7 +214,7 @@ class Simulation:
         if p.status != "active" and self.random.random() > 0.05:
             return []
         low, high = (8_000, 60_000) if source == "monthly_contribution" else (1_000, 200_000)
-        return [{"type": "credit", "person": p.number, "amount": _yuan(self.random.randint(low, high)),
+        return [{"type": "credit", "person": p.number, "amount": yuan(self.random.randint(low, high)),
                  "source": source}]
 
     def _bind(self, binder_index: int, member_index: int, when: datetime) -> list[dict]:
@@ -255,7 +224,7 @@ class Simulation:
             return []
         if "unenrolled" in (binder.status, member.status) and r.random() > 0.1:  # mostly they wait
             return []
-        relationship = _relationship(binder, member, binding=True)
+        relationship = relationship_of(binder, member, binding=True)
         minor = member.age_on(when.date()) < 16
         if minor:
             verification = r.choices(("documents", "face"), (80, 20))[0]
@@ -298,7 +267,7 @@ class Simulation:
         authorizer.beneficiaries.add(beneficiary_index)
         beneficiary.authorizers.add(authorizer_index)
         return [{"type": "authorize", "authorizer": authorizer.number, "beneficiary": beneficiary.number,
-                 "relationship": _relationship(authorizer, beneficiary, binding=False)}]
+                 "relationship": relationship_of(authorizer, beneficiary, binding=False)}]
 
     def _revoke(self, authorizer_index: int, beneficiary_index: int) -> list[dict]:
         authorizer, beneficiary = self.people[authorizer_index], self.people[beneficiary_index]
@@ -318,7 +287,7 @@ class Simulation:
         self.settlements += 1
         institution = r.choice(INSTITUTIONS)
         command = {"type": "deduct", "settlement_id": f"{institution[:4]}-{when:%Y%m}-{self.settlements:08d}",
-                   "patient": p.number, "amount": _yuan(r.randint(*fen)), "category": category,
+                   "patient": p.number, "amount": yuan(r.randint(*fen)), "category": category,
                    "institution": institution}
         if p.binders and (p.role != "adult" or r.random() < 0.1) and r.random() < 0.45:
             command["presented_by"] = self.people[r.choice(sorted(p.binders))].number
@@ -339,7 +308,7 @@ class Simulation:
         elif roll < 0.03:  # the institution's system resubmits the same settlement
             self.at(when + timedelta(minutes=r.randint(1, 90)), lambda w: [dict(command)])
         elif roll < 0.032:  # same settlement id, different content
-            clash = dict(command, amount=_yuan(r.randint(100, 5_000)))
+            clash = dict(command, amount=yuan(r.randint(100, 5_000)))
             self.at(when + timedelta(minutes=r.randint(1, 90)), lambda w: [clash])
         elif roll < 0.033:
             missing = {"type": "reverse", "settlement_id": "X" + command["settlement_id"], "reason": "typo"}
@@ -349,7 +318,7 @@ class Simulation:
         if p.status != "active":
             return []
         p.status = "suspended"
-        resume_month = _add_months(month_start, self.random.randint(1, 3))
+        resume_month = add_months(month_start, self.random.randint(1, 3))
         self.at(self.moment(resume_month, 1, 20), lambda w: self._resume(p))
         return [{"type": "suspend", "person": p.number, "reason": "contributions lapsed (断缴)"}]
 
@@ -384,44 +353,6 @@ class Simulation:
             self.people[other].authorizers.discard(p.index)
         p.beneficiaries, p.authorizers = set(), set()
         return [{"type": "transfer", "person": p.number, "region": region}]
-
-
-def _relationship(first: Resident, second: Resident, *, binding: bool) -> str:
-    """What `second` is to `first`, in the vocabulary of bindings or of mutual aid."""
-    if first.household != second.household:
-        return "other" if binding else "sibling"
-    roles = (first.role, second.role)
-    if roles in (("adult", "child"), ("elder", "adult")):
-        return "child"
-    if roles in (("child", "adult"), ("adult", "elder")):
-        return "parent"
-    if roles == ("adult", "adult"):
-        return "spouse"
-    if roles == ("elder", "elder"):
-        return "spouse"
-    if roles == ("elder", "child"):
-        return "other" if binding else "grandchild"
-    if roles == ("child", "elder"):
-        return "other" if binding else "grandparent"
-    return "other" if binding else "sibling"
-
-
-def _poisson(r: random.Random, mean: float) -> int:
-    """Knuth's method; small means only."""
-    limit, k, product = pow(2.718281828459045, -mean), 0, r.random()
-    while product > limit:
-        k += 1
-        product *= r.random()
-    return k
-
-
-def _yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
-
-
-def _add_months(day: date, months: int) -> date:
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def simulate(persons: int, months: int = 12, seed: int = 1) -> Iterator[str]:

@@ -19,20 +19,21 @@ import tomllib
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import date
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from domain import events as ev
 from domain.binding import BindRequest, decide_bind
-from domain.clock import local_date, month_of
+from domain.clock import local_date, local_iso, month_of
 from domain.deduction import DeductRequest, accounts_for, check_deduct
+from domain.dispatch import handler_table, handles, topic_of
 from domain.errors import InvalidInputError, LedgerError
 from domain.mutual_aid import decide_authorize
 from domain.rules import Catalogue, RuleSet, parse_catalogue
 from domain.spending import allocate
-from projections._time import local_iso
+from infra.eventstore.catalogue import catalogue_files
+from infra.eventstore.log import notifications
 
 PAGE_SIZE = 500
 
@@ -79,17 +80,10 @@ def _outcome(side: dict[str, Any]) -> str:
 
 
 # --- choosing the rules -----------------------------------------------------------------------
-def _catalogue_files(directory: str | None) -> dict[str, str]:
-    if directory is None:
-        root = resources.files("domain.rules") / "catalogue"
-        return {p.name: p.read_text(encoding="utf-8") for p in root.iterdir() if p.name.endswith(".toml")}
-    return {p.name: p.read_text(encoding="utf-8") for p in Path(directory).glob("*.toml")}
-
-
 def resolve_rules(name_or_file: str, rules_dir: str | None = None) -> tuple[str, Catalogue]:
     """A catalogue name (variant, family or exact version), or a rule-set file added to the
     catalogue (replacing a shipped file of the same file name). Returns (name, catalogue)."""
-    files = _catalogue_files(rules_dir)
+    files = catalogue_files(rules_dir)
     path = Path(name_or_file)
     if name_or_file.endswith(".toml") or path.is_file():
         if not path.is_file():
@@ -138,17 +132,12 @@ class Reevaluator:
 
     def run(self) -> Report:
         report = Report(rules=self.rules_name)
-        after = 0
-        while True:
-            notifications = self.app.recorder.select_notifications(start=after + 1, limit=self.page_size)
-            for notification in notifications:
-                event = self.app.mapper.to_domain_event(notification)
-                if self._in_range(event):
-                    self._decide(event, report)
-                self._advance(event)
-            if len(notifications) < self.page_size:
-                return report
-            after = notifications[-1].id
+        for notification in notifications(self.app.recorder, page_size=self.page_size):
+            event = self.app.mapper.to_domain_event(notification)
+            if self._in_range(event):
+                self._decide(event, report)
+            self._advance(event)
+        return report
 
     def _in_range(self, event: Any) -> bool:
         day = local_date(event.timestamp)
@@ -189,18 +178,17 @@ class Reevaluator:
         return self._at(person, version)
 
     def _decide(self, event: Any, report: Report) -> None:
-        if isinstance(event, (ev.BindingStarted, ev.BindRejected)) and event.role == "binder":
-            self._record(report, self._bind(event))
-        elif isinstance(event, ev.AuthorizationGranted) and event.role == "authorizer":
-            self._record(report, self._authorize(event))
-        elif isinstance(event, ev.DeductionSettled):
-            self._record(report, self._deduct(event))
-
-    def _record(self, report: Report, change: Change | None) -> None:
+        """A decision is recorded on its decider's event (the binder's, the authorizer's, the
+        patient's); the mirror event on the other party is not a decision of its own."""
+        name = _DECISIONS.get(topic_of(type(event)))
+        if name is None or getattr(event, "role", None) in _MIRROR_ROLES:
+            return
         report.decisions += 1
+        change = getattr(self, name)(event)
         if change is not None:
             report.changed.append(change)
 
+    @handles(ev.BindingStarted, ev.BindRejected)
     def _bind(self, event: ev.BindingStarted | ev.BindRejected) -> Change | None:
         binder = self._originator(event)
         member = self._before(event.counterpart, event)
@@ -215,6 +203,7 @@ class Reevaluator:
         return Change(event.timestamp, "bind", [binder.masked, member.masked], recorded, decision.as_outcome(),
                       rule or "")
 
+    @handles(ev.AuthorizationGranted)
     def _authorize(self, event: ev.AuthorizationGranted) -> Change | None:
         authorizer = self._originator(event)
         beneficiary = self._before(event.counterpart, event)
@@ -225,6 +214,7 @@ class Reevaluator:
         return Change(event.timestamp, "authorize", [authorizer.masked, beneficiary.masked], recorded,
                       decision.as_outcome(), decision.rule or "")
 
+    @handles(ev.DeductionSettled)
     def _deduct(self, event: ev.DeductionSettled) -> Change | None:
         patient = self._originator(event)
         presenter = None
@@ -250,3 +240,7 @@ class Reevaluator:
         if reevaluated == recorded:
             return None
         return Change(event.timestamp, "deduct", [patient.masked], recorded, reevaluated, "spending")
+
+
+_DECISIONS = handler_table(Reevaluator)
+_MIRROR_ROLES = ("member", "beneficiary")  # the other party's copy of a bind or an authorization

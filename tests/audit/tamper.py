@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
+from infra.config import split_schema
 
 
 class SQLiteTamper:
@@ -51,9 +51,7 @@ class SQLiteTamper:
 class PostgresTamper:
     def __init__(self, url: str, table: str = "familyledger_events"):
         self.table = table
-        parsed = urlparse(url)
-        self.schema = parse_qs(parsed.query)["schema"][0]
-        self.base = parsed._replace(query="").geturl()
+        self.base, self.schema = split_schema(url)
 
     def _run(self, *statements: tuple[str, tuple]) -> list[Any]:
         import psycopg

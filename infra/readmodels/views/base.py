@@ -1,48 +1,20 @@
-"""Where the views live: the library's tracking recorders, extended with the view tables.
-
-`SQLiteLedgerViews` and `PostgresLedgerViews` subclass the library's `SQLiteTrackingRecorder` and
-`PostgresTrackingRecorder` (as the library's own projection examples do), in the same database as
-the event store. On the in-memory store the views live in an in-memory SQLite database.
-
-Tables (physical names):
-- `lv_<table>_g<N>`: the rows of generation N of a view (e.g. `lv_bindings_g1`, `lv_quota_counters_g2`).
-- `ledger_view_pointer(view, active_generation, building_generation, last_generation)`: which
-  generation serves queries, and which one a rebuild is filling.
-- `ledger_view_generations(view, generation, events)`: events processed by each generation.
-- the library's tracking table (`tracking` on SQLite, `familyledger_tracking` on PostgreSQL):
-  one row per view generation, keyed `<view>/g<N>`, holding the last notification id applied.
-
-Every write of a view is one transaction that (1) locks the view's pointer row, (2) reads the
-generation's tracking position and skips events at or below it, (3) writes the rows, (4) records
-the new tracking position and event count, and, for the last page of a rebuild, (5) switches the
-pointer. So a crash anywhere rolls everything back together, and re-delivered events are skipped.
-
-Rows are written in bulk: the projection gathers a page's changes in memory
-(projections.changes.PageChanges) and the page's net writes go out as a few statements per table.
-On PostgreSQL each is one statement over `unnest` of column arrays (`INSERT ... ON CONFLICT`,
-`DELETE ... WHERE (key) IN`); on SQLite, in-process, `executemany` of the row statements.
-"""
+"""The view recorder's dialect-free part: generations, the pointer, tracking, and writing a
+page of a view's rows in one transaction. The dialects are in `sqlite` and `postgres` beside
+this module; `infra.readmodels.views` (the package) opens the right one and documents the tables."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import uuid
-import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from eventsourcing.persistence import OperationalError, ProgrammingError, Tracking
-from eventsourcing.postgres import PostgresFactory, PostgresTrackingRecorder
-from eventsourcing.sqlite import SQLiteDatastore, SQLiteFactory, SQLiteTrackingRecorder
-from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Identifier
 
 from projections.base import LedgerProjection, Record, Table, record_of
 from projections.changes import Key, PageChanges, Row, TableWrites
-from projections.registry import PROJECTIONS
 
 TABLE_PREFIX = "lv_"
 POINTER_TABLE = "ledger_view_pointer"
@@ -367,181 +339,3 @@ def assert_pointer(pointer: Pointer | None, view: str) -> Pointer:
     if pointer is None:
         raise LookupError(f"view {view} has no generation pointer")
     return pointer
-
-
-class SQLiteLedgerViews(_LedgerViews, SQLiteTrackingRecorder):
-    dialect = "sqlite"
-    types = {"text": "TEXT", "int": "INTEGER"}
-    text_order = ""  # BINARY collation: byte order
-
-    def construct_create_table_statements(self) -> list[str]:
-        return [
-            *super().construct_create_table_statements(),
-            f"CREATE TABLE IF NOT EXISTS {POINTER_TABLE} (view TEXT PRIMARY KEY, active_generation INTEGER NOT NULL, "
-            "building_generation INTEGER, last_generation INTEGER NOT NULL)",
-            f"CREATE TABLE IF NOT EXISTS {GENERATIONS_TABLE} (view TEXT, generation INTEGER, events INTEGER NOT NULL, "
-            "PRIMARY KEY (view, generation))",
-        ]
-
-    @property
-    def tracking_table(self) -> str:
-        return "tracking"
-
-    @contextmanager
-    def write_transaction(self) -> Iterator[Any]:
-        # BEGIN IMMEDIATE takes the write lock up front: two processes catching up the same view
-        # serialise here, and the second sees the first's tracking position.
-        with self.datastore.get_connection(commit=True) as connection:
-            cursor = connection.cursor()
-            cursor.execute("BEGIN IMMEDIATE")
-            try:
-                yield cursor
-            except BaseException:
-                connection.rollback()
-                raise
-            connection.commit()
-
-    @contextmanager
-    def read_transaction(self) -> Iterator[Any]:
-        with self.datastore.transaction(commit=False) as cursor:
-            yield cursor
-
-    def fetchmany(self, cursor: Any, size: int) -> list[Any]:
-        return cursor.sqlite_cursor.fetchmany(size)
-
-    def load_rows(self, cursor: Any, table: Table, name: str, keys: list[Key]) -> dict[Key, Row]:
-        # In-process point lookups on the primary key: as cheap as any batched form.
-        sql = f"SELECT {', '.join(table.column_names)} FROM {name} WHERE " + " AND ".join(f"{k} = ?" for k in table.key)
-        found = {}
-        for key in keys:
-            cursor.execute(sql, key)
-            row = cursor.fetchone()
-            if row is not None:
-                found[key] = tuple(row)
-        return found
-
-    def write_rows(self, cursor: Any, name: str, writes: TableWrites) -> None:
-        table = writes.table
-        values = f"VALUES ({', '.join('?' for _ in table.columns)})"
-        if writes.deletes:
-            cursor.executemany(f"DELETE FROM {name} WHERE " + " AND ".join(f"{k} = ?" for k in table.key), writes.deletes)
-        if writes.puts:
-            cursor.executemany(self.put_sql(name, table, values), writes.puts)
-        if writes.adds:
-            cursor.executemany(self.add_sql(name, table, values), writes.adds)
-
-
-class PostgresLedgerViews(_LedgerViews, PostgresTrackingRecorder):
-    dialect = "postgres"
-    types = {"text": "TEXT", "int": "BIGINT"}
-    text_order = ' COLLATE "C"'  # byte order, like SQLite, whatever the database locale
-
-    def __init__(self, datastore: Any, **kwargs: Any):
-        super().__init__(datastore, **kwargs)
-        schema = Identifier(self.datastore.schema)
-        self.sql_create_statements.extend([
-            SQL("CREATE TABLE IF NOT EXISTS {0}.{1} (view TEXT PRIMARY KEY, active_generation BIGINT NOT NULL, "
-                "building_generation BIGINT, last_generation BIGINT NOT NULL)").format(schema, Identifier(POINTER_TABLE)),
-            SQL("CREATE TABLE IF NOT EXISTS {0}.{1} (view TEXT, generation BIGINT, events BIGINT NOT NULL, "
-                "PRIMARY KEY (view, generation))").format(schema, Identifier(GENERATIONS_TABLE)),
-        ])
-
-    def qualify(self, name: str) -> str:
-        return f'"{self.datastore.schema}"."{name}"'
-
-    def paramstyle(self, sql: str) -> str:
-        return sql.replace("?", "%s")
-
-    @staticmethod
-    def as_tuple(row: Any) -> tuple:
-        return tuple(row.values()) if isinstance(row, dict) else tuple(row)
-
-    @property
-    def tracking_table(self) -> str:
-        return self.tracking_table_name
-
-    def lock_pointer_sql(self) -> str:
-        return super().lock_pointer_sql() + " FOR UPDATE"
-
-    def stream(self, cursor: Any, sql: str) -> Iterator[list[Any]]:
-        # A server-side cursor: a client-side one would hold the whole result (a large view's
-        # every row) in the client's memory before the first batch.
-        with cursor.connection.cursor(name="ledger_view_rows", row_factory=tuple_row) as rows:
-            rows.execute(sql)
-            while batch := rows.fetchmany(FETCH_ROWS_MAX):
-                yield batch
-
-    def _unnest(self, table: Table, columns: Sequence[str]) -> str:
-        kinds = dict(table.columns)
-        return f"unnest({', '.join(f'%s::{self.types[kinds[c]]}[]' for c in columns)})"
-
-    @staticmethod
-    def _arrays(rows: list[tuple], width: int) -> list[list[Any]]:
-        return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
-
-    def load_rows(self, cursor: Any, table: Table, name: str, keys: list[Key]) -> dict[Key, Row]:
-        key_list = ", ".join(table.key)
-        cursor.execute(f"SELECT {', '.join(table.column_names)} FROM {name} WHERE ({key_list}) IN "
-                       f"(SELECT * FROM {self._unnest(table, table.key)})", self._arrays(keys, len(table.key)))
-        width = len(table.key)
-        return {row[:width]: row for row in map(self.as_tuple, cursor.fetchall())}
-
-    def write_rows(self, cursor: Any, name: str, writes: TableWrites) -> None:
-        table = writes.table
-        if writes.deletes:
-            cursor.execute(f"DELETE FROM {name} WHERE ({', '.join(table.key)}) IN "
-                           f"(SELECT * FROM {self._unnest(table, table.key)})", self._arrays(writes.deletes, len(table.key)))
-        if writes.puts:
-            cursor.execute(self.put_sql(name, table, self._stage(cursor, table, writes.puts)))
-        if writes.adds:
-            cursor.execute(self.add_sql(name, table, self._stage(cursor, table, writes.adds)))
-
-    def _stage(self, cursor: Any, table: Table, rows: list[Row]) -> str:
-        """COPY the rows into a session-private staging table (emptied at every commit) and
-        return the SELECT that reads them: COPY then one INSERT ... SELECT ... ON CONFLICT is
-        about twice as fast on the server as the same rows sent as unnest() arrays.
-        Used at most once per table per transaction (one put or add per table per page)."""
-        stage = f"lv_stage_{table.name}"
-        columns = ", ".join(f"{column} {self.types[kind]}" for column, kind in table.columns)
-        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ({columns}) ON COMMIT DELETE ROWS")
-        with cursor.copy(f"COPY {stage} ({', '.join(table.column_names)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return f"SELECT {', '.join(table.column_names)} FROM {stage}"
-
-    @contextmanager
-    def write_transaction(self) -> Iterator[Any]:
-        with self.datastore.transaction(commit=True) as cursor:
-            yield cursor
-
-    @contextmanager
-    def read_transaction(self) -> Iterator[Any]:
-        with self.datastore.transaction(commit=False) as cursor:
-            yield cursor
-
-
-_OPENED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def open_views(app: Any) -> _LedgerViews:
-    """The view recorder beside the application's event store (created on first use; one per
-    application object, so every runner of an in-memory application sees the same views)."""
-    recorder = _OPENED.get(app)
-    if recorder is None:
-        recorder = _OPENED[app] = _construct_views(app)
-    return recorder
-
-
-def _construct_views(app: Any) -> _LedgerViews:
-    factory = app.factory
-    if isinstance(factory, PostgresFactory):
-        recorder: _LedgerViews = factory.tracking_recorder(PostgresLedgerViews)
-    elif isinstance(factory, SQLiteFactory):
-        recorder = factory.tracking_recorder(SQLiteLedgerViews)
-    else:  # the in-memory store: views in a private in-memory SQLite database
-        datastore = SQLiteDatastore(db_name=f"file:ledger_views_{uuid.uuid4().hex}?mode=memory&cache=shared")
-        recorder = SQLiteLedgerViews(datastore)
-        recorder.create_table()
-    for projection in PROJECTIONS:
-        recorder.ensure_view(projection)
-    return recorder
