@@ -15,8 +15,8 @@ import tracemalloc
 
 from infra.eventstore.application import LedgerApp
 from infra.readmodels.runner import ViewRunner
-from tests.conftest import settings_for
-from tests.projections.history import History
+from tests.support.backends import settings_for
+from tests.support.history import History
 
 PAGE_SIZE = 400
 SHORT_EVENTS = 3_000

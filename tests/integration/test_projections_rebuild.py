@@ -13,11 +13,11 @@ from infra.eventstore.application import LedgerApp
 from infra.readmodels.runner import ViewRunner
 from infra.readmodels.views import physical_name
 from projections.ties import BindingsProjection
-from tests.conftest import DEV_KEY, settings_for
-from tests.projections.compare import assert_views_agree_with_aggregates
-from tests.projections.conftest import Crash, crash_when
-from tests.projections.history import History
-from tests.projections.test_exactly_once import run_killed
+from tests.support import DEV_KEY
+from tests.support.backends import settings_for
+from tests.support.views import assert_views_agree_with_aggregates
+from tests.support.crash import Crash, crash_when, run_killed
+from tests.support.history import History
 
 
 def _table_exists(views, name: str) -> bool:

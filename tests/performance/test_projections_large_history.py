@@ -12,9 +12,9 @@ import pytest
 
 from infra.eventstore.application import LedgerApp
 from infra.readmodels.runner import ViewRunner
-from tests.conftest import settings_for
-from tests.projections.compare import assert_views_agree_with_aggregates
-from tests.projections.history import History
+from tests.support.backends import settings_for
+from tests.support.views import assert_views_agree_with_aggregates
+from tests.support.history import History
 
 EVENTS_MIN = 100_000
 

@@ -10,12 +10,8 @@ gives exactly the checksums of a clean rebuild and the aggregates' answers.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
@@ -23,13 +19,11 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from infra.eventstore.application import LedgerApp
 from infra.readmodels.runner import ViewRunner
 from infra.readmodels.views import tracking_key
-from tests.conftest import DEV_KEY, settings_for
-from tests.projections.compare import assert_views_agree_with_aggregates
-from tests.projections.conftest import Crash, crash_when
-from tests.projections.history import History
-
-REPO = Path(__file__).resolve().parents[2]
-
+from tests.support import DEV_KEY
+from tests.support.backends import settings_for
+from tests.support.views import assert_views_agree_with_aggregates
+from tests.support.crash import Crash, crash_when, run_killed
+from tests.support.history import History
 
 def _history(app: LedgerApp, events: int = 700) -> History:
     history = History(app, persons_count=40, seed=5)
@@ -90,12 +84,6 @@ KILL_SCRIPT = textwrap.dedent(
     ViewRunner(app, page_size=100, before_commit=kill).catch_up()
     """
 )
-
-
-def run_killed(script: str, *args: str) -> int:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-c", script, *args], cwd=REPO, env=env, capture_output=True, timeout=300)
-    return done.returncode
 
 
 def test_kill_9_before_commit_loses_and_duplicates_nothing(backend_url):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from infra.eventstore.application import LedgerApp
 from infra.readmodels.runner import ViewRunner
-from tests.conftest import settings_for
-from tests.projections.compare import assert_views_agree_with_aggregates
-from tests.projections.history import History
+from tests.support.backends import settings_for
+from tests.support.views import assert_views_agree_with_aggregates
+from tests.support.history import History
 
 
 def test_views_agree_with_aggregates_on_a_generated_history(any_backend_url):
