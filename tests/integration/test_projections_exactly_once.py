@@ -23,10 +23,10 @@ from tests.support import DEV_KEY
 from tests.support.backends import settings_for
 from tests.support.views import assert_views_agree_with_aggregates
 from tests.support.crash import Crash, crash_when, run_killed
-from tests.support.history import History
+from tests.support.workload import Workload
 
-def _history(app: LedgerApp, events: int = 700) -> History:
-    history = History(app, persons_count=40, seed=5)
+def _history(app: LedgerApp, events: int = 700) -> Workload:
+    history = Workload(app, persons=40, seed=5)
     history.run(events)
     return history
 
@@ -103,7 +103,7 @@ def test_the_library_projection_entry_point_writes_one_event_and_its_tracking(le
     """`Projection.process_event(event, tracking)` (the eventsourcing API) is one transaction."""
     from projections.balances import BalancesProjection
 
-    History(ledger.app, persons_count=5, seed=1).run(40)
+    Workload(ledger.app, persons=5, seed=1).run(40)
     runner = ViewRunner(ledger.app, names=["balances"])
     projection = BalancesProjection(runner.views)
     for notification in ledger.app.recorder.select_notifications(start=1, limit=100):

@@ -1,6 +1,6 @@
 """Rebuild checksums equal live checksums on a generated history of over 100,000 events.
 
-Method: generate the history on SQLite in batches (tests.projections.history), catching the
+Method: generate the history on SQLite in batches (tests.support.history), catching the
 live views up every 20,000 events as a running `ledger project --follow` would; then rebuild
 every view from the first event and compare row counts, checksums and event counts. The views
 are also compared with the generator's in-memory aggregates for every person.
