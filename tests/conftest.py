@@ -1,6 +1,6 @@
 """Backends for tests.
 
-`app` is the in-memory store (the bulk of the tests). `any_backend_app` runs the same test on
+`app` is the in-memory store (the bulk of the tests). `any_backend_ledger` runs the same test on
 memory, SQLite and PostgreSQL. PostgreSQL comes from LEDGER_TEST_POSTGRES_URL (default: the local
 server); each test gets its own schema. Without a server the PostgreSQL cases skip with a message,
 unless LEDGER_REQUIRE_POSTGRES=1 (CI), where a missing server is an error.
