@@ -1,6 +1,6 @@
 """Backends for tests.
 
-`app` is the in-memory store (the bulk of the tests). `any_backend_app` runs the same test on
+`app` is the in-memory store (the bulk of the tests). `any_backend_ledger` runs the same test on
 memory, SQLite and PostgreSQL. PostgreSQL comes from LEDGER_TEST_POSTGRES_URL (default: the local
 server); each test gets its own schema. Without a server the PostgreSQL cases skip with a message,
 unless LEDGER_REQUIRE_POSTGRES=1 (CI), where a missing server is an error.
@@ -8,36 +8,14 @@ unless LEDGER_REQUIRE_POSTGRES=1 (CI), where a missing server is an error.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from infra.eventstore.application import LedgerApp
-from infra.config import Settings
-from tests.support import DEV_KEY, Ledger
-
-DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def settings_for(db: str) -> Settings:
-    return Settings(db=db, pseudonym_key=DEV_KEY, using_development_key=False)
-
-
-def postgres_base_url() -> str:
-    url = os.environ.get("LEDGER_TEST_POSTGRES_URL", DEFAULT_PG)
-    try:
-        import psycopg
-
-        with psycopg.connect(url, connect_timeout=3):
-            pass
-    except Exception as error:  # noqa: BLE001 - any failure to connect means "no server"
-        message = f"PostgreSQL not reachable at {url}: {str(error).strip().splitlines()[0] if str(error) else error}"
-        if os.environ.get("LEDGER_REQUIRE_POSTGRES") == "1":
-            pytest.fail(message + " (LEDGER_REQUIRE_POSTGRES=1)")
-        pytest.skip(message + "; set LEDGER_TEST_POSTGRES_URL to run these tests")
-    return url
+from tests.support import Ledger
+from tests.support.backends import postgres_base_url, settings_for
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 from domain.command_record import command_aggregate_id
 from infra.groupcommit.batch import apply_batch
 from infra.groupcommit.prefetch import Prefetcher
-from tests.state import adult, minor, snapshot
+from tests.support.state import adult, minor, snapshot
 from tests.support import Ledger, line
 
 FATHER, MOTHER, CHILD = adult(1), adult(2), minor(20)

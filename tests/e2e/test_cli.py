@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.state import adult, masked, minor
+from tests.support.state import adult, masked, minor
 from tests.support import line
 
 LEDGER = str(Path(sys.executable).with_name("ledger"))

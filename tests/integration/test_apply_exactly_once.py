@@ -23,7 +23,7 @@ import pytest
 
 from infra.eventstore.application import LedgerApp
 from infra.tools.simulate import simulate
-from tests.conftest import settings_for
+from tests.support.backends import settings_for
 from tests.support import DEV_KEY
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ from typing import Callable
 import pytest
 
 from infra.eventstore.application import LedgerApp
-from tests.conftest import settings_for
-from tests.state import adult, events_of, minor
+from tests.support.backends import settings_for
+from tests.support.state import adult, events_of, minor
 from tests.support import Ledger
 
 pytestmark = pytest.mark.postgres

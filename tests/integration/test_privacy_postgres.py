@@ -12,7 +12,7 @@ from infra.eventstore.application import LedgerApp
 from infra.audit.chain import seal
 from infra.audit.store import AuditStore
 from infra.readmodels.runner import ViewRunner
-from tests.conftest import settings_for
+from tests.support.backends import settings_for
 from tests.support import Ledger, id_number
 
 

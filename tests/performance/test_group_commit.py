@@ -17,7 +17,7 @@ from infra.eventstore.application import LedgerApp
 from infra.groupcommit.batch import apply_batch, apply_results, apply_stream
 from infra.groupcommit.prefetch import Prefetcher
 from infra.tools.simulate import simulate
-from tests.conftest import settings_for
+from tests.support.backends import settings_for
 from tests.support import id_number, line
 
 VIEWS = (queries.person_view, queries.balance_view, queries.bindings_view, queries.authorizations_view)

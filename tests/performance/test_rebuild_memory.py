@@ -15,8 +15,8 @@ import tracemalloc
 
 from infra.eventstore.application import LedgerApp
 from infra.readmodels.runner import ViewRunner
-from tests.conftest import settings_for
-from tests.projections.history import History
+from tests.support.backends import settings_for
+from tests.support.workload import Workload
 
 PAGE_SIZE = 400
 SHORT_EVENTS = 3_000
@@ -25,7 +25,7 @@ LONG_EVENTS = 4 * SHORT_EVENTS
 
 def _rebuild_peak_bytes(path: str, events: int) -> tuple[int, dict]:
     app = LedgerApp(settings_for(path))
-    History(app, persons_count=50, seed=41).run(events)
+    Workload(app, persons=50, seed=41).run(events)
     runner = ViewRunner(app, page_size=PAGE_SIZE)
     runner.catch_up()
     live = runner.summaries()

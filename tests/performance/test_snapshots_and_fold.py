@@ -12,7 +12,7 @@ from infra.eventstore.mapper import CanonicalJSONTranscoder, PydanticMapper
 from infra.groupcommit.prefetch import Prefetcher
 from infra.tools.simulate import simulate
 from infra.eventstore.snapshots import SNAPSHOT_INTERVAL, AggregateSnapshot
-from tests.conftest import settings_for
+from tests.support.backends import settings_for
 from tests.support import id_number
 
 

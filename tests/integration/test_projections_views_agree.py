@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from infra.eventstore.application import LedgerApp
 from infra.readmodels.runner import ViewRunner
-from tests.conftest import settings_for
-from tests.projections.compare import assert_views_agree_with_aggregates
-from tests.projections.history import History
+from tests.support import id_number
+from tests.support.backends import settings_for
+from tests.support.views import assert_views_agree_with_aggregates
+from tests.support.workload import Workload
 
 
 def test_views_agree_with_aggregates_on_a_generated_history(any_backend_url):
     app = LedgerApp(settings_for(any_backend_url))
-    history = History(app, persons_count=60, seed=11)
+    history = Workload(app, persons=60, seed=11)
     history.run(1_500)
     runner = ViewRunner(app, page_size=200)
     runner.catch_up()
@@ -22,7 +23,7 @@ def test_views_agree_with_aggregates_on_a_generated_history(any_backend_url):
 
 def test_views_follow_new_events_incrementally(ledger):
     """Catching up twice applies only the new events; the views stay equal to the aggregates."""
-    history = History(ledger.app, persons_count=30, seed=3)
+    history = Workload(ledger.app, persons=30, seed=3)
     history.run(300)
     runner = ViewRunner(ledger.app, page_size=50)
     first = runner.catch_up()
@@ -35,9 +36,8 @@ def test_views_follow_new_events_incrementally(ledger):
 
 def test_ignored_events_still_advance_every_view(ledger):
     """A view that handles none of the events still records their position."""
-    history = History(ledger.app, persons_count=5, seed=1)
-    history.enroll_all()  # only PersonEnrolled: authorizations, quota, balances ignore them all
-    history.flush()
+    for seq in range(5):  # only PersonEnrolled: authorizations, quota, balances ignore them all
+        ledger.enroll(id_number(seq=100 + seq))
     runner = ViewRunner(ledger.app)
     runner.catch_up()
     head = runner.head()
@@ -51,7 +51,7 @@ def test_follow_keeps_the_views_current_until_stopped(tmp_path):
     import threading
 
     app = LedgerApp(settings_for(str(tmp_path / "follow.db")))
-    history = History(app, persons_count=20, seed=4)
+    history = Workload(app, persons=20, seed=4)
     history.run(100)
     runner = ViewRunner(app, page_size=50)
     stop = threading.Event()
@@ -74,7 +74,7 @@ def test_follow_keeps_the_views_current_until_stopped(tmp_path):
 
 
 def test_progress_is_reported_per_page(ledger):
-    History(ledger.app, persons_count=10, seed=8).run(250)
+    Workload(ledger.app, persons=10, seed=8).run(250)
     seen: list[tuple[int, int]] = []
     ViewRunner(ledger.app, page_size=100).rebuild(lambda done, last: seen.append((done, last)))
     assert [done for done, _ in seen] == [100, 200, seen[-1][1]] and seen[-1][1] >= 250

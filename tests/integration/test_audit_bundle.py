@@ -21,8 +21,8 @@ from infra.audit.bundle import NotSealedError, build_bundle, verify_bundle
 from infra.audit.store import AuditStore
 from infra.eventstore.catalogue import load_catalogue
 from infra.cli.main import main
-from tests.audit.scenarios import at, deduct, national_family
-from tests.conftest import settings_for
+from tests.support.families import at, deduct, national_family
+from tests.support.backends import settings_for
 from tests.support import DEV_KEY, Ledger
 
 CATALOGUE = load_catalogue()

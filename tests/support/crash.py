@@ -1,26 +1,14 @@
-"""Fixtures for the projection tests: an application on SQLite or PostgreSQL with its views."""
+"""Crashes on purpose: an exception inside a view's transaction, or kill -9 in a subprocess."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
-import pytest
-
-from infra.eventstore.application import LedgerApp
-from tests.conftest import settings_for
-
-
-@pytest.fixture
-def backend_url(durable_url: str) -> str:
-    return durable_url
-
-
-@pytest.fixture
-def backend_app(backend_url: str) -> Iterator[LedgerApp]:
-    application = LedgerApp(settings_for(backend_url))
-    yield application
-    application.close()
+REPO = Path(__file__).resolve().parents[2]
 
 
 class Crash(Exception):
@@ -38,3 +26,9 @@ def crash_when(predicate: Any) -> Any:
 
     hook.fired = fired  # type: ignore[attr-defined]
     return hook
+
+
+def run_killed(script: str, *args: str) -> int:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", script, *args], cwd=REPO, env=env, capture_output=True, timeout=300)
+    return done.returncode

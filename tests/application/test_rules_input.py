@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.state import adult, assert_unchanged, minor, snapshot
+from tests.support.state import adult, assert_unchanged, minor, snapshot
 from tests.support import DAY, Ledger, line
 
 AT = f"{DAY}T09:00:00+08:00"

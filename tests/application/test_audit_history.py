@@ -11,8 +11,8 @@ from infra.eventstore.application import LedgerApp
 from infra.audit.history import person_history
 from infra.audit.store import AuditStore
 from infra.cli.main import main
-from tests.audit.scenarios import at, deduct, masked, national_family
-from tests.conftest import settings_for
+from tests.support.families import at, deduct, masked, national_family
+from tests.support.backends import settings_for
 from tests.support import DEV_KEY, Ledger
 
 

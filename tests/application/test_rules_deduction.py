@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.state import adult, assert_unchanged, event_names, events_of, masked, minor, snapshot
+from tests.support.state import adult, assert_unchanged, event_names, events_of, masked, minor, snapshot
 from tests.support import Ledger
 
 T = "2025-03-10T10:00:00+08:00"

@@ -21,7 +21,7 @@ from infra.audit.html import render_audit, render_report
 from infra.audit.replay import audit_deduction
 from infra.audit.report import compliance_report
 from infra.audit.store import AuditStore
-from tests.audit.test_report import story
+from tests.support.families import compliance_story as story
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 CHART_BLUE = (0x25, 0x63, 0xEB)  # bindings by day

@@ -17,9 +17,9 @@ from infra.eventstore.application import LedgerApp
 from infra.audit import chain
 from infra.audit.store import AuditStore
 from infra.cli.main import main
-from tests.audit.scenarios import deduct, national_family
-from tests.audit.tamper import PostgresTamper, SQLiteTamper
-from tests.conftest import settings_for
+from tests.support.families import deduct, national_family
+from tests.support.tamper import PostgresTamper, SQLiteTamper
+from tests.support.backends import settings_for
 from tests.support import DEV_KEY, Ledger
 
 SEALED_AT = "2025-04-01T00:00:00+00:00"

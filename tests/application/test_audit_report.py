@@ -21,33 +21,7 @@ from infra.audit import chain
 from infra.audit.html import render_report
 from infra.audit.report import compliance_report, to_csv
 from infra.audit.store import AuditStore
-from tests.audit.scenarios import at, deduct, national_family, regional_family
-from tests.support import id_number
-
-
-def story(ledger) -> dict[str, str]:
-    f = national_family(ledger)
-    h = regional_family(ledger, "420102")
-    kid = id_number("110105", "20180808", 62)
-    ledger.enroll(kid, insurance="resident", at=at(1))
-    bind = dict(relationship="child", verification="documents")
-    ledger.ok("bind", binder=f["father"], member=f["child"], channel="alipay", at=at(5), **bind)
-    ledger.ok("bind", binder=f["mother"], member=f["child"], channel="wechat", at=at(5, 10), **bind)
-    ledger.ok("bind", binder=f["father"], member=kid, channel="alipay", at=at(6), **bind)
-    ledger.ok("bind", binder=h["rich"], member=h["patient"], channel="nhsa_app", relationship="child",
-              verification="face", at=at(6))
-    ledger.refused("bind", "FACE_VERIFICATION_REQUIRED", binder=f["grandma"], member=f["father"],
-                   channel="counter", relationship="child", verification="documents", at=at(7))
-    ledger.ok("unbind", binder=f["father"], member=kid, reason="binder_request", at=at(20))
-    ledger.ok("unbind", binder=f["mother"], member=f["child"], reason="member_request", at=at(21))
-    deduct(ledger, f["child"], "800.00", "S-1", day=10)
-    deduct(ledger, f["child"], "5.00", "S-2", day=11, category="hospital_self_pay")
-    deduct(ledger, h["patient"], "1600.00", "S-3", day=12)
-    ledger.ok("reverse", settlement_id="S-2", reason="duplicate", at=at(14))
-    # 2025-03-31T17:00Z is 2025-04-01 01:00 in UTC+8: April, not March.
-    ledger.ok("bind", binder=f["grandma"], member=kid, channel="bank_app", at="2025-03-31T17:00:00Z", **bind)
-    deduct(ledger, h["patient"], "10.00", "S-4", day=31)  # 2025-03-31 09:00 +08:00: March
-    return f
+from tests.support.families import compliance_story as story
 
 
 def independent_fold(app, month: str, region: str) -> dict:

@@ -125,9 +125,9 @@ def test_re_deciding_under_the_recorded_rules_reproduces_every_decision(ledger, 
     included) comes out as recorded. With a tiny state cache, states are reloaded from the
     store at the right version and the result is the same."""
     from infra.whatif import reevaluate
-    from tests.projections.history import History
+    from tests.support.workload import Workload
 
-    History(ledger.app, persons_count=80, seed=21).run(4_000)
+    Workload(ledger.app, persons=80, seed=21).run(4_000)
     name, catalogue = resolve_rules("recorded")
     report = Reevaluator(ledger.app, name, catalogue).run()
     assert report.decisions > 1_000 and report.changed == []

@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from infra.readmodels import queries
 from infra.eventstore.application import LedgerApp
 from infra.cli.main import main
-from tests.conftest import DEV_KEY, settings_for
+from tests.support import DEV_KEY
+from tests.support.backends import settings_for
 from tests.support import id_number, line
 
 

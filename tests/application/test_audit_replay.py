@@ -12,7 +12,7 @@ import pytest
 from domain.errors import UnknownSettlementError
 from infra.audit.replay import audit_deduction
 from infra.audit.store import AuditStore
-from tests.audit.scenarios import at, deduct, masked, national_family, record_wrong_split, regional_family
+from tests.support.families import at, deduct, masked, national_family, record_wrong_split, regional_family
 from tests.support import id_number
 
 

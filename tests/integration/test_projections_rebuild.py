@@ -13,11 +13,11 @@ from infra.eventstore.application import LedgerApp
 from infra.readmodels.runner import ViewRunner
 from infra.readmodels.views import physical_name
 from projections.ties import BindingsProjection
-from tests.conftest import DEV_KEY, settings_for
-from tests.projections.compare import assert_views_agree_with_aggregates
-from tests.projections.conftest import Crash, crash_when
-from tests.projections.history import History
-from tests.projections.test_exactly_once import run_killed
+from tests.support import DEV_KEY
+from tests.support.backends import settings_for
+from tests.support.views import assert_views_agree_with_aggregates
+from tests.support.crash import Crash, crash_when, run_killed
+from tests.support.workload import Workload
 
 
 def _table_exists(views, name: str) -> bool:
@@ -31,7 +31,7 @@ def _table_exists(views, name: str) -> bool:
 
 
 def test_two_rebuilds_give_the_live_checksums(backend_app):
-    History(backend_app, persons_count=40, seed=9).run(800)
+    Workload(backend_app, persons=40, seed=9).run(800)
     runner = ViewRunner(backend_app, page_size=150)
     runner.catch_up()
     live = runner.summaries()
@@ -43,7 +43,7 @@ def test_two_rebuilds_give_the_live_checksums(backend_app):
 
 
 def test_interrupted_rebuild_keeps_the_old_view_serving_and_resumes(backend_app):
-    history = History(backend_app, persons_count=40, seed=13)
+    history = Workload(backend_app, persons=40, seed=13)
     history.run(800)
     live = ViewRunner(backend_app, page_size=100)
     live.catch_up()
@@ -94,7 +94,7 @@ KILLED_REBUILD = textwrap.dedent(
 
 def test_rebuild_killed_with_sigkill_resumes(backend_url):
     app = LedgerApp(settings_for(backend_url))
-    history = History(app, persons_count=40, seed=17)
+    history = Workload(app, persons=40, seed=17)
     history.run(700)
     live = ViewRunner(app, page_size=100)
     live.catch_up()
@@ -109,7 +109,7 @@ def test_rebuild_killed_with_sigkill_resumes(backend_url):
 
 
 def test_rebuild_of_named_views_leaves_the_others_alone(ledger):
-    History(ledger.app, persons_count=20, seed=2).run(300)
+    Workload(ledger.app, persons=20, seed=2).run(300)
     runner = ViewRunner(ledger.app)
     runner.catch_up()
     summaries = ViewRunner(ledger.app, names=["quota", "balances"]).rebuild()

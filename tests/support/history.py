@@ -7,6 +7,10 @@ Method: the pure domain functions decide each command on Person objects kept in 
 reload per command); each command's new events are collected in command order and written to
 the application's event store in batches of many commands per transaction (`app.events.put`),
 which keeps the global order exactly the order of the commands.
+
+Used only by the 100,000-event rebuild (performance/test_projections_large_history.py): it
+writes that many events in seconds, counts exactly what it wrote and keeps the aggregates in
+memory for the comparison. Everything else uses support/workload.py (the product's simulate).
 """
 
 from __future__ import annotations

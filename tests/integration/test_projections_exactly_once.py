@@ -10,12 +10,8 @@ gives exactly the checksums of a clean rebuild and the aggregates' answers.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
@@ -23,16 +19,14 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from infra.eventstore.application import LedgerApp
 from infra.readmodels.runner import ViewRunner
 from infra.readmodels.views import tracking_key
-from tests.conftest import DEV_KEY, settings_for
-from tests.projections.compare import assert_views_agree_with_aggregates
-from tests.projections.conftest import Crash, crash_when
-from tests.projections.history import History
+from tests.support import DEV_KEY
+from tests.support.backends import settings_for
+from tests.support.views import assert_views_agree_with_aggregates
+from tests.support.crash import Crash, crash_when, run_killed
+from tests.support.workload import Workload
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _history(app: LedgerApp, events: int = 700) -> History:
-    history = History(app, persons_count=40, seed=5)
+def _history(app: LedgerApp, events: int = 700) -> Workload:
+    history = Workload(app, persons=40, seed=5)
     history.run(events)
     return history
 
@@ -92,12 +86,6 @@ KILL_SCRIPT = textwrap.dedent(
 )
 
 
-def run_killed(script: str, *args: str) -> int:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-c", script, *args], cwd=REPO, env=env, capture_output=True, timeout=300)
-    return done.returncode
-
-
 def test_kill_9_before_commit_loses_and_duplicates_nothing(backend_url):
     app = LedgerApp(settings_for(backend_url))
     history = _history(app)
@@ -115,7 +103,7 @@ def test_the_library_projection_entry_point_writes_one_event_and_its_tracking(le
     """`Projection.process_event(event, tracking)` (the eventsourcing API) is one transaction."""
     from projections.balances import BalancesProjection
 
-    History(ledger.app, persons_count=5, seed=1).run(40)
+    Workload(ledger.app, persons=5, seed=1).run(40)
     runner = ViewRunner(ledger.app, names=["balances"])
     projection = BalancesProjection(runner.views)
     for notification in ledger.app.recorder.select_notifications(start=1, limit=100):

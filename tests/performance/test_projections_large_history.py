@@ -1,6 +1,6 @@
 """Rebuild checksums equal live checksums on a generated history of over 100,000 events.
 
-Method: generate the history on SQLite in batches (tests.projections.history), catching the
+Method: generate the history on SQLite in batches (tests.support.history), catching the
 live views up every 20,000 events as a running `ledger project --follow` would; then rebuild
 every view from the first event and compare row counts, checksums and event counts. The views
 are also compared with the generator's in-memory aggregates for every person.
@@ -12,9 +12,9 @@ import pytest
 
 from infra.eventstore.application import LedgerApp
 from infra.readmodels.runner import ViewRunner
-from tests.conftest import settings_for
-from tests.projections.compare import assert_views_agree_with_aggregates
-from tests.projections.history import History
+from tests.support.backends import settings_for
+from tests.support.views import assert_views_agree_with_aggregates
+from tests.support.history import History
 
 EVENTS_MIN = 100_000
 

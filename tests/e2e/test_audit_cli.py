@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from infra.eventstore.application import LedgerApp
 from infra.cli.main import main
-from tests.audit.scenarios import record_wrong_split
-from tests.audit.test_report import story
-from tests.conftest import settings_for
+from tests.support.families import record_wrong_split
+from tests.support.families import compliance_story as story
+from tests.support.backends import settings_for
 from tests.support import DEV_KEY, Ledger
 
 ENV = {"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode()}

@@ -7,8 +7,8 @@ import pytest
 
 from domain.errors import BIND_REJECTION_CODES
 from infra.eventstore.application import LedgerApp
-from tests.conftest import settings_for
-from tests.state import (
+from tests.support.backends import settings_for
+from tests.support.state import (
     adult,
     assert_only_rejection_recorded,
     assert_unchanged,
