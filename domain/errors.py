@@ -49,6 +49,18 @@ class CommandConflictError(LedgerError):
     code = "COMMAND_CONFLICT"
 
 
+class FutureDatedError(LedgerError):
+    """A command dated later than the ledger's clock allows."""
+
+    code = "FUTURE_DATED"
+
+
+class OutOfOrderError(LedgerError):
+    """A command dated before what is already recorded on an account it decides on."""
+
+    code = "OUT_OF_ORDER"
+
+
 class RuleRejection(LedgerError):
     """A refusal decided by a rule set; binds record these as events."""
 
@@ -150,8 +162,10 @@ ALL_CODES: tuple[str, ...] = tuple(
         [
             "INVALID_INPUT",
             "COMMAND_CONFLICT",
+            "FUTURE_DATED",
             "INVALID_ID_NUMBER",
             "UNKNOWN_PERSON",
+            "OUT_OF_ORDER",
             "ALREADY_ENROLLED",
             "STATUS_CONFLICT",
             "NO_PERSONAL_ACCOUNT",

@@ -42,7 +42,10 @@ class DomainEvent(BaseModel):
 
     originator_id: UUID
     originator_version: int
-    timestamp: datetime  # the command's `at`
+    timestamp: datetime  # the command's `at`: when it took effect
+    # The ledger's clock when the command was decided. Events stored before the ledger kept it
+    # are read with None (unknown): the default is their upcast, nothing stored is rewritten.
+    recorded_at: datetime | None = None
 
     @property
     def month(self) -> str:

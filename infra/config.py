@@ -13,6 +13,8 @@ from infra.eventstore.backend import MEMORY_URL, Backend, backend_of_url, is_pos
 from infra.eventstore.mapper import CanonicalJSONTranscoder, PydanticMapper
 
 DEFAULT_DB = "./ledger.db"
+CLOCK_SKEW_MAX_S_DEFAULT = 300  # senders' clocks differ a little; a command may be this far ahead
+CLOCK_SKEW_MAX_S_LIMIT = 86_400
 DEVELOPMENT_KEY = b"family-ledger-DEVELOPMENT-key-not-for-production"
 
 
@@ -22,6 +24,7 @@ class Settings:
     pseudonym_key: bytes
     using_development_key: bool
     rules_dir: str | None = None
+    clock_skew_max_s: int = CLOCK_SKEW_MAX_S_DEFAULT  # how far `at` may run ahead of the ledger's clock
 
     @property
     def backend(self) -> Backend:
@@ -97,6 +100,15 @@ class ConfigError(Exception):
     pass
 
 
+def _clock_skew_max_s() -> int:
+    raw = os.environ.get("LEDGER_CLOCK_SKEW_MAX_S", "")
+    if not raw:
+        return CLOCK_SKEW_MAX_S_DEFAULT
+    if not raw.isdigit() or int(raw) > CLOCK_SKEW_MAX_S_LIMIT:
+        raise ConfigError(f"LEDGER_CLOCK_SKEW_MAX_S: must be a whole number of seconds, 0..{CLOCK_SKEW_MAX_S_LIMIT}")
+    return int(raw)
+
+
 def load_settings(db: str | None = None, rules_dir: str | None = None) -> Settings:
     db = db or os.environ.get("LEDGER_DB") or DEFAULT_DB
     raw_key = os.environ.get("LEDGER_PSEUDONYM_KEY", "")
@@ -112,7 +124,7 @@ def load_settings(db: str | None = None, rules_dir: str | None = None) -> Settin
     else:
         key, dev = DEVELOPMENT_KEY, True
     return Settings(db=db, pseudonym_key=key, using_development_key=dev,
-                    rules_dir=rules_dir or os.environ.get("LEDGER_RULES_DIR"))
+                    rules_dir=rules_dir or os.environ.get("LEDGER_RULES_DIR"), clock_skew_max_s=_clock_skew_max_s())
 
 
 def warn_development_key(settings: Settings) -> None:

@@ -13,16 +13,16 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, InternalError, OperationalError, PersistenceError
 
-from domain.clock import local_date
+from domain.clock import local_date, local_iso
 from domain.command_record import CommandRecord, command_aggregate_id, command_fingerprint
-from domain.errors import CommandConflictError, ConcurrencyError, LedgerError, StorageError
+from domain.errors import CommandConflictError, ConcurrencyError, FutureDatedError, LedgerError, StorageError
 from domain.ids import mask, parse_id_number, person_id, pseudonym
 from domain.person import Person
 from domain.rules import Catalogue, RuleSet
@@ -49,8 +49,10 @@ class LedgerApp(Application[UUID]):
     snapshotting_intervals = {Person: SNAPSHOT_INTERVAL}  # audit replay reads <= interval events
     snapshot_class = AggregateSnapshot
 
-    def __init__(self, settings: Settings, catalogue: Catalogue | None = None, rules_override: str | None = None):
+    def __init__(self, settings: Settings, catalogue: Catalogue | None = None, rules_override: str | None = None,
+                 clock: Callable[[], datetime] | None = None):
         self.settings = settings
+        self.clock = clock or utc_now  # the ledger's own time: `recorded_at`, and the limit on `at`
         self.catalogue = catalogue or load_catalogue(settings.rules_dir)
         self.rules_override = rules_override
         if rules_override:
@@ -110,7 +112,12 @@ class LedgerApp(Application[UUID]):
             earlier = recorded_answer(uow, command, fingerprint)
             if earlier is not None:
                 return earlier
-        scope = DeferredSaves(uow)
+        now = self.clock()
+        if command.at > now + timedelta(seconds=self.settings.clock_skew_max_s):
+            error = FutureDatedError(f"at: {local_iso(command.at)} is later than the ledger's clock allows "
+                                     f"({local_iso(now)} plus {self.settings.clock_skew_max_s} s)", field="at")
+            return _answer(command.type, command.command_id, error=error)
+        scope = DeferredSaves(uow, command.at, now)
         try:
             answer = _answer(command.type, command.command_id, result=HANDLERS[command.type](self, command, scope))
         except RecordedRejection as error:  # a refused bind: its events are stored like a success's
@@ -154,6 +161,10 @@ def _answer(kind: str | None, command_id: str | None, *, result: dict | None = N
     if error is not None:
         answer["error"] = error.to_dict()
     return answer | (result or {})
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def answer_refused(text: str, error: LedgerError) -> dict:

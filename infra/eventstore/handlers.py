@@ -245,11 +245,11 @@ def deduct(ledger: Any, cmd: c.Deduct, uow: UnitOfWork) -> dict:
         presented_by=presenter_ref[0] if presenter_ref else None,
         at=cmd.at,
     )
+    duplicate = known_settlement(uow, cmd.settlement_id, deduction.fingerprint(patient_id, request))
+    if duplicate is not None:  # recognised before any other check, like a command id
+        return duplicate
     patient = load_person(uow, patient_id, patient_masked, "patient")
     presenter = load_person(uow, *presenter_ref, "presented_by") if presenter_ref else None
-    duplicate = known_settlement(uow, cmd.settlement_id, deduction.fingerprint(patient_id, request))
-    if duplicate is not None:
-        return duplicate
     rules = ledger.rules_for(cmd.at, patient.region)
     authorizers = load_implied(uow, cmd, patient)
     _, settlement, payers = deduction.deduct(patient, presenter, authorizers, request, rules)
@@ -259,7 +259,7 @@ def deduct(ledger: Any, cmd: c.Deduct, uow: UnitOfWork) -> dict:
 
 def known_settlement(uow: UnitOfWork, settlement_id: str, fingerprint: str) -> dict | None:
     try:
-        settlement = uow.get(settlement_aggregate_id(settlement_id))
+        settlement = uow.peek(settlement_aggregate_id(settlement_id))
     except AggregateNotFoundError:
         return None
     if settlement.fingerprint != fingerprint:

@@ -58,20 +58,27 @@ class BatchUnitOfWork:
             return False
         return True
 
-    def save(self, *aggregates: Any) -> None:
-        for aggregate in aggregates:
-            if aggregate is None:
+    def peek(self, aggregate_id: UUID) -> Any:
+        return self.get(aggregate_id)
+
+    def save(self, *objects: Any) -> None:
+        for obj in objects:
+            if obj is None:
                 continue
-            known = self.aggregates.get(aggregate.id)
+            if hasattr(obj, "originator_id"):  # an event already collected from its aggregate
+                self.staged[obj.originator_id].append(obj)
+                self.events.append(obj)
+                continue
+            known = self.aggregates.get(obj.id)
             if known is None:
-                self.base_versions[aggregate.id] = None
-                self.staged[aggregate.id] = []
-                self.missing.discard(aggregate.id)
-            elif known is not aggregate:
-                raise LedgerInvariantError(f"aggregate {aggregate.id} was saved from a stale copy")
-            self.aggregates[aggregate.id] = aggregate
-            new_events = list(aggregate.collect_events())
-            self.staged[aggregate.id].extend(new_events)
+                self.base_versions[obj.id] = None
+                self.staged[obj.id] = []
+                self.missing.discard(obj.id)
+            elif known is not obj:
+                raise LedgerInvariantError(f"aggregate {obj.id} was saved from a stale copy")
+            self.aggregates[obj.id] = obj
+            new_events = list(obj.collect_events())
+            self.staged[obj.id].extend(new_events)
             self.events.extend(new_events)
 
     # --- per command ---------------------------------------------------------------------

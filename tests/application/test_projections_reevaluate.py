@@ -127,7 +127,7 @@ def test_re_deciding_under_the_recorded_rules_reproduces_every_decision(ledger, 
     from infra.whatif import reevaluate
     from tests.support.workload import Workload
 
-    Workload(ledger.app, persons=80, seed=21).run(4_000)
+    Workload(ledger.app, persons=80, seed=21).run(6_000)  # a third of the events are command records
     name, catalogue = resolve_rules("recorded")
     report = Reevaluator(ledger.app, name, catalogue).run()
     assert report.decisions > 1_000 and report.changed == []

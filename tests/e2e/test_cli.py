@@ -72,7 +72,7 @@ def test_apply_keeps_going_after_bad_lines_and_reports_each_in_order(db):
         "",
         line("credit", person=FATHER, amount="1.001", source="adjustment"),
         line("bind", binder=MOTHER, member=CHILD, relationship="child", channel="pigeon", verification="documents"),
-        line("credit", person=FATHER, amount="1.00", source="adjustment"),
+        line("credit", person=FATHER, amount="1.00", source="adjustment", at="2025-03-20T09:00:00+08:00"),
         line("bind", binder=MOTHER, member=CHILD, relationship="child", channel="wechat", verification="face",
              at="2025-03-03T12:00:00"),
         line("deduct", settlement_id="S-1", patient=CHILD, amount="600.00", category="hospital_self_pay",

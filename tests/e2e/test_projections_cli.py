@@ -41,10 +41,10 @@ def family(cli):
         line("enroll", person=other, insurance="employee"),
         line("credit", person=parent, amount="100.00", source="adjustment"),
         line("bind", binder=parent, member=child, relationship="child", channel="alipay", verification="documents"),
-        line("bind", binder=other, member=child, relationship="other", channel="wechat", verification="documents",
-             at="2025-03-31T16:00:00Z"),
         line("authorize", authorizer=parent, beneficiary=child, relationship="child"),
         line("deduct", settlement_id="S-1", patient=child, amount="30.00", category="pharmacy", institution="P1"),
+        line("bind", binder=other, member=child, relationship="other", channel="wechat", verification="documents",
+             at="2025-03-31T16:00:00Z"),
     ]
     cli("apply", "-", input="\n".join(lines) + "\n")
     return {"parent": parent, "child": child, "other": other}

@@ -67,7 +67,7 @@ def test_deduction_split_duplicate_conflict_and_reversal_on_every_backend(any_ba
                               {"person": masked(father), "amount_fen": 8_000}]
     ledger.refused("deduct", "SETTLEMENT_CONFLICT", settlement_id="S-1", patient=child, amount="601.00",
                    category="hospital_self_pay", institution="H1", at=T)
-    ledger.refused("reverse", "ALREADY_REVERSED", settlement_id="S-2")
+    ledger.refused("reverse", "ALREADY_REVERSED", settlement_id="S-2", at="2025-03-20T10:00:00+08:00")
     ledger.refused("reverse", "UNKNOWN_SETTLEMENT", settlement_id="S-404")
     assert snapshot(ledger, father, mother, child) == before
 

@@ -97,12 +97,12 @@ def compliance_story(ledger: Ledger) -> dict[str, str]:
               verification="face", at=at(6))
     ledger.refused("bind", "FACE_VERIFICATION_REQUIRED", binder=f["grandma"], member=f["father"],
                    channel="counter", relationship="child", verification="documents", at=at(7))
-    ledger.ok("unbind", binder=f["father"], member=kid, reason="binder_request", at=at(20))
-    ledger.ok("unbind", binder=f["mother"], member=f["child"], reason="member_request", at=at(21))
     deduct(ledger, f["child"], "800.00", "S-1", day=10)
     deduct(ledger, f["child"], "5.00", "S-2", day=11, category="hospital_self_pay")
     deduct(ledger, h["patient"], "1600.00", "S-3", day=12)
     ledger.ok("reverse", settlement_id="S-2", reason="duplicate", at=at(14))
+    ledger.ok("unbind", binder=f["father"], member=kid, reason="binder_request", at=at(20))
+    ledger.ok("unbind", binder=f["mother"], member=f["child"], reason="member_request", at=at(21))
     # 2025-03-31T17:00Z is 2025-04-01 01:00 in UTC+8: April, not March.
     ledger.ok("bind", binder=f["grandma"], member=kid, channel="bank_app", at="2025-03-31T17:00:00Z", **bind)
     deduct(ledger, h["patient"], "10.00", "S-4", day=31)  # 2025-03-31 09:00 +08:00: March
