@@ -50,7 +50,6 @@ def test_json_nested_a_thousand_deep_is_one_invalid_line(tmp_path):
     assert out[0]["ok"] and out[3]["ok"]
     invalid(out[1])
     invalid(out[2])
-    assert out[1]["command"] == "enroll"  # the type is still reported when it is a known one
 
 
 def test_lone_surrogate_in_type_is_answered_and_the_next_line_too(tmp_path):
@@ -80,7 +79,10 @@ def test_invalid_utf8_mid_file_refuses_that_line_only(tmp_path):
     assert [a["line"] for a in out] == list(range(1, count + 1))
     invalid(out[4_999])
     assert "UTF-8" in out[4_999]["error"]["message"]
-    assert out[5_000]["error"]["code"] in ("ALREADY_ENROLLED",) or out[5_000]["ok"]
+    for number, answer in enumerate(out):
+        if number % 2 and number != 4_999:  # enrolments (some repeated), before and after the bad line
+            assert answer["ok"] or answer["error"]["code"] == "ALREADY_ENROLLED", answer
+    assert sum(answer["ok"] for answer in out) == 997
 
 
 def test_a_line_over_the_length_limit_is_refused_and_the_next_lines_processed(tmp_path):
