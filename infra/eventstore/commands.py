@@ -190,10 +190,20 @@ def screen_line(raw: str | bytes) -> str | InvalidInputError:
         try:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError:
-            return InvalidInputError("line: not valid UTF-8", field="line")
+            return InvalidInputError(f"{_non_utf8_field(raw)}: not valid UTF-8", field=_non_utf8_field(raw))
     elif len(raw) > LINE_BYTES_MAX:  # characters, not bytes: checked again by parse_command
         return _too_long()
     return raw.strip()
+
+
+def _non_utf8_field(raw: bytes) -> str:
+    """The field whose string value holds the invalid bytes, when the line is otherwise a JSON
+    object with a field of a plausible name; else "line"."""
+    data = _safe_load(raw.decode("utf-8", "surrogateescape"))
+    for key, value in data.items() if isinstance(data, dict) else ():
+        if isinstance(value, str) and re.search("[\udc80-\udcff]", value):
+            return key if _FIELD_NAME.match(key) else "line"
+    return "line"
 
 
 def _too_long() -> InvalidInputError:

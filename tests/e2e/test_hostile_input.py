@@ -77,12 +77,22 @@ def test_invalid_utf8_mid_file_refuses_that_line_only(tmp_path):
     lines[4_999] = b'{"type": "enroll", "person": "\xff\xfe", "at": "2025-03-03T09:00:00+08:00"}'
     out = answers(apply_bytes(b"\n".join(lines) + b"\n", str(tmp_path / "l.db"), "--batch-size", "1000"))
     assert [a["line"] for a in out] == list(range(1, count + 1))
-    invalid(out[4_999])
-    assert "UTF-8" in out[4_999]["error"]["message"]
+    invalid(out[4_999], "person")
+    assert out[4_999]["error"]["message"] == "person: not valid UTF-8"
     for number, answer in enumerate(out):
         if number % 2 and number != 4_999:  # enrolments (some repeated), before and after the bad line
             assert answer["ok"] or answer["error"]["code"] == "ALREADY_ENROLLED", answer
     assert sum(answer["ok"] for answer in out) == 997
+
+
+def test_invalid_utf8_outside_a_string_value_names_the_line(tmp_path):
+    lines = [good(1), b'{"type": "enroll", "\xff": "x"}', b"\xff\xfe", b'{"type": "enroll"\xc0}', good(3)]
+    out = answers(apply_bytes(b"\n".join(lines), str(tmp_path / "l.db"), "--batch-size", "1"))
+    assert [a["line"] for a in out] == [1, 2, 3, 4, 5]
+    for answer in out[1:4]:
+        invalid(answer)
+        assert answer["error"]["message"] == "line: not valid UTF-8"
+    assert out[0]["ok"] and out[4]["ok"]
 
 
 def test_a_line_over_the_length_limit_is_refused_and_the_next_lines_processed(tmp_path):
