@@ -164,3 +164,10 @@ def test_emit_json_never_fails(monkeypatch, value):
         text = stream.buffer.getvalue().decode(encoding)
         assert text.endswith("\n") and text.count("\n") == 1
         json.loads(text)
+
+
+@pytest.mark.parametrize("number", ["110105198013320112", "110105180001010112"])
+def test_id_number_messages_do_not_repeat_the_birth_date(app, number):
+    answer = app.apply_line(line("enroll", person=number, insurance="employee"))
+    assert answer["error"]["code"] == "INVALID_ID_NUMBER" and answer["error"]["field"] == "person"
+    assert number[6:14] not in answer["error"]["message"] and number[6:10] not in answer["error"]["message"]
