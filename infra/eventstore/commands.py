@@ -4,7 +4,7 @@ Shape errors (unknown fields, unknown enum values, timestamps without an offset,
 become INVALID_INPUT naming the field. Meaning (ID numbers, amounts) is checked by the
 domain's parsers when the application resolves the command.
 
-Whatever a line holds, it gets one answer: lines are split on `\n` only (`read_lines`), at most
+Whatever a line holds, it gets one answer: lines are split on LF only (`read_lines`), at most
 LINE_BYTES_MAX bytes, valid UTF-8, JSON nested at most NESTING_MAX deep, strings free of lone
 surrogates and control characters, `at` within [AT_MIN, AT_MAX). Messages name the field and
 never echo the raw value (it may be anything, an ID number included); the echoed command type
@@ -164,9 +164,9 @@ UNBIND_INITIATOR = {"binder_request": "binder", "member_request": "member"}
 
 
 def read_lines(stream: IO[bytes]) -> Iterator[bytes]:
-    """The lines of a byte stream, split on `\n` only (a CR inside a line stays in it; the CR of
-    a CRLF ending is dropped). A line over LINE_BYTES_MAX bytes is read to its end in pieces and
-    given as its first LINE_BYTES_MAX + 1 bytes, which `screen_line` refuses."""
+    """The lines of a byte stream, split on LF only (a CR inside a line stays in it; the CR of a
+    CRLF ending is dropped). A line over LINE_BYTES_MAX bytes is read to its end in pieces and
+    given as its first LINE_BYTES_MAX + 2 bytes, which `screen_line` refuses."""
     while True:
         raw = stream.readline(LINE_BYTES_MAX + 2)
         if not raw:
@@ -190,7 +190,8 @@ def screen_line(raw: str | bytes) -> str | InvalidInputError:
         try:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError:
-            return InvalidInputError(f"{_non_utf8_field(raw)}: not valid UTF-8", field=_non_utf8_field(raw))
+            field = _non_utf8_field(raw)
+            return InvalidInputError(f"{field}: not valid UTF-8", field=field)
     elif len(raw) > LINE_BYTES_MAX:  # characters, not bytes: checked again by parse_command
         return _too_long()
     return raw.strip()
