@@ -61,6 +61,12 @@ class OutOfOrderError(LedgerError):
     code = "OUT_OF_ORDER"
 
 
+class BalanceLimitExceededError(LedgerError):
+    """A credit that would take a balance past `domain.person.BALANCE_FEN_MAX`."""
+
+    code = "BALANCE_LIMIT_EXCEEDED"
+
+
 class RuleRejection(LedgerError):
     """A refusal decided by a rule set; binds record these as events."""
 
@@ -169,6 +175,7 @@ ALL_CODES: tuple[str, ...] = tuple(
             "ALREADY_ENROLLED",
             "STATUS_CONFLICT",
             "NO_PERSONAL_ACCOUNT",
+            "BALANCE_LIMIT_EXCEEDED",
             *BIND_REJECTION_CODES,
             "NOT_BOUND",
             *AUTHORIZE_REJECTION_CODES,

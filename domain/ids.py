@@ -46,9 +46,9 @@ def parse_id_number(raw: object, field: str = "id_number") -> tuple[str, IdFacts
     try:
         birth = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
-        raise InvalidIdNumberError(f"{field}: birth date {number[6:14]} is not a date", field=field) from None
+        raise InvalidIdNumberError(f"{field}: the birth date is not a date", field=field) from None
     if birth.year < 1900:
-        raise InvalidIdNumberError(f"{field}: birth year {birth.year} is before 1900", field=field)
+        raise InvalidIdNumberError(f"{field}: the birth year is before 1900", field=field)
     if number[17] != check_character(number[:17]):
         raise InvalidIdNumberError(f"{field}: check character does not match (MOD 11-2)", field=field)
     sex = "male" if int(number[16]) % 2 == 1 else "female"

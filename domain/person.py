@@ -13,12 +13,26 @@ from uuid import UUID
 
 from domain import events as ev
 from domain.errors import (
+    BalanceLimitExceededError,
     NoPersonalAccountError,
     PersonNotActiveError,
     StatusConflictError,
 )
 from domain.ids import person_id
 from eventsourcing.domain import BaseAggregate
+
+# The most a personal account may hold: 100 million yuan, ten times the largest single amount
+# (domain.money.AMOUNT_FEN_MAX, 10 million yuan) and far beyond any real account. A credit past
+# it is refused (BALANCE_LIMIT_EXCEEDED). With both bounds no view column can overflow 64 bits
+# (2**63 - 1 fen is about 9.2e18):
+# - a balance is at most BALANCE_FEN_MAX (1e10) plus the refunds of reversed deductions, and a
+#   refund only returns what a deduction took from that balance earlier;
+# - every other money column (credited, paid, refunded, aid flows per pair and month) only grows,
+#   by at most AMOUNT_FEN_MAX (1e9) per event on that person, so it needs more than 9.2 billion
+#   events on one person's account to reach 2**63; counters (payments, refunds, quota counts)
+#   grow by one per event; `since_us` is microseconds of an `at` before 2100 (below 4.2e15).
+# No view sums money across people; reports that do add up in Python integers.
+BALANCE_FEN_MAX = 10_000_000_000
 
 
 class Person(BaseAggregate[UUID]):
@@ -94,6 +108,10 @@ class Person(BaseAggregate[UUID]):
         if self.insurance != "employee" and source == "monthly_contribution":
             raise NoPersonalAccountError(
                 f"person {self.masked} is resident-insured: no personal-account contributions"
+            )
+        if self.balance_fen + amount_fen > BALANCE_FEN_MAX:
+            raise BalanceLimitExceededError(
+                f"amount: the balance would exceed {BALANCE_FEN_MAX // 100} yuan", field="amount"
             )
         self.trigger_event(ev.AccountCredited, amount_fen=amount_fen, source=source, timestamp=at)
 

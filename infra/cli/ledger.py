@@ -10,12 +10,13 @@ import click
 
 from infra.cli import output
 from infra.cli.context import LedgerContext, guarded
+from infra.eventstore.commands import read_lines
 from infra.groupcommit.batch import BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX, apply_results
 from infra.readmodels import queries
 
 
 @click.command()
-@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.argument("file", type=click.File("rb"))
 @click.option("--rules", default=None, help="Decide every command under this rule variant (what-if), e.g. seed-000.")
 @click.option("--batch-size", default=BATCH_SIZE_DEFAULT, show_default=True, type=click.IntRange(1, BATCH_SIZE_MAX),
               help="Group commit: decide up to this many commands in memory, store them in one transaction "
@@ -26,7 +27,7 @@ def apply(obj: LedgerContext, file: Any, rules: str | None, batch_size: int) -> 
     """Apply one JSON command per line from FILE (or - for stdin); print one JSON result per line."""
     app = obj.app(rules_override=rules)
     failures = 0
-    for result in apply_results(app, file, batch_size=batch_size):
+    for result in apply_results(app, read_lines(file), batch_size=batch_size):
         failures += not result["ok"]
         output.emit_json(result)
         sys.stdout.flush()

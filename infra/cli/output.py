@@ -18,7 +18,15 @@ err_console = Console(stderr=True)
 
 
 def emit_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, sort_keys=False) + "\n")
+    """One JSON line on stdout; never fails on a value's content. Readable UTF-8 when stdout can
+    take it; otherwise (a lone surrogate, an ASCII-only stdout) all-ASCII JSON with \\u escapes,
+    which any encoding can carry. Values JSON does not know are written as their str()."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    try:
+        text.encode(sys.stdout.encoding or "utf-8")
+    except (UnicodeError, LookupError):
+        text = json.dumps(value, ensure_ascii=True, default=str)
+    sys.stdout.write(text + "\n")
 
 
 def key_value_table(title: str, data: dict[str, Any]) -> Table:

@@ -3,16 +3,24 @@
 Shape errors (unknown fields, unknown enum values, timestamps without an offset, wrong types)
 become INVALID_INPUT naming the field. Meaning (ID numbers, amounts) is checked by the
 domain's parsers when the application resolves the command.
+
+Whatever a line holds, it gets one answer: lines are split on LF only (`read_lines`), at most
+LINE_BYTES_MAX bytes, valid UTF-8, JSON nested at most NESTING_MAX deep, strings free of lone
+surrogates and control characters, `at` within [AT_MIN, AT_MAX). Messages name the field and
+never echo the raw value (it may be anything, an ID number included); the echoed command type
+is one of COMMAND_TYPES or None.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import timezone
-from typing import Annotated, Literal, Union
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import IO, Annotated, Literal, Union
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
 
 from domain.command_record import COMMAND_ID_PATTERN
 from domain.errors import InvalidInputError
@@ -30,12 +38,25 @@ from domain.vocabulary import (
 )
 
 
+LINE_BYTES_MAX = 65_536  # one command is a few hundred bytes; a longer line is refused unread
+NESTING_MAX = 2  # a command is one flat object (depth 1); one level more is still reported by field
+AT_MIN = datetime(2000, 1, 1, tzinfo=timezone.utc)  # `at` lies in [AT_MIN, AT_MAX): local dates,
+AT_MAX = datetime(2100, 1, 1, tzinfo=timezone.utc)  # months and epoch microseconds all exist
+_BAD_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")  # C0 controls, DEL, lone surrogates
+_FIELD_NAME = re.compile(r"^[a-z_]{1,32}$")  # every real field name; others are not echoed
+
 CommandId = Annotated[str, Field(pattern=COMMAND_ID_PATTERN)]
+
+
+def _within_bounds(at: datetime) -> datetime:
+    if not AT_MIN <= at < AT_MAX:
+        raise PydanticCustomError("at_range", "must lie in [2000-01-01T00:00:00Z, 2100-01-01T00:00:00Z)")
+    return at
 
 
 class _Command(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-    at: AwareDatetime
+    at: Annotated[AwareDatetime, AfterValidator(_within_bounds)]
     command_id: CommandId | None = None  # chosen by the sender, kept for retries
 
     def content(self) -> dict:
@@ -153,38 +174,117 @@ _ADAPTER: TypeAdapter = TypeAdapter(Command)
 UNBIND_INITIATOR = {"binder_request": "binder", "member_request": "member"}
 
 
-def command_type(text: str) -> str | None:
-    """The command's `type`, for reporting, even when the rest of the line is bad."""
+def read_lines(stream: IO[bytes]) -> Iterator[bytes]:
+    """The lines of a byte stream, split on LF only (a CR inside a line stays in it; the CR of a
+    CRLF ending is dropped). A line over LINE_BYTES_MAX bytes is read to its end in pieces and
+    given as its first LINE_BYTES_MAX + 2 bytes, which `screen_line` refuses."""
+    while True:
+        raw = stream.readline(LINE_BYTES_MAX + 2)
+        if not raw:
+            return
+        if raw.endswith(b"\n"):
+            raw = raw[:-1]
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+        elif len(raw) == LINE_BYTES_MAX + 2:  # no end in sight: skip the rest of the line
+            piece = raw
+            while piece and not piece.endswith(b"\n"):
+                piece = stream.readline(LINE_BYTES_MAX)
+        yield raw
+
+
+def screen_line(raw: str | bytes) -> str | InvalidInputError:
+    """A line as text, stripped, or why it cannot be a command at all (too long, not UTF-8)."""
+    if isinstance(raw, bytes):
+        if len(raw) > LINE_BYTES_MAX:
+            return _too_long()
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            field = _non_utf8_field(raw)
+            return InvalidInputError(f"{field}: not valid UTF-8", field=field)
+    elif len(raw) > LINE_BYTES_MAX:  # characters, not bytes: checked again by parse_command
+        return _too_long()
+    return raw.strip()
+
+
+def _non_utf8_field(raw: bytes) -> str:
+    """The field whose string value holds the invalid bytes, when the line is otherwise a JSON
+    object with a field of a plausible name; else "line"."""
+    data = _safe_load(raw.decode("utf-8", "surrogateescape"))
+    for key, value in data.items() if isinstance(data, dict) else ():
+        if isinstance(value, str) and re.search("[\udc80-\udcff]", value):
+            return key if _FIELD_NAME.match(key) else "line"
+    return "line"
+
+
+def _too_long() -> InvalidInputError:
+    return InvalidInputError(f"line: longer than {LINE_BYTES_MAX} bytes", field="line")
+
+
+def _load(text: str) -> object:
+    """The JSON value of a line, only if it is small and shallow enough to be a command."""
+    if len(text.encode("utf-8", "surrogatepass")) > LINE_BYTES_MAX:
+        raise _too_long()
+    if _depth(text) > NESTING_MAX:
+        raise InvalidInputError(f"line: JSON nested deeper than {NESTING_MAX} levels", field="line")
     try:
-        data = json.loads(text)
-    except ValueError:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidInputError(f"line: not valid JSON ({error.msg})", field="line") from None
+    except (ValueError, RecursionError):
+        raise InvalidInputError("line: not valid JSON", field="line") from None
+
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?', re.DOTALL)
+
+
+def _depth(text: str) -> int:
+    """How deep brackets nest outside strings (an upper bound for invalid JSON)."""
+    depth = deepest = 0
+    for bracket in re.findall(r"[\[\]{}]", _STRING.sub("", text)):
+        if bracket in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def _safe_load(text: str) -> object:
+    try:
+        return _load(text)
+    except InvalidInputError:
         return None
+
+
+def command_type(text: str) -> str | None:
+    """The command's `type`, for reporting, even when the rest of the line is bad: only ever
+    one of COMMAND_TYPES, else None."""
+    data = _safe_load(text)
     value = data.get("type") if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, str) and value in COMMAND_TYPES else None
 
 
 def raw_command_id(text: str) -> str | None:
     """The line's `command_id`, for echoing, even when the rest of the line is bad (only a
     well-formed id is echoed)."""
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
+    data = _safe_load(text)
     value = data.get("command_id") if isinstance(data, dict) else None
     return value if isinstance(value, str) and re.fullmatch(COMMAND_ID_PATTERN, value) else None
 
 
 def parse_command(text: str) -> BaseModel:
-    try:
-        data = json.loads(text)
-    except ValueError as error:
-        raise InvalidInputError(f"line: not valid JSON ({error})", field="line") from None
+    data = _load(text)
     if not isinstance(data, dict):
         raise InvalidInputError("line: must be a JSON object", field="line")
+    for key, value in data.items():
+        if not _FIELD_NAME.match(key):
+            raise InvalidInputError("line: a field name that is not one of the command's fields", field="line")
+        if isinstance(value, str) and _BAD_CHARACTERS.search(value):
+            raise InvalidInputError(f"{key}: control character or lone surrogate in text", field=key)
     if data.get("type") not in COMMAND_TYPES:
-        raise InvalidInputError(
-            f"type: must be one of {', '.join(COMMAND_TYPES)} (got {data.get('type')!r})", field="type"
-        )
+        raise InvalidInputError(f"type: must be one of {', '.join(COMMAND_TYPES)}", field="type")
     try:
         return _ADAPTER.validate_json(text)
     except ValidationError as error:

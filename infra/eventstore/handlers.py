@@ -27,7 +27,7 @@ from domain.errors import (
     UnknownSettlementError,
 )
 from domain.ids import age_on, mask, parse_id_number, person_id, pseudonym
-from domain.money import parse_yuan
+from domain.money import parse_amount
 from domain.person import Person
 from domain.settlement import Settlement, settlement_aggregate_id
 from infra.eventstore import commands as c
@@ -147,7 +147,7 @@ def resume(ledger: Any, cmd: c.Resume, uow: UnitOfWork) -> dict:
 
 
 def credit(ledger: Any, cmd: c.Credit, uow: UnitOfWork) -> dict:
-    amount_fen = parse_yuan(cmd.amount, "amount")
+    amount_fen = parse_amount(cmd.amount, "amount")
     person, masked = one_person(ledger, uow, cmd)
     person.credit(amount_fen=amount_fen, source=cmd.source, at=cmd.at)
     uow.save(person)
@@ -234,7 +234,7 @@ def revoke(ledger: Any, cmd: c.Revoke, uow: UnitOfWork) -> dict:
 
 # --- deductions -------------------------------------------------------------------------------
 def deduct(ledger: Any, cmd: c.Deduct, uow: UnitOfWork) -> dict:
-    amount_fen = parse_yuan(cmd.amount, "amount")
+    amount_fen = parse_amount(cmd.amount, "amount")
     patient_id, patient_masked, _ = ledger.person_ref(cmd.patient, "patient")
     presenter_ref = ledger.person_ref(cmd.presented_by, "presented_by")[:2] if cmd.presented_by else None
     request = deduction.DeductRequest(

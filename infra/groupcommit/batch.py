@@ -124,23 +124,28 @@ def batches(lines: Iterable[str], size: int, wait_ms: int = BATCH_WAIT_MS_DEFAUL
         yield batch
 
 
-def apply_stream(app: Any, lines: Iterable[str], *, batch_size: int = BATCH_SIZE_DEFAULT,
+def apply_stream(app: Any, lines: Iterable[str | bytes], *, batch_size: int = BATCH_SIZE_DEFAULT,
                  wait_ms: int = BATCH_WAIT_MS_DEFAULT, prefetcher: Any = None) -> Iterator[dict]:
-    """Results of a stream of command lines (blank lines included), one per line, in order."""
+    """Results of a stream of command lines (blank lines included), one per line, in order.
+    Lines may be bytes (see `read_lines`): one that is empty, too long or not UTF-8 is answered
+    INVALID_INPUT here and never reaches the batch."""
+    from infra.eventstore.commands import screen_line
+
     number = 0
     for batch in batches(lines, batch_size, wait_ms):
-        texts = [text.strip() for text in batch]
-        real = [t for t in texts if t]
+        texts = [screen_line(raw) for raw in batch]
+        real = [t for t in texts if isinstance(t, str) and t]
         results = iter(apply_batch(app, real, prefetcher) if real else [])
         for text in texts:
             number += 1
-            if text:
+            if isinstance(text, str) and text:
                 yield {"line": number, **next(results)}
             else:
-                yield {"line": number, "ok": False, "command": None, "error": dict(EMPTY_LINE_ERROR)}
+                error = dict(EMPTY_LINE_ERROR) if isinstance(text, str) else text.to_dict()
+                yield {"line": number, "ok": False, "command": None, "error": error}
 
 
-def apply_results(app: Any, lines: Iterable[str], *, batch_size: int = BATCH_SIZE_DEFAULT,
+def apply_results(app: Any, lines: Iterable[str | bytes], *, batch_size: int = BATCH_SIZE_DEFAULT,
                   wait_ms: int = BATCH_WAIT_MS_DEFAULT) -> Iterator[dict]:
     """What `ledger apply` prints: group commit for batch sizes above 1, else one
     transaction per command (the plain application)."""
@@ -149,9 +154,12 @@ def apply_results(app: Any, lines: Iterable[str], *, batch_size: int = BATCH_SIZ
 
         yield from apply_stream(app, lines, batch_size=batch_size, wait_ms=wait_ms, prefetcher=Prefetcher())
         return
-    for number, text in enumerate(lines, start=1):
-        text = text.strip()
-        if text:
+    from infra.eventstore.commands import screen_line
+
+    for number, raw in enumerate(lines, start=1):
+        text = screen_line(raw)
+        if isinstance(text, str) and text:
             yield {"line": number, **app.apply_line(text)}
         else:
-            yield {"line": number, "ok": False, "command": None, "error": dict(EMPTY_LINE_ERROR)}
+            error = dict(EMPTY_LINE_ERROR) if isinstance(text, str) else text.to_dict()
+            yield {"line": number, "ok": False, "command": None, "error": error}
