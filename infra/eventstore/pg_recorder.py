@@ -89,7 +89,7 @@ class ArrayInsertApplicationRecorder(PostgresApplicationRecorder):
         except (InterfaceError, OperationalError) as error:
             if not stored_events:
                 raise
-            log.warning("insert failed ambiguously (%s); asking the store whether it landed", error)
+            log.info("insert failed ambiguously (%s); asking the store whether it landed", error)
             return self.resolve_commit_outcome(stored_events, error, **kwargs)
 
     def resolve_commit_outcome(self, stored_events: Sequence[StoredEvent], error: Exception,
