@@ -68,9 +68,12 @@ class _Proxy:
 
 
 class LostCommitProxy(_Proxy):
-    def __init__(self, nth: int = 1, **kwargs):
+    def __init__(self, nth: int = 1, lose: str = "reply", **kwargs):
+        """`lose="reply"`: the COMMIT reaches the server, its reply is lost (the batch is stored);
+        `lose="commit"`: the COMMIT itself is lost (the server rolls the transaction back)."""
         super().__init__(**kwargs)
-        self.nth = nth
+        assert lose in ("reply", "commit")
+        self.nth, self.lose = nth, lose
         self.commits_seen = 0
         self.dropped = threading.Event()
 
@@ -94,6 +97,9 @@ class LostCommitProxy(_Proxy):
                     with self.lock:
                         self.commits_seen += 1
                         lose = self.commits_seen == self.nth
+                    if lose and self.lose == "commit":
+                        self.dropped.set()
+                        break  # neither side hears anything more: the server rolls back
                     if lose:
                         state["lose"] = True  # before the server can answer
                 server.sendall(data)

@@ -94,21 +94,24 @@ def stored(url: str) -> tuple[dict[str, int], int]:
     return balances, count
 
 
-@pytest.mark.parametrize(("batch_size", "nth"), [(50, 2), (1, 7)])
-def test_a_lost_commit_reply_ends_exactly_like_a_clean_run(schemas, batch_size, nth):
+@pytest.mark.parametrize(("batch_size", "nth", "lose"), [(50, 2, "reply"), (1, 7, "reply"), (50, 2, "commit"),
+                                                         (1, 7, "commit")])
+def test_a_lost_commit_reply_ends_exactly_like_a_clean_run(schemas, batch_size, nth, lose):
+    """`reply`: stored, the reply lost (must not be decided again); `commit`: the COMMIT lost,
+    rolled back by the server (must be sent again)."""
     base, (clean, lossy) = schemas
     text = scenario()
     clean_url = f"{base}?schema={clean}"
     expected = run_ledger(clean_url, "apply", "-", "--batch-size", str(batch_size), stdin=text)
     assert expected.returncode == 0, expected.stderr
 
-    proxy = LostCommitProxy(nth=nth)
+    proxy = LostCommitProxy(nth=nth, lose=lose)
     try:
         lossy_url = f"{proxy.url(base)}?schema={lossy}"
         actual = run_ledger(lossy_url, "apply", "-", "--batch-size", str(batch_size), stdin=text)
     finally:
         proxy.close()
-    assert proxy.dropped.is_set(), f"the proxy lost no COMMIT reply (saw {proxy.commits_seen})"
+    assert proxy.dropped.is_set(), f"the proxy lost nothing (saw {proxy.commits_seen})"
     assert actual.returncode == 0, actual.stderr
     answers = [json.loads(row) for row in actual.stdout.splitlines()]
     assert answers == [json.loads(row) for row in expected.stdout.splitlines()]
