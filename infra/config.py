@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -50,23 +51,69 @@ class Settings:
         return env
 
 
+# Bounded waits on every PostgreSQL connection (seconds; a count for KEEPALIVE_COUNT_N). With the
+# defaults a dead server or network is noticed within about 30 s: keepalives on an idle or waiting
+# connection after 10 + 3 x 5 s, unacknowledged data after 30 s (tcp_user_timeout), a statement
+# the server cannot finish after 60 s, a connection attempt after 10 s. A lost COMMIT reply is
+# resolved for up to LEDGER_PG_COMMIT_OUTCOME_TIMEOUT_S (infra.eventstore.pg_recorder).
+PG_WAITS_DEFAULT = {
+    "LEDGER_PG_CONNECT_TIMEOUT_S": 10,
+    "LEDGER_PG_STATEMENT_TIMEOUT_S": 60,
+    "LEDGER_PG_KEEPALIVE_IDLE_S": 10,
+    "LEDGER_PG_KEEPALIVE_INTERVAL_S": 5,
+    "LEDGER_PG_KEEPALIVE_COUNT_N": 3,
+    "LEDGER_PG_TCP_USER_TIMEOUT_S": 30,
+    "LEDGER_PG_COMMIT_OUTCOME_TIMEOUT_S": 30,
+}
+
+
+def postgres_waits() -> dict[str, int]:
+    waits = {}
+    for name, default in PG_WAITS_DEFAULT.items():
+        raw = os.environ.get(name, "").strip()
+        try:
+            waits[name] = int(raw) if raw else default
+        except ValueError:
+            raise ConfigError(f"{name}: expected a whole number, got {raw!r}") from None
+        if waits[name] < 1:
+            raise ConfigError(f"{name}: must be at least 1, got {raw!r}")
+    return waits
+
+
+def libpq_kwargs(waits: dict[str, int]) -> dict[str, object]:
+    """The libpq connection parameters that bound every wait on a PostgreSQL connection."""
+    return {
+        "connect_timeout": max(2, waits["LEDGER_PG_CONNECT_TIMEOUT_S"]),  # libpq's minimum is 2
+        "keepalives": 1,
+        "keepalives_idle": waits["LEDGER_PG_KEEPALIVE_IDLE_S"],
+        "keepalives_interval": waits["LEDGER_PG_KEEPALIVE_INTERVAL_S"],
+        "keepalives_count": waits["LEDGER_PG_KEEPALIVE_COUNT_N"],
+        "tcp_user_timeout": waits["LEDGER_PG_TCP_USER_TIMEOUT_S"] * 1000,
+        "options": f"-c statement_timeout={waits['LEDGER_PG_STATEMENT_TIMEOUT_S'] * 1000}",
+    }
+
+
 def postgres_env(url: str) -> dict[str, str]:
     parsed = urlparse(url)
+    waits = postgres_waits()
     schema = postgres_schema(url)
     env = {"POSTGRES_SCHEMA": schema} if schema else {}
     return env | {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": (parsed.path or "/postgres").lstrip("/") or "postgres",
         "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(parsed.port or 5432),
         "POSTGRES_USER": unquote(parsed.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(parsed.password or ""),
-        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_CONNECT_TIMEOUT": str(waits["LEDGER_PG_CONNECT_TIMEOUT_S"]),  # the pool's wait
         "POSTGRES_LOCK_TIMEOUT": "10",
         "POSTGRES_POOL_SIZE": "5",
         "POSTGRES_MAX_OVERFLOW": "10",
         # Same table, lock and order as the library's recorder; sends batches as plain arrays.
         "APPLICATION_RECORDER_TOPIC": "infra.eventstore.pg_recorder:ArrayInsertApplicationRecorder",
+        # The library's factory, plus the bounded waits on every connection of its one datastore.
+        "PERSISTENCE_MODULE": "infra.eventstore.pg_recorder:LedgerPostgresFactory",
+        "LEDGER_PG_LIBPQ_KWARGS": json.dumps(libpq_kwargs(waits)),
+        "LEDGER_PG_COMMIT_OUTCOME_TIMEOUT_S": str(waits["LEDGER_PG_COMMIT_OUTCOME_TIMEOUT_S"]),
     }
 
 
@@ -92,7 +139,7 @@ def ensure_postgres_schema(url: str) -> None:
     from psycopg.sql import SQL, Identifier
 
     base = url.split("?", 1)[0]
-    with psycopg.connect(base, connect_timeout=5, autocommit=True) as conn:
+    with psycopg.connect(base, autocommit=True, **libpq_kwargs(postgres_waits())) as conn:
         conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(schema)))
 
 

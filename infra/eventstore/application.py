@@ -10,6 +10,7 @@ break a limit or lose money.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from infra.eventstore.keycheck import verify_pseudonym_key
 from infra.eventstore.snapshots import SNAPSHOT_INTERVAL, AggregateSnapshot
 from infra.eventstore.unit_of_work import DeferredSaves, DirectUnitOfWork, UnitOfWork
 
+log = logging.getLogger(__name__)
 STARTUP_ATTEMPTS_MAX = 5  # schema creation racing another process
 # Another writer saved an aggregate first: decide again on fresh state, after a random wait that
 # doubles with each conflict (from CONFLICT_WAIT_BASE_S up to CONFLICT_WAIT_CAP_S), so racing
@@ -72,6 +74,15 @@ class LedgerApp(Application[UUID]):
                 time.sleep(0.05 * attempt)
             except (PersistenceError, OSError, *psycopg_errors()) as error:
                 raise StorageError(f"database {describe_db(settings.db)}: {one_line(error)}") from None
+
+    def take_snapshot(self, aggregate_id: UUID, version: int | None = None, **kwargs: Any) -> None:
+        """Snapshots are a cache: a snapshot already stored (IntegrityError, e.g. the library's
+        retry after a lost reply) or not stored (OperationalError) only costs replay time, and
+        must never make a command be decided again or fail after its events are stored."""
+        try:
+            super().take_snapshot(aggregate_id, version, **kwargs)
+        except (IntegrityError, OperationalError) as error:
+            log.info("snapshot of %s at version %s not stored: %s", aggregate_id, version, one_line(error))
 
     # --- resolving names ------------------------------------------------------------------
     def person_ref(self, raw: str, field: str) -> tuple[UUID, str, Any]:
