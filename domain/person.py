@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.domain import BaseAggregate
+
 from domain import events as ev
 from domain.errors import (
     NoPersonalAccountError,
@@ -18,7 +20,6 @@ from domain.errors import (
     StatusConflictError,
 )
 from domain.ids import person_id
-from eventsourcing.domain import BaseAggregate
 
 
 class Person(BaseAggregate[UUID]):

@@ -7,8 +7,9 @@ import uuid
 from datetime import datetime
 from uuid import UUID
 
-from domain import events as ev
 from eventsourcing.domain import BaseAggregate
+
+from domain import events as ev
 
 SETTLEMENT_NAMESPACE = uuid.UUID("3f1d0c62-95b4-5e0f-8d43-7a1c2e9b6f10")
 

@@ -14,8 +14,9 @@ now and classifies each difference from what was sealed:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from infra.audit import hashing as h
 from infra.audit.store import AuditStore, LinkRow

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timezone
-from typing import Annotated, Literal, Union
+from datetime import UTC
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -29,7 +29,6 @@ from domain.vocabulary import (
     Verification,
 )
 
-
 CommandId = Annotated[str, Field(pattern=COMMAND_ID_PATTERN)]
 
 
@@ -42,7 +41,7 @@ class _Command(BaseModel):
         """What the command says, for comparing a retry with the original: every field but
         `command_id`, with `at` as one instant (an offset is only a way of writing it)."""
         content = self.model_dump(mode="json", exclude={"command_id"})
-        content["at"] = self.at.astimezone(timezone.utc).isoformat()
+        content["at"] = self.at.astimezone(UTC).isoformat()
         return content
 
 
@@ -142,7 +141,7 @@ class Reverse(_Command):
 
 
 Command = Annotated[
-    Union[Enroll, Suspend, Resume, Cancel, Expire, Transfer, Credit, Bind, Unbind, Authorize, Revoke, Deduct, Reverse],
+    Enroll | Suspend | Resume | Cancel | Expire | Transfer | Credit | Bind | Unbind | Authorize | Revoke | Deduct | Reverse,
     Field(discriminator="type"),
 ]
 COMMAND_TYPES = ("enroll", "suspend", "resume", "cancel", "expire", "transfer", "credit", "bind", "unbind",

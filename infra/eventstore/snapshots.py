@@ -22,10 +22,10 @@ from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
+from eventsourcing.utils import get_topic, register_topic, resolve_topic
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from domain.errors import LedgerInvariantError
-from eventsourcing.utils import get_topic, register_topic, resolve_topic
 
 # Person aggregates get a snapshot every this many events: a load reads one snapshot and at
 # most SNAPSHOT_INTERVAL - 1 events, however long the history.

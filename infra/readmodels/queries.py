@@ -7,7 +7,6 @@ from typing import Any
 from domain.clock import local_iso
 from domain.person import Person
 
-
 BINDING_FIELDS = ("relationship", "channel")
 AID_FIELDS = ("relationship",)
 

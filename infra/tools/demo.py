@@ -10,9 +10,9 @@ from rich.panel import Panel
 from domain.ids import check_character, mask
 from domain.money import format_fen
 from infra.cli import output
-from infra.readmodels import queries
-from infra.eventstore.application import LedgerApp
 from infra.config import DEVELOPMENT_KEY, Settings, warn_development_key
+from infra.eventstore.application import LedgerApp
+from infra.readmodels import queries
 
 
 def _id(region: str, birth: str, seq: int) -> str:

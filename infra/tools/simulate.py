@@ -142,7 +142,7 @@ class Simulation:
     def _plan_month(self, m: int, month_start: date) -> list[dict]:
         r = self.random
         for p in self.people:
-            if m == 0 and r.random() < 0.93 or m > 0 and p.status == "unenrolled" and r.random() < 0.5:
+            if (m == 0 and r.random() < 0.93) or (m > 0 and p.status == "unenrolled" and r.random() < 0.5):
                 self.at(self.moment(month_start, 1, 8), lambda w, p=p: self._enroll(p))
         for home in self.households:
             self._plan_household(home, m, month_start)

@@ -6,14 +6,13 @@ check the replay against the figures a person would compute by hand from the rul
 
 from __future__ import annotations
 
-
 import pytest
 
 from domain.errors import UnknownSettlementError
 from infra.audit.replay import audit_deduction
 from infra.audit.store import AuditStore
-from tests.support.families import at, deduct, masked, national_family, record_wrong_split, regional_family
 from tests.support import id_number
+from tests.support.families import at, deduct, masked, national_family, record_wrong_split, regional_family
 
 
 def audit(ledger, settlement_id: str) -> dict:

@@ -17,8 +17,8 @@ import pytest
 from domain.command_record import command_aggregate_id
 from infra.groupcommit.batch import apply_batch
 from infra.groupcommit.prefetch import Prefetcher
-from tests.support.state import adult, minor, snapshot
 from tests.support import Ledger, line
+from tests.support.state import adult, minor, snapshot
 
 FATHER, MOTHER, CHILD = adult(1), adult(2), minor(20)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.state import adult, assert_unchanged, event_names, events_of, masked, minor, snapshot
 from tests.support import Ledger
+from tests.support.state import adult, assert_unchanged, event_names, events_of, masked, minor, snapshot
 
 T = "2025-03-10T10:00:00+08:00"
 

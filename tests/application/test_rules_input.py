@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from tests.support.state import adult, assert_unchanged, minor, snapshot
 from tests.support import DAY, Ledger, line
+from tests.support.state import adult, assert_unchanged, minor, snapshot
 
 AT = f"{DAY}T09:00:00+08:00"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from domain.errors import AUTHORIZE_REJECTION_CODES
-from tests.support.state import adult, assert_unchanged, events_of, masked, minor, snapshot
 from tests.support import Ledger
+from tests.support.state import adult, assert_unchanged, events_of, masked, minor, snapshot
 
 EARLY = "2024-01-02T09:00:00+08:00"  # enrolment date for stories that start in 2024
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.state import adult, masked, minor
 from tests.support import line
+from tests.support.state import adult, masked, minor
 
 LEDGER = str(Path(sys.executable).with_name("ledger"))
 FATHER, MOTHER, CHILD = adult(1), adult(2), minor(20)

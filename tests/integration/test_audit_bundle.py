@@ -14,16 +14,16 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from infra.eventstore.application import LedgerApp
 from infra.audit import chain
 from infra.audit import hashing as h
 from infra.audit.bundle import NotSealedError, build_bundle, verify_bundle
 from infra.audit.store import AuditStore
-from infra.eventstore.catalogue import load_catalogue
 from infra.cli.main import main
-from tests.support.families import at, deduct, national_family
-from tests.support.backends import settings_for
+from infra.eventstore.application import LedgerApp
+from infra.eventstore.catalogue import load_catalogue
 from tests.support import DEV_KEY, Ledger
+from tests.support.backends import settings_for
+from tests.support.families import at, deduct, national_family
 
 CATALOGUE = load_catalogue()
 

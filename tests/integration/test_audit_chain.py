@@ -13,14 +13,14 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from infra.eventstore.application import LedgerApp
 from infra.audit import chain
 from infra.audit.store import AuditStore
 from infra.cli.main import main
+from infra.eventstore.application import LedgerApp
+from tests.support import DEV_KEY, Ledger
+from tests.support.backends import settings_for
 from tests.support.families import deduct, national_family
 from tests.support.tamper import PostgresTamper, SQLiteTamper
-from tests.support.backends import settings_for
-from tests.support import DEV_KEY, Ledger
 
 SEALED_AT = "2025-04-01T00:00:00+00:00"
 

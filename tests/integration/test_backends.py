@@ -8,13 +8,12 @@ import sqlite3
 import uuid
 
 import psycopg
-
 import pytest
 
 from infra.eventstore.application import LedgerApp
+from tests.support import Ledger
 from tests.support.backends import postgres_base_url, settings_for
 from tests.support.state import adult, event_names, masked, minor, snapshot
-from tests.support import Ledger
 
 T = "2025-03-10T10:00:00+08:00"
 

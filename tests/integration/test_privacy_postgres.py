@@ -8,12 +8,12 @@ import psycopg
 from psycopg.sql import SQL, Identifier
 
 from domain.ids import mask
-from infra.eventstore.application import LedgerApp
 from infra.audit.chain import seal
 from infra.audit.store import AuditStore
+from infra.eventstore.application import LedgerApp
 from infra.readmodels.runner import ViewRunner
-from tests.support.backends import settings_for
 from tests.support import Ledger, id_number
+from tests.support.backends import settings_for
 
 
 def test_no_table_holds_a_plain_id_number(pg_url):

@@ -21,9 +21,10 @@ from infra.readmodels.runner import ViewRunner
 from infra.readmodels.views import tracking_key
 from tests.support import DEV_KEY
 from tests.support.backends import settings_for
-from tests.support.views import assert_views_agree_with_aggregates
 from tests.support.crash import Crash, crash_when, run_killed
+from tests.support.views import assert_views_agree_with_aggregates
 from tests.support.workload import Workload
+
 
 def _history(app: LedgerApp, events: int = 700) -> Workload:
     history = Workload(app, persons=40, seed=5)

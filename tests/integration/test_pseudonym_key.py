@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from infra.eventstore.application import LedgerApp
 from infra.cli.main import main
 from infra.config import ConfigError, Settings
+from infra.eventstore.application import LedgerApp
 from tests.support import Ledger, id_number
 
 KEY_A = b"first-key-0123456789abcdef"

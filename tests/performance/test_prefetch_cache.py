@@ -9,8 +9,8 @@ from domain.person import Person
 from infra.eventstore.application import LedgerApp
 from infra.groupcommit.batch import apply_batch
 from infra.groupcommit.prefetch import Prefetcher
-from tests.support.backends import settings_for
 from tests.support import id_number, line
+from tests.support.backends import settings_for
 
 PARENT, CHILD = id_number(seq=31), id_number(birth="20150101", seq=32)
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 import tracemalloc
 
 from infra.eventstore.application import LedgerApp
-from infra.groupcommit.batch import apply_stream
-from infra.tools.bench import audit_lines, streaming_fold
 from infra.eventstore.mapper import CanonicalJSONTranscoder, PydanticMapper
-from infra.groupcommit.prefetch import Prefetcher
-from infra.tools.simulate import simulate
 from infra.eventstore.snapshots import SNAPSHOT_INTERVAL, AggregateSnapshot
-from tests.support.backends import settings_for
+from infra.groupcommit.batch import apply_stream
+from infra.groupcommit.prefetch import Prefetcher
+from infra.tools.bench import audit_lines, streaming_fold
+from infra.tools.simulate import simulate
 from tests.support import id_number
+from tests.support.backends import settings_for
 
 
 def test_a_snapshot_round_trips_through_the_mapper_to_an_equal_person(app):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -53,13 +53,13 @@ def test_formats_fen_for_humans():
 
 
 def test_utc_evening_on_the_last_of_march_is_april_in_china():
-    at = datetime(2025, 3, 31, 17, 0, tzinfo=timezone.utc)
+    at = datetime(2025, 3, 31, 17, 0, tzinfo=UTC)
     assert month_of(at) == "2025-04"
     assert local_date(at).isoformat() == "2025-04-01"
 
 
 def test_one_second_before_china_midnight_is_still_march():
-    at = datetime(2025, 3, 31, 15, 59, 59, tzinfo=timezone.utc)
+    at = datetime(2025, 3, 31, 15, 59, 59, tzinfo=UTC)
     assert month_of(at) == "2025-03"
 
 
