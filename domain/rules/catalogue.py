@@ -159,7 +159,7 @@ def _parse_file(name: str, text: str, catalogue: Catalogue) -> None:
 
 def _validate(catalogue: Catalogue) -> None:
     seen: set[str] = set()
-    for family, versions in catalogue.bases.items():
+    for versions in catalogue.bases.values():
         versions.sort(key=lambda r: r.effective_from)
         for rule_set in versions:
             if rule_set.version in seen or "+" in rule_set.version:

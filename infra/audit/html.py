@@ -115,7 +115,7 @@ def render_audit(result: dict[str, Any]) -> str:
     if result["differences"]:
         body.append("<ul>" + "".join(f"<li>{escape(d)}</li>" for d in result["differences"]) + "</ul>")
     body.append('<div class="cards">' + _card("Amount 结算金额", _yuan(result["amount_fen"]))
-                + _card("Paid from accounts 账户支付", _yuan(sum(l["amount_fen"] for l in result["recorded"]["lines"])))
+                + _card("Paid from accounts 账户支付", _yuan(sum(line["amount_fen"] for line in result["recorded"]["lines"])))
                 + _card("Out of pocket 自付现金", _yuan(result["recorded"]["out_of_pocket_fen"]))
                 + _card("Category 类别", result["category"]) + _card("Institution 机构", result["institution"])
                 + _card("Reversed 已冲正", "yes 是" if result["reversed"] else "no 否") + "</div>")
@@ -132,8 +132,8 @@ def render_audit(result: dict[str, Any]) -> str:
                        [[s["step"], s["person"], _yuan(s["remaining_before_fen"]), _yuan(s["paid_fen"]),
                          _yuan(s["remaining_after_fen"])] for s in result["steps"]], {2, 3, 4}))
     body.append("<h2>3. Recorded vs replayed 记录与重算对比</h2>")
-    recorded = {l["person"]: l["amount_fen"] for l in result["recorded"]["lines"]}
-    replayed = {l["person"]: l["amount_fen"] for l in result["replayed"]["lines"]}
+    recorded = {line["person"]: line["amount_fen"] for line in result["recorded"]["lines"]}
+    replayed = {line["person"]: line["amount_fen"] for line in result["replayed"]["lines"]}
     people = list(dict.fromkeys([*recorded, *replayed]))
     rows = [[p, _yuan(recorded.get(p, 0)), _yuan(replayed.get(p, 0)),
              "✔" if recorded.get(p, 0) == replayed.get(p, 0) else "✘"] for p in people]

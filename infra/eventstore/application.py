@@ -14,10 +14,11 @@ import random
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError, InternalError, OperationalError, PersistenceError
 
 from domain.clock import local_date
@@ -46,7 +47,8 @@ CONFLICT_WAIT_CAP_S = 0.5
 
 class LedgerApp(Application[UUID]):
     name = "FamilyLedger"
-    snapshotting_intervals = {Person: SNAPSHOT_INTERVAL}  # audit replay reads <= interval events
+    # audit replay reads <= interval events
+    snapshotting_intervals: ClassVar[dict[type[MutableOrImmutableAggregate[Any]], int]] = {Person: SNAPSHOT_INTERVAL}
     snapshot_class = AggregateSnapshot
 
     def __init__(self, settings: Settings, catalogue: Catalogue | None = None, rules_override: str | None = None):

@@ -133,6 +133,6 @@ def test_group_commit_answers_retries_within_and_across_batches_like_one_at_a_ti
     answers: list[dict] = []
     for start in range(0, len(doubled), batch_size):
         answers += apply_batch(app, doubled[start:start + batch_size], prefetcher)
-    for first, again in zip(answers[::2], answers[1::2]):
+    for first, again in zip(answers[::2], answers[1::2], strict=True):
         assert again == {**first, "duplicate": True}
     assert [json.loads(t)["command_id"] for t in doubled] == [a["command_id"] for a in answers]

@@ -124,7 +124,7 @@ def test_rejects_deduction_for_a_suspended_patient(ledger, family):
 
 
 def test_rejects_presenter_without_an_active_binding(ledger, family):
-    father, mother, child = family
+    father, _mother, child = family
     before = snapshot(ledger, *family)
     result = deduct(ledger, child, "10.00", presented_by=father)
     assert result["error"]["code"] == "PRESENTER_NOT_BOUND"
@@ -132,7 +132,7 @@ def test_rejects_presenter_without_an_active_binding(ledger, family):
 
 
 def test_bound_presenter_may_present_until_unbound(ledger, family):
-    father, mother, child = family
+    father, _mother, child = family
     ledger.ok("bind", binder=father, member=child, relationship="child", channel="alipay", verification="documents",
               at="2025-03-04T09:00:00+08:00")
     assert deduct(ledger, child, "10.00", presented_by=father)["ok"]
@@ -184,7 +184,7 @@ def test_same_settlement_id_with_different_content_is_a_conflict(ledger, family,
 
 
 def test_same_settlement_id_for_another_patient_is_a_conflict(ledger, family):
-    father, mother, child = family
+    father, _mother, child = family
     deduct(ledger, child, "1.00")
     before = snapshot(ledger, *family)
     assert deduct(ledger, father, "1.00")["error"]["code"] == "SETTLEMENT_CONFLICT"
@@ -203,7 +203,7 @@ def test_reversal_refunds_exactly_the_accounts_that_paid(ledger, family):
 
 
 def test_reversal_refunds_an_authorizer_even_after_the_authorization_ended(ledger, family):
-    father, mother, child = family
+    _father, mother, child = family
     deduct(ledger, child, "600.00")
     ledger.ok("revoke", authorizer=mother, beneficiary=child, at="2025-03-11T09:00:00+08:00")
     ledger.ok("reverse", settlement_id="S-1", at="2025-03-12T09:00:00+08:00")

@@ -132,7 +132,7 @@ def test_six_group_commit_writers_on_shared_families_answer_every_line_without_g
     deadline = time.monotonic() + 600
     outputs = [p.communicate(timeout=max(1.0, deadline - time.monotonic())) for p in processes]
     answers: list[dict] = []
-    for k, (process, (out, err)) in enumerate(zip(processes, outputs)):
+    for k, (process, (out, err)) in enumerate(zip(processes, outputs, strict=True)):
         assert process.returncode == 0, err
         assert "Traceback" not in err
         got = [json.loads(text) for text in out.splitlines()]

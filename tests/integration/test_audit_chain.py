@@ -89,7 +89,7 @@ def test_swapped_state_bytes_between_two_rows_are_reordered(sealed):
 
 def test_a_row_inserted_in_a_sealed_gap_is_caught(sealed):
     store, tamper, _, gap = sealed
-    oid, version, topic, state = tamper.row(1)
+    oid, _version, topic, state = tamper.row(1)
     tamper.insert(gap, oid, 99, topic, bytes(state))
     result = chain.verify(store)
     assert kinds(result) == [(gap, "inserted")] and result["first_broken_position"] == gap

@@ -45,7 +45,7 @@ def story(ledger: Ledger) -> tuple[str, ...]:
 
 def test_bind_limits_and_recorded_rejections_on_every_backend(any_backend_ledger):
     ledger = any_backend_ledger
-    father, mother, child, uncle = story(ledger)
+    _father, _mother, child, uncle = story(ledger)
     assert len(ledger.person(child).binders) == 2
     assert ledger.person(uncle).members == {}
     assert event_names(ledger, uncle)[-1] == "BindRejected"

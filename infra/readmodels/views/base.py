@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from eventsourcing.persistence import OperationalError, ProgrammingError, Tracking
 
@@ -85,7 +85,7 @@ class _LedgerViews:
     """Dialect-independent view logic, mixed into the library's tracking recorders."""
 
     dialect: str = ""
-    types: dict[str, str] = {}
+    types: ClassVar[dict[str, str]] = {}
     text_order: str = ""
 
     # --- dialect hooks (overridden) -----------------------------------------------------

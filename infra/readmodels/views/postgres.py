@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg.rows import tuple_row
@@ -18,7 +18,7 @@ from projections.changes import Key, Row, TableWrites
 
 class PostgresLedgerViews(_LedgerViews, PostgresTrackingRecorder):
     dialect = "postgres"
-    types = {"text": "TEXT", "int": "BIGINT"}
+    types: ClassVar[dict[str, str]] = {"text": "TEXT", "int": "BIGINT"}
     text_order = ' COLLATE "C"'  # byte order, like SQLite, whatever the database locale
 
     def __init__(self, datastore: Any, **kwargs: Any):
@@ -62,7 +62,7 @@ class PostgresLedgerViews(_LedgerViews, PostgresTrackingRecorder):
 
     @staticmethod
     def _arrays(rows: list[tuple], width: int) -> list[list[Any]]:
-        return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
+        return [list(column) for column in zip(*rows, strict=False)] if rows else [[] for _ in range(width)]
 
     def load_rows(self, cursor: Any, table: Table, name: str, keys: list[Key]) -> dict[Key, Row]:
         key_list = ", ".join(table.key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
@@ -15,7 +15,7 @@ from projections.changes import Key, Row, TableWrites
 
 class SQLiteLedgerViews(_LedgerViews, SQLiteTrackingRecorder):
     dialect = "sqlite"
-    types = {"text": "TEXT", "int": "INTEGER"}
+    types: ClassVar[dict[str, str]] = {"text": "TEXT", "int": "INTEGER"}
     text_order = ""  # BINARY collation: byte order
 
     def construct_create_table_statements(self) -> list[str]:
