@@ -176,7 +176,9 @@ def _validate(catalogue: Catalogue) -> None:
             except ValidationError as error:
                 first = error.errors()[0]
                 where = ".".join(str(p) for p in first["loc"])
-                raise CatalogueError(f"{variant.source}: variant {variant.name!r}: field {where}: {first['msg']}") from None
+                raise CatalogueError(
+                    f"{variant.source}: variant {variant.name!r}: field {where}: {first['msg']}"
+                ) from None
 
 
 def parse_catalogue(files: dict[str, str]) -> Catalogue:

@@ -207,7 +207,8 @@ def _classify(scan: _Scan) -> None:
 def _check_checkpoints(checkpoints: list[dict[str, Any]], scan: _Scan) -> None:
     previous = h.GENESIS.hex()
     for checkpoint in checkpoints:
-        if checkpoint["previous_sha256"] != previous or h.checkpoint_digest(checkpoint) != checkpoint["checkpoint_sha256"]:
+        if (checkpoint["previous_sha256"] != previous
+                or h.checkpoint_digest(checkpoint) != checkpoint["checkpoint_sha256"]):
             scan.add({"position": checkpoint["first_position"], "kind": "checkpoint",
                       "detail": f"checkpoint {checkpoint['sequence']} does not chain to its predecessor"})
         previous = checkpoint["checkpoint_sha256"]

@@ -42,7 +42,8 @@ def _summary(event: Any, names: dict[UUID, str]) -> dict[str, Any]:
 def _text(kind: str, s: dict[str, Any]) -> str:
     who = s.get("counterpart", "")
     texts = {
-        "BindingStarted": f"binding started as {s.get('role')} with {who} ({s.get('relationship')}, via {s.get('channel')})",
+        "BindingStarted": f"binding started as {s.get('role')} with {who} "
+                          f"({s.get('relationship')}, via {s.get('channel')})",
         "BindingEnded": f"binding with {who} ended as {s.get('role')}: reason {s.get('reason')}, "
                         f"initiated by {s.get('initiated_by')}",
         "BindRejected": f"bind with {who} refused: {s.get('code')} ({s.get('rule')})",

@@ -189,7 +189,8 @@ def _reversals(gathered: Gathered, settled: ev.DeductionSettled) -> list[dict[st
             lines = sorted((line.person, line.amount_fen) for line in item.event.lines)
             exact = lines == recorded and sorted(own + refunds) == recorded
             out.append({"at": local_iso(item.event.timestamp), "reason": item.event.reason,
-                        "refunded": [{"person": line.masked, "amount_fen": line.amount_fen} for line in item.event.lines],
+                        "refunded": [{"person": line.masked, "amount_fen": line.amount_fen}
+                                     for line in item.event.lines],
                         "refunds_exact": exact})
     return out
 

@@ -141,7 +141,8 @@ class Reverse(_Command):
 
 
 Command = Annotated[
-    Enroll | Suspend | Resume | Cancel | Expire | Transfer | Credit | Bind | Unbind | Authorize | Revoke | Deduct | Reverse,
+    Enroll | Suspend | Resume | Cancel | Expire | Transfer | Credit | Bind | Unbind | Authorize | Revoke | Deduct
+    | Reverse,
     Field(discriminator="type"),
 ]
 COMMAND_TYPES = ("enroll", "suspend", "resume", "cancel", "expire", "transfer", "credit", "bind", "unbind",

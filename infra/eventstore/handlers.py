@@ -273,7 +273,9 @@ def reverse(ledger: Any, cmd: c.Reverse, uow: UnitOfWork) -> dict:
     try:
         settlement = uow.get(settlement_aggregate_id(cmd.settlement_id))
     except AggregateNotFoundError:
-        raise UnknownSettlementError(f"settlement_id: no deduction {cmd.settlement_id}", field="settlement_id") from None
+        raise UnknownSettlementError(
+            f"settlement_id: no deduction {cmd.settlement_id}", field="settlement_id"
+        ) from None
     payers = load_implied(uow, cmd, settlement=settlement)
     patient = payers.pop(settlement.patient)
     deduction.reverse(settlement, patient, payers, reason=cmd.reason, at=cmd.at)

@@ -252,7 +252,8 @@ class Simulation:
         elif reason in ("system_forced", "policy_adjustment"):
             command["initiated_by"] = "system"
         if r.random() < 0.25:  # changed their mind: bind again, some within minutes
-            later = when + (timedelta(minutes=r.randint(1, 9)) if r.random() < 0.5 else timedelta(days=r.randint(1, 20)))
+            later = when + (timedelta(minutes=r.randint(1, 9)) if r.random() < 0.5
+                            else timedelta(days=r.randint(1, 20)))
             self.at(later, lambda w: self._bind(binder_index, member_index, w))
         return [command]
 

@@ -75,7 +75,8 @@ def _outcome(side: dict[str, Any]) -> str:
     if not side["ok"]:
         return side["code"]
     if "lines" in side:
-        return "split " + "+".join(str(line["amount_fen"]) for line in side["lines"]) + f" oop {side['out_of_pocket_fen']}"
+        return ("split " + "+".join(str(line["amount_fen"]) for line in side["lines"])
+                + f" oop {side['out_of_pocket_fen']}")
     return "accepted"
 
 

@@ -41,7 +41,8 @@ def test_several_authorizers_largest_balance_first_ties_to_the_earlier_authoriza
         (80_000, 2_000), (78_000, 50_000), (28_000, 28_000), (0, 0), (0, 0)]
     assert result["state_before"]["patient"]["balance_fen"] == 2_000
     assert not result["reversed"]
-    assert [e["type"] for e in result["evidence"]] == ["DeductionSettled", "SettlementOpened", "AidDebited", "AidDebited"]
+    assert [e["type"] for e in result["evidence"]] == [
+        "DeductionSettled", "SettlementOpened", "AidDebited", "AidDebited"]
     assert all(e["hash"] and len(e["hash"]) == 64 for e in result["evidence"])
 
 

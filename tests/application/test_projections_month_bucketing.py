@@ -38,7 +38,8 @@ def test_binds_a_second_apart_at_the_utc8_month_boundary_fall_in_different_month
     }
     assert april["unbinds"] == {"binder_request": 1} and march["unbinds"] == {}
     assert may["rejected"] == {"ALREADY_BOUND": 1} and april["rejected"] == {}
-    assert march["remaining"]["new_members"] == 4 and april["remaining"]["new_members"] == 4  # unbinding gives none back
+    # unbinding gives none back
+    assert march["remaining"]["new_members"] == 4 and april["remaining"]["new_members"] == 4
     assert _quota(ledger, runner, first, "2025-03")["new_binders"] == 1
     assert _quota(ledger, runner, second, "2025-04")["new_binders"] == 1
     assert _quota(ledger, runner, second, "2025-03")["new_binders"] == 0

@@ -65,7 +65,8 @@ def test_equal_balances_pay_in_order_of_authorization(ledger):
 
 
 def test_hubei_patient_is_paid_for_by_the_most_recent_authorizer_first(ledger):
-    rich, recent = ledger.enroll(adult(1, region="420102"), balance="900.00"), ledger.enroll(adult(2, region="420102"), balance="50.00")
+    rich = ledger.enroll(adult(1, region="420102"), balance="900.00")
+    recent = ledger.enroll(adult(2, region="420102"), balance="50.00")
     child = ledger.enroll(minor(20, region="420102"), insurance="resident")
     authorize(ledger, rich, child, when="2025-03-01T09:00:00+08:00")
     authorize(ledger, recent, child, when="2025-03-05T09:00:00+08:00")
@@ -76,7 +77,8 @@ def test_hubei_patient_is_paid_for_by_the_most_recent_authorizer_first(ledger):
 
 
 def test_shanxi_shares_only_above_one_thousand_yuan_from_one_authorizer(ledger):
-    first, second = ledger.enroll(adult(1, region="140105"), balance="1300.00"), ledger.enroll(adult(2, region="140105"), balance="1200.00")
+    first = ledger.enroll(adult(1, region="140105"), balance="1300.00")
+    second = ledger.enroll(adult(2, region="140105"), balance="1200.00")
     child = ledger.enroll(minor(20, region="140105"), insurance="resident")
     authorize(ledger, first, child)
     authorize(ledger, second, child)
@@ -159,7 +161,8 @@ def test_inactive_patient_is_reported_before_presenter_and_category(ledger, fami
 
 def test_unbound_presenter_is_reported_before_an_ineligible_category(ledger, family):
     father, _, child = family
-    assert deduct(ledger, child, "10.00", category="fitness", presented_by=father)["error"]["code"] == "PRESENTER_NOT_BOUND"
+    result = deduct(ledger, child, "10.00", category="fitness", presented_by=father)
+    assert result["error"]["code"] == "PRESENTER_NOT_BOUND"
 
 
 # --- idempotency ---------------------------------------------------------------------------

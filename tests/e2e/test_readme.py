@@ -71,5 +71,6 @@ def test_readme_examples_run(tmp_path: Path) -> None:
         argv = shlex.split(example)
         result = subprocess.run([str(LEDGER), *argv[1:]], cwd=tmp_path, env=env,
                                 capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, f"{example}\nexit {result.returncode}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+        assert result.returncode == 0, (
+            f"{example}\nexit {result.returncode}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
         assert "Traceback" not in result.stderr, example

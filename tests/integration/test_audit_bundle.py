@@ -134,7 +134,8 @@ def test_cli_writes_bundle_and_html_and_verifies_offline(sealed_app, tmp_path):
     cwd = os.getcwd()
     os.chdir(offline)
     try:
-        held = runner.invoke(main, ["verify-bundle", str(bundle_path), "--json"], env={"LEDGER_DB": "/nonexistent/x.db"})
+        held = runner.invoke(main, ["verify-bundle", str(bundle_path), "--json"],
+                             env={"LEDGER_DB": "/nonexistent/x.db"})
         assert held.exit_code == 0, held.output
         assert json.loads(held.output)["ok"] is True
         data = bytearray(bundle_path.read_bytes())

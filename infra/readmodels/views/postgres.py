@@ -26,7 +26,8 @@ class PostgresLedgerViews(_LedgerViews, PostgresTrackingRecorder):
         schema = Identifier(self.datastore.schema)
         self.sql_create_statements.extend([
             SQL("CREATE TABLE IF NOT EXISTS {0}.{1} (view TEXT PRIMARY KEY, active_generation BIGINT NOT NULL, "
-                "building_generation BIGINT, last_generation BIGINT NOT NULL)").format(schema, Identifier(POINTER_TABLE)),
+                "building_generation BIGINT, last_generation BIGINT NOT NULL)"
+                ).format(schema, Identifier(POINTER_TABLE)),
             SQL("CREATE TABLE IF NOT EXISTS {0}.{1} (view TEXT, generation BIGINT, events BIGINT NOT NULL, "
                 "PRIMARY KEY (view, generation))").format(schema, Identifier(GENERATIONS_TABLE)),
         ])
@@ -75,7 +76,8 @@ class PostgresLedgerViews(_LedgerViews, PostgresTrackingRecorder):
         table = writes.table
         if writes.deletes:
             cursor.execute(f"DELETE FROM {name} WHERE ({', '.join(table.key)}) IN "
-                           f"(SELECT * FROM {self._unnest(table, table.key)})", self._arrays(writes.deletes, len(table.key)))
+                           f"(SELECT * FROM {self._unnest(table, table.key)})",
+                           self._arrays(writes.deletes, len(table.key)))
         if writes.puts:
             cursor.execute(self.put_sql(name, table, self._stage(cursor, table, writes.puts)))
         if writes.adds:
