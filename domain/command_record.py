@@ -48,7 +48,7 @@ class CommandRecord(BaseAggregate[UUID]):
     def record(cls, *, command_id: str, command_type: str, fingerprint: str, result: dict[str, Any],
                at: datetime) -> CommandRecord:
         return cls._create(
-            ev.CommandRecorded,
+            ev.CommandRecorded,  # type: ignore[arg-type]  # pydantic event; library types it nominally
             id=command_aggregate_id(command_id),
             command_id=command_id,
             command_type=command_type,

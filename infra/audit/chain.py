@@ -89,13 +89,14 @@ def _merge(store: AuditStore, stop: int) -> Iterator[tuple[int, Any, LinkRow | N
     log, links = store.iter_log(0, stop), store.iter_links(0, stop)
     record, row = next(log, None), next(links, None)
     while record is not None or row is not None:
-        if row is None or (record is not None and record.id < row.position):
+        if record is not None and (row is None or record.id < row.position):
             yield record.id, record, None
             record = next(log, None)
-        elif record is None or row.position < record.id:
+        elif row is not None and (record is None or row.position < record.id):
             yield row.position, None, row
             row = next(links, None)
         else:
+            assert record is not None and row is not None  # both at the same position
             yield record.id, record, row
             record, row = next(log, None), next(links, None)
 

@@ -3,6 +3,7 @@ SVG drawn here. Labels are bilingual so a non-programmer can read them."""
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from html import escape
 from typing import Any
 
@@ -44,7 +45,7 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def _table(headers: list[str], rows: list[list[Any]], numeric: set[int] = frozenset()) -> str:
+def _table(headers: list[str], rows: list[list[Any]], numeric: AbstractSet[int] = frozenset()) -> str:
     rows = [[_shown(v) for v in row] for row in rows]
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join(

@@ -10,7 +10,7 @@ verifier calls the same `replay` on states it rebuilt from the bundle's events.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -59,7 +59,7 @@ def _settlement_events(app: Any, store: AuditStore, originator: UUID, settlement
             continue
         event = app.mapper.to_domain_event(stored)
         if getattr(event, "settlement_id", settlement_id) == settlement_id:
-            found.append(Involved(position, stored, event, masked or getattr(event, "masked", "")))
+            found.append(Involved(position, stored, event, masked or cast(str, getattr(event, "masked", ""))))
     return found
 
 

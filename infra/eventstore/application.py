@@ -57,6 +57,8 @@ class LedgerApp(Application[UUID]):
         self.rules_override = rules_override
         if rules_override:
             self.catalogue.named(rules_override, local_date(datetime.now().astimezone()))  # fail fast
+        race_errors: tuple[type[BaseException], ...] = (InternalError, IntegrityError, *psycopg_race_errors())
+        other_errors: tuple[type[BaseException], ...] = (PersistenceError, OSError, *psycopg_errors())
         for attempt in range(1, STARTUP_ATTEMPTS_MAX + 1):
             try:
                 if settings.is_postgres:
@@ -64,13 +66,13 @@ class LedgerApp(Application[UUID]):
                 super().__init__(env=settings.eventsourcing_env())
                 verify_pseudonym_key(self.recorder, settings.pseudonym_key)
                 break
-            except (InternalError, IntegrityError, *psycopg_race_errors()) as error:
+            except race_errors as error:
                 # Another process is creating the same schema (PostgreSQL: concurrent CREATE OR
                 # REPLACE FUNCTION gives "tuple concurrently updated"): its DDL wins; try again.
                 if attempt == STARTUP_ATTEMPTS_MAX:
                     raise StorageError(f"database {describe_db(settings.db)}: {one_line(error)}") from None
                 time.sleep(0.05 * attempt)
-            except (PersistenceError, OSError, *psycopg_errors()) as error:
+            except other_errors as error:
                 raise StorageError(f"database {describe_db(settings.db)}: {one_line(error)}") from None
 
     # --- resolving names ------------------------------------------------------------------

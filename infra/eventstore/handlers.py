@@ -246,7 +246,7 @@ def deduct(ledger: Any, cmd: c.Deduct, uow: UnitOfWork) -> dict:
         at=cmd.at,
     )
     patient = load_person(uow, patient_id, patient_masked, "patient")
-    presenter = load_person(uow, *presenter_ref, "presented_by") if presenter_ref else None
+    presenter = load_person(uow, presenter_ref[0], presenter_ref[1], "presented_by") if presenter_ref else None
     duplicate = known_settlement(uow, cmd.settlement_id, deduction.fingerprint(patient_id, request))
     if duplicate is not None:
         return duplicate

@@ -114,7 +114,8 @@ class Simulation:
         return len(self.people) - 1
 
     # --- scheduling ----------------------------------------------------------------------
-    def at(self, when: datetime, action: Callable[[datetime], list[dict]]) -> None:
+    # Callable[..., ...]: actions take the moment, plus defaults that capture loop variables.
+    def at(self, when: datetime, action: Callable[..., list[dict]]) -> None:
         if when < datetime.combine(self.end, datetime.min.time(), CST):
             self.sequence += 1
             heapq.heappush(self.queue, (when, self.sequence, action))

@@ -201,7 +201,7 @@ class _LedgerViews:
                                                                  "last_generation"), ("view",)),
                       (projection.name, 1, None, 1))
             pointer = self._pointer(cursor, projection.name)
-            assert_pointer(pointer, projection.name)
+            pointer = assert_pointer(pointer, projection.name)
             self._create_generation(cursor, projection, pointer.active)
             return pointer
 
@@ -219,7 +219,7 @@ class _LedgerViews:
         self.ensure_view(projection)
         with self.write_transaction() as cursor:
             pointer = self._pointer(cursor, projection.name)
-            assert_pointer(pointer, projection.name)
+            pointer = assert_pointer(pointer, projection.name)
             if pointer.building is None:
                 pointer = Pointer(pointer.active, pointer.last + 1, pointer.last + 1)
                 self._set_pointer(cursor, projection.name, pointer)
@@ -257,7 +257,7 @@ class _LedgerViews:
         view = projection.name
         with self.write_transaction() as cursor:
             pointer = self._pointer(cursor, view)
-            assert_pointer(pointer, view)
+            pointer = assert_pointer(pointer, view)
             target = pointer.active if generation is None else generation
             if generation is not None and pointer.building != generation:
                 if pointer.active == generation:
