@@ -55,8 +55,8 @@ def test_quota_json_has_the_documented_shape(ledger):
     assert data["person"] == binder[:6] + "*" * 8 + binder[-4:]
     assert data["remaining"] == {"new_members": 5, "new_binders": 2, "members_active": 5, "binders_active": None}
     assert data["rule_version"] == "national-2024-12-09"
-    seed_002 = view_queries.quota_view(runner.views, ledger.app.catalogue, *ledger.app.person_ref(binder, "p")[:2],
-                                       "2025-04", "seed-002")
+    pid, masked = ledger.app.person_ref(binder, "p")[:2]
+    seed_002 = view_queries.quota_view(runner.views, ledger.app.catalogue, pid, masked, "2025-04", "seed-002")
     assert seed_002["rule_version"] == "seed-002+national-2024-12-09" and seed_002["remaining"]["new_binders"] == 6
 
 

@@ -12,6 +12,8 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from infra.audit import chain
 from infra.audit.store import AuditStore
@@ -32,6 +34,7 @@ def sealed(request, tmp_path):
     app = LedgerApp(settings_for(url))
     ledger = Ledger(app)
     f = national_family(ledger)
+    assert isinstance(app.recorder, SQLiteApplicationRecorder | PostgresApplicationRecorder)
     table = app.recorder.events_table_name
     tamper = SQLiteTamper(url, table) if request.param == "sqlite" else PostgresTamper(url, table)
     gap = tamper.make_gap_before_last(2)  # positions gap and gap + 1 are now free
@@ -119,6 +122,7 @@ def test_row_below_position_one_is_caught_on_sqlite(tmp_path):
     national_family(Ledger(app))
     store = AuditStore(app)
     chain.seal(store, SEALED_AT)
+    assert isinstance(app.recorder, SQLiteApplicationRecorder)
     tamper = SQLiteTamper(url, app.recorder.events_table_name)
     oid, _, topic, state = tamper.row(1)
     tamper.insert(0, oid, 77, topic, bytes(state))

@@ -9,6 +9,7 @@ people, many months) so that one batch holds many commands on the same people.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -28,12 +29,12 @@ def one_at_a_time(app: LedgerApp, lines: list[str]) -> list[dict]:
 
 
 def final_state(app: LedgerApp, lines: list[str]) -> dict:
-    numbers = set()
+    numbers: set[str] = set()
     for text in lines:
         data = json.loads(text)
         numbers.update(data[k] for k in ("person", "binder", "member", "authorizer", "beneficiary", "patient")
                        if k in data)
-    state = {}
+    state: dict[str, Any] = {}
     for number in sorted(numbers):
         try:
             person = app.get_person(number)

@@ -4,6 +4,8 @@ memory does not grow with the history's length."""
 from __future__ import annotations
 
 import tracemalloc
+from collections.abc import Iterable
+from typing import Any
 
 from infra.eventstore.application import LedgerApp
 from infra.eventstore.mapper import CanonicalJSONTranscoder, PydanticMapper
@@ -38,12 +40,13 @@ def test_loading_at_a_version_replays_from_the_latest_snapshot(tmp_path):
     for _ in apply_stream(app, audit_lines(number, events), batch_size=97, prefetcher=Prefetcher()):
         pass
     pid = app.person_ref(number, "person")[0]
+    assert app.snapshots is not None
     snapshots = list(app.snapshots.get(pid))
     assert [s.originator_version for s in snapshots] == [SNAPSHOT_INTERVAL, 2 * SNAPSHOT_INTERVAL]
     for version in (5, SNAPSHOT_INTERVAL + 3, 2 * SNAPSHOT_INTERVAL, events):
-        from_snapshot = app.repository.get(pid, version=version)
+        from_snapshot: Any = app.repository.get(pid, version=version)
         app_without = LedgerApp(settings_for(str(tmp_path / "ledger.db")))
-        replayed = app_without.repository.event_store.get(pid, lte=version)
+        replayed: Iterable[Any] = app_without.repository.event_store.get(pid, lte=version)  # our pydantic events
         person = None
         for event in replayed:
             person = event.mutate(person)
