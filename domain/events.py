@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.clock import month_of
 from domain.errors import LedgerInvariantError
-from domain.vocabulary import (
+from domain.vocabulary import (  # re-exported too: the events' vocabulary
     AidRole,
     AuthorizationEndReason,
     BindingRole,

@@ -29,7 +29,7 @@ def _table_exists(views, name: str) -> bool:
         try:
             views._run(cursor, f"SELECT COUNT(*) FROM {views.qualify(name)}")
             cursor.fetchone()
-        except Exception:
+        except Exception:  # noqa: BLE001 - "no such table" differs per backend
             return False
     return True
 

@@ -23,7 +23,7 @@ def postgres_base_url() -> str:
 
         with psycopg.connect(url, connect_timeout=3):
             pass
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - any failure to connect means "no server"
         message = f"PostgreSQL not reachable at {url}: {str(error).strip().splitlines()[0] if str(error) else error}"
         if os.environ.get("LEDGER_REQUIRE_POSTGRES") == "1":
             pytest.fail(message + " (LEDGER_REQUIRE_POSTGRES=1)")
