@@ -16,8 +16,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from domain import events as ev
 from eventsourcing.domain import BaseAggregate
+
+from domain import events as ev
 
 COMMAND_NAMESPACE = uuid.UUID("8c0f6a52-3d7e-5b1a-9e24-61f0d2c4b7a3")
 COMMAND_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,64}$"
@@ -47,7 +48,7 @@ class CommandRecord(BaseAggregate[UUID]):
     def record(cls, *, command_id: str, command_type: str, fingerprint: str, result: dict[str, Any],
                at: datetime) -> CommandRecord:
         return cls._create(
-            ev.CommandRecorded,
+            ev.CommandRecorded,  # type: ignore[arg-type]  # pydantic event; library types it nominally
             id=command_aggregate_id(command_id),
             command_id=command_id,
             command_type=command_type,

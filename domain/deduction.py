@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 from uuid import UUID
 
 from domain import events as ev
@@ -102,7 +103,7 @@ def deduct(
         rule_version=rules.version,
         timestamp=request.at,
     )
-    settlement = Settlement.open(patient.pending_events[-1], patient.masked)
+    settlement = Settlement.open(cast(ev.DeductionSettled, patient.pending_events[-1]), patient.masked)
     payers = []
     for line in lines:
         if line.person != patient.id:
@@ -127,7 +128,8 @@ def reverse(settlement: Settlement, patient: Person, payers: dict[UUID, Person],
     if patient.id != settlement.patient:
         raise LedgerInvariantError(f"settlement {settlement.settlement_id} is not {patient.masked}'s")
     patient.record(
-        ev.DeductionReversed, settlement_id=settlement.settlement_id, lines=settlement.lines, reason=reason, timestamp=at
+        ev.DeductionReversed, settlement_id=settlement.settlement_id, lines=settlement.lines, reason=reason,
+        timestamp=at,
     )
     for line in settlement.lines:
         if line.person != patient.id:

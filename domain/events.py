@@ -13,11 +13,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
+from eventsourcing.domain import OriginatorIDError, OriginatorVersionError
+from eventsourcing.utils import resolve_topic
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.clock import month_of
 from domain.errors import LedgerInvariantError
-from domain.vocabulary import (  # noqa: F401  (re-exported: the events' vocabulary)
+from domain.vocabulary import (  # re-exported too: the events' vocabulary
     AidRole,
     AuthorizationEndReason,
     BindingRole,
@@ -28,8 +30,6 @@ from domain.vocabulary import (  # noqa: F401  (re-exported: the events' vocabul
     UnbindReason,
     Verification,
 )
-from eventsourcing.domain import OriginatorIDError, OriginatorVersionError
-from eventsourcing.utils import resolve_topic
 
 if TYPE_CHECKING:
     from domain.person import Person

@@ -69,5 +69,6 @@ def end_authorization(
 ) -> None:
     for person, role, other in ((authorizer, "authorizer", beneficiary), (beneficiary, "beneficiary", authorizer)):
         person.record(
-            ev.AuthorizationEnded, role=role, counterpart=other.id, reason=reason, initiated_by=initiated_by, timestamp=at
+            ev.AuthorizationEnded, role=role, counterpart=other.id, reason=reason, initiated_by=initiated_by,
+            timestamp=at,
         )

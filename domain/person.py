@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.domain import BaseAggregate
+
 from domain import events as ev
 from domain.errors import (
     BalanceLimitExceededError,
@@ -19,7 +21,6 @@ from domain.errors import (
     StatusConflictError,
 )
 from domain.ids import person_id
-from eventsourcing.domain import BaseAggregate
 
 # The most a personal account may hold: 100 million yuan, ten times the largest single amount
 # (domain.money.AMOUNT_FEN_MAX, 10 million yuan) and far beyond any real account. A credit past
@@ -56,7 +57,7 @@ class Person(BaseAggregate[UUID]):
     @classmethod
     def enroll(cls, *, pseudonym: str, masked: str, region: str, insurance: str, at: datetime) -> Person:
         return cls._create(
-            ev.PersonEnrolled,
+            ev.PersonEnrolled,  # type: ignore[arg-type]  # pydantic event; library types it nominally
             id=person_id(pseudonym),
             masked=masked,
             region=region,
@@ -83,25 +84,25 @@ class Person(BaseAggregate[UUID]):
     def suspend(self, *, reason: str, at: datetime) -> None:
         if self.status != "active":
             raise StatusConflictError(f"person {self.masked} is {self.status}; only an active person can be suspended")
-        self.trigger_event(ev.PersonSuspended, reason=reason, timestamp=at)
+        self.trigger_event(ev.PersonSuspended, reason=reason, timestamp=at)  # type: ignore[arg-type]  # pydantic event; library types it nominally
 
     def resume(self, *, at: datetime) -> None:
         if self.status != "suspended":
             raise StatusConflictError(f"person {self.masked} is {self.status}; only a suspended person can resume")
-        self.trigger_event(ev.PersonResumed, timestamp=at)
+        self.trigger_event(ev.PersonResumed, timestamp=at)  # type: ignore[arg-type]  # pydantic event; library types it nominally
 
     def close(self, *, status: str, reason: str, at: datetime) -> None:
         """Cancel or expire; ending the ties is the caller's job (it needs the counterparts)."""
         if self.is_closed:
             raise StatusConflictError(f"person {self.masked} is already {self.status}")
         event_class = ev.PersonCancelled if status == "cancelled" else ev.PersonExpired
-        self.trigger_event(event_class, reason=reason, timestamp=at)
+        self.trigger_event(event_class, reason=reason, timestamp=at)  # type: ignore[arg-type]  # pydantic event; library types it nominally
 
     def transfer(self, *, region: str, at: datetime) -> None:
         self.require_open("person")
         if region == self.region:
             raise StatusConflictError(f"person {self.masked} is already in region {region}")
-        self.trigger_event(ev.PersonTransferred, region_from=self.region, region_to=region, timestamp=at)
+        self.trigger_event(ev.PersonTransferred, region_from=self.region, region_to=region, timestamp=at)  # type: ignore[arg-type]  # pydantic event; library types it nominally
 
     def credit(self, *, amount_fen: int, source: str, at: datetime) -> None:
         self.require_open("person")
@@ -113,8 +114,8 @@ class Person(BaseAggregate[UUID]):
             raise BalanceLimitExceededError(
                 f"amount: the balance would exceed {BALANCE_FEN_MAX // 100} yuan", field="amount"
             )
-        self.trigger_event(ev.AccountCredited, amount_fen=amount_fen, source=source, timestamp=at)
+        self.trigger_event(ev.AccountCredited, amount_fen=amount_fen, source=source, timestamp=at)  # type: ignore[arg-type]  # pydantic event; library types it nominally
 
     # --- recorders used by the multi-person decisions -----------------------------------
     def record(self, event_class: type[ev.DomainEvent], **fields: Any) -> None:
-        self.trigger_event(event_class, **fields)
+        self.trigger_event(event_class, **fields)  # type: ignore[arg-type]  # pydantic event; library types it nominally

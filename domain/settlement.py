@@ -7,8 +7,9 @@ import uuid
 from datetime import datetime
 from uuid import UUID
 
-from domain import events as ev
 from eventsourcing.domain import BaseAggregate
+
+from domain import events as ev
 
 SETTLEMENT_NAMESPACE = uuid.UUID("3f1d0c62-95b4-5e0f-8d43-7a1c2e9b6f10")
 
@@ -35,7 +36,7 @@ class Settlement(BaseAggregate[UUID]):
     def open(cls, settled: ev.DeductionSettled, patient_masked: str) -> Settlement:
         """Open the index entry for a deduction just decided on the patient."""
         return cls._create(
-            ev.SettlementOpened,
+            ev.SettlementOpened,  # type: ignore[arg-type]  # pydantic event; library types it nominally
             id=settlement_aggregate_id(settled.settlement_id),
             settlement_id=settled.settlement_id,
             patient=settled.originator_id,
@@ -49,4 +50,4 @@ class Settlement(BaseAggregate[UUID]):
         )
 
     def mark_reversed(self, *, reason: str, at: datetime) -> None:
-        self.trigger_event(ev.SettlementReversed, reason=reason, timestamp=at)
+        self.trigger_event(ev.SettlementReversed, reason=reason, timestamp=at)  # type: ignore[arg-type]  # pydantic event; library types it nominally

@@ -4,13 +4,13 @@ natural month (UTC+8). Records carry timestamps as the ISO text pydantic stored.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from domain.clock import month_of
 
 __all__ = ["epoch_us", "month", "parse"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 

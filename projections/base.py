@@ -86,12 +86,12 @@ class LedgerProjection(Projection[Any]):
     """Base of the ledger's views: dispatch on event topic; ignored events do nothing (but the
     runner still records their tracking position, so the view's position always advances)."""
 
-    name: ClassVar[str] = ""
+    name: str = ""  # an instance variable in the library's Projection; set per class here
     title: ClassVar[str] = ""
     tables: ClassVar[tuple[Table, ...]] = ()
 
     def __init__(self, view: ViewRecorder | None = None):
-        super().__init__(view)  # type: ignore[arg-type]
+        super().__init__(view)
 
     handlers: ClassVar[dict[str, str]] = {}  # event topic -> method name
 
@@ -100,10 +100,10 @@ class LedgerProjection(Projection[Any]):
         cls.handlers = handler_table(cls)
 
     @classmethod
-    def topics(cls) -> frozenset[str]:
+    def topics(cls) -> frozenset[str]:  # type: ignore[override]  # read by our runner; the library's is unused
         return frozenset(cls.handlers)
 
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # type: ignore[override]
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         """The library's one-event entry point: rows and tracking in one transaction."""
         self.view.apply_events(self, [(domain_event, tracking)])
 

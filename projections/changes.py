@@ -133,14 +133,14 @@ class PageChanges:
     def _replay(table: Table, key: Key, row: Row | None, ops: Iterable[tuple[int, dict[str, Any]]]) -> Row | None:
         """Run a key's operations, in order, on its row as the database holds it."""
         columns = table.column_names
-        current: dict[str, Any] | None = None if row is None else dict(zip(columns, row))
+        current: dict[str, Any] | None = None if row is None else dict(zip(columns, row, strict=False))
         for kind, values in ops:
             if kind == _DELETE:
                 current = None
             elif kind == _UPSERT:
                 if current is None:
                     current = dict.fromkeys(columns)
-                    current.update(zip(table.key, key))
+                    current.update(zip(table.key, key, strict=False))
                 current.update(values)
             elif current is not None:
                 current.update(values)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from domain import events as ev
 from eventsourcing.utils import get_topic
+
+from domain import events as ev
 from projections._time import month
 from projections.base import LedgerProjection, Record, Table, handles
 from projections.changes import PageChanges

@@ -159,7 +159,7 @@ def _parse_file(name: str, text: str, catalogue: Catalogue) -> None:
 
 def _validate(catalogue: Catalogue) -> None:
     seen: set[str] = set()
-    for family, versions in catalogue.bases.items():
+    for versions in catalogue.bases.values():
         versions.sort(key=lambda r: r.effective_from)
         for rule_set in versions:
             if rule_set.version in seen or "+" in rule_set.version:
@@ -176,7 +176,9 @@ def _validate(catalogue: Catalogue) -> None:
             except ValidationError as error:
                 first = error.errors()[0]
                 where = ".".join(str(p) for p in first["loc"])
-                raise CatalogueError(f"{variant.source}: variant {variant.name!r}: field {where}: {first['msg']}") from None
+                raise CatalogueError(
+                    f"{variant.source}: variant {variant.name!r}: field {where}: {first['msg']}"
+                ) from None
 
 
 def parse_catalogue(files: dict[str, str]) -> Catalogue:

@@ -6,7 +6,7 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.vocabulary import (  # noqa: F401  (re-exported)
+from domain.vocabulary import (  # re-exported too
     AidRelationship,
     BindingRelationship,
     Category,

@@ -178,7 +178,8 @@ def _check_events(bundle: dict, checkpoints: dict[int, dict], checks: _Checks) -
     bad: list[str] = []
     for item in bundle["events"]:
         state = item["state"].encode("utf-8")
-        oid, version, topic, position = item["originator_id"], item["originator_version"], item["topic"], item["position"]
+        oid, version = item["originator_id"], item["originator_version"]
+        topic, position = item["topic"], item["position"]
         digest = h.record_digest(UUID(oid), version, topic, state)
         proof = item["proof"]
         checkpoint = checkpoints.get(proof["checkpoint"])

@@ -14,8 +14,9 @@ now and classifies each difference from what was sealed:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from infra.audit import hashing as h
 from infra.audit.store import AuditStore, LinkRow
@@ -88,13 +89,14 @@ def _merge(store: AuditStore, stop: int) -> Iterator[tuple[int, Any, LinkRow | N
     log, links = store.iter_log(0, stop), store.iter_links(0, stop)
     record, row = next(log, None), next(links, None)
     while record is not None or row is not None:
-        if row is None or (record is not None and record.id < row.position):
+        if record is not None and (row is None or record.id < row.position):
             yield record.id, record, None
             record = next(log, None)
-        elif record is None or row.position < record.id:
+        elif row is not None and (record is None or row.position < record.id):
             yield row.position, None, row
             row = next(links, None)
         else:
+            assert record is not None and row is not None  # both at the same position
             yield record.id, record, row
             record, row = next(log, None), next(links, None)
 
@@ -206,7 +208,8 @@ def _classify(scan: _Scan) -> None:
 def _check_checkpoints(checkpoints: list[dict[str, Any]], scan: _Scan) -> None:
     previous = h.GENESIS.hex()
     for checkpoint in checkpoints:
-        if checkpoint["previous_sha256"] != previous or h.checkpoint_digest(checkpoint) != checkpoint["checkpoint_sha256"]:
+        if (checkpoint["previous_sha256"] != previous
+                or h.checkpoint_digest(checkpoint) != checkpoint["checkpoint_sha256"]):
             scan.add({"position": checkpoint["first_position"], "kind": "checkpoint",
                       "detail": f"checkpoint {checkpoint['sequence']} does not chain to its predecessor"})
         previous = checkpoint["checkpoint_sha256"]

@@ -42,7 +42,8 @@ def _summary(event: Any, names: dict[UUID, str]) -> dict[str, Any]:
 def _text(kind: str, s: dict[str, Any]) -> str:
     who = s.get("counterpart", "")
     texts = {
-        "BindingStarted": f"binding started as {s.get('role')} with {who} ({s.get('relationship')}, via {s.get('channel')})",
+        "BindingStarted": f"binding started as {s.get('role')} with {who} "
+                          f"({s.get('relationship')}, via {s.get('channel')})",
         "BindingEnded": f"binding with {who} ended as {s.get('role')}: reason {s.get('reason')}, "
                         f"initiated by {s.get('initiated_by')}",
         "BindRejected": f"bind with {who} refused: {s.get('code')} ({s.get('rule')})",
@@ -61,7 +62,9 @@ def _text(kind: str, s: dict[str, Any]) -> str:
 def person_history(app: Any, store: AuditStore, person_id: UUID, as_of: datetime | None) -> dict[str, Any]:
     stored = store.events_of(person_id)[:EVENTS_MAX]
     names: dict[UUID, str] = {}
-    timeline, version_as_of, folded = [], 0, None
+    timeline: list[dict[str, Any]] = []
+    version_as_of = 0
+    folded: Any = None
     for position, item in stored:
         event = app.mapper.to_domain_event(item)
         kind = type(event).__name__

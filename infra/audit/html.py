@@ -3,6 +3,7 @@ SVG drawn here. Labels are bilingual so a non-programmer can read them."""
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from html import escape
 from typing import Any
 
@@ -16,10 +17,13 @@ h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;margin:28px 0 8px;border-bott
 th,td{border:1px solid #d8e0ea;padding:5px 10px;text-align:left;font-size:14px;vertical-align:top}
 th{background:#f1f5f9}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .verdict{display:inline-block;padding:10px 18px;border-radius:6px;font-size:20px;font-weight:bold;margin:8px 0}
-.ok{background:#dcfce7;color:#14532d;border:2px solid #16a34a}.bad{background:#fee2e2;color:#7f1d1d;border:2px solid #dc2626}
-.cards{display:flex;flex-wrap:wrap;gap:12px;margin:8px 0}.card{border:1px solid #d8e0ea;border-radius:8px;padding:10px 14px;
+.ok{background:#dcfce7;color:#14532d;border:2px solid #16a34a}
+.bad{background:#fee2e2;color:#7f1d1d;border:2px solid #dc2626}
+.cards{display:flex;flex-wrap:wrap;gap:12px;margin:8px 0}
+.card{border:1px solid #d8e0ea;border-radius:8px;padding:10px 14px;
 min-width:150px;background:#f8fafc}.card b{display:block;font-size:22px}.card span{color:#5b6b7d;font-size:13px}
-.charts{display:flex;flex-wrap:wrap;gap:18px}.chart{border:1px solid #d8e0ea;border-radius:8px;padding:8px;background:#fff}
+.charts{display:flex;flex-wrap:wrap;gap:18px}
+.chart{border:1px solid #d8e0ea;border-radius:8px;padding:8px;background:#fff}
 code{font-size:12px;word-break:break-all}.small{font-size:12px;color:#5b6b7d}
 """
 
@@ -41,7 +45,7 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def _table(headers: list[str], rows: list[list[Any]], numeric: set[int] = frozenset()) -> str:
+def _table(headers: list[str], rows: list[list[Any]], numeric: AbstractSet[int] = frozenset()) -> str:
     rows = [[_shown(v) for v in row] for row in rows]
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join(
@@ -106,7 +110,8 @@ def bar_chart(title: str, items: list[tuple[str, int]], color: str, width: int =
 # --- the audit of one deduction ------------------------------------------------------------------
 def render_audit(result: dict[str, Any]) -> str:
     ok = result["verdict"] == "consistent"
-    verdict = ("✔ Consistent 一致: replaying the recorded rules on the recorded balances gives exactly the recorded split"
+    verdict = ("✔ Consistent 一致: replaying the recorded rules on the recorded balances gives exactly the "
+               "recorded split"
                if ok else "✘ Mismatch 不一致: the recorded split is NOT what the rules give")
     body = [f"<h1>Deduction audit 扣款核查 — {escape(result['settlement_id'])}</h1>",
             f'<p class="sub">Computed from the event store itself. Patient 患者 {escape(result["patient"])} · '
@@ -114,8 +119,9 @@ def render_audit(result: dict[str, Any]) -> str:
             f'<div class="verdict {"ok" if ok else "bad"}">{escape(verdict)}</div>']
     if result["differences"]:
         body.append("<ul>" + "".join(f"<li>{escape(d)}</li>" for d in result["differences"]) + "</ul>")
+    paid_fen = sum(line["amount_fen"] for line in result["recorded"]["lines"])
     body.append('<div class="cards">' + _card("Amount 结算金额", _yuan(result["amount_fen"]))
-                + _card("Paid from accounts 账户支付", _yuan(sum(l["amount_fen"] for l in result["recorded"]["lines"])))
+                + _card("Paid from accounts 账户支付", _yuan(paid_fen))
                 + _card("Out of pocket 自付现金", _yuan(result["recorded"]["out_of_pocket_fen"]))
                 + _card("Category 类别", result["category"]) + _card("Institution 机构", result["institution"])
                 + _card("Reversed 已冲正", "yes 是" if result["reversed"] else "no 否") + "</div>")
@@ -132,8 +138,8 @@ def render_audit(result: dict[str, Any]) -> str:
                        [[s["step"], s["person"], _yuan(s["remaining_before_fen"]), _yuan(s["paid_fen"]),
                          _yuan(s["remaining_after_fen"])] for s in result["steps"]], {2, 3, 4}))
     body.append("<h2>3. Recorded vs replayed 记录与重算对比</h2>")
-    recorded = {l["person"]: l["amount_fen"] for l in result["recorded"]["lines"]}
-    replayed = {l["person"]: l["amount_fen"] for l in result["replayed"]["lines"]}
+    recorded = {line["person"]: line["amount_fen"] for line in result["recorded"]["lines"]}
+    replayed = {line["person"]: line["amount_fen"] for line in result["replayed"]["lines"]}
     people = list(dict.fromkeys([*recorded, *replayed]))
     rows = [[p, _yuan(recorded.get(p, 0)), _yuan(replayed.get(p, 0)),
              "✔" if recorded.get(p, 0) == replayed.get(p, 0) else "✘"] for p in people]
@@ -172,12 +178,14 @@ def render_report(report: dict[str, Any]) -> str:
     days = report["by_day"]
     verified = "✔ verified 已验证" if i["verified"] else "✘ NOT verified 未通过验证"
     body = [f"<h1>Compliance report 合规报告 — {escape(report['month'])}</h1>",
-            f'<p class="sub">Region 地区: {escape(region)} · months in China Standard Time (UTC+8) · amounts in yuan</p>',
+            f'<p class="sub">Region 地区: {escape(region)} · months in China Standard Time (UTC+8) · '
+            'amounts in yuan</p>',
             f'<div class="verdict {"ok" if i["verified"] else "bad"}">History integrity 历史完整性: {escape(verified)}'
             + (f' — sealed through position {i["sealed_through"]}' if i["sealed_through"] is not None
                else " — nothing sealed yet 尚未封存 (run ledger seal)") + "</div>",
             '<div class="cards">' + _card("Bindings created 新增绑定", str(b["created"]))
-            + _card("Unbinds 解绑", str(b["ended"]["count"])) + _card("Rejected binds 拒绝绑定", str(b["rejected"]["count"]))
+            + _card("Unbinds 解绑", str(b["ended"]["count"]))
+            + _card("Rejected binds 拒绝绑定", str(b["rejected"]["count"]))
             + _card("Active bindings at month end 月末有效绑定", str(b["active_at_month_end"]))
             + _card("Authorizations 新增共济授权", str(a["created"]))
             + _card("Deductions 扣款笔数", str(d["count"])) + _card("Deducted 结算金额", _yuan(d["amount_fen"]))
@@ -204,7 +212,8 @@ def render_report(report: dict[str, Any]) -> str:
                 ["paid from accounts 账户支付", _yuan(d["paid_from_accounts_fen"])],
                 ["out of pocket 自付", _yuan(d["out_of_pocket_fen"])]]),
             _table(["Category 类别", "Count 笔数", "Amount 金额"],
-                   [[k, v.get("count", 0), _yuan(v.get("amount_fen", 0))] for k, v in d["by_category"].items()], {1, 2}),
+                   [[k, v.get("count", 0), _yuan(v.get("amount_fen", 0))] for k, v in d["by_category"].items()],
+                   {1, 2}),
             "<h2>Integrity 完整性</h2>",
             _table(["Figure 指标", "Value 数值"], [
                 ["sealed through position 封存至位置", i["sealed_through"]], ["sealed at 封存时间", i["sealed_at"]],

@@ -10,7 +10,7 @@ verifier calls the same `replay` on states it rebuilt from the bundle's events.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -59,7 +59,7 @@ def _settlement_events(app: Any, store: AuditStore, originator: UUID, settlement
             continue
         event = app.mapper.to_domain_event(stored)
         if getattr(event, "settlement_id", settlement_id) == settlement_id:
-            found.append(Involved(position, stored, event, masked or getattr(event, "masked", "")))
+            found.append(Involved(position, stored, event, masked or cast(str, getattr(event, "masked", ""))))
     return found
 
 
@@ -189,7 +189,8 @@ def _reversals(gathered: Gathered, settled: ev.DeductionSettled) -> list[dict[st
             lines = sorted((line.person, line.amount_fen) for line in item.event.lines)
             exact = lines == recorded and sorted(own + refunds) == recorded
             out.append({"at": local_iso(item.event.timestamp), "reason": item.event.reason,
-                        "refunded": [{"person": line.masked, "amount_fen": line.amount_fen} for line in item.event.lines],
+                        "refunded": [{"person": line.masked, "amount_fen": line.amount_fen}
+                                     for line in item.event.lines],
                         "refunds_exact": exact})
     return out
 

@@ -14,9 +14,10 @@ import csv
 import io
 import json
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from domain import events as ev
 from domain.clock import CST

@@ -14,8 +14,9 @@ On the in-memory store (tests, demos) the same rows live on the recorder object.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Notification

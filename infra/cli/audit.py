@@ -12,7 +12,7 @@ This is the only place of the feature that reads the clock (the time a checkpoin
 from __future__ import annotations
 
 import sys
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +118,7 @@ def seal(obj: Any, as_json: bool) -> None:
     from infra.audit.chain import seal as run
     from infra.audit.store import SealConflictError
 
-    sealed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    sealed_at = datetime.now(UTC).isoformat(timespec="seconds")
     store = _store(obj)
     try:
         written = run(store, sealed_at)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import PersistenceError
 
@@ -17,12 +18,15 @@ from infra.cli import output
 from infra.config import ConfigError, load_settings, warn_development_key
 from infra.eventstore.application import one_line
 
+if TYPE_CHECKING:
+    from infra.eventstore.application import LedgerApp
+
 
 class LedgerContext:
     def __init__(self, db: str | None, rules_dir: str | None):
         self.db = db
         self.rules_dir = rules_dir
-        self._app = None
+        self._app: LedgerApp | None = None
 
     def settings(self):
         return load_settings(self.db, self.rules_dir)

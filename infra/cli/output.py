@@ -36,7 +36,8 @@ def key_value_table(title: str, data: dict[str, Any]) -> Table:
     for key, value in data.items():
         if isinstance(value, (list, dict)):
             continue
-        shown = f"{format_fen(value)} yuan ({value} fen)" if key.endswith("_fen") and isinstance(value, int) else str(value)
+        is_fen = key.endswith("_fen") and isinstance(value, int)
+        shown = f"{format_fen(value)} yuan ({value} fen)" if is_fen else str(value)
         table.add_row(key, shown)
     return table
 

@@ -14,11 +14,12 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError, InternalError, OperationalError, PersistenceError
 
 from domain.clock import local_date, local_iso
@@ -48,7 +49,8 @@ CONFLICT_WAIT_CAP_S = 0.5
 
 class LedgerApp(Application[UUID]):
     name = "FamilyLedger"
-    snapshotting_intervals = {Person: SNAPSHOT_INTERVAL}  # audit replay reads <= interval events
+    # audit replay reads <= interval events
+    snapshotting_intervals: ClassVar[dict[type[MutableOrImmutableAggregate[Any]], int]] = {Person: SNAPSHOT_INTERVAL}
     snapshot_class = AggregateSnapshot
 
     def __init__(self, settings: Settings, catalogue: Catalogue | None = None, rules_override: str | None = None,
@@ -59,6 +61,8 @@ class LedgerApp(Application[UUID]):
         self.rules_override = rules_override
         if rules_override:
             self.catalogue.named(rules_override, local_date(datetime.now().astimezone()))  # fail fast
+        race_errors: tuple[type[BaseException], ...] = (InternalError, IntegrityError, *psycopg_race_errors())
+        other_errors: tuple[type[BaseException], ...] = (PersistenceError, OSError, *psycopg_errors())
         for attempt in range(1, STARTUP_ATTEMPTS_MAX + 1):
             try:
                 if settings.is_postgres:
@@ -66,13 +70,13 @@ class LedgerApp(Application[UUID]):
                 super().__init__(env=settings.eventsourcing_env())
                 verify_pseudonym_key(self.recorder, settings.pseudonym_key)
                 break
-            except (InternalError, IntegrityError, *psycopg_race_errors()) as error:
+            except race_errors as error:
                 # Another process is creating the same schema (PostgreSQL: concurrent CREATE OR
                 # REPLACE FUNCTION gives "tuple concurrently updated"): its DDL wins; try again.
                 if attempt == STARTUP_ATTEMPTS_MAX:
                     raise StorageError(f"database {describe_db(settings.db)}: {one_line(error)}") from None
                 time.sleep(0.05 * attempt)
-            except (PersistenceError, OSError, *psycopg_errors()) as error:
+            except other_errors as error:
                 raise StorageError(f"database {describe_db(settings.db)}: {one_line(error)}") from None
 
     def take_snapshot(self, aggregate_id: UUID, version: int | None = None, **kwargs: Any) -> None:
@@ -175,7 +179,7 @@ def _answer(kind: str | None, command_id: str | None, *, result: dict | None = N
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def answer_refused(text: str, error: LedgerError) -> dict:

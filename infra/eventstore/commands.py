@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import datetime, timezone
-from typing import IO, Annotated, Literal, Union
+from datetime import UTC, datetime
+from typing import IO, Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic_core import PydanticCustomError
@@ -40,8 +40,8 @@ from domain.vocabulary import (
 
 LINE_BYTES_MAX = 65_536  # one command is a few hundred bytes; a longer line is refused unread
 NESTING_MAX = 2  # a command is one flat object (depth 1); one level more is still reported by field
-AT_MIN = datetime(2000, 1, 1, tzinfo=timezone.utc)  # `at` lies in [AT_MIN, AT_MAX): local dates,
-AT_MAX = datetime(2100, 1, 1, tzinfo=timezone.utc)  # months and epoch microseconds all exist
+AT_MIN = datetime(2000, 1, 1, tzinfo=UTC)  # `at` lies in [AT_MIN, AT_MAX): local dates,
+AT_MAX = datetime(2100, 1, 1, tzinfo=UTC)  # months and epoch microseconds all exist
 _BAD_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")  # C0 controls, DEL, lone surrogates
 _FIELD_NAME = re.compile(r"^[a-z_]{1,32}$")  # every real field name; others are not echoed
 
@@ -63,7 +63,7 @@ class _Command(BaseModel):
         """What the command says, for comparing a retry with the original: every field but
         `command_id`, with `at` as one instant (an offset is only a way of writing it)."""
         content = self.model_dump(mode="json", exclude={"command_id"})
-        content["at"] = self.at.astimezone(timezone.utc).isoformat()
+        content["at"] = self.at.astimezone(UTC).isoformat()
         return content
 
 
@@ -163,7 +163,8 @@ class Reverse(_Command):
 
 
 Command = Annotated[
-    Union[Enroll, Suspend, Resume, Cancel, Expire, Transfer, Credit, Bind, Unbind, Authorize, Revoke, Deduct, Reverse],
+    Enroll | Suspend | Resume | Cancel | Expire | Transfer | Credit | Bind | Unbind | Authorize | Revoke | Deduct
+    | Reverse,
     Field(discriminator="type"),
 ]
 COMMAND_TYPES = ("enroll", "suspend", "resume", "cancel", "expire", "transfer", "credit", "bind", "unbind",

@@ -249,7 +249,7 @@ def deduct(ledger: Any, cmd: c.Deduct, uow: UnitOfWork) -> dict:
     if duplicate is not None:  # recognised before any other check, like a command id
         return duplicate
     patient = load_person(uow, patient_id, patient_masked, "patient")
-    presenter = load_person(uow, *presenter_ref, "presented_by") if presenter_ref else None
+    presenter = load_person(uow, presenter_ref[0], presenter_ref[1], "presented_by") if presenter_ref else None
     rules = ledger.rules_for(cmd.at, patient.region)
     authorizers = load_implied(uow, cmd, patient)
     _, settlement, payers = deduction.deduct(patient, presenter, authorizers, request, rules)
@@ -273,7 +273,9 @@ def reverse(ledger: Any, cmd: c.Reverse, uow: UnitOfWork) -> dict:
     try:
         settlement = uow.get(settlement_aggregate_id(cmd.settlement_id))
     except AggregateNotFoundError:
-        raise UnknownSettlementError(f"settlement_id: no deduction {cmd.settlement_id}", field="settlement_id") from None
+        raise UnknownSettlementError(
+            f"settlement_id: no deduction {cmd.settlement_id}", field="settlement_id"
+        ) from None
     payers = load_implied(uow, cmd, settlement=settlement)
     patient = payers.pop(settlement.patient)
     deduction.reverse(settlement, patient, payers, reason=cmd.reason, at=cmd.at)

@@ -22,10 +22,10 @@ from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
+from eventsourcing.utils import get_topic, register_topic, resolve_topic
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from domain.errors import LedgerInvariantError
-from eventsourcing.utils import get_topic, register_topic, resolve_topic
 
 # Person aggregates get a snapshot every this many events: a load reads one snapshot and at
 # most SNAPSHOT_INTERVAL - 1 events, however long the history.
@@ -66,7 +66,7 @@ _ADAPTERS: dict[str, TypeAdapter] = {}
 def _adapter(topic: str) -> TypeAdapter:
     adapter = _ADAPTERS.get(topic)
     if adapter is None:
-        adapter = _ADAPTERS.setdefault(topic, TypeAdapter(list[resolve_topic(topic)]))
+        adapter = _ADAPTERS.setdefault(topic, TypeAdapter(list[resolve_topic(topic)]))  # type: ignore[misc, arg-type]  # a run-time type
     return adapter
 
 
@@ -74,8 +74,9 @@ def _decode_records(data: dict) -> dict:
     """`$records` of an earlier version: {"ids": [...], "fields": [...], "columns": [[...], ...]}."""
     ids = [decode_value(k) for k in data["ids"]]
     columns = [[decode_value(v) for v in column] for column in data["columns"]]
-    records = [dict(zip(data["fields"], row)) for row in zip(*columns)] if columns else [{} for _ in ids]
-    return dict(zip(ids, records))
+    records = ([dict(zip(data["fields"], row, strict=False)) for row in zip(*columns, strict=False)]
+               if columns else [{} for _ in ids])
+    return dict(zip(ids, records, strict=False))
 
 
 def decode_value(value: Any) -> Any:

@@ -15,6 +15,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from functools import partial
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, OperationalError
@@ -81,7 +82,7 @@ def _commit_once(app: Any, texts: list[str], prefetcher: Any) -> list[dict]:
 def _decide(app: Any, texts: list[str], prefetcher: Any) -> tuple[list[dict], BatchUnitOfWork]:
     prefetched, missing = prefetcher(app, texts) if prefetcher is not None else ({}, ())
     unit = BatchUnitOfWork(app, prefetched, missing)
-    return [unit.run(lambda text=text: app.apply_line(text, unit)) for text in texts], unit
+    return [unit.run(partial(app.apply_line, text, unit)) for text in texts], unit
 
 
 def _forget(prefetcher: Any) -> None:

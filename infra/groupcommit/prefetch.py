@@ -90,7 +90,8 @@ class Prefetcher:
         ids: set[UUID] = set()
         for cmd in commands:
             needs = NEEDS[cmd.type]
-            person = loaded.get(self.person_id(app, getattr(cmd, needs.people[0]))) if needs.people else None
+            pid = self.person_id(app, getattr(cmd, needs.people[0])) if needs.people else None
+            person = loaded.get(pid) if pid is not None else None
             settlement = loaded.get(settlement_aggregate_id(cmd.settlement_id)) if needs.settlement else None
             ids.update(needs.implied(person, settlement))
         return ids

@@ -7,7 +7,6 @@ from typing import Any
 from domain.clock import local_iso
 from domain.person import Person
 
-
 BINDING_FIELDS = ("relationship", "channel")
 AID_FIELDS = ("relationship",)
 
@@ -26,7 +25,8 @@ def balance_view(person: Person) -> dict[str, Any]:
 
 
 def bindings_view(person: Person) -> dict[str, Any]:
-    return {"person": person.masked, "members": tie_rows(person.members, BINDING_FIELDS), "binders": tie_rows(person.binders, BINDING_FIELDS)}
+    return {"person": person.masked, "members": tie_rows(person.members, BINDING_FIELDS),
+            "binders": tie_rows(person.binders, BINDING_FIELDS)}
 
 
 def authorizations_view(person: Person) -> dict[str, Any]:

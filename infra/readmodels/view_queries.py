@@ -87,7 +87,8 @@ def balance_detail(views: Any, pid: UUID, masked: str) -> dict[str, Any]:
 
 
 def masks_of(views: Any, person: str) -> str:
-    row = views.read(PersonsProjection, lambda r: r.fetchone("SELECT masked FROM {persons} WHERE person = ?", (person,)))
+    row = views.read(PersonsProjection,
+                     lambda r: r.fetchone("SELECT masked FROM {persons} WHERE person = ?", (person,)))
     return row[0] if row else "?"
 
 

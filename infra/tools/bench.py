@@ -167,7 +167,8 @@ class sibling_store:
     """A fresh store next to the given one (dropped afterwards), for the baseline run."""
 
     def __init__(self, settings: Settings, suffix: str):
-        self.settings, self.suffix, self.target = settings, suffix, None
+        self.settings, self.suffix = settings, suffix
+        self.target = ""  # set on entering
 
     def __enter__(self) -> Settings:
         db = self.settings.db
@@ -232,7 +233,7 @@ def audit_replay(app: Any, settings: Settings, batch_size: int) -> dict[str, flo
     timings = []
     for version in sample:
         start = time.perf_counter()
-        person = reader.repository.get(pid, version=version - 1)  # the state just before it
+        person: Any = reader.repository.get(pid, version=version - 1)  # the state just before it
         timings.append((time.perf_counter() - start) * 1000)
         if person.version != version - 1:
             raise RuntimeError("audit replay loaded the wrong version")

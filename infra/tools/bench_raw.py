@@ -94,7 +94,8 @@ def raw_sqlite(settings: Settings, sample: list[tuple], rows: int) -> dict[str, 
     for row in equivalent_rows(sample, rows):
         chunk.append((str(row[0]), row[1], row[2], row[3]))
         if len(chunk) == 10_000:
-            conn.executemany("INSERT INTO raw (originator_id, originator_version, topic, state) VALUES (?,?,?,?)", chunk)
+            conn.executemany(
+                "INSERT INTO raw (originator_id, originator_version, topic, state) VALUES (?,?,?,?)", chunk)
             conn.commit()
             chunk = []
     conn.executemany("INSERT INTO raw (originator_id, originator_version, topic, state) VALUES (?,?,?,?)", chunk)

@@ -10,9 +10,9 @@ from rich.panel import Panel
 from domain.ids import check_character, mask
 from domain.money import format_fen
 from infra.cli import output
-from infra.readmodels import queries
-from infra.eventstore.application import LedgerApp
 from infra.config import DEVELOPMENT_KEY, Settings, warn_development_key
+from infra.eventstore.application import LedgerApp
+from infra.readmodels import queries
 
 
 def _id(region: str, birth: str, seq: int) -> str:
@@ -91,7 +91,8 @@ def _describe(command: dict, result: dict) -> str:
         rule = f" (rule {error['rule']} of {error['rule_version']})" if error.get("rule_version") else ""
         return f"[red]✗ {kind} {who}[/] → [bold]{error['code']}[/]: {error['message']}{rule}"
     if kind == "deduct":
-        paid = ", ".join(f"{NAMES_BY_MASK[line['person']]} {format_fen(line['amount_fen'])}" for line in result["lines"]) or "nothing"
+        paid = ", ".join(f"{NAMES_BY_MASK[line['person']]} {format_fen(line['amount_fen'])}"
+                         for line in result["lines"]) or "nothing"
         dup = " [yellow](duplicate: original result returned)[/]" if result["duplicate"] else ""
         return (f"[green]✓ deduct[/] {format_fen(result['amount_fen'])} yuan for {names[0]}: paid by {paid}; "
                 f"out of pocket {format_fen(result['out_of_pocket_fen'])} under {result['rule_version']}{dup}")
@@ -121,7 +122,8 @@ def run_demo(db: str) -> None:
         person = app.get_person(raw)
         rows.append({"who": name, "person": person.masked, "status": person.status,
                      "balance (yuan)": format_fen(person.balance_fen),
-                     "binds/bound by/aided by": f"{len(person.members)}/{len(person.binders)}/{len(person.authorizers)}"})
+                     "binds/bound by/aided by":
+                         f"{len(person.members)}/{len(person.binders)}/{len(person.authorizers)}"})
     console.print(output.rows_table("Balances (yuan) and ties", rows))
     view = queries.bindings_view(app.get_person(FATHER))
     console.print(output.rows_table("Members Father may present", view["members"]))

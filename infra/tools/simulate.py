@@ -114,7 +114,8 @@ class Simulation:
         return len(self.people) - 1
 
     # --- scheduling ----------------------------------------------------------------------
-    def at(self, when: datetime, action: Callable[[datetime], list[dict]]) -> None:
+    # Callable[..., ...]: actions take the moment, plus defaults that capture loop variables.
+    def at(self, when: datetime, action: Callable[..., list[dict]]) -> None:
         if when < datetime.combine(self.end, datetime.min.time(), CST):
             self.sequence += 1
             heapq.heappush(self.queue, (when, self.sequence, action))
@@ -142,7 +143,7 @@ class Simulation:
     def _plan_month(self, m: int, month_start: date) -> list[dict]:
         r = self.random
         for p in self.people:
-            if m == 0 and r.random() < 0.93 or m > 0 and p.status == "unenrolled" and r.random() < 0.5:
+            if (m == 0 and r.random() < 0.93) or (m > 0 and p.status == "unenrolled" and r.random() < 0.5):
                 self.at(self.moment(month_start, 1, 8), lambda w, p=p: self._enroll(p))
         for home in self.households:
             self._plan_household(home, m, month_start)
@@ -252,7 +253,8 @@ class Simulation:
         elif reason in ("system_forced", "policy_adjustment"):
             command["initiated_by"] = "system"
         if r.random() < 0.25:  # changed their mind: bind again, some within minutes
-            later = when + (timedelta(minutes=r.randint(1, 9)) if r.random() < 0.5 else timedelta(days=r.randint(1, 20)))
+            later = when + (timedelta(minutes=r.randint(1, 9)) if r.random() < 0.5
+                            else timedelta(days=r.randint(1, 20)))
             self.at(later, lambda w: self._bind(binder_index, member_index, w))
         return [command]
 

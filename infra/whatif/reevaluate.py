@@ -75,7 +75,8 @@ def _outcome(side: dict[str, Any]) -> str:
     if not side["ok"]:
         return side["code"]
     if "lines" in side:
-        return "split " + "+".join(str(line["amount_fen"]) for line in side["lines"]) + f" oop {side['out_of_pocket_fen']}"
+        return ("split " + "+".join(str(line["amount_fen"]) for line in side["lines"])
+                + f" oop {side['out_of_pocket_fen']}")
     return "accepted"
 
 
@@ -121,7 +122,7 @@ class Reevaluator:
         self.date_to = date_to
         self.page_size = page_size
         self.states: OrderedDict[UUID, Any] = OrderedDict()
-        self.marks: dict[UUID, tuple[int, type, Any, Any]] = {}  # person -> (version, type, counterpart, at)
+        self.marks: dict[UUID, tuple[int, type[Any], Any, Any]] = {}  # person -> (version, type, counterpart, at)
         if rules_name != RECORDED:
             catalogue.named(rules_name, date_from or date(2100, 1, 1))  # unknown names fail before the scan
 
@@ -180,7 +181,7 @@ class Reevaluator:
     def _decide(self, event: Any, report: Report) -> None:
         """A decision is recorded on its decider's event (the binder's, the authorizer's, the
         patient's); the mirror event on the other party is not a decision of its own."""
-        name = _DECISIONS.get(topic_of(type(event)))
+        name = _DECISIONS.get(topic_of(event.__class__))
         if name is None or getattr(event, "role", None) in _MIRROR_ROLES:
             return
         report.decisions += 1
@@ -196,7 +197,7 @@ class Reevaluator:
                               member_age_years=event.member_age_years, at=event.timestamp)
         decision = decide_bind(binder, member, request, self.rules_at(event))
         rejected = isinstance(event, ev.BindRejected)
-        recorded = {"ok": not rejected, "code": event.code if rejected else None}
+        recorded = {"ok": not rejected, "code": event.code if isinstance(event, ev.BindRejected) else None}
         if decision.as_outcome() == recorded:
             return None
         rule = decision.rule if not decision.ok else event.rule  # type: ignore[union-attr]

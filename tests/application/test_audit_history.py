@@ -7,13 +7,13 @@ from datetime import datetime
 
 from click.testing import CliRunner
 
-from infra.eventstore.application import LedgerApp
 from infra.audit.history import person_history
 from infra.audit.store import AuditStore
 from infra.cli.main import main
-from tests.support.families import at, deduct, masked, national_family
-from tests.support.backends import settings_for
+from infra.eventstore.application import LedgerApp
 from tests.support import DEV_KEY, Ledger
+from tests.support.backends import settings_for
+from tests.support.families import at, deduct, masked, national_family
 
 
 def story(ledger) -> dict[str, str]:

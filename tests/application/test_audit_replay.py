@@ -6,14 +6,13 @@ check the replay against the figures a person would compute by hand from the rul
 
 from __future__ import annotations
 
-
 import pytest
 
 from domain.errors import UnknownSettlementError
 from infra.audit.replay import audit_deduction
 from infra.audit.store import AuditStore
-from tests.support.families import at, deduct, masked, national_family, record_wrong_split, regional_family
 from tests.support import id_number
+from tests.support.families import at, deduct, masked, national_family, record_wrong_split, regional_family
 
 
 def audit(ledger, settlement_id: str) -> dict:
@@ -42,7 +41,8 @@ def test_several_authorizers_largest_balance_first_ties_to_the_earlier_authoriza
         (80_000, 2_000), (78_000, 50_000), (28_000, 28_000), (0, 0), (0, 0)]
     assert result["state_before"]["patient"]["balance_fen"] == 2_000
     assert not result["reversed"]
-    assert [e["type"] for e in result["evidence"]] == ["DeductionSettled", "SettlementOpened", "AidDebited", "AidDebited"]
+    assert [e["type"] for e in result["evidence"]] == [
+        "DeductionSettled", "SettlementOpened", "AidDebited", "AidDebited"]
     assert all(e["hash"] and len(e["hash"]) == 64 for e in result["evidence"])
 
 

@@ -26,7 +26,8 @@ from tests.support.families import compliance_story as story
 
 def independent_fold(app, month: str, region: str) -> dict:
     """Decoded domain events; regions from the aggregates as they are now (nobody moved)."""
-    regions, totals = {}, Counter()
+    regions: dict = {}
+    totals: Counter = Counter()
     for notification in app.recorder.select_notifications(1, 10_000):
         event = app.mapper.to_domain_event(notification)
         if isinstance(event, ev.PersonEnrolled):

@@ -17,8 +17,8 @@ import pytest
 from domain.command_record import command_aggregate_id
 from infra.groupcommit.batch import apply_batch
 from infra.groupcommit.prefetch import Prefetcher
-from tests.support.state import adult, minor, snapshot
 from tests.support import Ledger, line
+from tests.support.state import adult, minor, snapshot
 
 FATHER, MOTHER, CHILD = adult(1), adult(2), minor(20)
 
@@ -31,10 +31,12 @@ def story() -> list[tuple[str, dict[str, Any]]]:
         ("enroll", {"person": FATHER, "insurance": "employee", "at": "2025-03-01T09:00:00+08:00"}),
         ("enroll", {"person": MOTHER, "insurance": "employee", "at": "2025-03-01T09:01:00+08:00"}),
         ("enroll", {"person": CHILD, "insurance": "resident", "at": "2025-03-01T09:02:00+08:00"}),
-        ("credit", {"person": FATHER, "amount": "300.00", "source": "monthly_contribution", "at": "2025-03-02T09:00:00+08:00"}),
+        ("credit", {"person": FATHER, "amount": "300.00", "source": "monthly_contribution",
+                    "at": "2025-03-02T09:00:00+08:00"}),
         ("bind", {**bind, "at": "2025-03-03T09:00:00+08:00"}),
         ("bind", {**bind, "at": "2025-03-03T09:05:00+08:00"}),  # ALREADY_BOUND: a recorded refusal
-        ("authorize", {"authorizer": FATHER, "beneficiary": CHILD, "relationship": "child", "at": "2025-03-04T09:00:00+08:00"}),
+        ("authorize", {"authorizer": FATHER, "beneficiary": CHILD, "relationship": "child",
+                       "at": "2025-03-04T09:00:00+08:00"}),
         ("deduct", {"settlement_id": "S-1", "patient": CHILD, "amount": "50.00", "category": "pharmacy",
                     "institution": "PH-1", "presented_by": FATHER, "at": "2025-03-05T09:00:00+08:00"}),
         ("reverse", {"settlement_id": "S-1", "reason": "refund", "at": "2025-03-06T09:00:00+08:00"}),
@@ -133,6 +135,6 @@ def test_group_commit_answers_retries_within_and_across_batches_like_one_at_a_ti
     answers: list[dict] = []
     for start in range(0, len(doubled), batch_size):
         answers += apply_batch(app, doubled[start:start + batch_size], prefetcher)
-    for first, again in zip(answers[::2], answers[1::2]):
+    for first, again in zip(answers[::2], answers[1::2], strict=True):
         assert again == {**first, "duplicate": True}
     assert [json.loads(t)["command_id"] for t in doubled] == [a["command_id"] for a in answers]

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from domain.person import Person
 from infra.eventstore.application import LedgerApp
+from tests.support import Ledger
 from tests.support.backends import settings_for
 from tests.support.state import adult, minor
-from tests.support import Ledger
 
 CAST = [adult(1), adult(2), adult(3, birth="19550101"), minor(20), minor(21), adult(5, region="310101")]
 INSURANCE = ["employee", "employee", "employee", "resident", "resident", "employee"]

@@ -7,6 +7,7 @@ import pytest
 
 from domain.errors import BIND_REJECTION_CODES
 from infra.eventstore.application import LedgerApp
+from tests.support import Ledger
 from tests.support.backends import settings_for
 from tests.support.state import (
     adult,
@@ -20,7 +21,6 @@ from tests.support.state import (
     minor,
     snapshot,
 )
-from tests.support import Ledger
 
 NATIONAL = "national-2024-12-09"
 

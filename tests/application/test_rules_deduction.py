@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.state import adult, assert_unchanged, event_names, events_of, masked, minor, snapshot
 from tests.support import Ledger
+from tests.support.state import adult, assert_unchanged, event_names, events_of, masked, minor, snapshot
 
 T = "2025-03-10T10:00:00+08:00"
 
@@ -65,7 +65,8 @@ def test_equal_balances_pay_in_order_of_authorization(ledger):
 
 
 def test_hubei_patient_is_paid_for_by_the_most_recent_authorizer_first(ledger):
-    rich, recent = ledger.enroll(adult(1, region="420102"), balance="900.00"), ledger.enroll(adult(2, region="420102"), balance="50.00")
+    rich = ledger.enroll(adult(1, region="420102"), balance="900.00")
+    recent = ledger.enroll(adult(2, region="420102"), balance="50.00")
     child = ledger.enroll(minor(20, region="420102"), insurance="resident")
     authorize(ledger, rich, child, when="2025-03-01T09:00:00+08:00")
     authorize(ledger, recent, child, when="2025-03-05T09:00:00+08:00")
@@ -76,7 +77,8 @@ def test_hubei_patient_is_paid_for_by_the_most_recent_authorizer_first(ledger):
 
 
 def test_shanxi_shares_only_above_one_thousand_yuan_from_one_authorizer(ledger):
-    first, second = ledger.enroll(adult(1, region="140105"), balance="1300.00"), ledger.enroll(adult(2, region="140105"), balance="1200.00")
+    first = ledger.enroll(adult(1, region="140105"), balance="1300.00")
+    second = ledger.enroll(adult(2, region="140105"), balance="1200.00")
     child = ledger.enroll(minor(20, region="140105"), insurance="resident")
     authorize(ledger, first, child)
     authorize(ledger, second, child)
@@ -124,7 +126,7 @@ def test_rejects_deduction_for_a_suspended_patient(ledger, family):
 
 
 def test_rejects_presenter_without_an_active_binding(ledger, family):
-    father, mother, child = family
+    father, _mother, child = family
     before = snapshot(ledger, *family)
     result = deduct(ledger, child, "10.00", presented_by=father)
     assert result["error"]["code"] == "PRESENTER_NOT_BOUND"
@@ -132,7 +134,7 @@ def test_rejects_presenter_without_an_active_binding(ledger, family):
 
 
 def test_bound_presenter_may_present_until_unbound(ledger, family):
-    father, mother, child = family
+    father, _mother, child = family
     ledger.ok("bind", binder=father, member=child, relationship="child", channel="alipay", verification="documents",
               at="2025-03-04T09:00:00+08:00")
     assert deduct(ledger, child, "10.00", presented_by=father)["ok"]
@@ -159,7 +161,8 @@ def test_inactive_patient_is_reported_before_presenter_and_category(ledger, fami
 
 def test_unbound_presenter_is_reported_before_an_ineligible_category(ledger, family):
     father, _, child = family
-    assert deduct(ledger, child, "10.00", category="fitness", presented_by=father)["error"]["code"] == "PRESENTER_NOT_BOUND"
+    result = deduct(ledger, child, "10.00", category="fitness", presented_by=father)
+    assert result["error"]["code"] == "PRESENTER_NOT_BOUND"
 
 
 # --- idempotency ---------------------------------------------------------------------------
@@ -184,7 +187,7 @@ def test_same_settlement_id_with_different_content_is_a_conflict(ledger, family,
 
 
 def test_same_settlement_id_for_another_patient_is_a_conflict(ledger, family):
-    father, mother, child = family
+    father, _mother, child = family
     deduct(ledger, child, "1.00")
     before = snapshot(ledger, *family)
     assert deduct(ledger, father, "1.00")["error"]["code"] == "SETTLEMENT_CONFLICT"
@@ -203,7 +206,7 @@ def test_reversal_refunds_exactly_the_accounts_that_paid(ledger, family):
 
 
 def test_reversal_refunds_an_authorizer_even_after_the_authorization_ended(ledger, family):
-    father, mother, child = family
+    _father, mother, child = family
     deduct(ledger, child, "600.00")
     ledger.ok("revoke", authorizer=mother, beneficiary=child, at="2025-03-11T09:00:00+08:00")
     ledger.ok("reverse", settlement_id="S-1", at="2025-03-12T09:00:00+08:00")

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from tests.support.state import adult, assert_unchanged, minor, snapshot
 from tests.support import DAY, Ledger, line
+from tests.support.state import adult, assert_unchanged, minor, snapshot
 
 AT = f"{DAY}T09:00:00+08:00"
 
@@ -81,8 +81,9 @@ def test_timestamp_without_offset_is_invalid_input_naming_at(ledger, pair, type_
 
 
 @pytest.mark.parametrize("type_", ["credit", "deduct"])
-@pytest.mark.parametrize(("amount", "hint"), [("1.234", "two decimals"), ("-5.00", "positive"), ("0", "greater than zero"),
-                                              ("0.00", "greater than zero"), (5, "string"), (5.5, "string")])
+@pytest.mark.parametrize(("amount", "hint"), [("1.234", "two decimals"), ("-5.00", "positive"),
+                                              ("0", "greater than zero"), ("0.00", "greater than zero"),
+                                              (5, "string"), (5.5, "string")])
 def test_bad_amount_is_invalid_input_naming_amount(ledger, pair, type_, amount, hint):
     error = invalid(ledger, pair, type_, **valid_commands(*pair)[type_] | {"amount": amount})
     assert error["field"] == "amount" and hint in error["message"]
@@ -119,7 +120,8 @@ def test_region_must_be_six_ascii_digits(ledger, pair, region):
     assert error["field"] == "region"
 
 
-@pytest.mark.parametrize("text", ["not json", "[1, 2]", '"bind"', "{}", '{"type": "teleport", "at": "2025-03-03T09:00:00Z"}'])
+@pytest.mark.parametrize("text", ["not json", "[1, 2]", '"bind"', "{}",
+                                  '{"type": "teleport", "at": "2025-03-03T09:00:00Z"}'])
 def test_lines_that_are_not_commands_are_invalid_input(ledger, pair, text):
     before = snapshot(ledger, *pair)
     result = ledger.app.apply_line(text)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.state import adult, assert_unchanged, events_of, minor, snapshot
 from tests.support import Ledger
+from tests.support.state import adult, assert_unchanged, events_of, minor, snapshot
 
 T = "2025-03-20T09:00:00+08:00"
 

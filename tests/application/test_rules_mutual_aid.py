@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from domain.errors import AUTHORIZE_REJECTION_CODES
-from tests.support.state import adult, assert_unchanged, events_of, masked, minor, snapshot
 from tests.support import Ledger
+from tests.support.state import adult, assert_unchanged, events_of, masked, minor, snapshot
 
 EARLY = "2024-01-02T09:00:00+08:00"  # enrolment date for stories that start in 2024
 
@@ -140,7 +140,8 @@ def test_rejects_revoking_an_authorization_that_does_not_exist(ledger):
 def test_ineligible_authorizer_is_reported_before_a_relationship_not_yet_allowed(ledger):
     # Goal: two rules broken at once; AUTHORIZE_REJECTION_CODES order decides which is reported.
     resident, sister = ledger.enroll(adult(1), insurance="resident", at=EARLY), ledger.enroll(adult(4), at=EARLY)
-    refused(ledger, "AUTHORIZER_NOT_ELIGIBLE", resident, sister, relationship="sibling", when="2024-06-01T09:00:00+08:00")
+    refused(ledger, "AUTHORIZER_NOT_ELIGIBLE", resident, sister, relationship="sibling",
+            when="2024-06-01T09:00:00+08:00")
     order = AUTHORIZE_REJECTION_CODES
     assert order.index("AUTHORIZER_NOT_ELIGIBLE") < order.index("RELATIONSHIP_NOT_ALLOWED")
 

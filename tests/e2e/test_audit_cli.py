@@ -9,12 +9,12 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from infra.eventstore.application import LedgerApp
 from infra.cli.main import main
-from tests.support.families import record_wrong_split
-from tests.support.families import compliance_story as story
-from tests.support.backends import settings_for
+from infra.eventstore.application import LedgerApp
 from tests.support import DEV_KEY, Ledger
+from tests.support.backends import settings_for
+from tests.support.families import compliance_story as story
+from tests.support.families import record_wrong_split
 
 ENV = {"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode()}
 

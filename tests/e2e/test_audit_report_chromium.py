@@ -58,6 +58,8 @@ def decode_png(data: bytes) -> tuple[int, int, list[bytes]]:
         elif kind == b"IDAT":
             chunks.append(body)
         offset += 12 + length
+    if header is None:
+        raise ValueError("no IHDR chunk")
     width, height, depth, colour, _, _, interlace = header
     if depth != 8 or colour not in (2, 6) or interlace:
         raise ValueError(f"unsupported PNG layout {header}")
@@ -85,7 +87,7 @@ def decode_png(data: bytes) -> tuple[int, int, list[bytes]]:
 
 
 def colours(rows: list[bytes]) -> set[tuple[int, int, int]]:
-    return {tuple(row[x:x + 3]) for row in rows[::4] for x in range(0, len(row), 12)}
+    return {(row[x], row[x + 1], row[x + 2]) for row in rows[::4] for x in range(0, len(row), 12)}
 
 
 def test_compliance_report_renders_with_charts_in_headless_chromium(ledger, tmp_path):

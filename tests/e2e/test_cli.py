@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.state import adult, masked, minor
 from tests.support import line
+from tests.support.state import adult, masked, minor
 
 LEDGER = str(Path(sys.executable).with_name("ledger"))
 FATHER, MOTHER, CHILD = adult(1), adult(2), minor(20)
@@ -63,7 +63,8 @@ def test_apply_prints_one_json_result_per_line_in_order(tmp_path):
     deduct = out[-1]
     assert deduct["lines"] == [{"person": masked(MOTHER), "amount_fen": 50_000},
                                {"person": masked(FATHER), "amount_fen": 10_000}]
-    assert (deduct["out_of_pocket_fen"], deduct["duplicate"], deduct["rule_version"]) == (0, False, "national-2024-12-09")
+    assert (deduct["out_of_pocket_fen"], deduct["duplicate"], deduct["rule_version"]) == (
+        0, False, "national-2024-12-09")
 
 
 def test_apply_keeps_going_after_bad_lines_and_reports_each_in_order(db):
@@ -136,7 +137,8 @@ def test_person_json_is_masked_and_never_shows_the_id_number(db):
     process = ledger("person", FATHER, "--json", db=db)
     data = json.loads(process.stdout)
     assert data["person"] == masked(FATHER)
-    assert (data["insurance"], data["status"], data["balance_fen"], data["members"]) == ("employee", "active", 20_000, 1)
+    assert (data["insurance"], data["status"], data["balance_fen"], data["members"]) == (
+        "employee", "active", 20_000, 1)
     assert FATHER not in process.stdout and FATHER not in process.stderr
 
 
@@ -160,7 +162,8 @@ def test_invalid_id_number_on_the_command_line_is_one_line_error(db):
     assert "Traceback" not in process.stderr
 
 
-@pytest.mark.parametrize("env", [{"LEDGER_ALLOW_DEVELOPMENT_KEY": "1"}, {"LEDGER_PSEUDONYM_KEY": "a-secret-of-16-chars-or-more"}])
+@pytest.mark.parametrize("env", [{"LEDGER_ALLOW_DEVELOPMENT_KEY": "1"},
+                                 {"LEDGER_PSEUDONYM_KEY": "a-secret-of-16-chars-or-more"}])
 def test_unreachable_postgres_is_a_one_line_error_without_traceback(env):
     process = ledger("balance", FATHER, "--json", db="postgresql://postgres@127.0.0.1:1/test", env=env)
     assert process.returncode == 2

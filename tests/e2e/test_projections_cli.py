@@ -7,12 +7,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from infra.readmodels import queries
-from infra.eventstore.application import LedgerApp
 from infra.cli.main import main
-from tests.support import DEV_KEY
+from infra.eventstore.application import LedgerApp
+from infra.readmodels import queries
+from tests.support import DEV_KEY, id_number, line
 from tests.support.backends import settings_for
-from tests.support import id_number, line
 
 
 @pytest.fixture

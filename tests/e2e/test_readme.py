@@ -18,8 +18,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 LEDGER = Path(sys.executable).with_name("ledger")
@@ -73,5 +71,6 @@ def test_readme_examples_run(tmp_path: Path) -> None:
         argv = shlex.split(example)
         result = subprocess.run([str(LEDGER), *argv[1:]], cwd=tmp_path, env=env,
                                 capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, f"{example}\nexit {result.returncode}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+        assert result.returncode == 0, (
+            f"{example}\nexit {result.returncode}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
         assert "Traceback" not in result.stderr, example

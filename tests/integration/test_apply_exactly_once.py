@@ -26,8 +26,8 @@ import pytest
 from infra.eventstore.application import LedgerApp
 from infra.eventstore.log import notifications
 from infra.tools.simulate import simulate
-from tests.support.backends import settings_for
 from tests.support import DEV_KEY
+from tests.support.backends import settings_for
 
 REPO = Path(__file__).resolve().parents[2]
 LEDGER = [sys.executable, "-m", "infra.cli.main"]
@@ -174,7 +174,7 @@ def test_six_group_commit_writers_on_shared_families_answer_every_line_without_g
     deadline = time.monotonic() + 600
     outputs = [p.communicate(timeout=max(1.0, deadline - time.monotonic())) for p in processes]
     answers: list[dict] = []
-    for k, (process, (out, err)) in enumerate(zip(processes, outputs)):
+    for k, (process, (out, err)) in enumerate(zip(processes, outputs, strict=True)):
         assert process.returncode == 0, err
         assert "Traceback" not in err
         got = [json.loads(text) for text in out.splitlines()]

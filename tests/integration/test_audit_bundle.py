@@ -14,16 +14,16 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from infra.eventstore.application import LedgerApp
 from infra.audit import chain
 from infra.audit import hashing as h
 from infra.audit.bundle import NotSealedError, build_bundle, verify_bundle
 from infra.audit.store import AuditStore
-from infra.eventstore.catalogue import load_catalogue
 from infra.cli.main import main
-from tests.support.families import at, deduct, national_family
-from tests.support.backends import settings_for
+from infra.eventstore.application import LedgerApp
+from infra.eventstore.catalogue import load_catalogue
 from tests.support import DEV_KEY, Ledger
+from tests.support.backends import settings_for
+from tests.support.families import at, deduct, national_family
 
 CATALOGUE = load_catalogue()
 
@@ -134,7 +134,8 @@ def test_cli_writes_bundle_and_html_and_verifies_offline(sealed_app, tmp_path):
     cwd = os.getcwd()
     os.chdir(offline)
     try:
-        held = runner.invoke(main, ["verify-bundle", str(bundle_path), "--json"], env={"LEDGER_DB": "/nonexistent/x.db"})
+        held = runner.invoke(main, ["verify-bundle", str(bundle_path), "--json"],
+                             env={"LEDGER_DB": "/nonexistent/x.db"})
         assert held.exit_code == 0, held.output
         assert json.loads(held.output)["ok"] is True
         data = bytearray(bundle_path.read_bytes())

@@ -12,15 +12,17 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 
-from infra.eventstore.application import LedgerApp
 from infra.audit import chain
 from infra.audit.store import AuditStore
 from infra.cli.main import main
+from infra.eventstore.application import LedgerApp
+from tests.support import DEV_KEY, Ledger
+from tests.support.backends import settings_for
 from tests.support.families import deduct, national_family
 from tests.support.tamper import PostgresTamper, SQLiteTamper
-from tests.support.backends import settings_for
-from tests.support import DEV_KEY, Ledger
 
 SEALED_AT = "2025-04-01T00:00:00+00:00"
 
@@ -32,6 +34,7 @@ def sealed(request, tmp_path):
     app = LedgerApp(settings_for(url))
     ledger = Ledger(app)
     f = national_family(ledger)
+    assert isinstance(app.recorder, SQLiteApplicationRecorder | PostgresApplicationRecorder)
     table = app.recorder.events_table_name
     tamper = SQLiteTamper(url, table) if request.param == "sqlite" else PostgresTamper(url, table)
     gap = tamper.make_gap_before_last(2)  # positions gap and gap + 1 are now free
@@ -89,7 +92,7 @@ def test_swapped_state_bytes_between_two_rows_are_reordered(sealed):
 
 def test_a_row_inserted_in_a_sealed_gap_is_caught(sealed):
     store, tamper, _, gap = sealed
-    oid, version, topic, state = tamper.row(1)
+    oid, _version, topic, state = tamper.row(1)
     tamper.insert(gap, oid, 99, topic, bytes(state))
     result = chain.verify(store)
     assert kinds(result) == [(gap, "inserted")] and result["first_broken_position"] == gap
@@ -119,6 +122,7 @@ def test_row_below_position_one_is_caught_on_sqlite(tmp_path):
     national_family(Ledger(app))
     store = AuditStore(app)
     chain.seal(store, SEALED_AT)
+    assert isinstance(app.recorder, SQLiteApplicationRecorder)
     tamper = SQLiteTamper(url, app.recorder.events_table_name)
     oid, _, topic, state = tamper.row(1)
     tamper.insert(0, oid, 77, topic, bytes(state))

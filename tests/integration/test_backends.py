@@ -8,13 +8,12 @@ import sqlite3
 import uuid
 
 import psycopg
-
 import pytest
 
 from infra.eventstore.application import LedgerApp
+from tests.support import Ledger
 from tests.support.backends import postgres_base_url, settings_for
 from tests.support.state import adult, event_names, masked, minor, snapshot
-from tests.support import Ledger
 
 T = "2025-03-10T10:00:00+08:00"
 
@@ -46,7 +45,7 @@ def story(ledger: Ledger) -> tuple[str, ...]:
 
 def test_bind_limits_and_recorded_rejections_on_every_backend(any_backend_ledger):
     ledger = any_backend_ledger
-    father, mother, child, uncle = story(ledger)
+    _father, _mother, child, uncle = story(ledger)
     assert len(ledger.person(child).binders) == 2
     assert ledger.person(uncle).members == {}
     assert event_names(ledger, uncle)[-1] == "BindRejected"

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 
 import pytest
 
 from infra.eventstore.application import LedgerApp
+from tests.support import Ledger
 from tests.support.backends import settings_for
 from tests.support.state import adult, events_of, minor
-from tests.support import Ledger
 
 pytestmark = pytest.mark.postgres
 WRITERS = 8

@@ -5,15 +5,16 @@ next to its region code."""
 from __future__ import annotations
 
 import psycopg
+from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
 from domain.ids import mask
-from infra.eventstore.application import LedgerApp
 from infra.audit.chain import seal
 from infra.audit.store import AuditStore
+from infra.eventstore.application import LedgerApp
 from infra.readmodels.runner import ViewRunner
-from tests.support.backends import settings_for
 from tests.support import Ledger, id_number
+from tests.support.backends import settings_for
 
 
 def test_no_table_holds_a_plain_id_number(pg_url):
@@ -30,6 +31,7 @@ def test_no_table_holds_a_plain_id_number(pg_url):
     ledger.ok("reverse", settlement_id="S-1")
     ViewRunner(app).catch_up()
     seal(AuditStore(app), "2025-03-04T00:00:00+08:00")
+    assert isinstance(app.recorder, PostgresApplicationRecorder)
     schema = app.recorder.datastore.schema
     app.close()
 

@@ -14,16 +14,17 @@ import signal
 import textwrap
 
 import pytest
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 
 from infra.eventstore.application import LedgerApp
 from infra.readmodels.runner import ViewRunner
-from infra.readmodels.views import tracking_key
+from infra.readmodels.views import assert_pointer, tracking_key
 from tests.support import DEV_KEY
 from tests.support.backends import settings_for
-from tests.support.views import assert_views_agree_with_aggregates
 from tests.support.crash import Crash, crash_when, run_killed
+from tests.support.views import assert_views_agree_with_aggregates
 from tests.support.workload import Workload
+
 
 def _history(app: LedgerApp, events: int = 700) -> Workload:
     history = Workload(app, persons=40, seed=5)
@@ -62,9 +63,10 @@ def test_redelivered_events_are_skipped_and_stale_tracking_is_refused(backend_ap
         assert runner.views.apply_events(projection, page) == 0
     assert runner.summaries() == before
     # and the library's tracking recorder itself refuses to move a position backwards
-    pointer = runner.views.pointer("balances")
+    views, pointer = runner.views, assert_pointer(runner.views.pointer("balances"), "balances")
+    assert isinstance(views, TrackingRecorder)
     with pytest.raises(IntegrityError):
-        runner.views.insert_tracking(Tracking(tracking_key("balances", pointer.active), 10))
+        views.insert_tracking(Tracking(tracking_key("balances", pointer.active), 10))
 
 
 KILL_SCRIPT = textwrap.dedent(

@@ -11,13 +11,17 @@ import pytest
 
 from infra.eventstore.application import LedgerApp
 from infra.readmodels.runner import ViewRunner
-from infra.readmodels.views import physical_name
+from infra.readmodels.views import Pointer, assert_pointer, physical_name
 from projections.ties import BindingsProjection
 from tests.support import DEV_KEY
 from tests.support.backends import settings_for
-from tests.support.views import assert_views_agree_with_aggregates
 from tests.support.crash import Crash, crash_when, run_killed
+from tests.support.views import assert_views_agree_with_aggregates
 from tests.support.workload import Workload
+
+
+def pointer(views, name: str) -> Pointer:
+    return assert_pointer(views.pointer(name), name)
 
 
 def _table_exists(views, name: str) -> bool:
@@ -37,7 +41,7 @@ def test_two_rebuilds_give_the_live_checksums(backend_app):
     live = runner.summaries()
     assert runner.rebuild() == live
     assert runner.rebuild() == live
-    assert {n: runner.views.pointer(n).active for n in live} == dict.fromkeys(live, 3)
+    assert {n: pointer(runner.views, n).active for n in live} == dict.fromkeys(live, 3)
     assert not _table_exists(runner.views, physical_name("bindings", 1))  # retired generations are dropped
     assert not _table_exists(runner.views, physical_name("bindings", 2))
 
@@ -53,7 +57,7 @@ def test_interrupted_rebuild_keeps_the_old_view_serving_and_resumes(backend_app)
     with pytest.raises(Crash):
         ViewRunner(backend_app, page_size=100, before_commit=hook).rebuild()
 
-    pointers = {n: live.views.pointer(n) for n in before}
+    pointers = {n: pointer(live.views, n) for n in before}
     assert all(p.active == 1 and p.building == 2 for p in pointers.values())
     assert live.summaries() == before  # the old generation still serves, unchanged
     half_built = live.views.summary(BindingsProjection, generation=2)
@@ -67,7 +71,7 @@ def test_interrupted_rebuild_keeps_the_old_view_serving_and_resumes(backend_app)
     positions_before_resume = {n: resumed.views.position(n, 2) for n in before}
     assert all(position >= 400 for position in positions_before_resume.values())  # not starting over
     summaries = resumed.rebuild()
-    assert all(resumed.views.pointer(n).active == 2 and resumed.views.pointer(n).building is None for n in before)
+    assert all(pointer(resumed.views, n).active == 2 and pointer(resumed.views, n).building is None for n in before)
     assert summaries == live.summaries()
     assert summaries == ViewRunner(backend_app).rebuild()
     assert_views_agree_with_aggregates(backend_app, resumed.views, list(history.numbers.values()))
@@ -100,7 +104,7 @@ def test_rebuild_killed_with_sigkill_resumes(backend_url):
     live.catch_up()
     before = live.summaries()
     assert run_killed(KILLED_REBUILD, backend_url, DEV_KEY.decode()) == -signal.SIGKILL
-    assert live.views.pointer("balances").active == 1 and live.views.pointer("balances").building == 2
+    assert pointer(live.views, "balances").active == 1 and pointer(live.views, "balances").building == 2
     assert live.views.position("balances", 2) == 300
     assert live.summaries() == before
     assert ViewRunner(app).rebuild() == before
@@ -114,7 +118,7 @@ def test_rebuild_of_named_views_leaves_the_others_alone(ledger):
     runner.catch_up()
     summaries = ViewRunner(ledger.app, names=["quota", "balances"]).rebuild()
     assert list(summaries) == ["quota", "balances"]
-    assert runner.views.pointer("quota").active == 2
-    assert runner.views.pointer("bindings").active == 1
+    assert pointer(runner.views, "quota").active == 2
+    assert pointer(runner.views, "bindings").active == 1
     with pytest.raises(KeyError):
         ViewRunner(ledger.app, names=["nonsense"])

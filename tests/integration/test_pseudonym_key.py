@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from infra.eventstore.application import LedgerApp
 from infra.cli.main import main
 from infra.config import ConfigError, Settings
+from infra.eventstore.application import LedgerApp
 from tests.support import Ledger, id_number
 
 KEY_A = b"first-key-0123456789abcdef"
@@ -34,6 +34,7 @@ def test_rejects_a_different_key_and_accepts_the_original(durable_url):
 def test_cli_names_the_key_problem_on_one_line(tmp_path):
     db = str(tmp_path / "ledger.db")
     app_with(db, KEY_A).close()
-    result = CliRunner().invoke(main, ["--db", db, "balance", id_number()], env={"LEDGER_PSEUDONYM_KEY": KEY_B.decode()})
+    result = CliRunner().invoke(main, ["--db", db, "balance", id_number()],
+                                env={"LEDGER_PSEUDONYM_KEY": KEY_B.decode()})
     assert result.exit_code == 2
     assert "LEDGER_PSEUDONYM_KEY is not the key" in result.output and "Traceback" not in result.output

@@ -54,7 +54,7 @@ def test_a_conflicting_writer_makes_the_whole_batch_decide_again(app, monkeypatc
 
     monkeypatch.setattr(app.events, "put", conflicted_once)
     prefetcher = Prefetcher()
-    results = apply_batch(app, history()[2:] + [line("credit", person=CHILD, amount="1.00", source="adjustment")],
+    results = apply_batch(app, [*history()[2:], line("credit", person=CHILD, amount="1.00", source="adjustment")],
                           prefetcher)
     assert len(attempts) == 2 and attempts[0] == attempts[1]
     assert [r["ok"] for r in results] == [True, True, True]

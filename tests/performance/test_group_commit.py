@@ -9,16 +9,17 @@ people, many months) so that one batch holds many commands on the same people.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
-from infra.readmodels import queries
 from infra.eventstore.application import LedgerApp
 from infra.groupcommit.batch import apply_batch, apply_results, apply_stream
 from infra.groupcommit.prefetch import Prefetcher
+from infra.readmodels import queries
 from infra.tools.simulate import simulate
-from tests.support.backends import settings_for
 from tests.support import id_number, line
+from tests.support.backends import settings_for
 
 VIEWS = (queries.person_view, queries.balance_view, queries.bindings_view, queries.authorizations_view)
 
@@ -28,12 +29,12 @@ def one_at_a_time(app: LedgerApp, lines: list[str]) -> list[dict]:
 
 
 def final_state(app: LedgerApp, lines: list[str]) -> dict:
-    numbers = set()
+    numbers: set[str] = set()
     for text in lines:
         data = json.loads(text)
         numbers.update(data[k] for k in ("person", "binder", "member", "authorizer", "beneficiary", "patient")
                        if k in data)
-    state = {}
+    state: dict[str, Any] = {}
     for number in sorted(numbers):
         try:
             person = app.get_person(number)

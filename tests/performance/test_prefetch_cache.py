@@ -9,8 +9,8 @@ from domain.person import Person
 from infra.eventstore.application import LedgerApp
 from infra.groupcommit.batch import apply_batch
 from infra.groupcommit.prefetch import Prefetcher
-from tests.support.backends import settings_for
 from tests.support import id_number, line
+from tests.support.backends import settings_for
 
 PARENT, CHILD = id_number(seq=31), id_number(birth="20150101", seq=32)
 
@@ -48,7 +48,7 @@ def test_a_person_changed_by_another_writer_is_read_again(pg_url):
             puts.append(len(events))
             return stored(events, **kwargs)
 
-        writer.events.put = counted
+        writer.events.put = counted  # type: ignore[method-assign, assignment]  # counts puts on this instance
         result = apply_batch(writer, [line("credit", person=PARENT, amount="1.00", source="adjustment")],
                              prefetcher)
         # 50 - 10 + 7 + 1 yuan, decided once on the fresh state (no conflict, no second attempt).

@@ -13,8 +13,8 @@ import pytest
 from infra.eventstore.application import LedgerApp
 from infra.readmodels.runner import ViewRunner
 from tests.support.backends import settings_for
-from tests.support.views import assert_views_agree_with_aggregates
 from tests.support.history import History
+from tests.support.views import assert_views_agree_with_aggregates
 
 EVENTS_MIN = 100_000
 

@@ -4,16 +4,18 @@ memory does not grow with the history's length."""
 from __future__ import annotations
 
 import tracemalloc
+from collections.abc import Iterable
+from typing import Any
 
 from infra.eventstore.application import LedgerApp
-from infra.groupcommit.batch import apply_stream
-from infra.tools.bench import audit_lines, streaming_fold
 from infra.eventstore.mapper import CanonicalJSONTranscoder, PydanticMapper
-from infra.groupcommit.prefetch import Prefetcher
-from infra.tools.simulate import simulate
 from infra.eventstore.snapshots import SNAPSHOT_INTERVAL, AggregateSnapshot
-from tests.support.backends import settings_for
+from infra.groupcommit.batch import apply_stream
+from infra.groupcommit.prefetch import Prefetcher
+from infra.tools.bench import audit_lines, streaming_fold
+from infra.tools.simulate import simulate
 from tests.support import id_number
+from tests.support.backends import settings_for
 
 
 def test_a_snapshot_round_trips_through_the_mapper_to_an_equal_person(app):
@@ -38,12 +40,13 @@ def test_loading_at_a_version_replays_from_the_latest_snapshot(tmp_path):
     for _ in apply_stream(app, audit_lines(number, events), batch_size=97, prefetcher=Prefetcher()):
         pass
     pid = app.person_ref(number, "person")[0]
+    assert app.snapshots is not None
     snapshots = list(app.snapshots.get(pid))
     assert [s.originator_version for s in snapshots] == [SNAPSHOT_INTERVAL, 2 * SNAPSHOT_INTERVAL]
     for version in (5, SNAPSHOT_INTERVAL + 3, 2 * SNAPSHOT_INTERVAL, events):
-        from_snapshot = app.repository.get(pid, version=version)
+        from_snapshot: Any = app.repository.get(pid, version=version)
         app_without = LedgerApp(settings_for(str(tmp_path / "ledger.db")))
-        replayed = app_without.repository.event_store.get(pid, lte=version)
+        replayed: Iterable[Any] = app_without.repository.event_store.get(pid, lte=version)  # our pydantic events
         person = None
         for event in replayed:
             person = event.mutate(person)

@@ -17,7 +17,7 @@ class Crash(Exception):
 
 def crash_when(predicate: Any) -> Any:
     """A before-commit hook that raises `Crash` the first time `predicate(view, gen, last)` holds."""
-    fired = []
+    fired: list[tuple[str, int, int]] = []
 
     def hook(view: str, generation: int, last: int) -> None:
         if not fired and predicate(view, generation, last):

@@ -35,7 +35,8 @@ class SQLiteTamper:
         self._run((update, ("tmp", -1, "tmp", b"", first)), (update, (*a, second)), (update, (*b, first)))
 
     def insert(self, position: int, originator_id: str, version: int, topic: str, state: bytes) -> None:
-        self._run((f"INSERT INTO {self.table} (rowid, originator_id, originator_version, topic, state) VALUES (?,?,?,?,?)",
+        self._run((f"INSERT INTO {self.table} (rowid, originator_id, originator_version, topic, state) "
+                   "VALUES (?,?,?,?,?)",
                    (position, originator_id, version, topic, state)))
 
     def make_gap_before_last(self, size: int) -> int:
@@ -76,7 +77,8 @@ class PostgresTamper:
 
     def swap(self, first: int, second: int) -> None:
         a, b = self.row(first), self.row(second)
-        update = f"UPDATE {self.table} SET originator_id=%s, originator_version=%s, topic=%s, state=%s WHERE notification_id=%s"
+        update = (f"UPDATE {self.table} SET originator_id=%s, originator_version=%s, topic=%s, state=%s "
+                  "WHERE notification_id=%s")
         self._run((update, (a[0], -1, "tmp", b"", first)), (update, (*a, second)), (update, (*b, first)))
 
     def insert(self, position: int, originator_id: str, version: int, topic: str, state: bytes) -> None:
@@ -85,7 +87,8 @@ class PostgresTamper:
 
     def make_gap_before_last(self, size: int) -> int:
         last = self._run((f"SELECT max(notification_id) FROM {self.table}", ()))[0][0][0]
-        self._run((f"UPDATE {self.table} SET notification_id=notification_id+%s WHERE notification_id=%s", (size, last)),
+        self._run((f"UPDATE {self.table} SET notification_id=notification_id+%s WHERE notification_id=%s",
+                   (size, last)),
                   (f"SELECT setval(pg_get_serial_sequence('{self.table}', 'notification_id'), %s)", (last + size,)))
         return last
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.readmodels import queries
-from infra.readmodels import view_queries
+from infra.readmodels import queries, view_queries
 
 
 def assert_views_agree_with_aggregates(app: Any, views: Any, numbers: list[str], persons: dict | None = None) -> int:

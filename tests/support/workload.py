@@ -43,7 +43,7 @@ class Workload:
         return (self.app.recorder.max_notification_id() or 0) - self._start
 
     def _apply(self, count: int) -> None:
-        texts = [text for _, text in zip(range(count), self._lines)]
+        texts = [text for _, text in zip(range(count), self._lines, strict=False)]
         if not texts:
             raise RuntimeError("the simulated months ran out; give Workload more months")
         for text, result in zip(texts, apply_batch(self.app, texts, self._prefetcher), strict=True):

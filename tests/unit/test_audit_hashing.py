@@ -30,7 +30,7 @@ def test_streaming_root_and_every_inclusion_proof_agree_with_the_definition(size
         assert h.verify_inclusion(index, size, leaves[index], path, root)
         assert not h.verify_inclusion(index, size, leaves[(index + 1) % size], path, root) or size == 1
         if path:
-            broken = [bytes(32)] + path[1:]
+            broken = [bytes(32), *path[1:]]
             assert not h.verify_inclusion(index, size, leaves[index], broken, root)
 
 

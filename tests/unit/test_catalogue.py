@@ -105,7 +105,7 @@ def test_national_defaults_match_the_issue(catalogue):
 
 def test_malformed_toml_is_a_catalogue_error_naming_the_file():
     files = shipped_files() | {"broken.toml": "kind = 'base'\nfamily = \n"}
-    with pytest.raises(CatalogueError, match="broken.toml"):
+    with pytest.raises(CatalogueError, match=r"broken\.toml"):
         parse_catalogue(files)
 
 

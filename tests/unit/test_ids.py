@@ -86,7 +86,8 @@ def test_pseudonym_is_keyed_and_deterministic():
 
 @pytest.mark.parametrize(
     ("birth", "day", "age"),
-    [(date(2009, 3, 3), date(2025, 3, 3), 16), (date(2009, 3, 4), date(2025, 3, 3), 15), (date(2008, 2, 29), date(2025, 2, 28), 16)],
+    [(date(2009, 3, 3), date(2025, 3, 3), 16), (date(2009, 3, 4), date(2025, 3, 3), 15),
+     (date(2008, 2, 29), date(2025, 2, 28), 16)],
 )
 def test_age_counts_whole_years_on_the_day(birth, day, age):
     assert age_on(birth, day) == age

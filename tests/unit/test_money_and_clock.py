@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -11,7 +11,8 @@ from domain.errors import InvalidInputError
 from domain.money import format_fen, parse_yuan
 
 
-@pytest.mark.parametrize(("raw", "fen"), [("12.30", 1230), ("12.3", 1230), ("0.01", 1), ("7", 700), ("999999999999.99", 99999999999999)])
+@pytest.mark.parametrize(("raw", "fen"), [("12.30", 1230), ("12.3", 1230), ("0.01", 1), ("7", 700),
+                                          ("999999999999.99", 99999999999999)])
 def test_parses_decimal_yuan_strings_to_fen(raw, fen):
     assert parse_yuan(raw) == fen
 
@@ -53,13 +54,13 @@ def test_formats_fen_for_humans():
 
 
 def test_utc_evening_on_the_last_of_march_is_april_in_china():
-    at = datetime(2025, 3, 31, 17, 0, tzinfo=timezone.utc)
+    at = datetime(2025, 3, 31, 17, 0, tzinfo=UTC)
     assert month_of(at) == "2025-04"
     assert local_date(at).isoformat() == "2025-04-01"
 
 
 def test_one_second_before_china_midnight_is_still_march():
-    at = datetime(2025, 3, 31, 15, 59, 59, tzinfo=timezone.utc)
+    at = datetime(2025, 3, 31, 15, 59, 59, tzinfo=UTC)
     assert month_of(at) == "2025-03"
 
 

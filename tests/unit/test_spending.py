@@ -101,7 +101,8 @@ def test_shanxi_uses_a_single_authorizer_per_settlement():
 
 
 def test_shanxi_skips_an_authorizer_with_nothing_shareable_for_the_next():
-    result = allocate(10_000, patient(0), [authorizer(1, 99_000, day=1), authorizer(2, 98_000, day=2), authorizer(3, 120_000, day=3)], SHANXI)
+    accounts = [authorizer(1, 99_000, day=1), authorizer(2, 98_000, day=2), authorizer(3, 120_000, day=3)]
+    result = allocate(10_000, patient(0), accounts, SHANXI)
     assert paid(result) == [("auth3", 10_000)]
 
 

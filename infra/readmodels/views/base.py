@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, ClassVar
 
 from eventsourcing.persistence import OperationalError, ProgrammingError, Tracking
 
@@ -85,7 +85,7 @@ class _LedgerViews:
     """Dialect-independent view logic, mixed into the library's tracking recorders."""
 
     dialect: str = ""
-    types: dict[str, str] = {}
+    types: ClassVar[dict[str, str]] = {}
     text_order: str = ""
 
     # --- dialect hooks (overridden) -----------------------------------------------------
@@ -108,7 +108,8 @@ class _LedgerViews:
         raise NotImplementedError
 
     def lock_pointer_sql(self) -> str:
-        return f"SELECT active_generation, building_generation, last_generation FROM {self.qualify(POINTER_TABLE)} WHERE view = ?"
+        return (f"SELECT active_generation, building_generation, last_generation "
+                f"FROM {self.qualify(POINTER_TABLE)} WHERE view = ?")
 
     def fetchmany(self, cursor: Any, size: int) -> list[Any]:
         return cursor.fetchmany(size)
@@ -132,7 +133,8 @@ class _LedgerViews:
         """INSERT full rows, or overwrite every column of the existing ones."""
         updates = ", ".join(f"{c} = excluded.{c}" for c in table.value_columns) or None
         action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
-        return f"INSERT INTO {name} ({', '.join(table.column_names)}) {values} ON CONFLICT ({', '.join(table.key)}) {action}"
+        return (f"INSERT INTO {name} ({', '.join(table.column_names)}) {values} "
+                f"ON CONFLICT ({', '.join(table.key)}) {action}")
 
     @staticmethod
     def add_sql(name: str, table: Table, values: str) -> str:
@@ -170,8 +172,10 @@ class _LedgerViews:
                               f"PRIMARY KEY ({', '.join(table.key)}))")
             for index in table.indexes:
                 index_name = f"{name}_{'_'.join(index)}_idx"
-                self._run(cursor, f"CREATE INDEX IF NOT EXISTS {index_name} ON {self.qualify(name)} ({', '.join(index)})")
-        self._run(cursor, self.insert_ignore(GENERATIONS_TABLE, ("view", "generation", "events"), ("view", "generation")),
+                self._run(cursor,
+                          f"CREATE INDEX IF NOT EXISTS {index_name} ON {self.qualify(name)} ({', '.join(index)})")
+        self._run(cursor,
+                  self.insert_ignore(GENERATIONS_TABLE, ("view", "generation", "events"), ("view", "generation")),
                   (projection.name, generation, 0))
 
     def _drop_generation(self, cursor: Any, projection: type[LedgerProjection], generation: int) -> None:
@@ -197,7 +201,7 @@ class _LedgerViews:
                                                                  "last_generation"), ("view",)),
                       (projection.name, 1, None, 1))
             pointer = self._pointer(cursor, projection.name)
-            assert_pointer(pointer, projection.name)
+            pointer = assert_pointer(pointer, projection.name)
             self._create_generation(cursor, projection, pointer.active)
             return pointer
 
@@ -215,7 +219,7 @@ class _LedgerViews:
         self.ensure_view(projection)
         with self.write_transaction() as cursor:
             pointer = self._pointer(cursor, projection.name)
-            assert_pointer(pointer, projection.name)
+            pointer = assert_pointer(pointer, projection.name)
             if pointer.building is None:
                 pointer = Pointer(pointer.active, pointer.last + 1, pointer.last + 1)
                 self._set_pointer(cursor, projection.name, pointer)
@@ -224,8 +228,10 @@ class _LedgerViews:
             return pointer.building  # type: ignore[return-value]
 
     def _drop_stale(self, cursor: Any, projection: type[LedgerProjection], pointer: Pointer) -> None:
-        self._run(cursor, f"SELECT generation FROM {self.qualify(GENERATIONS_TABLE)} WHERE view = ?", (projection.name,))
-        stale = [row[0] for row in map(self.as_tuple, cursor.fetchall()) if row[0] not in (pointer.active, pointer.building)]
+        self._run(cursor, f"SELECT generation FROM {self.qualify(GENERATIONS_TABLE)} WHERE view = ?",
+                  (projection.name,))
+        stale = [row[0] for row in map(self.as_tuple, cursor.fetchall())
+                 if row[0] not in (pointer.active, pointer.building)]
         for generation in sorted(stale):
             self._drop_generation(cursor, projection, generation)
 
@@ -251,7 +257,7 @@ class _LedgerViews:
         view = projection.name
         with self.write_transaction() as cursor:
             pointer = self._pointer(cursor, view)
-            assert_pointer(pointer, view)
+            pointer = assert_pointer(pointer, view)
             target = pointer.active if generation is None else generation
             if generation is not None and pointer.building != generation:
                 if pointer.active == generation:
@@ -277,7 +283,8 @@ class _LedgerViews:
     def _write_page(self, cursor: Any, projection: LedgerProjection, generation: int,
                     records: list[Record | None]) -> None:
         names = {t.name: self.qualify(physical_name(t, generation)) for t in projection.tables}
-        changes = PageChanges(projection.tables, lambda table, keys: self.load_rows(cursor, table, names[table.name], keys))
+        changes = PageChanges(projection.tables,
+                              lambda table, keys: self.load_rows(cursor, table, names[table.name], keys))
         projection.prepare(records, changes)
         projection.handle_page(records, changes)
         for writes in changes.writes():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg.rows import tuple_row
@@ -18,7 +18,7 @@ from projections.changes import Key, Row, TableWrites
 
 class PostgresLedgerViews(_LedgerViews, PostgresTrackingRecorder):
     dialect = "postgres"
-    types = {"text": "TEXT", "int": "BIGINT"}
+    types: ClassVar[dict[str, str]] = {"text": "TEXT", "int": "BIGINT"}
     text_order = ' COLLATE "C"'  # byte order, like SQLite, whatever the database locale
 
     def __init__(self, datastore: Any, **kwargs: Any):
@@ -26,7 +26,8 @@ class PostgresLedgerViews(_LedgerViews, PostgresTrackingRecorder):
         schema = Identifier(self.datastore.schema)
         self.sql_create_statements.extend([
             SQL("CREATE TABLE IF NOT EXISTS {0}.{1} (view TEXT PRIMARY KEY, active_generation BIGINT NOT NULL, "
-                "building_generation BIGINT, last_generation BIGINT NOT NULL)").format(schema, Identifier(POINTER_TABLE)),
+                "building_generation BIGINT, last_generation BIGINT NOT NULL)"
+                ).format(schema, Identifier(POINTER_TABLE)),
             SQL("CREATE TABLE IF NOT EXISTS {0}.{1} (view TEXT, generation BIGINT, events BIGINT NOT NULL, "
                 "PRIMARY KEY (view, generation))").format(schema, Identifier(GENERATIONS_TABLE)),
         ])
@@ -62,7 +63,7 @@ class PostgresLedgerViews(_LedgerViews, PostgresTrackingRecorder):
 
     @staticmethod
     def _arrays(rows: list[tuple], width: int) -> list[list[Any]]:
-        return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
+        return [list(column) for column in zip(*rows, strict=False)] if rows else [[] for _ in range(width)]
 
     def load_rows(self, cursor: Any, table: Table, name: str, keys: list[Key]) -> dict[Key, Row]:
         key_list = ", ".join(table.key)
@@ -75,7 +76,8 @@ class PostgresLedgerViews(_LedgerViews, PostgresTrackingRecorder):
         table = writes.table
         if writes.deletes:
             cursor.execute(f"DELETE FROM {name} WHERE ({', '.join(table.key)}) IN "
-                           f"(SELECT * FROM {self._unnest(table, table.key)})", self._arrays(writes.deletes, len(table.key)))
+                           f"(SELECT * FROM {self._unnest(table, table.key)})",
+                           self._arrays(writes.deletes, len(table.key)))
         if writes.puts:
             cursor.execute(self.put_sql(name, table, self._stage(cursor, table, writes.puts)))
         if writes.adds:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
@@ -15,7 +15,7 @@ from projections.changes import Key, Row, TableWrites
 
 class SQLiteLedgerViews(_LedgerViews, SQLiteTrackingRecorder):
     dialect = "sqlite"
-    types = {"text": "TEXT", "int": "INTEGER"}
+    types: ClassVar[dict[str, str]] = {"text": "TEXT", "int": "INTEGER"}
     text_order = ""  # BINARY collation: byte order
 
     def construct_create_table_statements(self) -> list[str]:
@@ -68,7 +68,8 @@ class SQLiteLedgerViews(_LedgerViews, SQLiteTrackingRecorder):
         table = writes.table
         values = f"VALUES ({', '.join('?' for _ in table.columns)})"
         if writes.deletes:
-            cursor.executemany(f"DELETE FROM {name} WHERE " + " AND ".join(f"{k} = ?" for k in table.key), writes.deletes)
+            cursor.executemany(f"DELETE FROM {name} WHERE " + " AND ".join(f"{k} = ?" for k in table.key),
+                               writes.deletes)
         if writes.puts:
             cursor.executemany(self.put_sql(name, table, values), writes.puts)
         if writes.adds:
