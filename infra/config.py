@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlparse, urlsplit, urlunsplit
 
 from eventsourcing.utils import get_topic
@@ -80,7 +81,7 @@ def postgres_waits() -> dict[str, int]:
     return waits
 
 
-def libpq_kwargs(waits: dict[str, int]) -> dict[str, object]:
+def libpq_kwargs(waits: dict[str, int]) -> dict[str, Any]:
     """The libpq connection parameters that bound every wait on a PostgreSQL connection."""
     return {
         "connect_timeout": max(2, waits["LEDGER_PG_CONNECT_TIMEOUT_S"]),  # libpq's minimum is 2

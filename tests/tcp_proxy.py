@@ -21,9 +21,11 @@ sockets open: a half-open server as the client sees it (the proxy's kernel still
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
+from typing import Any
 
 COMMIT_MARKER = b"COMMIT\x00"
 INSERT_MARKER = b"unnest("
@@ -81,7 +83,7 @@ class LostCommitProxy(_Proxy):
         server = socket.create_connection(self.upstream)
         with self.lock:
             self.sockets.append(server)
-        state = {"armed": False, "tail": b"", "lose": False}
+        state: dict[str, Any] = {"armed": False, "tail": b"", "lose": False}
         threading.Thread(target=self._server_to_client, args=(server, client, state), daemon=True).start()
         try:
             while True:
@@ -164,8 +166,6 @@ class StalledProxy(_Proxy):
 
 
 def _close(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     sock.close()

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError, InternalError, OperationalError, PersistenceError
 
@@ -79,12 +79,13 @@ class LedgerApp(Application[UUID]):
             except other_errors as error:
                 raise StorageError(f"database {describe_db(settings.db)}: {one_line(error)}") from None
 
-    def take_snapshot(self, aggregate_id: UUID, version: int | None = None, **kwargs: Any) -> None:
+    def take_snapshot(self, aggregate_id: UUID, version: int | None = None,
+                      projector_func: Any = project_aggregate) -> None:
         """Snapshots are a cache: a snapshot already stored (IntegrityError, e.g. the library's
         retry after a lost reply) or not stored (OperationalError) only costs replay time, and
         must never make a command be decided again or fail after its events are stored."""
         try:
-            super().take_snapshot(aggregate_id, version, **kwargs)
+            super().take_snapshot(aggregate_id, version, projector_func)
         except (IntegrityError, OperationalError) as error:
             log.info("snapshot of %s at version %s not stored: %s", aggregate_id, version, one_line(error))
 

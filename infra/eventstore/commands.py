@@ -37,7 +37,6 @@ from domain.vocabulary import (
     Verification,
 )
 
-
 LINE_BYTES_MAX = 65_536  # one command is a few hundred bytes; a longer line is refused unread
 NESTING_MAX = 2  # a command is one flat object (depth 1); one level more is still reported by field
 AT_MIN = datetime(2000, 1, 1, tzinfo=UTC)  # `at` lies in [AT_MIN, AT_MAX): local dates,
@@ -169,7 +168,7 @@ Command = Annotated[
 ]
 COMMAND_TYPES = ("enroll", "suspend", "resume", "cancel", "expire", "transfer", "credit", "bind", "unbind",
                  "authorize", "revoke", "deduct", "reverse")
-_ADAPTER: TypeAdapter = TypeAdapter(Command)
+_ADAPTER: TypeAdapter = TypeAdapter(Command)  # type: ignore[arg-type]  # an Annotated union is a valid target
 
 # Who initiates an unbind, when the line does not say: the reason implies it.
 UNBIND_INITIATOR = {"binder_request": "binder", "member_request": "member"}
@@ -200,11 +199,12 @@ def screen_line(raw: str | bytes) -> str | InvalidInputError:
         if len(raw) > LINE_BYTES_MAX:
             return _too_long()
         try:
-            raw = raw.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
             field = _non_utf8_field(raw)
             return InvalidInputError(f"{field}: not valid UTF-8", field=field)
-    elif len(raw) > LINE_BYTES_MAX:  # characters, not bytes: checked again by parse_command
+        return text.strip()
+    if len(raw) > LINE_BYTES_MAX:  # characters, not bytes: checked again by parse_command
         return _too_long()
     return raw.strip()
 

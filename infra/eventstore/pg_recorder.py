@@ -148,8 +148,9 @@ class LedgerPostgresFactory(PostgresFactory):
     def __init__(self, env: Any):
         super().__init__(env)
         raw = self.env.get("LEDGER_PG_LIBPQ_KWARGS")
-        if raw:
-            self.datastore.pool.kwargs.update(json.loads(raw))
+        kwargs = self.datastore.pool.kwargs
+        if raw and isinstance(kwargs, dict):  # the library builds the pool with a dict of libpq kwargs
+            kwargs.update(json.loads(raw))
 
     def application_recorder(self) -> Any:
         recorder = super().application_recorder()

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from eventsourcing.persistence import IntegrityError, OperationalError
 
@@ -24,6 +24,7 @@ from domain.errors import ConcurrencyError, StorageError
 from infra.eventstore.application import CONFLICT_RETRY_MAX_S, answer_refused, conflict_wait_s
 from infra.groupcommit.unit_of_work import BatchUnitOfWork
 
+T = TypeVar("T")
 BATCH_SIZE_DEFAULT = 500
 BATCH_SIZE_MAX = 10_000
 BATCH_WAIT_MS_DEFAULT = 50
@@ -90,7 +91,7 @@ def _forget(prefetcher: Any) -> None:
         prefetcher.forget()
 
 
-def batches(lines: Iterable[str], size: int, wait_ms: int = BATCH_WAIT_MS_DEFAULT) -> Iterator[list[str]]:
+def batches(lines: Iterable[T], size: int, wait_ms: int = BATCH_WAIT_MS_DEFAULT) -> Iterator[list[T]]:
     """Group a stream of lines: at most `size` lines, and once a batch has its first line,
     at most `wait_ms` more waiting for further lines (so a slow stream is not held back)."""
     if not 1 <= size <= BATCH_SIZE_MAX:

@@ -19,9 +19,8 @@ from domain.money import AMOUNT_FEN_MAX, format_fen
 from domain.person import BALANCE_FEN_MAX
 from infra.cli import output
 from infra.cli.main import main
-from tests.conftest import DEV_KEY
-from tests.state import adult, minor
-from tests.support import Ledger, line
+from tests.support import DEV_KEY, Ledger, line
+from tests.support.state import adult, minor
 
 FAR = "9999-12-31T23:59:59Z"
 
@@ -86,9 +85,11 @@ def test_amount_above_the_maximum_is_invalid_input_naming_amount(ledger, family,
 def test_bounds_are_as_documented():
     assert AMOUNT_FEN_MAX == 1_000_000_000 and BALANCE_FEN_MAX == 10_000_000_000
     assert BALANCE_FEN_MAX < 2**63 // 1000
-    assert issubclass(BalanceLimitExceededError, LedgerError) and BalanceLimitExceededError.code == "BALANCE_LIMIT_EXCEEDED"
+    assert issubclass(BalanceLimitExceededError, LedgerError)
+    assert BalanceLimitExceededError.code == "BALANCE_LIMIT_EXCEEDED"
     assert "BALANCE_LIMIT_EXCEEDED" in ALL_CODES
-    assert ALL_CODES.index("NO_PERSONAL_ACCOUNT") < ALL_CODES.index("BALANCE_LIMIT_EXCEEDED") < ALL_CODES.index("NOT_BOUND")
+    order = [ALL_CODES.index(code) for code in ("NO_PERSONAL_ACCOUNT", "BALANCE_LIMIT_EXCEEDED", "NOT_BOUND")]
+    assert order == sorted(order)
 
 
 def test_a_credit_past_the_balance_maximum_is_refused_and_changes_nothing(ledger):

@@ -14,8 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.state import adult
 from tests.support import line
+from tests.support.state import adult
 
 LEDGER = str(Path(sys.executable).with_name("ledger"))
 

@@ -14,9 +14,8 @@ from hypothesis import strategies as st
 
 from infra.cli.main import main
 from infra.eventstore.commands import LINE_BYTES_MAX
-from tests.conftest import DEV_KEY
-from tests.state import adult
-from tests.support import line
+from tests.support import DEV_KEY, line
+from tests.support.state import adult
 
 AT = "2025-03-03T09:00:00+08:00"
 HOSTILE = [

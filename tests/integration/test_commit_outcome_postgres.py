@@ -15,8 +15,8 @@ from infra.config import ConfigError, Settings, postgres_waits
 from infra.eventstore import pg_recorder
 from infra.eventstore.application import LedgerApp
 from infra.eventstore.pg_recorder import CommitOutcomeUnknownError
-from tests.state import adult
 from tests.support import DEV_KEY, line
+from tests.support.state import adult
 
 pytestmark = pytest.mark.postgres
 
@@ -121,15 +121,17 @@ def test_every_connection_gets_the_bounded_waits(pg_url, monkeypatch):
     monkeypatch.setenv("LEDGER_PG_STATEMENT_TIMEOUT_S", "1")
     monkeypatch.setenv("LEDGER_PG_KEEPALIVE_IDLE_S", "7")
     app = LedgerApp(Settings(db=pg_url, pseudonym_key=DEV_KEY, using_development_key=False))
+    recorder = app.recorder
+    assert isinstance(recorder, pg_recorder.ArrayInsertApplicationRecorder) and app.snapshots is not None
     try:
-        with app.recorder.datastore.get_connection() as conn:
+        with recorder.datastore.get_connection() as conn:
             parameters = conn.info.get_parameters()
             assert (parameters["keepalives"], parameters["keepalives_idle"]) == ("1", "7")
             assert parameters["tcp_user_timeout"] == "30000" and parameters["connect_timeout"] == "10"
-        with pytest.raises(OperationalError, match="statement timeout"):  # server-side bound
-            with app.recorder.datastore.get_connection() as conn:
-                conn.execute("SELECT pg_sleep(3)")
-        assert app.snapshots.recorder.datastore is app.recorder.datastore  # one datastore for all
+        with pytest.raises(OperationalError, match="statement timeout"), \
+                recorder.datastore.get_connection() as conn:  # a server-side bound
+            conn.execute("SELECT pg_sleep(3)")
+        assert getattr(app.snapshots.recorder, "datastore", None) is recorder.datastore  # one datastore for all
     finally:
         app.close()
 

@@ -19,9 +19,9 @@ import pytest
 
 from infra.config import Settings
 from infra.eventstore.application import LedgerApp
-from tests.conftest import postgres_base_url
-from tests.state import adult, minor
 from tests.support import DEV_KEY, line
+from tests.support.backends import postgres_base_url
+from tests.support.state import adult, minor
 from tests.tcp_proxy import LostCommitProxy, StalledProxy
 
 pytestmark = pytest.mark.postgres
@@ -90,7 +90,9 @@ def stored(url: str) -> tuple[dict[str, int], int]:
         app.close()
     base, schema = url.split("?schema=")
     with psycopg.connect(base) as conn:
-        count = conn.execute(f"SELECT count(*) FROM {schema}.familyledger_events").fetchone()[0]
+        row = conn.execute(f"SELECT count(*) FROM {schema}.familyledger_events").fetchone()
+    assert row is not None
+    count = row[0]
     return balances, count
 
 

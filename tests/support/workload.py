@@ -11,8 +11,8 @@ run stops within one command's events of it; a later `run` carries on with the s
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -25,7 +25,7 @@ EVENTS_PER_LINE_MAX = 8  # a deduction split across authorizers, or a close endi
 
 # The simulated years run past today; the ledger refuses commands dated after its own clock, so a
 # workload's application gets a clock at the end of the simulated period (the clock is injected).
-CLOCK_AT_END = datetime(2099, 12, 31, tzinfo=timezone.utc)
+CLOCK_AT_END = datetime(2099, 12, 31, tzinfo=UTC)
 
 
 class Workload:
