@@ -109,7 +109,7 @@ class LedgerApp(Application[UUID]):
         direct = DirectUnitOfWork(self)
         try:
             return _retrying(lambda: self._decide(command, direct))
-        except LedgerError as error:  # CONCURRENCY_CONFLICT, STORAGE_ERROR: nothing was stored
+        except ConcurrencyError as error:  # this command's answer; nothing of it was stored
             return _answer(command.type, command.command_id, error=error)
 
     def apply_line(self, text: str, uow: UnitOfWork | None = None) -> dict:

@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 from eventsourcing.persistence import IntegrityError, OperationalError
 
 from domain.errors import ConcurrencyError, StorageError
-from infra.eventstore.application import CONFLICT_RETRY_MAX_S, answer_refused, conflict_wait_s
+from infra.eventstore.application import CONFLICT_RETRY_MAX_S, answer_refused, conflict_wait_s, one_line
+from infra.eventstore.pg_recorder import CommitOutcomeUnknownError
 from infra.groupcommit.unit_of_work import BatchUnitOfWork
 
 T = TypeVar("T")
@@ -69,9 +70,13 @@ def _commit_once(app: Any, texts: list[str], prefetcher: Any) -> list[dict]:
     try:
         results, unit = _decide(app, texts, prefetcher)
         unit.commit()
+    except CommitOutcomeUnknownError as error:
+        _forget(prefetcher)
+        raise StorageError(f"outcome unknown, stored or not: re-send them with their command ids "
+                           f"({one_line(error)})") from None
     except OperationalError as error:
         _forget(prefetcher)
-        raise StorageError(f"database: {str(error).strip().splitlines()[0] if str(error) else error}") from None
+        raise StorageError(f"not stored: database: {one_line(error)}") from None
     except BaseException:
         _forget(prefetcher)
         raise
@@ -137,7 +142,10 @@ def apply_stream(app: Any, lines: Iterable[str | bytes], *, batch_size: int = BA
     for batch in batches(lines, batch_size, wait_ms):
         texts = [screen_line(raw) for raw in batch]
         real = [t for t in texts if isinstance(t, str) and t]
-        results = iter(apply_batch(app, real, prefetcher) if real else [])
+        try:
+            results = iter(apply_batch(app, real, prefetcher) if real else [])
+        except StorageError as error:
+            raise StorageError(f"lines {number + 1}-{number + len(texts)}: {error.message}") from None
         for text in texts:
             number += 1
             if isinstance(text, str) and text:
@@ -161,7 +169,11 @@ def apply_results(app: Any, lines: Iterable[str | bytes], *, batch_size: int = B
     for number, raw in enumerate(lines, start=1):
         text = screen_line(raw)
         if isinstance(text, str) and text:
-            yield {"line": number, **app.apply_line(text)}
+            try:
+                answer = app.apply_line(text)
+            except StorageError as error:
+                raise StorageError(f"line {number}: {error.message}") from None
+            yield {"line": number, **answer}
         else:
             error = dict(EMPTY_LINE_ERROR) if isinstance(text, str) else text.to_dict()
             yield {"line": number, "ok": False, "command": None, "error": error}
