@@ -21,6 +21,7 @@ from tests.support.families import deduct, national_family
 from tests.support.tamper import PostgresTamper, SQLiteTamper
 from tests.support.backends import settings_for
 from tests.support import DEV_KEY, Ledger
+from tests.support.seal import SEAL_ENV, SEAL_SEED
 
 SEALED_AT = "2025-04-01T00:00:00+00:00"
 
@@ -37,7 +38,7 @@ def sealed(request, tmp_path):
     gap = tamper.make_gap_before_last(2)  # positions gap and gap + 1 are now free
     deduct(ledger, f["child"], "800.00", "S-1")
     store = AuditStore(app)
-    written = chain.seal(store, SEALED_AT, segment_records_max=7)
+    written = chain.seal(store, SEALED_AT, segment_records_max=7, seed=SEAL_SEED)
     assert len(written) >= 2 and chain.verify(store)["ok"]
     yield store, tamper, url, gap
     app.close()
@@ -52,7 +53,7 @@ def test_untouched_log_verifies_and_new_events_are_reported_as_unsealed(sealed):
     result = chain.verify(store)
     assert result["ok"] and result["problems"] == [] and result["first_broken_position"] is None
     assert result["checked"] == result["checkpoint"]["position"] - 2  # the two free positions
-    assert chain.seal(store, SEALED_AT) == []  # nothing new: no new checkpoint
+    assert chain.seal(store, SEALED_AT, seed=SEAL_SEED) == []  # nothing new: no new checkpoint
 
 
 def test_altered_bytes_are_caught(sealed):
@@ -105,7 +106,7 @@ def test_verify_cli_exits_1_with_json_problems(sealed):
     _, tamper, url, _ = sealed
     tamper.delete(2)
     runner = CliRunner()
-    env = {"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode()}
+    env = {"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode(), **SEAL_ENV}
     result = runner.invoke(main, ["--db", url, "verify", "--json"], env=env)
     assert result.exit_code == 1, result.output
     data = json.loads(result.output.splitlines()[-1])
@@ -118,7 +119,7 @@ def test_row_below_position_one_is_caught_on_sqlite(tmp_path):
     app = LedgerApp(settings_for(url))
     national_family(Ledger(app))
     store = AuditStore(app)
-    chain.seal(store, SEALED_AT)
+    chain.seal(store, SEALED_AT, seed=SEAL_SEED)
     tamper = SQLiteTamper(url, app.recorder.events_table_name)
     oid, _, topic, state = tamper.row(1)
     tamper.insert(0, oid, 77, topic, bytes(state))
@@ -132,7 +133,7 @@ def test_seal_and_verify_cli_round_trip(tmp_path):
     national_family(Ledger(app))
     app.close()
     runner = CliRunner()
-    env = {"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode()}
+    env = {"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode(), **SEAL_ENV}
     sealed = runner.invoke(main, ["--db", url, "seal", "--json"], env=env)
     assert sealed.exit_code == 0, sealed.output
     anchor = json.loads(sealed.output)["checkpoint"]["checkpoint_sha256"]
@@ -149,7 +150,7 @@ def test_seal_and_verify_page_through_a_log_longer_than_one_page(monkeypatch, le
     store = AuditStore(ledger.app)
     total = store.max_position()
     assert total > 10
-    chain.seal(store, SEALED_AT)
+    chain.seal(store, SEALED_AT, seed=SEAL_SEED)
     assert [n.id for n in store.iter_log()] == list(range(1, total + 1))
     assert [row.position for row in store.iter_links()] == list(range(1, total + 1))
     result = chain.verify(store)
