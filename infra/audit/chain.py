@@ -116,14 +116,22 @@ NOT_DETECTED = ("a rewrite of the whole history (records, links, Merkle roots an
 
 
 def trust(public_key: bytes | None, anchor: str | None) -> dict[str, Any]:
-    """What a verification could compare with something kept outside the evidence."""
-    missing = [name for name, value in (("public key", public_key), ("anchor", anchor)) if value is None]
+    """What a verification could compare with something kept outside the evidence, and what it
+    therefore could not detect."""
+    if public_key is None and anchor is None:
+        missing = f"no public key and no anchor given: not detected: {NOT_DETECTED}"
+    elif anchor is None:
+        missing = f"no anchor given: not detected: {NOT_DETECTED} who also holds the seal key"
+    elif public_key is None:
+        missing = ("no public key given: not detected: a rewrite of the history sealed after the anchor's "
+                   "checkpoint by someone with write access to the database")
+    else:
+        missing = None
     return {
         "signatures_checked": public_key is not None,
         "anchor_compared": anchor is not None,
         "public_key": public_key.hex() if public_key is not None else None,
-        "not_detected": (f"no {' and no '.join(missing)} given: not detected: {NOT_DETECTED}"
-                         + ("" if public_key is None else " who also holds the seal key")) if missing else None,
+        "not_detected": missing,
     }
 
 
