@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -18,6 +19,8 @@ DEFAULT_DB = "./ledger.db"
 CLOCK_SKEW_MAX_S_DEFAULT = 300  # senders' clocks differ a little; a command may be this far ahead
 CLOCK_SKEW_MAX_S_LIMIT = 86_400
 DEVELOPMENT_KEY = b"family-ledger-DEVELOPMENT-key-not-for-production"
+# The seal key of SQLite ledgers that configure none: public, so its signatures prove nothing.
+DEVELOPMENT_SEAL_SEED = hashlib.sha256(b"family-ledger-DEVELOPMENT-seal-key-not-for-production").digest()
 
 
 @dataclass(frozen=True)
@@ -180,5 +183,47 @@ def warn_development_key(settings: Settings) -> None:
         print(
             "WARNING: using the built-in DEVELOPMENT pseudonym key. ID numbers are protected only "
             "against casual reading; set LEDGER_PSEUDONYM_KEY to a secret for real data.",
+            file=sys.stderr,
+        )
+
+
+# --- the seal key (Ed25519) that signs the audit checkpoints ----------------------------------
+@dataclass(frozen=True)
+class SealKey:
+    seed: bytes  # the 32-byte Ed25519 private key (RFC 8032 seed)
+    development: bool
+
+
+def _hex32(raw: str, name: str) -> bytes:
+    raw = raw.strip().lower()
+    if len(raw) != 64 or any(c not in "0123456789abcdef" for c in raw):
+        raise ConfigError(f"{name}: must be 64 hex characters (32 bytes)")
+    return bytes.fromhex(raw)
+
+
+def load_seal_key(db: str | None = None) -> SealKey:
+    """LEDGER_SEAL_KEY; without it, refused on PostgreSQL, the development key on SQLite/memory."""
+    raw = os.environ.get("LEDGER_SEAL_KEY", "")
+    if raw:
+        return SealKey(_hex32(raw, "LEDGER_SEAL_KEY"), False)
+    if is_postgres_url(db or os.environ.get("LEDGER_DB") or DEFAULT_DB):
+        raise ConfigError("LEDGER_SEAL_KEY is not set: a PostgreSQL ledger signs its checkpoints with a secret "
+                          "key (create one with `ledger seal-key --generate`)")
+    return SealKey(DEVELOPMENT_SEAL_SEED, True)
+
+
+def load_seal_public_key(given: str | None = None) -> bytes | None:
+    """The public key checkpoints must be signed by: `--public-key`, else LEDGER_SEAL_PUBLIC_KEY."""
+    if given:
+        return _hex32(given, "--public-key")
+    raw = os.environ.get("LEDGER_SEAL_PUBLIC_KEY", "")
+    return _hex32(raw, "LEDGER_SEAL_PUBLIC_KEY") if raw else None
+
+
+def warn_development_seal_key(key: SealKey) -> None:
+    if key.development:
+        print(
+            "WARNING: signing checkpoints with the built-in DEVELOPMENT seal key, which is public: its "
+            "signatures prove nothing. Set LEDGER_SEAL_KEY (from `ledger seal-key --generate`) for real data.",
             file=sys.stderr,
         )

@@ -2,14 +2,20 @@
 
 Contents: the replay; the rule set used (`model_dump`); every stored event needed to rebuild the
 patient and each candidate account up to just before the deduction, plus the settlement's own
-events, each with its exact stored bytes, its record digest, its chain link and a Merkle
-inclusion proof (RFC 9162) into the sealed checkpoint of its segment; the checkpoints from the
-oldest one needed to the latest, which chain to one another (`anchor` = the latest digest,
-printed by `ledger seal` and `ledger verify`, to be compared with a copy kept elsewhere).
+events, each with its exact stored bytes, its record digest and a Merkle inclusion proof
+(RFC 9162) into the sealed checkpoint of its segment; the checkpoints, each with its Ed25519
+signature, from the oldest one needed to the latest, which chain to one another (`anchor` = the
+latest digest, printed by `ledger seal` and `ledger verify`, to be compared with a copy kept
+elsewhere). The exact format is docs/evidence-format.md.
+
+What is covered by a signature: record bytes -> record digest -> Merkle leaf -> root -> signed
+checkpoint. The chain links of the log are *not* in a bundle (they could only be checked against
+each other); the replay's evidence list names each event by its record digest instead.
 
 The file is canonical JSON (sorted keys, no spaces) plus a newline, and carries the sha256 of
-its own content: a changed byte either breaks the canonical form or the digest, and a forged
-but re-digested file still has to match the hashes sealed in the checkpoints.
+its own content: a changed byte either breaks the canonical form or the digest. A forger who
+re-digests the file, or builds it from a rewritten database, still has to match checkpoints
+signed by the published public key (`--public-key`) and the published anchor (`--anchor`).
 """
 
 from __future__ import annotations
@@ -20,10 +26,13 @@ from typing import Any
 from uuid import UUID
 
 from domain import events as ev
+from domain.clock import local_iso
 from domain.dispatch import topic_name
 from domain.errors import LedgerError
 from domain.rules.model import RuleSet
+from domain.settlement import settlement_aggregate_id
 from infra.audit import hashing as h
+from infra.audit import signing
 from infra.audit.replay import SETTLEMENT_TOPICS, Gathered, Involved, audit_deduction, replay
 from infra.audit.store import AuditStore
 
@@ -47,10 +56,13 @@ def build_bundle(app: Any, store: AuditStore, settlement_id: str) -> tuple[bytes
         raise NotSealedError(f"position {last_position} is not sealed yet: run `ledger seal`, then build the bundle")
     events = _events_with_proofs(store, checkpoints, wanted)
     first = min(e["proof"]["checkpoint"] for e in events)
+    digests = {e["position"]: e["record_sha256"] for e in events}
+    evidence = [{**{k: v for k, v in item.items() if k != "hash"}, "record_sha256": digests[item["position"]]}
+                for item in result["evidence"]]
     body = {
         "format": FORMAT,
         "settlement_id": settlement_id,
-        "replay": result,
+        "replay": {**result, "evidence": evidence},
         "rule_set": rules.model_dump(mode="json"),
         "states_before": {str(k): v for k, v in sorted(gathered.versions_before.items())},
         "patient": str(gathered.patient_before.id),
@@ -82,7 +94,6 @@ def _events_with_proofs(store: AuditStore, checkpoints: list[dict], wanted: dict
         positions = by_segment.get(checkpoint["sequence"])
         if not positions:
             continue
-        previous_head = _previous_head(checkpoints, checkpoint)
         rows = list(store.iter_links(checkpoint["first_position"] - 1, checkpoint["position"]))
         leaves = [h.leaf(row.position, bytes.fromhex(row.record_sha256)) for row in rows]
         index_of = {row.position: i for i, row in enumerate(rows)}
@@ -100,17 +111,10 @@ def _events_with_proofs(store: AuditStore, checkpoints: list[dict], wanted: dict
                 "topic": stored.topic,
                 "state": stored.state.decode("utf-8"),
                 "record_sha256": rows[i].record_sha256,
-                "previous_link_sha256": rows[i - 1].link_sha256 if i else previous_head,
-                "link_sha256": rows[i].link_sha256,
                 "proof": {"checkpoint": checkpoint["sequence"], "leaf_index": i, "tree_size": len(rows),
                           "path": [p.hex() for p in h.inclusion_path(i, leaves)]},
             })
     return out
-
-
-def _previous_head(checkpoints: list[dict], checkpoint: dict) -> str:
-    earlier = [c for c in checkpoints if c["sequence"] < checkpoint["sequence"]]
-    return earlier[-1]["head_sha256"] if earlier else h.GENESIS.hex()
 
 
 # --- offline verification ----------------------------------------------------------------------
@@ -127,8 +131,18 @@ class _Checks:
         return all(item["ok"] for item in self.items)
 
 
-def verify_bundle(data: bytes, catalogue: Any = None) -> dict[str, Any]:
-    """Check a bundle with nothing but the file (and, if given, the shipped rule catalogue)."""
+def verify_bundle(data: bytes, catalogue: Any = None, public_key: bytes | None = None,
+                  anchor: str | None = None) -> dict[str, Any]:
+    """Check a bundle with nothing but the file (and, if given, the shipped rule catalogue, the
+    published public key of the seal key and a published anchor)."""
+    from infra.audit.chain import trust
+
+    anchor = anchor.strip().lower() if anchor else None
+    result = _verify(data, catalogue, public_key, anchor)
+    return {**result, **trust(public_key, anchor)}
+
+
+def _verify(data: bytes, catalogue: Any, public_key: bytes | None, anchor: str | None) -> dict[str, Any]:
     checks = _Checks()
     try:
         bundle = json.loads(data.decode("utf-8"))
@@ -145,6 +159,9 @@ def verify_bundle(data: bytes, catalogue: Any = None) -> dict[str, Any]:
                "sha256 of the content equals bundle_sha256")
     try:
         checkpoints = _check_checkpoints(bundle, checks)
+        _check_signatures(bundle, checks, public_key)
+        if anchor is not None:
+            _check_anchor(bundle, checks, anchor)
         events = _check_events(bundle, checkpoints, checks)
         recomputed = _check_replay(bundle, events, checks, catalogue)
     except Exception as error:  # noqa: BLE001 - any failure to read a forged file is a failed check
@@ -154,8 +171,10 @@ def verify_bundle(data: bytes, catalogue: Any = None) -> dict[str, Any]:
 
 
 def _verdict(checks: _Checks, recomputed: dict | None, anchor: str | None) -> dict[str, Any]:
+    found = next((c["ok"] for c in checks.items if c["check"] == "anchor"), None)
+    development = any(c["check"] == "checkpoint_signatures" and "DEVELOPMENT" in c["detail"] for c in checks.items)
     return {"ok": checks.ok, "verdict": recomputed["verdict"] if recomputed else None,
-            "anchor": anchor, "checks": checks.items}
+            "anchor": anchor, "anchor_found": found, "development_key": development, "checks": checks.items}
 
 
 def _check_checkpoints(bundle: dict, checks: _Checks) -> dict[int, dict]:
@@ -167,11 +186,38 @@ def _check_checkpoints(bundle: dict, checks: _Checks) -> dict[int, dict]:
             ok &= checkpoint["previous_sha256"] == previous["checkpoint_sha256"]
             ok &= checkpoint["sequence"] == previous["sequence"] + 1
             ok &= checkpoint["first_position"] > previous["position"]
+        elif checkpoint["sequence"] == 1:
+            ok &= checkpoint["previous_sha256"] == h.GENESIS.hex()
         previous = checkpoint
     ok &= bool(checkpoints) and checkpoints[-1]["checkpoint_sha256"] == bundle["anchor"]
     checks.add("checkpoint_chain", ok, "each checkpoint's digest is recomputed and chains to the next, "
                "ending at the anchor")
     return {c["sequence"]: c for c in checkpoints}
+
+
+def _check_signatures(bundle: dict, checks: _Checks, public_key: bytes | None) -> None:
+    problems = [p for p in (signing.signature_problem(c, public_key) for c in bundle["checkpoints"]) if p]
+    development = any(c.get("public_key") == signing.DEVELOPMENT_PUBLIC_KEY for c in bundle["checkpoints"])
+    if public_key is not None:
+        detail = "every checkpoint is signed by the public key given"
+    else:
+        detail = ("NOT compared with a published key (none given): each signature present verifies with the key "
+                  "its checkpoint names, which a forger can replace")
+    if development:
+        detail += "; WARNING: signed with the public DEVELOPMENT seal key, which proves nothing"
+    checks.add("checkpoint_signatures", not problems, detail + (f"; {'; '.join(problems)}" if problems else ""))
+
+
+def _check_anchor(bundle: dict, checks: _Checks, anchor: str) -> None:
+    """The anchor must be one of the bundle's (verified, chained) checkpoints, at or after the
+    checkpoint of every event: then everything the bundle proves was sealed when it was published."""
+    sequence = next((c["sequence"] for c in bundle["checkpoints"] if c["checkpoint_sha256"] == anchor), None)
+    needed = max(e["proof"]["checkpoint"] for e in bundle["events"])
+    checks.add("anchor", sequence is not None and sequence >= needed,
+               f"the anchor given is checkpoint {sequence} of the bundle's chain, which covers every event"
+               if sequence is not None and sequence >= needed else
+               f"the anchor given is {'not in the bundle' if sequence is None else f'checkpoint {sequence}'}, "
+               f"but the events need checkpoint {needed} or later")
 
 
 def _check_events(bundle: dict, checkpoints: dict[int, dict], checks: _Checks) -> list[dict]:
@@ -185,8 +231,6 @@ def _check_events(bundle: dict, checkpoints: dict[int, dict], checks: _Checks) -
         checkpoint = checkpoints.get(proof["checkpoint"])
         fine = (
             digest.hex() == item["record_sha256"]
-            and h.link(bytes.fromhex(item["previous_link_sha256"]), position, UUID(oid), version, topic, state).hex()
-            == item["link_sha256"]
             and checkpoint is not None
             and checkpoint["first_position"] <= position <= checkpoint["position"]
             and proof["tree_size"] == checkpoint["record_count"]
@@ -197,11 +241,12 @@ def _check_events(bundle: dict, checkpoints: dict[int, dict], checks: _Checks) -
         if not fine:
             bad.append(str(position))
     checks.add("events_included", not bad and bool(bundle["events"]),
-               "every event's bytes hash to its sealed leaf and link, and its Merkle path reaches the checkpoint root"
+               "every event's bytes hash to its sealed leaf, and its Merkle path reaches the checkpoint root"
                + (f"; failing positions: {', '.join(bad)}" if bad else ""))
-    evidence = {(e["position"], e["hash"]) for e in bundle["replay"]["evidence"]}
-    links = {(e["position"], e["link_sha256"]) for e in bundle["events"]}
-    checks.add("evidence_hashes", evidence <= links, "the replay's evidence hashes are the events' sealed links")
+    evidence = {(e["position"], e["record_sha256"]) for e in bundle["replay"]["evidence"]}
+    digests = {(e["position"], e["record_sha256"]) for e in bundle["events"]}
+    checks.add("evidence_hashes", evidence <= digests,
+               "the replay's evidence names events of the bundle by their record digests")
     return bundle["events"]
 
 
@@ -263,6 +308,17 @@ def _check_replay(bundle: dict, events: list[dict], checks: _Checks, catalogue: 
                         bundle["replay"].get("presented_by"), versions)
     recomputed = replay(gathered, rules)
     claimed = {k: v for k, v in bundle["replay"].items() if k != "evidence"}
+    listed = [{k: e[k] for k in ("position", "type", "version", "at")} for e in bundle["replay"]["evidence"]]
+    index = str(settlement_aggregate_id(settlement_id))  # its events carry no settlement_id of their own
+    rebuilt = []
+    for item in sorted(events, key=lambda e: e["position"]):
+        if topic_name(item["topic"]) in SETTLEMENT_TOPICS:
+            event = _decode(item)
+            if getattr(event, "settlement_id", None) == settlement_id or item["originator_id"] == index:
+                rebuilt.append({"position": item["position"], "type": topic_name(item["topic"]),
+                                "version": item["originator_version"], "at": local_iso(event.timestamp)})
+    checks.add("evidence_reproduced", listed == rebuilt,
+               "the replay's evidence list is exactly the settlement's events in the bundle, in log order")
     checks.add("replay_reproduced", h.canonical_json(json.loads(json.dumps(recomputed))) == h.canonical_json(claimed),
                f"re-running the allocation from the rebuilt states gives the bundle's replay (verdict "
                f"{recomputed['verdict']})")

@@ -9,7 +9,15 @@ now and classifies each difference from what was sealed:
 - `reordered`: the record (or its contents) sealed at another position is now at this one;
 - `deleted`: a sealed position is no longer in the log (and its record is nowhere else);
 - `inserted`: a position at or before the checkpoint that was never sealed;
-- `links` / `checkpoint`: the audit's own tables disagree with each other.
+- `links` / `checkpoint`: the audit's own tables disagree with each other;
+- `signature`: a checkpoint unsigned, signed by another key than the one given, or whose
+  signature does not verify (see `signing`);
+- `anchor`: the anchor given (a `checkpoint_sha256` published earlier) is not in the chain;
+- `nothing_sealed`: the log holds records but there is no checkpoint (e.g. dropped audit tables).
+
+Everything above but `signature` and `anchor` is computed from the database alone, so someone who
+can rewrite the database can also rewrite every hash: only the public key and the anchor, kept
+outside the database, detect a whole-history rewrite. `verify` says whether it had them.
 """
 
 from __future__ import annotations
@@ -19,14 +27,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.audit import hashing as h
+from infra.audit import signing
 from infra.audit.store import AuditStore, LinkRow
 
 SEGMENT_RECORDS_MAX = 65536  # bounds the Merkle tree a bundle proof is cut from
 PROBLEMS_MAX = 1000  # problems listed in full; the count is always exact
 
 
-def seal(store: AuditStore, sealed_at: str, segment_records_max: int = SEGMENT_RECORDS_MAX) -> list[dict[str, Any]]:
-    """Extend the chain to the end of the log; return the checkpoints written (maybe none)."""
+def seal(store: AuditStore, sealed_at: str, segment_records_max: int = SEGMENT_RECORDS_MAX, *,
+         seed: bytes) -> list[dict[str, Any]]:
+    """Extend the chain to the end of the log; return the checkpoints written (maybe none), each
+    signed with the Ed25519 key `seed` (32 bytes)."""
     checkpoints = store.checkpoints()
     last = checkpoints[-1] if checkpoints else None
     head = bytes.fromhex(last["head_sha256"]) if last else h.GENESIS
@@ -44,16 +55,16 @@ def seal(store: AuditStore, sealed_at: str, segment_records_max: int = SEGMENT_R
                              h.state_digest(record.state).hex(), head.hex()))
         tree.add(h.leaf(record.id, digest))
         if len(links) == segment_records_max:
-            written.append(_write(store, links, tree, sequence + len(written) + 1, sealed_at, previous))
+            written.append(_write(store, links, tree, sequence + len(written) + 1, sealed_at, previous, seed))
             previous = written[-1]["checkpoint_sha256"]
             links, tree = [], h.MerkleAccumulator()
     if links:
-        written.append(_write(store, links, tree, sequence + len(written) + 1, sealed_at, previous))
+        written.append(_write(store, links, tree, sequence + len(written) + 1, sealed_at, previous, seed))
     return written
 
 
 def _write(store: AuditStore, links: list[LinkRow], tree: h.MerkleAccumulator, sequence: int,
-           sealed_at: str, previous: str) -> dict[str, Any]:
+           sealed_at: str, previous: str, seed: bytes) -> dict[str, Any]:
     checkpoint = {
         "sequence": sequence,
         "first_position": links[0].position,
@@ -65,6 +76,7 @@ def _write(store: AuditStore, links: list[LinkRow], tree: h.MerkleAccumulator, s
         "previous_sha256": previous,
     }
     checkpoint["checkpoint_sha256"] = h.checkpoint_digest(checkpoint)
+    checkpoint["public_key"], checkpoint["signature"] = signing.sign_checkpoint(seed, checkpoint)
     store.write_segment(links, checkpoint)
     return checkpoint
 
@@ -101,14 +113,63 @@ def _merge(store: AuditStore, stop: int) -> Iterator[tuple[int, Any, LinkRow | N
             record, row = next(log, None), next(links, None)
 
 
-def verify(store: AuditStore) -> dict[str, Any]:
+NOT_DETECTED = ("a rewrite of the whole history (records, links, Merkle roots and checkpoints recomputed) by "
+                "someone with write access to the database")
+
+
+def trust(public_key: bytes | None, anchor: str | None) -> dict[str, Any]:
+    """What a verification could compare with something kept outside the evidence, and what it
+    therefore could not detect."""
+    if public_key is None and anchor is None:
+        missing = f"no public key and no anchor given: not detected: {NOT_DETECTED}"
+    elif anchor is None:
+        missing = f"no anchor given: not detected: {NOT_DETECTED} who also holds the seal key"
+    elif public_key is None:
+        missing = ("no public key given: not detected: a rewrite of the history sealed after the anchor's "
+                   "checkpoint by someone with write access to the database")
+    else:
+        missing = None
+    return {
+        "signatures_checked": public_key is not None,
+        "anchor_compared": anchor is not None,
+        "public_key": public_key.hex() if public_key is not None else None,
+        "not_detected": missing,
+    }
+
+
+def verify(store: AuditStore, public_key: bytes | None = None, anchor: str | None = None) -> dict[str, Any]:
+    """Recompute the chain; with `public_key` every checkpoint must be signed by it, with `anchor`
+    (a checkpoint_sha256 published earlier) the chain of checkpoints must contain it."""
+    anchor = anchor.strip().lower() if anchor else None
+    tables = store.has_audit_tables()
     checkpoints = store.checkpoints()
     if not checkpoints:
-        return {"ok": True, "checked": 0, "checkpoint": None, "problems": [], "problem_count": 0,
-                "first_broken_position": None, "unsealed": store.max_position(),
-                "note": "nothing sealed yet: run `ledger seal` first"}
+        unsealed = store.max_position()
+        problems = [] if not unsealed else [{
+            "position": 1, "kind": "nothing_sealed",
+            "detail": f"{unsealed} record(s) in the log and no checkpoint"
+                      + ("" if tables else " (the audit tables are missing)")
+                      + ": if this ledger was sealed before, its audit tables were emptied or dropped"}]
+        if anchor is not None:
+            problems.append({"position": 1, "kind": "anchor", "detail": f"anchor {anchor} is not in the chain"})
+        return {"ok": not problems, "checked": 0, "checkpoint": None, "problems": problems,
+                "problem_count": len(problems), "first_broken_position": 1 if problems else None,
+                "unsealed": unsealed, "anchor_found": False if anchor is not None else None,
+                **trust(public_key, anchor),
+                "note": "nothing sealed: run `ledger seal`" if unsealed else "the log is empty: nothing to verify"}
     scan = _Scan()
     _check_checkpoints(checkpoints, scan)
+    for checkpoint in checkpoints:
+        problem = signing.signature_problem(checkpoint, public_key)
+        if problem:
+            scan.add({"position": checkpoint["first_position"], "kind": "signature", "detail": problem})
+    anchor_found = None
+    if anchor is not None:
+        anchor_found = any(c["checkpoint_sha256"] == anchor for c in checkpoints)
+        if not anchor_found:
+            scan.add({"position": checkpoints[0]["first_position"], "kind": "anchor",
+                      "detail": f"anchor {anchor} is not in the chain of checkpoints: the sealed history "
+                                "is not the one that was published"})
     last = checkpoints[-1]
     segments = iter(checkpoints)
     segment, tree = next(segments), h.MerkleAccumulator()
@@ -154,6 +215,9 @@ def verify(store: AuditStore) -> dict[str, Any]:
         "first_broken_position": min(positions) if positions else None,
         "unsealed": max(0, store.max_position() - last["position"]),
         "head_sha256": head.hex(),
+        "anchor_found": anchor_found,
+        "development_key": any(c.get("public_key") == signing.DEVELOPMENT_PUBLIC_KEY for c in checkpoints),
+        **trust(public_key, anchor),
     }
 
 
@@ -217,7 +281,7 @@ def _check_checkpoints(checkpoints: list[dict[str, Any]], scan: _Scan) -> None:
 
 def _public(checkpoint: dict[str, Any]) -> dict[str, Any]:
     return {k: checkpoint[k] for k in ("sequence", "position", "head_sha256", "merkle_root_sha256",
-                                       "sealed_at", "checkpoint_sha256")}
+                                       "sealed_at", "checkpoint_sha256", "public_key", "signature")}
 
 
 def links_for(store: AuditStore, positions: list[int]) -> dict[int, tuple[str | None, bool]]:

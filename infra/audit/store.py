@@ -7,8 +7,11 @@ PostgreSQL, the same `?schema=`):
     audit_chain_links(position PK, originator_id, originator_version,
                       record_sha256, state_sha256, link_sha256)     one row per sealed record
     audit_checkpoints(sequence PK, first_position, position, record_count, head_sha256,
-                      merkle_root_sha256, sealed_at, previous_sha256, checkpoint_sha256)
+                      merkle_root_sha256, sealed_at, previous_sha256, checkpoint_sha256,
+                      public_key, signature)                           Ed25519, hex (see signing)
 
+`public_key`/`signature` were added later: an older table gains them (empty for the checkpoints
+sealed before, which a verifier given a public key reports as unsigned).
 On the in-memory store (tests, demos) the same rows live on the recorder object.
 """
 
@@ -29,8 +32,9 @@ PAGE_SIZE = 500  # records per read of the log or of the links table
 LINK_COLUMNS = ("position", "originator_id", "originator_version", "record_sha256", "state_sha256", "link_sha256")
 CHECKPOINT_COLUMNS = (
     "sequence", "first_position", "position", "record_count", "head_sha256",
-    "merkle_root_sha256", "sealed_at", "previous_sha256", "checkpoint_sha256",
+    "merkle_root_sha256", "sealed_at", "previous_sha256", "checkpoint_sha256", "public_key", "signature",
 )
+SIGNATURE_COLUMNS = ("public_key", "signature")
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,12 @@ class AuditStore:
                     "CREATE TABLE IF NOT EXISTS audit_checkpoints (sequence INTEGER PRIMARY KEY, "
                     "first_position INTEGER NOT NULL, position INTEGER NOT NULL, record_count INTEGER NOT NULL, "
                     "head_sha256 TEXT NOT NULL, merkle_root_sha256 TEXT NOT NULL, sealed_at TEXT NOT NULL, "
-                    "previous_sha256 TEXT NOT NULL, checkpoint_sha256 TEXT NOT NULL)")
+                    "previous_sha256 TEXT NOT NULL, checkpoint_sha256 TEXT NOT NULL, public_key TEXT, signature TEXT)")
+                c.execute("PRAGMA table_info(audit_checkpoints)")
+                present = {row[1] for row in c.fetchall()}
+                for column in SIGNATURE_COLUMNS:
+                    if column not in present:
+                        c.execute(f"ALTER TABLE audit_checkpoints ADD COLUMN {column} TEXT")
         elif self.kind == "postgres":
             from psycopg.sql import SQL, Identifier
 
@@ -129,7 +138,11 @@ class AuditStore:
                     "CREATE TABLE IF NOT EXISTS {}.audit_checkpoints (sequence bigint PRIMARY KEY, "
                     "first_position bigint NOT NULL, position bigint NOT NULL, record_count bigint NOT NULL, "
                     "head_sha256 text NOT NULL, merkle_root_sha256 text NOT NULL, sealed_at text NOT NULL, "
-                    "previous_sha256 text NOT NULL, checkpoint_sha256 text NOT NULL)").format(schema))
+                    "previous_sha256 text NOT NULL, checkpoint_sha256 text NOT NULL, public_key text, "
+                    "signature text)").format(schema))
+                for column in SIGNATURE_COLUMNS:
+                    c.execute(SQL("ALTER TABLE {}.audit_checkpoints ADD COLUMN IF NOT EXISTS {} text").format(
+                        schema, Identifier(column)))
         else:
             if not hasattr(self.recorder, "_audit_links"):
                 self.recorder._audit_links = {}
@@ -146,6 +159,15 @@ class AuditStore:
         else:
             rows = self._postgres(self._pg_sql(f"SELECT {columns} FROM {{}}.audit_checkpoints ORDER BY sequence"), ())
         return [{k: row[k] for k in CHECKPOINT_COLUMNS} for row in rows]
+
+    def has_audit_tables(self) -> bool:
+        """Whether the audit tables exist (before `ensure_tables` would create them)."""
+        if self.kind == "memory":
+            return hasattr(self.recorder, "_audit_checkpoints")
+        if self.kind == "sqlite":
+            return bool(self._sqlite("SELECT name FROM sqlite_master WHERE type='table' AND name='audit_checkpoints'", ()))
+        return bool(self._postgres(self._pg_sql("SELECT to_regclass('{}.audit_checkpoints') IS NOT NULL AS present"),
+                                   ())[0]["present"])
 
     def links_page(self, after: int, limit: int = PAGE_SIZE, stop: int | None = None) -> list[LinkRow]:
         self.ensure_tables()
@@ -174,21 +196,22 @@ class AuditStore:
         """One transaction: the segment's link rows and its checkpoint, or nothing."""
         self.ensure_tables()
         link_rows = [tuple(getattr(row, k) for k in LINK_COLUMNS) for row in links]
-        checkpoint_row = tuple(checkpoint[k] for k in CHECKPOINT_COLUMNS)
+        checkpoint_row = tuple(checkpoint.get(k) for k in CHECKPOINT_COLUMNS)
         if self.kind == "memory":
             if any(row.position in self.recorder._audit_links for row in links):
                 raise SealConflictError("a link for this segment already exists")
             self.recorder._audit_links.update({row.position: row for row in links})
             self.recorder._audit_checkpoints.append(dict(checkpoint))
             return
-        marks = ",".join(["?"] * 6), ",".join(["?"] * 9)
+        marks = ",".join(["?"] * len(LINK_COLUMNS)), ",".join(["?"] * len(CHECKPOINT_COLUMNS))
+        names = ", ".join(CHECKPOINT_COLUMNS)
         if self.kind == "sqlite":
             import sqlite3
 
             try:
                 with self.recorder.datastore.transaction(commit=True) as c:
                     c.executemany(f"INSERT INTO audit_chain_links VALUES ({marks[0]})", link_rows)
-                    c.execute(f"INSERT INTO audit_checkpoints VALUES ({marks[1]})", checkpoint_row)
+                    c.execute(f"INSERT INTO audit_checkpoints ({names}) VALUES ({marks[1]})", checkpoint_row)
             except sqlite3.IntegrityError as error:
                 raise SealConflictError(str(error)) from None
             return
@@ -197,8 +220,8 @@ class AuditStore:
         try:
             with self.recorder.datastore.transaction(commit=True) as c:
                 c.executemany(self._pg_sql("INSERT INTO {}.audit_chain_links VALUES (%s,%s,%s,%s,%s,%s)"), link_rows)
-                c.execute(self._pg_sql("INSERT INTO {}.audit_checkpoints VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"),
-                          checkpoint_row)
+                c.execute(self._pg_sql(f"INSERT INTO {{}}.audit_checkpoints ({names}) VALUES "
+                                       f"({marks[1].replace('?', '%s')})"), checkpoint_row)
         except psycopg.errors.UniqueViolation as error:
             raise SealConflictError(str(error).splitlines()[0]) from None
 

@@ -2,8 +2,9 @@
 
     ledger audit deduction SETTLEMENT_ID [--json] [--html FILE] [--bundle FILE]
     ledger history ID [--as-of TIME] [--json]
-    ledger seal [--json]            ledger verify [--json]          (exit 1 when anything is wrong)
-    ledger verify-bundle FILE [--json] [--anchor HASH]              (offline: no database)
+    ledger seal [--json]            ledger seal-key [--generate] [--json]
+    ledger verify [--json] [--public-key HEX] [--anchor HASH]       (exit 1 when anything is wrong)
+    ledger verify-bundle FILE [--json] [--public-key HEX] [--anchor HASH]   (offline: no database)
     ledger report compliance --month YYYY-MM [--region PREFIX] --format json|csv|html [--out FILE]
 
 This is the only place of the feature that reads the clock (the time a checkpoint is sealed).
@@ -114,14 +115,19 @@ def history(obj: Any, id_number: str, as_of: str | None, as_json: bool) -> None:
 @click.pass_obj
 @guarded
 def seal(obj: Any, as_json: bool) -> None:
-    """Extend the hash chain to the end of the log and store a checkpoint."""
+    """Extend the hash chain to the end of the log and store a signed checkpoint.
+
+    Signs with LEDGER_SEAL_KEY (refused without it on PostgreSQL; the public DEVELOPMENT key on SQLite)."""
     from infra.audit.chain import seal as run
     from infra.audit.store import SealConflictError
+    from infra.config import load_seal_key, warn_development_seal_key
 
+    key = load_seal_key(obj.db)
+    warn_development_seal_key(key)
     sealed_at = datetime.now(UTC).isoformat(timespec="seconds")
     store = _store(obj)
     try:
-        written = run(store, sealed_at)
+        written = run(store, sealed_at, seed=key.seed)
     except SealConflictError:
         output.err_console.print("another seal ran at the same time; run `ledger seal` again")
         sys.exit(2)
@@ -138,15 +144,55 @@ def seal(obj: Any, as_json: bool) -> None:
                              f"{last['checkpoint_sha256']}", highlight=False)
 
 
-@click.command()
+@click.command("seal-key")
+@click.option("--generate", is_flag=True, help="Print a new random seal key (64 hex) for LEDGER_SEAL_KEY.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 @guarded
-def verify(obj: Any, as_json: bool) -> None:
+def seal_key(obj: Any, generate: bool, as_json: bool) -> None:
+    """Print the public key of the configured seal key (to publish), or --generate a new key."""
+    from infra.audit import signing
+    from infra.config import load_seal_key, warn_development_seal_key
+
+    if generate:
+        seed = signing.generate_seed()
+        if as_json:
+            output.emit_json({"seed": seed.hex(), "public_key": signing.public_key_of(seed).hex()})
+        else:
+            sys.stdout.write(seed.hex() + "\n")
+            output.err_console.print("keep this secret (LEDGER_SEAL_KEY); publish the public key that "
+                                     "`ledger seal-key` prints with it", highlight=False)
+        return
+    key = load_seal_key(obj.db)
+    warn_development_seal_key(key)
+    public = signing.public_key_of(key.seed).hex()
+    if as_json:
+        output.emit_json({"public_key": public})
+    else:
+        sys.stdout.write(public + "\n")
+
+
+def _trusted(public_key: str | None) -> bytes | None:
+    from infra.config import load_seal_public_key
+
+    return load_seal_public_key(public_key)
+
+
+PUBLIC_KEY_HELP = "The seal key's published public key (64 hex; default LEDGER_SEAL_PUBLIC_KEY): every checkpoint must be signed by it."
+ANCHOR_HELP = "A checkpoint hash published earlier (printed by `ledger seal`): the chain must contain it."
+
+
+@click.command()
+@click.option("--public-key", "public_key", default=None, help=PUBLIC_KEY_HELP)
+@click.option("--anchor", default=None, help=ANCHOR_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+@guarded
+def verify(obj: Any, public_key: str | None, anchor: str | None, as_json: bool) -> None:
     """Recompute the hash chain up to the last checkpoint; exit 1 if anything was altered."""
     from infra.audit.chain import verify as run
 
-    result = run(_store(obj))
+    result = run(_store(obj), _trusted(public_key), anchor)
     if as_json:
         output.emit_json(result)
     else:
@@ -156,18 +202,21 @@ def verify(obj: Any, as_json: bool) -> None:
 
 @click.command("verify-bundle")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--anchor", default=None, help="The checkpoint hash you trust (from `ledger seal`); must match.")
+@click.option("--public-key", "public_key", default=None, help=PUBLIC_KEY_HELP)
+@click.option("--anchor", default=None, help=ANCHOR_HELP + " It must also cover every event of the bundle.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def verify_bundle(file: str, anchor: str | None, as_json: bool) -> None:
+def verify_bundle(file: str, public_key: str | None, anchor: str | None, as_json: bool) -> None:
     """Check an evidence bundle offline, with no database; exit 1 if it does not hold."""
     from infra.audit.bundle import verify_bundle as run
+    from infra.config import ConfigError
     from infra.eventstore.catalogue import load_catalogue
 
-    result = run(Path(file).read_bytes(), load_catalogue())
-    if anchor is not None:
-        same = result["anchor"] == anchor
-        result["checks"].append({"check": "anchor", "ok": same, "detail": "the bundle's anchor is the one given"})
-        result["ok"] = result["ok"] and same
+    try:
+        trusted = _trusted(public_key)
+    except ConfigError as error:
+        output.err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+        sys.exit(2)
+    result = run(Path(file).read_bytes(), load_catalogue(), public_key=trusted, anchor=anchor)
     if as_json:
         output.emit_json(result)
     else:
@@ -176,7 +225,22 @@ def verify_bundle(file: str, anchor: str | None, as_json: bool) -> None:
             output.console.print(f"{mark} {check['check']}: {check['detail']}", highlight=False)
         output.console.print(f"bundle {'holds' if result['ok'] else 'DOES NOT HOLD'}; replay verdict: "
                              f"{result['verdict']}; anchor {result['anchor']}", highlight=False)
+        _print_trust(result)
     sys.exit(0 if result["ok"] else 1)
+
+
+def _print_trust(result: dict[str, Any]) -> None:
+    """Say plainly what was compared with something kept outside the evidence, and what was not."""
+    signatures = ("[green]signatures checked[/] against public key " + result["public_key"][:16] + "…"
+                  if result["signatures_checked"] else "[yellow]signatures not checked (no public key given)[/]")
+    anchor = (("[green]anchor found[/]" if result.get("anchor_found") else "[bold red]anchor NOT found[/]")
+              if result["anchor_compared"] else "[yellow]anchor not compared (no --anchor given)[/]")
+    output.console.print(f"{signatures}; {anchor}", highlight=False)
+    if result.get("not_detected"):
+        output.console.print(f"[yellow]{result['not_detected']}[/]", highlight=False)
+    if result.get("development_key"):
+        output.console.print("[bold yellow]WARNING: checkpoints signed with the public DEVELOPMENT seal key: "
+                             "their signatures prove nothing[/]", highlight=False)
 
 
 @click.group()
@@ -240,7 +304,12 @@ def _print_history(result: dict[str, Any]) -> None:
 
 def _print_verify(result: dict[str, Any]) -> None:
     if result["checkpoint"] is None:
-        output.console.print(result.get("note", "nothing sealed"))
+        if result["problems"]:
+            output.console.print(f"[bold red]nothing sealed[/]: {result['problems'][0]['detail']}", highlight=False)
+            for problem in result["problems"][1:]:
+                output.console.print(f"[bold red]{problem['kind']}[/]: {problem['detail']}", highlight=False)
+        else:
+            output.console.print(result.get("note", "nothing sealed"))
         return
     checkpoint = result["checkpoint"]
     state = "[green]intact[/]" if result["ok"] else f"[bold red]{result['problem_count']} problem(s)[/]"
@@ -251,3 +320,4 @@ def _print_verify(result: dict[str, Any]) -> None:
         output.console.print(f"first broken position: {result['first_broken_position']}")
         output.console.print(output.rows_table("Problems", [
             {"position": p["position"], "kind": p["kind"], "detail": p["detail"]} for p in result["problems"]]))
+    _print_trust(result)

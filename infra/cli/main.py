@@ -28,6 +28,7 @@ COMMANDS = (
     projections.project, projections.quota, projections.rebuild, projections.checksum, projections.reevaluate,
     projections.balance, projections.bindings, projections.authorizations,
     audit.audit, audit.history, audit.seal, audit.verify, audit.verify_bundle, audit.report,
+    audit.seal_key,
     performance.simulate, performance.bench,
 )
 for _command in COMMANDS:

@@ -15,8 +15,9 @@ from tests.support import DEV_KEY, Ledger
 from tests.support.backends import settings_for
 from tests.support.families import compliance_story as story
 from tests.support.families import record_wrong_split
+from tests.support.seal import SEAL_ENV
 
-ENV = {"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode()}
+ENV = {"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode(), **SEAL_ENV}
 
 
 @pytest.fixture

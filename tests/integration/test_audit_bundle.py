@@ -24,6 +24,7 @@ from infra.eventstore.catalogue import load_catalogue
 from tests.support import DEV_KEY, Ledger
 from tests.support.backends import settings_for
 from tests.support.families import at, deduct, national_family
+from tests.support.seal import SEAL_ENV, SEAL_SEED
 
 CATALOGUE = load_catalogue()
 
@@ -36,7 +37,7 @@ def sealed_app(tmp_path):
     deduct(ledger, f["child"], "800.00", "S-1")
     ledger.ok("reverse", settlement_id="S-1", reason="duplicate charge", at=at(12))
     ledger.ok("credit", person=f["grandma"], amount="10.00", source="adjustment", at=at(13))
-    chain.seal(AuditStore(app), "2025-04-01T00:00:00+00:00", segment_records_max=5)
+    chain.seal(AuditStore(app), "2025-04-01T00:00:00+00:00", segment_records_max=5, seed=SEAL_SEED)
     yield app
     app.close()
 
@@ -120,7 +121,7 @@ def test_unsealed_events_cannot_be_bundled(tmp_path):
 
 def test_cli_writes_bundle_and_html_and_verifies_offline(sealed_app, tmp_path):
     url = sealed_app.settings.db
-    env = {"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode()}
+    env = {"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode(), **SEAL_ENV}
     runner = CliRunner()
     bundle_path, html_path = tmp_path / "s1.json", tmp_path / "s1.html"
     made = runner.invoke(main, ["--db", url, "audit", "deduction", "S-1", "--json", "--bundle", str(bundle_path),

@@ -22,6 +22,7 @@ from infra.eventstore.application import LedgerApp
 from tests.support import DEV_KEY, Ledger
 from tests.support.backends import settings_for
 from tests.support.families import deduct, national_family
+from tests.support.seal import SEAL_ENV, SEAL_SEED
 from tests.support.tamper import PostgresTamper, SQLiteTamper
 
 SEALED_AT = "2025-04-01T00:00:00+00:00"
@@ -40,7 +41,7 @@ def sealed(request, tmp_path):
     gap = tamper.make_gap_before_last(2)  # positions gap and gap + 1 are now free
     deduct(ledger, f["child"], "800.00", "S-1")
     store = AuditStore(app)
-    written = chain.seal(store, SEALED_AT, segment_records_max=7)
+    written = chain.seal(store, SEALED_AT, segment_records_max=7, seed=SEAL_SEED)
     assert len(written) >= 2 and chain.verify(store)["ok"]
     yield store, tamper, url, gap
     app.close()
@@ -55,7 +56,7 @@ def test_untouched_log_verifies_and_new_events_are_reported_as_unsealed(sealed):
     result = chain.verify(store)
     assert result["ok"] and result["problems"] == [] and result["first_broken_position"] is None
     assert result["checked"] == result["checkpoint"]["position"] - 2  # the two free positions
-    assert chain.seal(store, SEALED_AT) == []  # nothing new: no new checkpoint
+    assert chain.seal(store, SEALED_AT, seed=SEAL_SEED) == []  # nothing new: no new checkpoint
 
 
 def test_altered_bytes_are_caught(sealed):
@@ -108,7 +109,7 @@ def test_verify_cli_exits_1_with_json_problems(sealed):
     _, tamper, url, _ = sealed
     tamper.delete(2)
     runner = CliRunner()
-    env = {"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode()}
+    env = {"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode(), **SEAL_ENV}
     result = runner.invoke(main, ["--db", url, "verify", "--json"], env=env)
     assert result.exit_code == 1, result.output
     data = json.loads(result.output.splitlines()[-1])
@@ -121,7 +122,7 @@ def test_row_below_position_one_is_caught_on_sqlite(tmp_path):
     app = LedgerApp(settings_for(url))
     national_family(Ledger(app))
     store = AuditStore(app)
-    chain.seal(store, SEALED_AT)
+    chain.seal(store, SEALED_AT, seed=SEAL_SEED)
     assert isinstance(app.recorder, SQLiteApplicationRecorder)
     tamper = SQLiteTamper(url, app.recorder.events_table_name)
     oid, _, topic, state = tamper.row(1)
@@ -136,7 +137,7 @@ def test_seal_and_verify_cli_round_trip(tmp_path):
     national_family(Ledger(app))
     app.close()
     runner = CliRunner()
-    env = {"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode()}
+    env = {"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode(), **SEAL_ENV}
     sealed = runner.invoke(main, ["--db", url, "seal", "--json"], env=env)
     assert sealed.exit_code == 0, sealed.output
     anchor = json.loads(sealed.output)["checkpoint"]["checkpoint_sha256"]
@@ -153,7 +154,7 @@ def test_seal_and_verify_page_through_a_log_longer_than_one_page(monkeypatch, le
     store = AuditStore(ledger.app)
     total = store.max_position()
     assert total > 10
-    chain.seal(store, SEALED_AT)
+    chain.seal(store, SEALED_AT, seed=SEAL_SEED)
     assert [n.id for n in store.iter_log()] == list(range(1, total + 1))
     assert [row.position for row in store.iter_links()] == list(range(1, total + 1))
     result = chain.verify(store)

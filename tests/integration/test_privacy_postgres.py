@@ -15,6 +15,7 @@ from infra.eventstore.application import LedgerApp
 from infra.readmodels.runner import ViewRunner
 from tests.support import Ledger, id_number
 from tests.support.backends import settings_for
+from tests.support.seal import SEAL_SEED
 
 
 def test_no_table_holds_a_plain_id_number(pg_url):
@@ -30,7 +31,7 @@ def test_no_table_holds_a_plain_id_number(pg_url):
               presented_by=parent)
     ledger.ok("reverse", settlement_id="S-1")
     ViewRunner(app).catch_up()
-    seal(AuditStore(app), "2025-03-04T00:00:00+08:00")
+    seal(AuditStore(app), "2025-03-04T00:00:00+08:00", seed=SEAL_SEED)
     assert isinstance(app.recorder, PostgresApplicationRecorder)
     schema = app.recorder.datastore.schema
     app.close()
