@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from infra.cli import audit, ledger, performance, projections
+from infra.cli import audit, ledger, performance, projections, service
 from infra.cli.context import LedgerContext
 
 
@@ -30,6 +30,7 @@ COMMANDS = (
     audit.audit, audit.history, audit.seal, audit.verify, audit.verify_bundle, audit.report,
     audit.seal_key,
     performance.simulate, performance.bench,
+    service.serve, service.keys, service.access_log, service.bench_http,
 )
 for _command in COMMANDS:
     main.add_command(_command)

@@ -1,0 +1,168 @@
+"""The ledger as a service: `serve`, `keys create|list|revoke`, `access-log`, `bench-http`.
+
+    ledger serve [--host 127.0.0.1] [--port 8080] [--no-group-commit]
+    ledger keys create --role ROLE [--channel C] [--institution I] [--region PREFIX] [--name TEXT]
+                       [--expires-days N] [--json]
+    ledger keys list [--json]          ledger keys revoke KEY_ID
+    ledger access-log ID [--json]      (who read this person's data)
+    ledger bench-http [--clients 64] [--seconds 10] [--json]   (on PostgreSQL; see docs/service.md)
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import click
+
+from infra.cli import output
+from infra.cli.context import LedgerContext, fail, guarded
+
+
+class RedactIdNumbers(logging.Filter):
+    """Masks any ID number in a log line (uvicorn's access log prints the request path)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from infra.service.problems import redact
+
+        if record.args:
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True
+
+
+def log_config() -> dict[str, Any]:
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = {**LOGGING_CONFIG, "filters": {"redact": {"()": RedactIdNumbers}}}
+    config["handlers"] = {name: {**handler, "filters": ["redact"]} for name, handler in LOGGING_CONFIG["handlers"].items()}
+    return config
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--no-group-commit", is_flag=True, help="One transaction per command (for comparison).")
+@click.option("--batch-max", default=500, show_default=True, type=click.IntRange(1, 10_000),
+              help="Most commands stored in one group commit.")
+@click.option("--wait-ms", default=2.0, show_default=True, type=click.FloatRange(0, 1000),
+              help="Once a batch has its first command, how long to wait for more.")
+@click.option("--access-log/--no-access-log", default=True, show_default=True,
+              help="uvicorn's per-request log line (ID numbers are masked in it).")
+@click.pass_obj
+@guarded
+def serve(obj: LedgerContext, host: str, port: int, no_group_commit: bool, batch_max: int, wait_ms: float,
+          access_log: bool) -> None:
+    """Serve the ledger over HTTP (FastAPI on uvicorn): OpenAPI at /openapi.json, docs at /docs."""
+    import uvicorn
+
+    from infra.service.app import create_app
+
+    api = create_app(obj.app(), group_commit=not no_group_commit, batch_max=batch_max, wait_ms=wait_ms)
+    uvicorn.run(api, host=host, port=port, log_config=log_config(), access_log=access_log, workers=1)
+
+
+@click.group()
+def keys() -> None:
+    """Bearer keys of the HTTP service (tokens are stored only as SHA-256)."""
+
+
+@keys.command("create")
+@click.option("--role", required=True, type=click.Choice(["channel", "institution", "fund", "auditor", "operator",
+                                                          "admin"]))
+@click.option("--channel", default=None, help="channel role: the channel this key sends for (e.g. alipay).")
+@click.option("--institution", default=None, help="institution role: the institution id this key settles for.")
+@click.option("--region", default=None, help="auditor role: region-code prefix the key may read (e.g. 11).")
+@click.option("--name", default=None, help="Who holds the key (free text).")
+@click.option("--expires-days", default=None, type=click.IntRange(1, 3650))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+@guarded
+def keys_create(obj: LedgerContext, role: str, channel: str | None, institution: str | None, region: str | None,
+                name: str | None, expires_days: int | None, as_json: bool) -> None:
+    """Create a key; its token is printed once and cannot be shown again."""
+    from infra.service.store import ServiceStore
+
+    if role == "channel" and not channel:
+        fail("a channel key needs --channel")
+    if role == "institution" and not institution:
+        fail("an institution key needs --institution")
+    if region is not None and not region.isdigit():
+        fail("--region must be digits (a region-code prefix)")
+    key = ServiceStore(obj.app()).create_key(role, channel=channel, institution=institution, region=region,
+                                             name=name, expires_days=expires_days)
+    if as_json:
+        output.emit_json(key)
+    else:
+        output.console.print(f"key {key['key_id']} ({role}); token (shown once): {key['token']}", highlight=False)
+
+
+@keys.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+@guarded
+def keys_list(obj: LedgerContext, as_json: bool) -> None:
+    """Every key (never the tokens)."""
+    from infra.service.store import ServiceStore
+
+    rows = ServiceStore(obj.app()).list_keys()
+    if as_json:
+        output.emit_json({"keys": rows})
+    else:
+        output.console.print(output.rows_table("Keys", [{k: v or "-" for k, v in r.items()} for r in rows]))
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.pass_obj
+@guarded
+def keys_revoke(obj: LedgerContext, key_id: str) -> None:
+    """Revoke a key: its token is refused from the next request on."""
+    from infra.service.store import ServiceStore
+
+    if not ServiceStore(obj.app()).revoke_key(key_id):
+        fail(f"no active key {key_id}")
+    output.console.print(f"revoked {key_id}", highlight=False)
+
+
+@click.command("access-log")
+@click.argument("id_number")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+@guarded
+def access_log(obj: LedgerContext, id_number: str, as_json: bool) -> None:
+    """Who read the data of the person with ID number ID, when, through which endpoint, and why."""
+    from infra.service.store import ServiceStore
+
+    app = obj.app()
+    pid, masked, _ = app.person_ref(id_number, "person")
+    rows = ServiceStore(app).access_log(str(pid))
+    if as_json:
+        output.emit_json({"person": masked, "person_ref": str(pid), "entries": rows})
+    else:
+        output.console.print(output.rows_table(f"Reads of {masked}'s data", rows, empty="(nobody read it)"))
+
+
+@click.command("bench-http")
+@click.option("--clients", default=64, show_default=True, type=click.IntRange(1, 1024))
+@click.option("--seconds", default=10.0, show_default=True, type=click.FloatRange(1, 600),
+              help="How long each mode is driven.")
+@click.option("--persons", default=2000, show_default=True, type=click.IntRange(10, 1_000_000))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+@guarded
+def bench_http(obj: LedgerContext, clients: int, seconds: float, persons: int, as_json: bool) -> None:
+    """Start `ledger serve` on the --db PostgreSQL store and drive it over real HTTP from another
+    process, with and without group commit; print requests/s and latency of both, and the ratio."""
+    from infra.service.bench import run
+
+    result = run(obj.settings(), clients=clients, seconds=seconds, persons=persons,
+                 progress=lambda text: output.err_console.print(text, highlight=False))
+    if as_json:
+        output.emit_json(result)
+    else:
+        output.console.print(output.key_value_table("HTTP benchmark", {
+            k: v for k, v in result.items() if not isinstance(v, dict)}))
+        for mode in ("group_commit", "one_transaction"):
+            output.console.print(output.key_value_table(mode, result[mode]))

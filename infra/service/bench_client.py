@@ -1,0 +1,73 @@
+"""The load driver of `ledger bench-http`, run as its own process:
+
+    python -m infra.service.bench_client BASE_URL TOKEN CLIENTS SECONDS PERSONS TAG
+
+CLIENTS concurrent keep-alive connections (plain asyncio streams: httpx's async pool topped out
+near 100 requests/s here, far below the server) post credit commands, each with a
+fresh Idempotency-Key, for SECONDS; prints one JSON object: requests, errors, requests_per_s,
+latency_ms_p50/p90/p99/max (answered requests only)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+
+from infra.service.bench import person_number
+
+
+async def main(base: str, token: str, clients: int, seconds: float, persons: int, tag: str) -> dict:
+    host, port = base.removeprefix("http://").split(":")
+    latencies: list[float] = []
+    errors = {"count": 0, "first": None}
+    numbers = [person_number(i) for i in range(persons)]
+    stop_at = time.perf_counter() + seconds
+
+    async def worker(number: int) -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        sent = 0
+        while time.perf_counter() < stop_at:
+            sent += 1
+            body = json.dumps({"type": "credit", "person": numbers[(number * 7919 + sent) % persons],
+                               "amount": "1.00", "source": "adjustment", "at": "2025-02-01T09:00:00+08:00"}).encode()
+            request = (f"POST /v1/commands HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+                       f"Idempotency-Key: bench-{tag}-{number}-{sent}\r\nContent-Type: application/json\r\n"
+                       f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+            started = time.perf_counter()
+            writer.write(request)  # one write: headers and body in one segment
+            await writer.drain()
+            status, length = await read_head(reader)
+            answer = await reader.readexactly(length)
+            latencies.append(time.perf_counter() - started)
+            if status != 200:
+                errors["count"] += 1
+                errors["first"] = errors["first"] or answer[:200].decode("utf-8", "replace")
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(n) for n in range(clients)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 1) if latencies else 0.0
+
+    return {"requests": len(latencies), "errors": errors["count"], "first_error": errors["first"],
+            "elapsed_s": round(elapsed, 2), "requests_per_s": round(len(latencies) / elapsed, 1),
+            "latency_ms_p50": pct(0.50), "latency_ms_p90": pct(0.90), "latency_ms_p99": pct(0.99),
+            "latency_ms_max": pct(1.0)}
+
+
+async def read_head(reader: asyncio.StreamReader) -> tuple[int, int]:
+    """Status and Content-Length of one HTTP/1.1 response (the server always sends a length)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    length = next(int(line.split(":", 1)[1]) for line in lines[1:] if line.lower().startswith("content-length:"))
+    return status, length
+
+
+if __name__ == "__main__":
+    base, token, clients, seconds, persons, tag = sys.argv[1:7]
+    print(json.dumps(asyncio.run(main(base, token, int(clients), float(seconds), int(persons), tag))))

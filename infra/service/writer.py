@@ -1,0 +1,122 @@
+"""Writes inside the server: one writer thread gathers concurrent requests into group commits.
+
+Each request puts its command lines and a future on a queue. The writer takes what is waiting
+(at most `batch_max` lines; once it has a first request it waits at most `wait_ms` for more),
+applies them with infra.groupcommit.batch.apply_batch (decided in memory, stored with one save,
+the same function `ledger apply` uses), and only then resolves each request's future with its
+answers and the log head after the save. While a batch is being stored the next one fills up,
+so the wait is short and batches grow with load.
+
+`DirectWriter` is the comparison mode (`ledger serve --no-group-commit`): every command is its
+own transaction, decided in the request's thread by `LedgerApp.apply_line`.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from typing import Any, Callable
+
+from domain.errors import LedgerError, StorageError
+from infra.groupcommit.batch import apply_batch
+from infra.groupcommit.prefetch import Prefetcher
+
+BATCH_MAX_DEFAULT = 500
+WAIT_MS_DEFAULT = 2.0
+
+Observer = Callable[[int, float], None]  # (lines in the batch, seconds to store it)
+
+
+class Written:
+    """Answers of one request's lines, and the log head once they were stored."""
+
+    def __init__(self, answers: list[dict], position: int):
+        self.answers = answers
+        self.position = position
+
+
+class GroupCommitWriter:
+    def __init__(self, app: Any, batch_max: int = BATCH_MAX_DEFAULT, wait_ms: float = WAIT_MS_DEFAULT,
+                 observe: Observer | None = None):
+        self.app = app
+        self.batch_max = batch_max
+        self.wait_s = wait_ms / 1000
+        self.observe = observe
+        self.prefetcher = Prefetcher()
+        self.queue: queue.Queue = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="group-commit-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, texts: list[str]) -> Future:
+        future: Future = Future()
+        self.queue.put((texts, future))
+        return future
+
+    def close(self) -> None:
+        self._stop.set()
+        self.queue.put(None)
+        self._thread.join(timeout=10)
+
+    def _gather(self) -> list[tuple[list[str], Future]]:
+        first = self.queue.get()
+        if first is None:
+            return []
+        taken, size = [first], len(first[0])
+        deadline = time.monotonic() + self.wait_s
+        while size < self.batch_max:
+            try:
+                item = self.queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if item is None:
+                self._stop.set()
+                break
+            taken.append(item)
+            size += len(item[0])
+        return taken
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            taken = self._gather()
+            if taken:
+                self._store(taken)
+
+    def _store(self, taken: list[tuple[list[str], Future]]) -> None:
+        texts = [text for request_texts, _ in taken for text in request_texts]
+        started = time.perf_counter()
+        try:
+            answers = apply_batch(self.app, texts, self.prefetcher)
+            position = self.app.recorder.max_notification_id() or 0
+        except BaseException as error:  # noqa: BLE001 - every waiting request must hear of it
+            failure = error if isinstance(error, LedgerError) else StorageError(f"database: {error}")
+            for _, future in taken:
+                future.set_exception(failure)
+            return
+        if self.observe:
+            self.observe(len(texts), time.perf_counter() - started)
+        at = 0
+        for request_texts, future in taken:
+            future.set_result(Written(answers[at:at + len(request_texts)], position))
+            at += len(request_texts)
+
+
+class DirectWriter:
+    """One transaction per command, in the caller's thread (no group commit)."""
+
+    def __init__(self, app: Any, observe: Observer | None = None):
+        self.app = app
+        self.observe = observe
+
+    def write(self, texts: list[str]) -> Written:
+        started = time.perf_counter()
+        answers = [self.app.apply_line(text) for text in texts]
+        position = self.app.recorder.max_notification_id() or 0
+        if self.observe:
+            self.observe(len(texts), time.perf_counter() - started)
+        return Written(answers, position)
+
+    def close(self) -> None:
+        pass
