@@ -33,7 +33,7 @@ from domain.rules.model import RuleSet
 from domain.settlement import settlement_aggregate_id
 from infra.audit import hashing as h
 from infra.audit import signing
-from infra.audit.replay import SETTLEMENT_TOPICS, Gathered, Involved, audit_deduction, replay
+from infra.audit.replay import SETTLEMENT_TOPICS, Gathered, Involved, audit_deduction, replay, time_check
 from infra.audit.store import AuditStore
 
 FORMAT = "family-ledger-evidence-bundle/1"
@@ -307,7 +307,11 @@ def _check_replay(bundle: dict, events: list[dict], checks: _Checks, catalogue: 
     gathered = Gathered(settlement_id, patient, authorizers, settled, involved,
                         bundle["replay"].get("presented_by"), versions)
     recomputed = replay(gathered, rules)
-    claimed = {k: v for k, v in bundle["replay"].items() if k != "evidence"}
+    claimed = {k: v for k, v in bundle["replay"].items() if k not in ("evidence", "time_check")}
+    inputs = {masked[account]: _decode(item) for item in events for account, version in versions.items()
+              if item["originator_id"] == str(account) and item["originator_version"] == version}
+    checks.add("time_check_reproduced", bundle["replay"].get("time_check") == time_check(settled.event, inputs),
+               "the decision read no account's event effective or recorded after it, as the bundle says")
     listed = [{k: e[k] for k in ("position", "type", "version", "at")} for e in bundle["replay"]["evidence"]]
     index = str(settlement_aggregate_id(settlement_id))  # its events carry no settlement_id of their own
     rebuilt = []

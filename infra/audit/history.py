@@ -1,8 +1,13 @@
 """A person's history: the timeline of their events and their state as of a moment.
 
-"As of" is business time: the state is the aggregate at the last version of the longest
-prefix of its history whose events all happened at or before that moment (an aggregate's
-state is always a prefix of its events), loaded with `repository.get(id, version=N)`.
+Two time axes. "As of" is effective time: what was in effect at that moment, as now known.
+"Known at" is recorded time: only what the ledger had recorded by that moment. Combined, the
+state is the aggregate at the last version of the longest prefix of its history whose events
+all took effect at or before `as_of` and were recorded at or before `known_at` (an aggregate's
+state is always a prefix of its events, and per person the effective order is the recorded
+order: a command dated before what is recorded is refused OUT_OF_ORDER), loaded with
+`repository.get(id, version=N)`. Events stored before the ledger kept its recorded time have
+`recorded_at` null; they count as known at any moment.
 """
 
 from __future__ import annotations
@@ -59,7 +64,8 @@ def _text(kind: str, s: dict[str, Any]) -> str:
     return texts.get(kind, kind)
 
 
-def person_history(app: Any, store: AuditStore, person_id: UUID, as_of: datetime | None) -> dict[str, Any]:
+def person_history(app: Any, store: AuditStore, person_id: UUID, as_of: datetime | None,
+                   known_at: datetime | None = None) -> dict[str, Any]:
     stored = store.events_of(person_id)[:EVENTS_MAX]
     names: dict[UUID, str] = {}
     timeline: list[dict[str, Any]] = []
@@ -69,20 +75,22 @@ def person_history(app: Any, store: AuditStore, person_id: UUID, as_of: datetime
         event = app.mapper.to_domain_event(item)
         kind = type(event).__name__
         folded = event.mutate(folded)  # the domain's own fold: the balance after each event
-        balance = folded.balance_fen
         after = as_of is not None and event.timestamp > as_of
-        if not after and version_as_of == event.originator_version - 1:
+        unknown_then = known_at is not None and event.recorded_at is not None and event.recorded_at > known_at
+        if not after and not unknown_then and version_as_of == event.originator_version - 1:
             version_as_of = event.originator_version
         summary = _summary(event, names)
         timeline.append({"position": position, "version": event.originator_version, "at": local_iso(event.timestamp),
-                         "type": kind, "text": _text(kind, summary), "balance_after_fen": balance,
-                         "after_as_of": after, **summary})
+                         "recorded_at": local_iso(event.recorded_at), "type": kind, "text": _text(kind, summary),
+                         "balance_after_fen": folded.balance_fen, "after_as_of": after,
+                         "after_known_at": unknown_then, **summary})
     if not stored:
         return {"person": None, "events": 0, "timeline": [], "state": None}
     person = app.repository.get(person_id, version=version_as_of) if version_as_of else None
     return {
         "person": folded.masked,
         "as_of": local_iso(as_of) if as_of else None,
+        "known_at": local_iso(known_at) if known_at else None,
         "events": len(timeline),
         "truncated": len(stored) == EVENTS_MAX,
         "state": _state(person) if person else None,

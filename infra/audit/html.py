@@ -161,8 +161,17 @@ def render_audit(result: dict[str, Any]) -> str:
                                                                      for x in r["refunded"]),
                              "✔" if r["refunds_exact"] else "✘"] for r in result["reversals"]]))
     body.append("<h2>Evidence 证据 (events in the ledger's global order)</h2>")
-    body.append(_table(["Position 位置", "Person 人员", "Event 事件", "At 时间", "Chain hash 链哈希", "Sealed 已封存"],
-                       [[e["position"], e["person"], e["type"], e["at"], e["hash"] or "—",
+    check = result.get("time_check")
+    if check is not None:
+        verdict = ("every account it read was effective and recorded before it 所用事实均早于本次扣款" if check["ok"]
+                   else "it read facts from its own future 使用了晚于本次扣款的事实: "
+                   + ", ".join(f"{x['person']} v{x['version']}" for x in check["inputs_from_its_future"]))
+        body.append(f"<p>Decided at {escape(str(check['decision_at']))}, recorded at "
+                    f"{escape(str(check['decision_recorded_at'] or 'unknown'))}: {escape(verdict)}.</p>")
+    body.append(_table(["Position 位置", "Person 人员", "Event 事件", "At 生效时间", "Recorded 记录时间",
+                        "Chain hash 链哈希", "Sealed 已封存"],
+                       [[e["position"], e["person"], e["type"], e["at"], e.get("recorded_at") or "unknown 未知",
+                         e["hash"] or "—",
                          "yes 是" if e["sealed"] else "not yet 未封存"] for e in result["evidence"]]))
     body.append('<p class="small">Amounts in yuan (¥), stored as integer fen. ID numbers are masked. '
                 "A sealed hash can be checked against the ledger's published checkpoint with "

@@ -221,6 +221,33 @@ def _steps(allocation: Any, amount_fen: int) -> list[dict[str, Any]]:
     return steps
 
 
+def time_check(decision: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Pure: whether the decision used only facts effective and recorded before it. `inputs`
+    maps each account the decision read (masked) to the last event of it that the decision saw;
+    an input effective after the decision, or recorded after it, must not have been used."""
+    later = []
+    for masked, event in sorted(inputs.items()):
+        recorded_later = (event.recorded_at is not None and decision.recorded_at is not None
+                          and event.recorded_at > decision.recorded_at)
+        if event.timestamp > decision.timestamp or recorded_later:
+            later.append({"person": masked, "version": event.originator_version, "at": local_iso(event.timestamp),
+                          "recorded_at": local_iso(event.recorded_at)})
+    return {"decision_at": local_iso(decision.timestamp), "decision_recorded_at": local_iso(decision.recorded_at),
+            "accounts_read": len(inputs), "inputs_from_its_future": later, "ok": not later}
+
+
+def _inputs(app: Any, store: AuditStore, gathered: Gathered) -> dict[str, Any]:
+    """The last event of each account the decision read (its state just before the decision)."""
+    names = {gathered.patient_before.id: gathered.patient_before.masked,
+             **{i: a.masked for i, a in gathered.authorizers_before.items()}}
+    inputs = {}
+    for account, version in gathered.versions_before.items():
+        stored = next((n for _, n in store.events_of(account) if n.originator_version == version), None)
+        if stored is not None:
+            inputs[names.get(account, str(account))] = app.mapper.to_domain_event(stored)
+    return inputs
+
+
 def audit_deduction(app: Any, store: AuditStore, settlement_id: str) -> tuple[dict[str, Any], Gathered, RuleSet]:
     """The audit of one settlement: the replay plus the evidence (events, positions, chain hashes)."""
     from infra.audit.chain import links_for
@@ -232,6 +259,8 @@ def audit_deduction(app: Any, store: AuditStore, settlement_id: str) -> tuple[di
     result["evidence"] = [{
         "position": item.position, "person": item.masked, "type": topic_name(item.stored.topic),
         "version": item.stored.originator_version, "at": local_iso(item.event.timestamp),
+        "recorded_at": local_iso(item.event.recorded_at),
         "hash": links[item.position][0], "sealed": links[item.position][1],
     } for item in gathered.involved]
+    result["time_check"] = time_check(gathered.settled.event, _inputs(app, store, gathered))
     return result, gathered, rules

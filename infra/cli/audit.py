@@ -92,18 +92,24 @@ def audit_deduction(obj: Any, settlement_id: str, as_json: bool, html_file: str 
 
 @click.command()
 @click.argument("id_number")
-@click.option("--as-of", "as_of", default=None, help="A moment (ISO-8601 with offset, or a date in UTC+8).")
+@click.option("--as-of", "as_of", default=None,
+              help="Effective time: what was in effect at this moment, as now known (ISO-8601 with offset, "
+                   "or a date in UTC+8).")
+@click.option("--known-at", "known_at", default=None,
+              help="Recorded time: only what the ledger had recorded by this moment (same formats).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 @guarded
-def history(obj: Any, id_number: str, as_of: str | None, as_json: bool) -> None:
-    """A person's timeline, and their state as of a moment (bindings, authorizations, balance)."""
+def history(obj: Any, id_number: str, as_of: str | None, known_at: str | None, as_json: bool) -> None:
+    """A person's timeline with effective and recorded times, and their state as of a moment
+    and as known at a moment (bindings, authorizations, balance)."""
     from infra.audit.history import person_history
 
     app = obj.app()
     moment = parse_moment(as_of, "as_of") if as_of else None
+    known = parse_moment(known_at, "known_at") if known_at else None
     person = app.get_person(id_number)  # UNKNOWN_PERSON if not enrolled
-    result = person_history(app, _store(obj), person.id, moment)
+    result = person_history(app, _store(obj), person.id, moment, known)
     if as_json:
         output.emit_json(result)
     else:
@@ -290,11 +296,14 @@ def _print_audit(result: dict[str, Any]) -> None:
 
 def _print_history(result: dict[str, Any]) -> None:
     output.console.print(output.rows_table(f"History of {result['person']}", [
-        {"position": t["position"], "at": t["at"], "type": t["type"], "what": t["text"],
-         "balance_after_fen": t["balance_after_fen"]} for t in result["timeline"] if not t["after_as_of"]]))
+        {"position": t["position"], "at": t["at"], "recorded_at": t["recorded_at"] or "unknown", "type": t["type"],
+         "what": t["text"], "balance_after_fen": t["balance_after_fen"]}
+        for t in result["timeline"] if not (t["after_as_of"] or t["after_known_at"])]))
     state = result["state"]
     if state:
-        title = f"State as of {result['as_of']}" if result["as_of"] else "State now"
+        moments = [f"as of {result['as_of']}" if result["as_of"] else "",
+                   f"as known at {result['known_at']}" if result["known_at"] else ""]
+        title = "State " + " ".join(m for m in moments if m) if any(moments) else "State now"
         output.console.print(output.key_value_table(title, state))
         for label, rows in (("members bound", state["bindings"]["members"]), ("binders", state["bindings"]["binders"]),
                             ("authorizers", state["authorizations"]["authorizers"]),
