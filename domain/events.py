@@ -171,6 +171,7 @@ class BindingEnded(DomainEvent):
     counterpart: UUID
     reason: UnbindReason
     initiated_by: Initiator
+    channel: Channel | None = None  # the channel a party used to unbind; None: not given, or ended by the ledger
 
     def apply(self, person: Person) -> None:
         ties = person.members if self.role == "binder" else person.binders
@@ -216,6 +217,7 @@ class AuthorizationGranted(DomainEvent):
     counterpart_masked: str
     relationship: str  # what the beneficiary is to the authorizer
     rule_version: str
+    channel: Channel | None = None  # the channel the authorization came through, when given
 
     def apply(self, person: Person) -> None:
         tie = {"masked": self.counterpart_masked, "relationship": self.relationship, "since": self.timestamp}
@@ -230,6 +232,7 @@ class AuthorizationEnded(DomainEvent):
     counterpart: UUID
     reason: AuthorizationEndReason
     initiated_by: Initiator
+    channel: Channel | None = None  # the channel a party used to revoke; None: not given, or ended by the ledger
 
     def apply(self, person: Person) -> None:
         ties = person.beneficiaries if self.role == "authorizer" else person.authorizers

@@ -37,6 +37,9 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     return start, end
 
 
+UNSPECIFIED = "unspecified"  # an unbind or authorization whose command named no channel
+
+
 @dataclass
 class ComplianceFold:
     month: str
@@ -46,6 +49,8 @@ class ComplianceFold:
     regions: dict[str, str] = field(default_factory=dict)  # person -> region, as of this point of the log
     counts: Counter = field(default_factory=Counter)
     by_channel: Counter = field(default_factory=Counter)
+    unbinds_by_channel: Counter = field(default_factory=Counter)
+    authorizations_by_channel: Counter = field(default_factory=Counter)
     unbind_reasons: Counter = field(default_factory=Counter)
     authorization_end_reasons: Counter = field(default_factory=Counter)
     rejections: Counter = field(default_factory=Counter)
@@ -96,6 +101,7 @@ class ComplianceFold:
         if month and scope:
             self.counts["bindings_ended"] += 1
             self.unbind_reasons[s["reason"]] += 1
+            self.unbinds_by_channel[s.get("channel") or UNSPECIFIED] += 1
             self.daily[self._day(at)]["unbinds"] += 1
 
     @handles(ev.BindRejected)
@@ -110,6 +116,7 @@ class ComplianceFold:
             return
         if month:
             self.counts["authorizations_created"] += 1
+            self.authorizations_by_channel[s.get("channel") or UNSPECIFIED] += 1
         if at < self.end:
             self.authorizations_active.add((oid, s["counterpart"]))
 
@@ -157,12 +164,14 @@ class ComplianceFold:
             "bindings": {
                 "created": c["bindings_created"],
                 "by_channel": dict(sorted(self.by_channel.items())),
-                "ended": {"count": c["bindings_ended"], "by_reason": dict(sorted(self.unbind_reasons.items()))},
+                "ended": {"count": c["bindings_ended"], "by_reason": dict(sorted(self.unbind_reasons.items())),
+                          "by_channel": dict(sorted(self.unbinds_by_channel.items()))},
                 "rejected": {"count": c["bindings_rejected"], "by_code": dict(sorted(self.rejections.items()))},
                 "active_at_month_end": len(self.bindings_active),
             },
             "authorizations": {
                 "created": c["authorizations_created"],
+                "created_by_channel": dict(sorted(self.authorizations_by_channel.items())),
                 "ended": c["authorizations_ended"],
                 "ended_by_reason": dict(sorted(self.authorization_end_reasons.items())),
                 "active_at_month_end": len(self.authorizations_active),

@@ -129,6 +129,7 @@ class Unbind(_Command):
     member: IdText
     reason: UnbindReason
     initiated_by: UnbindInitiator | None = None
+    channel: Channel | None = None  # the channel a party used (seed 000: unbinds happen in the apps too)
 
 
 class Authorize(_Command):
@@ -136,6 +137,7 @@ class Authorize(_Command):
     authorizer: IdText
     beneficiary: IdText
     relationship: AidRelationship
+    channel: Channel | None = None
 
 
 class Revoke(_Command):
@@ -143,6 +145,7 @@ class Revoke(_Command):
     authorizer: IdText
     beneficiary: IdText
     initiated_by: RevokeInitiator = "authorizer"
+    channel: Channel | None = None
 
 
 class Deduct(_Command):

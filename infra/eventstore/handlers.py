@@ -208,7 +208,7 @@ def unbind(ledger: Any, cmd: c.Unbind, uow: UnitOfWork) -> dict:
         )
     binder, member, _ = pair(ledger, uow, "binder", cmd.binder, "member", cmd.member)
     initiated_by = cmd.initiated_by or implied
-    binding.unbind(binder, member, reason=cmd.reason, initiated_by=initiated_by, at=cmd.at)
+    binding.unbind(binder, member, reason=cmd.reason, initiated_by=initiated_by, at=cmd.at, channel=cmd.channel)
     uow.save(binder, member)
     return {"binder": binder.masked, "member": member.masked, "reason": cmd.reason, "initiated_by": initiated_by}
 
@@ -217,7 +217,7 @@ def unbind(ledger: Any, cmd: c.Unbind, uow: UnitOfWork) -> dict:
 def authorize(ledger: Any, cmd: c.Authorize, uow: UnitOfWork) -> dict:
     authorizer, beneficiary, _ = pair(ledger, uow, "authorizer", cmd.authorizer, "beneficiary", cmd.beneficiary)
     rules = ledger.rules_for(cmd.at, authorizer.region)
-    decision = mutual_aid.authorize(authorizer, beneficiary, cmd.relationship, rules, cmd.at)
+    decision = mutual_aid.authorize(authorizer, beneficiary, cmd.relationship, rules, cmd.at, channel=cmd.channel)
     if not decision.ok:
         raise binding.refusal_error(decision, rules.version)
     uow.save(authorizer, beneficiary)
@@ -227,7 +227,7 @@ def authorize(ledger: Any, cmd: c.Authorize, uow: UnitOfWork) -> dict:
 
 def revoke(ledger: Any, cmd: c.Revoke, uow: UnitOfWork) -> dict:
     authorizer, beneficiary, _ = pair(ledger, uow, "authorizer", cmd.authorizer, "beneficiary", cmd.beneficiary)
-    mutual_aid.revoke(authorizer, beneficiary, initiated_by=cmd.initiated_by, at=cmd.at)
+    mutual_aid.revoke(authorizer, beneficiary, initiated_by=cmd.initiated_by, at=cmd.at, channel=cmd.channel)
     uow.save(authorizer, beneficiary)
     return {"authorizer": authorizer.masked, "beneficiary": beneficiary.masked, "initiated_by": cmd.initiated_by}
 

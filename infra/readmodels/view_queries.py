@@ -11,6 +11,7 @@ from uuid import UUID
 from domain.errors import InvalidInputError, UnknownPersonError
 from domain.rules import Catalogue, RuleSet
 from projections.balances import AMOUNTS, BalancesProjection
+from projections.quota import METRICS as QUOTA_METRICS
 from projections.quota import QuotaProjection
 from projections.ties import AuthorizationsProjection, BindingsProjection, PersonsProjection
 
@@ -117,7 +118,7 @@ def quota_view(views: Any, catalogue: Catalogue, pid: UUID, masked: str, month: 
     rows = views.read(QuotaProjection, lambda r: r.fetchall(
         "SELECT metric, key, channel, count FROM {quota_counters} WHERE person = ? AND month = ? "
         "ORDER BY metric, key, channel", (str(pid), month)))
-    counts = {"new_members": 0, "new_binders": 0}
+    counts = {"new_members": 0, "new_binders": 0, "authorizations": 0}
     detail: dict[str, dict[str, int]] = {"unbinds": {}, "rejected": {}}
     by_channel: dict[str, dict[str, int]] = {}
     for metric, key, channel, count in rows:
@@ -125,7 +126,7 @@ def quota_view(views: Any, catalogue: Catalogue, pid: UUID, masked: str, month: 
             counts[metric] += count
         else:
             detail[metric][key] = detail[metric].get(key, 0) + count
-        per_channel = by_channel.setdefault(channel, {"new_members": 0, "new_binders": 0, "unbinds": 0, "rejected": 0})
+        per_channel = by_channel.setdefault(channel, dict.fromkeys(QUOTA_METRICS, 0))
         per_channel[metric] += count
     active = views.read(BindingsProjection, lambda r: (
         r.fetchone("SELECT COUNT(*) FROM {bindings} WHERE binder = ?", (str(pid),))[0],
@@ -137,6 +138,7 @@ def quota_view(views: Any, catalogue: Catalogue, pid: UUID, masked: str, month: 
         "month": month,
         "new_members": counts["new_members"],
         "new_binders": counts["new_binders"],
+        "authorizations": counts["authorizations"],
         "unbinds": detail["unbinds"],
         "rejected": detail["rejected"],
         "by_channel": dict(sorted(by_channel.items())),

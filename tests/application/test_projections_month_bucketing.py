@@ -31,10 +31,11 @@ def test_binds_a_second_apart_at_the_utc8_month_boundary_fall_in_different_month
 
     march, april, may = (_quota(ledger, runner, binder, m) for m in ("2025-03", "2025-04", "2025-05"))
     assert (march["new_members"], april["new_members"], may["new_members"]) == (1, 1, 0)
-    assert march["by_channel"] == {"alipay": {"new_members": 1, "new_binders": 0, "unbinds": 0, "rejected": 0}}
+    zero = {"new_members": 0, "new_binders": 0, "unbinds": 0, "authorizations": 0, "rejected": 0}
+    assert march["by_channel"] == {"alipay": {**zero, "new_members": 1}}
     assert april["by_channel"] == {
-        "alipay": {"new_members": 0, "new_binders": 0, "unbinds": 1, "rejected": 0},  # the unbound binding's channel
-        "wechat": {"new_members": 1, "new_binders": 0, "unbinds": 0, "rejected": 0},
+        "unspecified": {**zero, "unbinds": 1},  # the unbind named no channel
+        "wechat": {**zero, "new_members": 1},
     }
     assert april["unbinds"] == {"binder_request": 1} and march["unbinds"] == {}
     assert may["rejected"] == {"ALREADY_BOUND": 1} and april["rejected"] == {}
@@ -50,7 +51,8 @@ def test_quota_json_has_the_documented_shape(ledger):
     runner = ViewRunner(ledger.app)
     runner.catch_up()
     data = _quota(ledger, runner, binder, "2025-04")
-    assert list(data) == ["person", "month", "new_members", "new_binders", "unbinds", "rejected", "by_channel",
+    assert list(data) == ["person", "month", "new_members", "new_binders", "authorizations", "unbinds", "rejected",
+                          "by_channel",
                           "remaining", "rule_version"]
     assert data["person"] == binder[:6] + "*" * 8 + binder[-4:]
     assert data["remaining"] == {"new_members": 5, "new_binders": 2, "members_active": 5, "binders_active": None}

@@ -150,7 +150,7 @@ def test_invalid_input_unknown_person_and_rule_refusal_codes(served):
 def test_scopes_of_channel_and_institution_keys(served):
     client, tokens, family, _ = served
     bind = dict(type="bind", binder=family["father"], member=family["child"], relationship="child",
-                verification="face")
+                verification="face", at=at(11))
     is_problem(post_command(client, tokens["channel"], "s-1", channel="wechat", **bind), 403, "FORBIDDEN")
     assert post_command(client, tokens["channel"], "s-2", channel="alipay", **bind).status_code == 200
     deduct = dict(type="deduct", patient=family["child"], amount="1.00", category="pharmacy", at=at(11))

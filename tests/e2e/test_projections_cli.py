@@ -72,7 +72,7 @@ def test_project_quota_rebuild_and_checksum(cli, family):
 
     quota = json.loads(cli("quota", family["child"], "--month", "2025-04", "--json").output)
     assert quota["new_binders"] == 1 and quota["by_channel"] == {
-        "wechat": {"new_members": 0, "new_binders": 1, "unbinds": 0, "rejected": 0}}
+        "wechat": {"new_members": 0, "new_binders": 1, "unbinds": 0, "authorizations": 0, "rejected": 0}}
     assert quota["remaining"]["new_binders"] == 1
     bad_month = cli("quota", family["child"], "--month", "2025-4", "--json", ok=False)
     assert bad_month.exit_code == 2 and "INVALID_INPUT" in bad_month.output
