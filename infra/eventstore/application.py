@@ -26,7 +26,7 @@ from domain.errors import CommandConflictError, ConcurrencyError, LedgerError, S
 from domain.ids import mask, parse_id_number, person_id, pseudonym
 from domain.person import Person
 from domain.rules import Catalogue, RuleSet
-from infra.config import Settings, ensure_postgres_schema
+from infra.config import Settings, apply_connect_params, ensure_postgres_schema
 from infra.eventstore import commands as c
 from infra.eventstore.catalogue import load_catalogue
 from infra.eventstore.handlers import HANDLERS, RecordedRejection, load_person
@@ -57,10 +57,10 @@ class LedgerApp(Application[UUID]):
             self.catalogue.named(rules_override, local_date(datetime.now().astimezone()))  # fail fast
         for attempt in range(1, STARTUP_ATTEMPTS_MAX + 1):
             try:
-                if settings.is_postgres:
+                if settings.is_postgres and not settings.read_only:
                     ensure_postgres_schema(settings.db)
                 super().__init__(env=settings.eventsourcing_env())
-                verify_pseudonym_key(self.recorder, settings.pseudonym_key)
+                verify_pseudonym_key(self.recorder, settings.pseudonym_key, read_only=settings.read_only)
                 break
             except (InternalError, IntegrityError, *psycopg_race_errors()) as error:
                 # Another process is creating the same schema (PostgreSQL: concurrent CREATE OR
@@ -70,6 +70,11 @@ class LedgerApp(Application[UUID]):
                 time.sleep(0.05 * attempt)
             except (PersistenceError, OSError, *psycopg_errors()) as error:
                 raise StorageError(f"database {describe_db(settings.db)}: {one_line(error)}") from None
+
+    def construct_factory(self, env: Any) -> Any:
+        factory = super().construct_factory(env)
+        apply_connect_params(factory, self.settings)  # multi-host URLs: target_session_attrs etc.
+        return factory
 
     # --- resolving names ------------------------------------------------------------------
     def person_ref(self, raw: str, field: str) -> tuple[UUID, str, Any]:
