@@ -30,6 +30,13 @@ def _store(obj: Any) -> Any:
     return AuditStore(obj.app())
 
 
+def _read_store(obj: Any) -> Any:
+    """For reading commands: the replica of --read-db when one is given."""
+    from infra.audit.store import AuditStore
+
+    return AuditStore(obj.read_app())
+
+
 def _write(path: str, data: str | bytes) -> None:
     target = Path(path)
     if isinstance(data, bytes):
@@ -73,12 +80,12 @@ def audit_deduction(obj: Any, settlement_id: str, as_json: bool, html_file: str 
     from infra.audit.html import render_audit
     from infra.audit.replay import audit_deduction as run
 
-    store = _store(obj)
+    store = _read_store(obj)
     if bundle_file:
-        data, result = build_bundle(obj.app(), store, settlement_id)
+        data, result = build_bundle(store.app, store, settlement_id)
         _write(bundle_file, data)
     else:
-        result = run(obj.app(), store, settlement_id)[0]
+        result = run(store.app, store, settlement_id)[0]
     if html_file:
         _write(html_file, render_audit(result))
     if as_json:
@@ -99,10 +106,10 @@ def history(obj: Any, id_number: str, as_of: str | None, as_json: bool) -> None:
     """A person's timeline, and their state as of a moment (bindings, authorizations, balance)."""
     from infra.audit.history import person_history
 
-    app = obj.app()
+    app = obj.read_app()
     moment = parse_moment(as_of, "as_of") if as_of else None
     person = app.get_person(id_number)  # UNKNOWN_PERSON if not enrolled
-    result = person_history(app, _store(obj), person.id, moment)
+    result = person_history(app, _read_store(obj), person.id, moment)
     if as_json:
         output.emit_json(result)
     else:
@@ -146,7 +153,7 @@ def verify(obj: Any, as_json: bool) -> None:
     """Recompute the hash chain up to the last checkpoint; exit 1 if anything was altered."""
     from infra.audit.chain import verify as run
 
-    result = run(_store(obj))
+    result = run(_read_store(obj))
     if as_json:
         output.emit_json(result)
     else:
@@ -198,8 +205,8 @@ def compliance(obj: Any, month: str, region: str, fmt: str, out: str | None) -> 
     from infra.audit.html import render_report
     from infra.audit.report import compliance_report, to_csv
 
-    result = compliance_report(_store(obj), month, region)
-    text = {"json": lambda r: json.dumps(r, ensure_ascii=False, indent=2) + "\n", "csv": to_csv,
+    result = compliance_report(_read_store(obj), month, region)
+    text = {"json": lambda r: json.dumps(output.annotate(r), ensure_ascii=False, indent=2) + "\n", "csv": to_csv,
             "html": render_report}[fmt](result)
     if out:
         _write(out, text)

@@ -17,8 +17,17 @@ console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 
+# Facts about how an answer was obtained, added to every JSON object printed (e.g.
+# `replica_lag_bytes` when the command read a replica given by --read-db).
+annotations: dict[str, Any] = {}
+
+
+def annotate(value: Any) -> Any:
+    return {**value, **annotations} if isinstance(value, dict) and annotations else value
+
+
 def emit_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, sort_keys=False) + "\n")
+    sys.stdout.write(json.dumps(annotate(value), ensure_ascii=False, sort_keys=False) + "\n")
 
 
 def key_value_table(title: str, data: dict[str, Any]) -> Table:
