@@ -30,6 +30,7 @@ class Settings:
     using_development_key: bool
     rules_dir: str | None = None
     clock_skew_max_s: int = CLOCK_SKEW_MAX_S_DEFAULT  # how far `at` may run ahead of the ledger's clock
+    read_only: bool = False  # a replica: never create tables, prefer a standby
 
     @property
     def backend(self) -> Backend:
@@ -43,7 +44,7 @@ class Settings:
         env = {
             "MAPPER_TOPIC": get_topic(PydanticMapper),
             "TRANSCODER_TOPIC": get_topic(CanonicalJSONTranscoder),
-            "CREATE_TABLE": "y",
+            "CREATE_TABLE": "n" if self.read_only else "y",
         }
         if self.is_postgres:
             env.update(postgres_env(self.db))
@@ -53,6 +54,51 @@ class Settings:
             env.update({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.db,
                         "SQLITE_LOCK_TIMEOUT": "30"})
         return env
+
+    def connect_params(self) -> dict[str, str]:
+        """libpq parameters of the URL that the library's environment cannot carry."""
+        if not self.is_postgres:
+            return {}
+        params = postgres_connect_params(self.db)
+        if self.read_only:
+            params.setdefault("target_session_attrs", "prefer-standby")
+        return params
+
+
+# --- PostgreSQL URLs: one host or several (libpq's multi-host form) ---------------------------
+# `postgresql://user@h1:5441,h2:5442/ledger?target_session_attrs=read-write&schema=s` names a
+# primary and its standby: libpq (psycopg) tries the hosts in turn and keeps the one that is
+# read-write, so after a failover new connections find the new primary. The library takes host
+# and port as strings and hands them to psycopg unchanged, so comma-separated lists pass through;
+# the other query parameters (target_session_attrs, sslmode, ...) are added to its pool's
+# connection parameters by `apply_connect_params` before the first connection.
+
+def postgres_hosts(url: str) -> tuple[str, str]:
+    """('h1,h2', 'p1,p2') of a PostgreSQL URL; a host without a port gets 5432."""
+    netloc = urlsplit(url).netloc.rpartition("@")[2]
+    hosts, ports = [], []
+    for part in netloc.split(","):
+        if part.startswith("["):  # [ipv6]:port
+            host, _, rest = part[1:].partition("]")
+            port = rest.removeprefix(":")
+        else:
+            host, _, port = part.partition(":")
+        hosts.append(unquote(host) or "127.0.0.1")
+        ports.append(port or "5432")
+    return ",".join(hosts), ",".join(ports)
+
+
+def postgres_connect_params(url: str) -> dict[str, str]:
+    """The URL's query parameters for libpq: all but our own `schema`."""
+    return {k: v for k, v in parse_qsl(urlsplit(url).query) if k != "schema"}
+
+
+def apply_connect_params(factory: object, settings: Settings) -> None:
+    """Give the library's connection pool the URL's libpq parameters; call before it connects."""
+    params = settings.connect_params()
+    datastore = getattr(factory, "datastore", None)
+    if params and datastore is not None:
+        datastore.pool.kwargs.update(params)
 
 
 # Bounded waits on every PostgreSQL connection (seconds; a count for KEEPALIVE_COUNT_N). With the
@@ -101,11 +147,12 @@ def postgres_env(url: str) -> dict[str, str]:
     parsed = urlparse(url)
     waits = postgres_waits()
     schema = postgres_schema(url)
+    hosts, ports = postgres_hosts(url)
     env = {"POSTGRES_SCHEMA": schema} if schema else {}
     return env | {
         "POSTGRES_DBNAME": (parsed.path or "/postgres").lstrip("/") or "postgres",
-        "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
-        "POSTGRES_PORT": str(parsed.port or 5432),
+        "POSTGRES_HOST": hosts,
+        "POSTGRES_PORT": ports,
         "POSTGRES_USER": unquote(parsed.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(parsed.password or ""),
         "POSTGRES_CONNECT_TIMEOUT": str(waits["LEDGER_PG_CONNECT_TIMEOUT_S"]),  # the pool's wait
@@ -142,7 +189,7 @@ def ensure_postgres_schema(url: str) -> None:
     import psycopg
     from psycopg.sql import SQL, Identifier
 
-    base = url.split("?", 1)[0]
+    base = split_schema(url)[0]  # keeps target_session_attrs: the schema is made on the primary
     with psycopg.connect(base, autocommit=True, **libpq_kwargs(postgres_waits())) as conn:
         conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(schema)))
 

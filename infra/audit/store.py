@@ -53,6 +53,10 @@ class AuditStore:
         self.recorder = app.recorder
         self.kind = backend_of(self.recorder)
         self._ready = False
+        # On a read-only replica (`--read-db`) the audit tables are read, never created: a
+        # ledger never sealed on the primary has none, which reads as no links and no checkpoints.
+        self.read_only = bool(getattr(getattr(app, "settings", None), "read_only", False))
+        self._absent = False
 
     # --- the event log --------------------------------------------------------------------
     def log_page(self, after: int, limit: int = PAGE_SIZE, stop: int | None = None) -> list[Notification]:
@@ -109,6 +113,13 @@ class AuditStore:
     def ensure_tables(self) -> None:
         if self._ready:
             return
+        if self.read_only and self.kind == "postgres":
+            found = self._postgres(self._pg_sql(
+                "SELECT count(*) = 2 AS present FROM pg_tables WHERE schemaname = %s "
+                "AND tablename IN ('audit_checkpoints', 'audit_chain_links')"), (self.recorder.datastore.schema,))
+            self._absent = not found[0]["present"]
+            self._ready = True
+            return
         if self.kind == "sqlite":
             with self.recorder.datastore.transaction(commit=True) as c:
                 c.execute(
@@ -151,6 +162,8 @@ class AuditStore:
 
     def checkpoints(self) -> list[dict[str, Any]]:
         self.ensure_tables()
+        if self._absent:
+            return []
         if self.kind == "memory":
             return [dict(c) for c in self.recorder._audit_checkpoints]
         columns = ", ".join(CHECKPOINT_COLUMNS)
@@ -171,6 +184,8 @@ class AuditStore:
 
     def links_page(self, after: int, limit: int = PAGE_SIZE, stop: int | None = None) -> list[LinkRow]:
         self.ensure_tables()
+        if self._absent:
+            return []
         stop = stop if stop is not None else 2**62
         if self.kind == "memory":
             keys = sorted(p for p in self.recorder._audit_links if after < p <= stop)[:limit]

@@ -31,6 +31,13 @@ def _store(obj: Any) -> Any:
     return AuditStore(obj.app())
 
 
+def _read_store(obj: Any) -> Any:
+    """For reading commands: the replica of --read-db when one is given."""
+    from infra.audit.store import AuditStore
+
+    return AuditStore(obj.read_app())
+
+
 def _write(path: str, data: str | bytes) -> None:
     target = Path(path)
     if isinstance(data, bytes):
@@ -74,12 +81,12 @@ def audit_deduction(obj: Any, settlement_id: str, as_json: bool, html_file: str 
     from infra.audit.html import render_audit
     from infra.audit.replay import audit_deduction as run
 
-    store = _store(obj)
+    store = _read_store(obj)
     if bundle_file:
-        data, result = build_bundle(obj.app(), store, settlement_id)
+        data, result = build_bundle(store.app, store, settlement_id)
         _write(bundle_file, data)
     else:
-        result = run(obj.app(), store, settlement_id)[0]
+        result = run(store.app, store, settlement_id)[0]
     if html_file:
         _write(html_file, render_audit(result))
     if as_json:
@@ -105,11 +112,11 @@ def history(obj: Any, id_number: str, as_of: str | None, known_at: str | None, a
     and as known at a moment (bindings, authorizations, balance)."""
     from infra.audit.history import person_history
 
-    app = obj.app()
+    app = obj.read_app()
     moment = parse_moment(as_of, "as_of") if as_of else None
     known = parse_moment(known_at, "known_at") if known_at else None
     person = app.get_person(id_number)  # UNKNOWN_PERSON if not enrolled
-    result = person_history(app, _store(obj), person.id, moment, known)
+    result = person_history(app, _read_store(obj), person.id, moment, known)
     if as_json:
         output.emit_json(result)
     else:
@@ -198,7 +205,7 @@ def verify(obj: Any, public_key: str | None, anchor: str | None, as_json: bool) 
     """Recompute the hash chain up to the last checkpoint; exit 1 if anything was altered."""
     from infra.audit.chain import verify as run
 
-    result = run(_store(obj), _trusted(public_key), anchor)
+    result = run(_read_store(obj), _trusted(public_key), anchor)
     if as_json:
         output.emit_json(result)
     else:
@@ -268,8 +275,8 @@ def compliance(obj: Any, month: str, region: str, fmt: str, out: str | None) -> 
     from infra.audit.html import render_report
     from infra.audit.report import compliance_report, to_csv
 
-    result = compliance_report(_store(obj), month, region)
-    text = {"json": lambda r: json.dumps(r, ensure_ascii=False, indent=2) + "\n", "csv": to_csv,
+    result = compliance_report(_read_store(obj), month, region)
+    text = {"json": lambda r: json.dumps(output.annotate(r), ensure_ascii=False, indent=2) + "\n", "csv": to_csv,
             "html": render_report}[fmt](result)
     if out:
         _write(out, text)

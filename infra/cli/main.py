@@ -17,10 +17,13 @@ from infra.cli.context import LedgerContext
 @click.option("--db", envvar="LEDGER_DB", default=None, help="SQLite file or postgresql:// URL (default ./ledger.db).")
 @click.option("--rules-dir", envvar="LEDGER_RULES_DIR", default=None,
               help="A directory of rule-set files to use instead of the shipped catalogue.")
+@click.option("--read-db", envvar="LEDGER_READ_DB", default=None,
+              help="postgresql:// URL of a replica for the commands that only read the event store "
+                   "(history, audit, verify, report, reevaluate); they report its lag.")
 @click.pass_context
-def main(ctx: click.Context, db: str | None, rules_dir: str | None) -> None:
+def main(ctx: click.Context, db: str | None, rules_dir: str | None, read_db: str | None) -> None:
     """Family-account ledger: an event-sourced record of 亲情账户 bindings and 家庭共济 mutual aid."""
-    ctx.obj = LedgerContext(db, rules_dir)
+    ctx.obj = LedgerContext(db, rules_dir, read_db)
 
 
 COMMANDS = (

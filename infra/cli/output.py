@@ -17,10 +17,20 @@ console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 
+# Facts about how an answer was obtained, added to every JSON object printed (e.g.
+# `replica_lag_bytes` when the command read a replica given by --read-db).
+annotations: dict[str, Any] = {}
+
+
+def annotate(value: Any) -> Any:
+    return {**value, **annotations} if isinstance(value, dict) and annotations else value
+
+
 def emit_json(value: Any) -> None:
     """One JSON line on stdout; never fails on a value's content. Readable UTF-8 when stdout can
     take it; otherwise (a lone surrogate, an ASCII-only stdout) all-ASCII JSON with \\u escapes,
     which any encoding can carry. Values JSON does not know are written as their str()."""
+    value = annotate(value)
     text = json.dumps(value, ensure_ascii=False, default=str)
     try:
         text.encode(sys.stdout.encoding or "utf-8")

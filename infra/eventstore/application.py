@@ -28,7 +28,7 @@ from domain.errors import CommandConflictError, ConcurrencyError, FutureDatedErr
 from domain.ids import mask, parse_id_number, person_id, pseudonym
 from domain.person import Person
 from domain.rules import Catalogue, RuleSet
-from infra.config import Settings, ensure_postgres_schema
+from infra.config import Settings, apply_connect_params, ensure_postgres_schema
 from infra.eventstore import commands as c
 from infra.eventstore.catalogue import load_catalogue
 from infra.eventstore.handlers import HANDLERS, RecordedRejection, load_person
@@ -65,10 +65,10 @@ class LedgerApp(Application[UUID]):
         other_errors: tuple[type[BaseException], ...] = (PersistenceError, OSError, *psycopg_errors())
         for attempt in range(1, STARTUP_ATTEMPTS_MAX + 1):
             try:
-                if settings.is_postgres:
+                if settings.is_postgres and not settings.read_only:
                     ensure_postgres_schema(settings.db)
                 super().__init__(env=settings.eventsourcing_env())
-                verify_pseudonym_key(self.recorder, settings.pseudonym_key)
+                verify_pseudonym_key(self.recorder, settings.pseudonym_key, read_only=settings.read_only)
                 break
             except race_errors as error:
                 # Another process is creating the same schema (PostgreSQL: concurrent CREATE OR
@@ -88,6 +88,11 @@ class LedgerApp(Application[UUID]):
             super().take_snapshot(aggregate_id, version, projector_func)
         except (IntegrityError, OperationalError) as error:
             log.info("snapshot of %s at version %s not stored: %s", aggregate_id, version, one_line(error))
+
+    def construct_factory(self, env: Any) -> Any:
+        factory = super().construct_factory(env)
+        apply_connect_params(factory, self.settings)  # multi-host URLs: target_session_attrs etc.
+        return factory
 
     # --- resolving names ------------------------------------------------------------------
     def person_ref(self, raw: str, field: str) -> tuple[UUID, str, Any]:

@@ -24,12 +24,15 @@ def key_check(key: bytes) -> str:
     return hmac.new(key, _LABEL, hashlib.sha256).hexdigest()
 
 
-def verify_pseudonym_key(recorder: Any, key: bytes) -> None:
+def verify_pseudonym_key(recorder: Any, key: bytes, read_only: bool = False) -> None:
     kind = backend_of(recorder)
     if kind == "memory":
         return
     expected = key_check(key)
-    stored = _sqlite(recorder, expected) if kind == "sqlite" else _postgres(recorder, expected)
+    if read_only and kind == "postgres":  # a standby: only compare, never store
+        stored = _postgres_read(recorder)
+    else:
+        stored = _sqlite(recorder, expected) if kind == "sqlite" else _postgres(recorder, expected)
     if stored != expected:
         raise ConfigError(
             "LEDGER_PSEUDONYM_KEY is not the key this ledger was created with: every person would "
@@ -55,3 +58,18 @@ def _postgres(recorder: Any, expected: str) -> str:
                   (_NAME, expected))
         c.execute(SQL("SELECT value FROM {} WHERE name = %s").format(table), (_NAME,))
         return c.fetchone()["value"]
+
+
+def _postgres_read(recorder: Any) -> str | None:
+    from psycopg.sql import SQL, Identifier
+
+    with recorder.datastore.transaction(commit=False) as c:
+        c.execute("SELECT count(*) = 1 AS present FROM pg_tables WHERE schemaname = %s AND tablename = 'ledger_meta'",
+                  (recorder.datastore.schema,))
+        if not c.fetchone()["present"]:
+            raise ConfigError("the read database has no ledger yet (no ledger_meta table): "
+                              "has the primary been written to, and is this its replica?")
+        table = SQL("{}.ledger_meta").format(Identifier(recorder.datastore.schema))
+        c.execute(SQL("SELECT value FROM {} WHERE name = %s").format(table), (_NAME,))
+        row = c.fetchone()
+        return row["value"] if row else None

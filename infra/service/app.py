@@ -16,7 +16,7 @@ import json
 import threading
 import time
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -457,7 +457,7 @@ def create_app(ledger: Any, *, group_commit: bool = True, batch_max: int = BATCH
 
         audit_store = AuditStore(ledger)
         try:
-            written = run(audit_store, datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            written = run(audit_store, datetime.now(UTC).isoformat(timespec="seconds"))
         except SealConflictError:
             raise Problem(409, "SEAL_CONFLICT", "another seal ran at the same time; seal again") from None
         checkpoints = audit_store.checkpoints()

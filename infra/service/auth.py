@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 from infra.service.problems import Problem
-from infra.service.store import ROLES as ROLES_ALL
 
 COMMAND_ROLE = {
     "bind": "channel", "unbind": "channel", "authorize": "channel", "revoke": "channel",

@@ -17,8 +17,9 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from domain.ids import check_character

@@ -18,7 +18,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from infra.eventstore.backend import backend_of
@@ -40,7 +40,7 @@ _KEY_COLUMNS = ("key_id", "role", "channel", "institution", "region", "name", "c
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def token_hash(token: str) -> str:
@@ -102,7 +102,7 @@ class ServiceStore:
         created = now_iso()
         expires = None
         if expires_days is not None:
-            expires = (datetime.now(timezone.utc) + timedelta(days=expires_days)).isoformat(timespec="seconds")
+            expires = (datetime.now(UTC) + timedelta(days=expires_days)).isoformat(timespec="seconds")
         row = {"key_id": key_id, "role": role, "channel": channel, "institution": institution, "region": region,
                "name": name, "created_at": created, "expires_at": expires, "revoked_at": None}
         self._run([
