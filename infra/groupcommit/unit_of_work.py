@@ -112,4 +112,5 @@ class BatchUnitOfWork:
     def commit(self) -> None:
         """One transaction for the whole batch; the library takes the snapshots its policy asks for."""
         if self.events:
-            self.app.save(*self.events, *self.aggregates.values())
+            changed = [self.aggregates[i] for i, events in self.staged.items() if events]
+            self.app.save(*self.events, *changed)  # the changed aggregates: the snapshot policy's input
