@@ -12,11 +12,12 @@ obtained with POST /v1/persons/lookup.
 
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -79,10 +80,9 @@ class Views:
 
     def _follow(self) -> None:
         while not self._stop.is_set():
-            try:
+            # a failing store shows in /readyz; keep following
+            with contextlib.suppress(Exception):
                 self.catch_up()
-            except Exception:  # noqa: BLE001 - a failing store shows in /readyz; keep following
-                pass
             self._stop.wait(FOLLOW_INTERVAL_S)
 
     def catch_up(self) -> None:
@@ -260,9 +260,10 @@ def create_app(ledger: Any, *, group_commit: bool = True, batch_max: int = BATCH
                                "content": {"application/json": {"schema": {"type": "object"}}}},
                          **problem_responses(401, 403, 404, 409, 422, 503)})
     async def command(request: Request, key: Annotated[dict, Writer],
-                      idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=128,
-                                                             description="The command id; a retry with the same "
-                                                                         "key returns the original answer.")]) -> Response:
+                      idempotency_key: Annotated[str, Header(
+                          alias="Idempotency-Key", min_length=1, max_length=128,
+                          description="The command id; a retry with the same key returns the original answer.")],
+                      ) -> Response:
         raw = await request.body()
         try:
             data = json.loads(raw)
@@ -393,7 +394,8 @@ def create_app(ledger: Any, *, group_commit: bool = True, batch_max: int = BATCH
         try:
             settlement = ledger.repository.get(settlement_aggregate_id(settlement_id))
         except AggregateNotFoundError:
-            raise Problem(404, "UNKNOWN_SETTLEMENT", "settlement_id: no such deduction", field="settlement_id") from None
+            raise Problem(404, "UNKNOWN_SETTLEMENT", "settlement_id: no such deduction",
+                          field="settlement_id") from None
         read_person(str(settlement.patient), key, purpose, endpoint)
         return AuditStore(ledger)
 
@@ -457,7 +459,7 @@ def create_app(ledger: Any, *, group_commit: bool = True, batch_max: int = BATCH
 
         audit_store = AuditStore(ledger)
         try:
-            written = run(audit_store, datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            written = run(audit_store, datetime.now(UTC).isoformat(timespec="seconds"))
         except SealConflictError:
             raise Problem(409, "SEAL_CONFLICT", "another seal ran at the same time; seal again") from None
         checkpoints = audit_store.checkpoints()

@@ -18,7 +18,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from infra.eventstore.backend import backend_of
@@ -40,7 +40,7 @@ _KEY_COLUMNS = ("key_id", "role", "channel", "institution", "region", "name", "c
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def token_hash(token: str) -> str:
@@ -77,7 +77,7 @@ class ServiceStore:
                     cursor.execute(sql.format(**self.names), params)
                 if fetch and cursor.description:
                     names = [d[0] for d in cursor.description]
-                    rows = [dict(zip(names, row)) for row in cursor.fetchall()]
+                    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
             return rows
         with self.recorder.datastore.transaction(commit=True) as cursor:
             for sql, params in statements:
@@ -88,7 +88,7 @@ class ServiceStore:
             if fetch:
                 for row in cursor.fetchall():
                     rows.append(dict(row) if not isinstance(row, tuple) else
-                                dict(zip([d[0] for d in cursor.description], row)))
+                                dict(zip([d[0] for d in cursor.description], row, strict=True)))
         return rows
 
     # --- keys ---------------------------------------------------------------------------------
@@ -102,7 +102,7 @@ class ServiceStore:
         created = now_iso()
         expires = None
         if expires_days is not None:
-            expires = (datetime.now(timezone.utc) + timedelta(days=expires_days)).isoformat(timespec="seconds")
+            expires = (datetime.now(UTC) + timedelta(days=expires_days)).isoformat(timespec="seconds")
         row = {"key_id": key_id, "role": role, "channel": channel, "institution": institution, "region": region,
                "name": name, "created_at": created, "expires_at": expires, "revoked_at": None}
         self._run([

@@ -16,8 +16,9 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Callable
+from typing import Any
 
 from domain.errors import LedgerError, StorageError
 from infra.groupcommit.batch import apply_batch
