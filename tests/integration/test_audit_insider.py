@@ -63,7 +63,7 @@ def sealed(request, tmp_path):
 
 
 def test_a_whole_chain_rewrite_is_caught_by_the_signatures(sealed):
-    url, tamper, credit, anchor, public_key = sealed
+    url, tamper, credit, _anchor, public_key = sealed
     rewrite_whole_chain(tamper, credit, b'"amount_fen":39205,', b'"amount_fen":39205000,')
     assert b"39205000" in bytes(tamper.row(credit)[3])
     # Without a key or an anchor the rewrite is undetectable, and verify says so plainly.

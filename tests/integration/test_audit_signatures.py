@@ -132,7 +132,7 @@ def test_unsigned_foreign_and_damaged_signatures_are_caught(store_url):
                         "merkle_root_sha256", "sealed_at", "previous_sha256"),
                        tamper._run(("SELECT sequence, first_position, position, record_count, head_sha256, "
                                     "merkle_root_sha256, sealed_at, previous_sha256 FROM audit_checkpoints "
-                                    "WHERE sequence=1", ()))[0][0]))
+                                    "WHERE sequence=1", ()))[0][0], strict=True))
     other, signature = signing.sign_checkpoint(b"\x07" * 32, content)
     tamper.execute("UPDATE audit_checkpoints SET public_key=?, signature=? WHERE sequence=1", (other, signature))
     assert run("--db", url, "verify").exit_code == 0  # valid under the key it names: only the published key tells
