@@ -452,14 +452,20 @@ def create_app(ledger: Any, *, group_commit: bool = True, batch_max: int = BATCH
 
     # --- operations -------------------------------------------------------------------------
     @api.post("/v1/seal", tags=["operations"], summary="Extend the hash chain and store a checkpoint",
-              responses=problem_responses(401, 403, 409))
+              responses=problem_responses(401, 403, 409, 503))
     def seal(key: Annotated[dict, Operator]) -> dict[str, Any]:
         from infra.audit.chain import seal as run
         from infra.audit.store import AuditStore, SealConflictError
+        from infra.config import ConfigError, load_seal_key, warn_development_seal_key
 
+        try:  # as `ledger seal`: LEDGER_SEAL_KEY, refused without it on PostgreSQL
+            seal_key = load_seal_key(ledger.settings.db)
+        except ConfigError as error:
+            raise Problem(503, "SEAL_KEY_MISSING", str(error)) from None
+        warn_development_seal_key(seal_key)
         audit_store = AuditStore(ledger)
         try:
-            written = run(audit_store, datetime.now(UTC).isoformat(timespec="seconds"))
+            written = run(audit_store, datetime.now(UTC).isoformat(timespec="seconds"), seed=seal_key.seed)
         except SealConflictError:
             raise Problem(409, "SEAL_CONFLICT", "another seal ran at the same time; seal again") from None
         checkpoints = audit_store.checkpoints()
