@@ -366,7 +366,7 @@ def test_role_endpoint_matrix(served):
 def test_no_id_number_in_any_answer(served):
     client, tokens, family, _ = served
     raw = set(family.values()) | {OUTSIDER}
-    texts = []
+    texts: list[str] = []
     for method, path, kwargs, allowed in endpoints(client, tokens, family):
         role = sorted(allowed)[0]
         kwargs = dict(kwargs)

@@ -21,7 +21,7 @@ def ledger(db: str, *args: str) -> subprocess.CompletedProcess:
                           timeout=120, env=ENV)
 
 
-def call(base: str, method: str, path: str, token: str, body: bytes | None = None, **headers: str):
+def call(base: str, method: str, path: str, token: str, body: bytes | None = None, /, **headers: str):
     request = urllib.request.Request(base + path, data=body, method=method,
                                      headers={"Authorization": f"Bearer {token}", **headers})
     try:

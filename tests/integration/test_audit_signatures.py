@@ -11,6 +11,8 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from infra.audit import chain, signing
 from infra.audit import hashing as h
@@ -46,6 +48,7 @@ def store_url(request, tmp_path):
     ledger = Ledger(app)
     f = national_family(ledger)
     deduct(ledger, f["child"], "800.00", "S-1")
+    assert isinstance(app.recorder, SQLiteApplicationRecorder | PostgresApplicationRecorder)
     table = app.recorder.events_table_name
     app.close()
     return url, (SQLiteTamper(url, table) if request.param == "sqlite" else PostgresTamper(url, table))
