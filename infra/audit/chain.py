@@ -144,32 +144,10 @@ def verify(store: AuditStore, public_key: bytes | None = None, anchor: str | Non
     tables = store.has_audit_tables()
     checkpoints = store.checkpoints()
     if not checkpoints:
-        unsealed = store.max_position()
-        problems = [] if not unsealed else [{
-            "position": 1, "kind": "nothing_sealed",
-            "detail": f"{unsealed} record(s) in the log and no checkpoint"
-                      + ("" if tables else " (the audit tables are missing)")
-                      + ": if this ledger was sealed before, its audit tables were emptied or dropped"}]
-        if anchor is not None:
-            problems.append({"position": 1, "kind": "anchor", "detail": f"anchor {anchor} is not in the chain"})
-        return {"ok": not problems, "checked": 0, "checkpoint": None, "problems": problems,
-                "problem_count": len(problems), "first_broken_position": 1 if problems else None,
-                "unsealed": unsealed, "anchor_found": False if anchor is not None else None,
-                **trust(public_key, anchor),
-                "note": "nothing sealed: run `ledger seal`" if unsealed else "the log is empty: nothing to verify"}
+        return _nothing_sealed(store.max_position(), tables, public_key, anchor)
     scan = _Scan()
     _check_checkpoints(checkpoints, scan)
-    for checkpoint in checkpoints:
-        problem = signing.signature_problem(checkpoint, public_key)
-        if problem:
-            scan.add({"position": checkpoint["first_position"], "kind": "signature", "detail": problem})
-    anchor_found = None
-    if anchor is not None:
-        anchor_found = any(c["checkpoint_sha256"] == anchor for c in checkpoints)
-        if not anchor_found:
-            scan.add({"position": checkpoints[0]["first_position"], "kind": "anchor",
-                      "detail": f"anchor {anchor} is not in the chain of checkpoints: the sealed history "
-                                "is not the one that was published"})
+    anchor_found = _check_signatures_and_anchor(checkpoints, public_key, anchor, scan)
     last = checkpoints[-1]
     segments = iter(checkpoints)
     segment, tree = next(segments), h.MerkleAccumulator()
@@ -219,6 +197,39 @@ def verify(store: AuditStore, public_key: bytes | None = None, anchor: str | Non
         "development_key": any(c.get("public_key") == signing.DEVELOPMENT_PUBLIC_KEY for c in checkpoints),
         **trust(public_key, anchor),
     }
+
+
+def _nothing_sealed(unsealed: int, tables: bool, public_key: bytes | None, anchor: str | None) -> dict[str, Any]:
+    """verify's answer when there is no checkpoint: fine for an empty log, a problem otherwise."""
+    problems = [] if not unsealed else [{
+        "position": 1, "kind": "nothing_sealed",
+        "detail": f"{unsealed} record(s) in the log and no checkpoint"
+                  + ("" if tables else " (the audit tables are missing)")
+                  + ": if this ledger was sealed before, its audit tables were emptied or dropped"}]
+    if anchor is not None:
+        problems.append({"position": 1, "kind": "anchor", "detail": f"anchor {anchor} is not in the chain"})
+    return {"ok": not problems, "checked": 0, "checkpoint": None, "problems": problems,
+            "problem_count": len(problems), "first_broken_position": 1 if problems else None,
+            "unsealed": unsealed, "anchor_found": False if anchor is not None else None,
+            **trust(public_key, anchor),
+            "note": "nothing sealed: run `ledger seal`" if unsealed else "the log is empty: nothing to verify"}
+
+
+def _check_signatures_and_anchor(checkpoints: list[dict[str, Any]], public_key: bytes | None, anchor: str | None,
+                                 scan: _Scan) -> bool | None:
+    """Each checkpoint's signature (against `public_key` if given); whether `anchor` is among them."""
+    for checkpoint in checkpoints:
+        problem = signing.signature_problem(checkpoint, public_key)
+        if problem:
+            scan.add({"position": checkpoint["first_position"], "kind": "signature", "detail": problem})
+    if anchor is None:
+        return None
+    anchor_found = any(c["checkpoint_sha256"] == anchor for c in checkpoints)
+    if not anchor_found:
+        scan.add({"position": checkpoints[0]["first_position"], "kind": "anchor",
+                  "detail": f"anchor {anchor} is not in the chain of checkpoints: the sealed history "
+                            "is not the one that was published"})
+    return anchor_found
 
 
 HELD_MAX = 20 * PROBLEMS_MAX  # differences held for classification; beyond, counted only

@@ -178,7 +178,8 @@ class AuditStore:
         if self.kind == "memory":
             return hasattr(self.recorder, "_audit_checkpoints")
         if self.kind == "sqlite":
-            return bool(self._sqlite("SELECT name FROM sqlite_master WHERE type='table' AND name='audit_checkpoints'", ()))
+            return bool(self._sqlite("SELECT name FROM sqlite_master "
+                                     "WHERE type='table' AND name='audit_checkpoints'", ()))
         return bool(self._postgres(self._pg_sql("SELECT to_regclass('{}.audit_checkpoints') IS NOT NULL AS present"),
                                    ())[0]["present"])
 

@@ -191,7 +191,8 @@ def _trusted(public_key: str | None) -> bytes | None:
     return load_seal_public_key(public_key)
 
 
-PUBLIC_KEY_HELP = "The seal key's published public key (64 hex; default LEDGER_SEAL_PUBLIC_KEY): every checkpoint must be signed by it."
+PUBLIC_KEY_HELP = ("The seal key's published public key (64 hex; default LEDGER_SEAL_PUBLIC_KEY): "
+                   "every checkpoint must be signed by it.")
 ANCHOR_HELP = "A checkpoint hash published earlier (printed by `ledger seal`): the chain must contain it."
 
 

@@ -36,7 +36,8 @@ def log_config() -> dict[str, Any]:
     from uvicorn.config import LOGGING_CONFIG
 
     config = {**LOGGING_CONFIG, "filters": {"redact": {"()": RedactIdNumbers}}}
-    config["handlers"] = {name: {**handler, "filters": ["redact"]} for name, handler in LOGGING_CONFIG["handlers"].items()}
+    config["handlers"] = {name: {**handler, "filters": ["redact"]}
+                          for name, handler in LOGGING_CONFIG["handlers"].items()}
     return config
 
 

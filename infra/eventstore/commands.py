@@ -171,7 +171,7 @@ Command = Annotated[
 ]
 COMMAND_TYPES = ("enroll", "suspend", "resume", "cancel", "expire", "transfer", "credit", "bind", "unbind",
                  "authorize", "revoke", "deduct", "reverse")
-_ADAPTER: TypeAdapter = TypeAdapter(Command)  # type: ignore[arg-type]  # an Annotated union is a valid target
+_ADAPTER: TypeAdapter = TypeAdapter(Command)
 
 # Who initiates an unbind, when the line does not say: the reason implies it.
 UNBIND_INITIATOR = {"binder_request": "binder", "member_request": "member"}

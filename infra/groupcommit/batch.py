@@ -151,8 +151,8 @@ def apply_stream(app: Any, lines: Iterable[str | bytes], *, batch_size: int = BA
             if isinstance(text, str) and text:
                 yield {"line": number, **next(results)}
             else:
-                error = dict(EMPTY_LINE_ERROR) if isinstance(text, str) else text.to_dict()
-                yield {"line": number, "ok": False, "command": None, "error": error}
+                refusal = dict(EMPTY_LINE_ERROR) if isinstance(text, str) else text.to_dict()
+                yield {"line": number, "ok": False, "command": None, "error": refusal}
 
 
 def apply_results(app: Any, lines: Iterable[str | bytes], *, batch_size: int = BATCH_SIZE_DEFAULT,
@@ -175,5 +175,5 @@ def apply_results(app: Any, lines: Iterable[str | bytes], *, batch_size: int = B
                 raise StorageError(f"line {number}: {error.message}") from None
             yield {"line": number, **answer}
         else:
-            error = dict(EMPTY_LINE_ERROR) if isinstance(text, str) else text.to_dict()
-            yield {"line": number, "ok": False, "command": None, "error": error}
+            refusal = dict(EMPTY_LINE_ERROR) if isinstance(text, str) else text.to_dict()
+            yield {"line": number, "ok": False, "command": None, "error": refusal}

@@ -5,10 +5,11 @@
 | channel | bind, unbind, authorize, revoke; a command's `channel` must be the key's channel |
 | institution | deduct, reverse; `institution` (for reverse: the settlement's) must be the key's |
 | fund | enroll, credit, suspend, resume, cancel, expire, transfer |
-| auditor | person reads, lookup, history, deduction audit and bundle, compliance reports, access log; within its region prefix; says why (X-Purpose) |
+| auditor | person reads, lookup, history, deduction audit and bundle, compliance reports, access log (see below) |
 | operator | seal, verify, projections status, rebuild, checksum |
 | admin | keys (CLI), access log |
 
+An auditor reads only within its region prefix and says why (X-Purpose).
 Any valid key may read /readyz and /metrics; /healthz needs none.
 """
 
@@ -17,6 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 from infra.service.problems import Problem
+from infra.service.store import ROLES
+
+ROLES_ALL = ROLES  # every role a key may hold
 
 COMMAND_ROLE = {
     "bind": "channel", "unbind": "channel", "authorize": "channel", "revoke": "channel",

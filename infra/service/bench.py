@@ -137,5 +137,6 @@ def run(settings: Settings, *, clients: int = 64, seconds: float = 10.0, persons
     result["requests_per_s"] = group["requests_per_s"]
     result["latency_ms_p50"] = group["latency_ms_p50"]
     result["latency_ms_p99"] = group["latency_ms_p99"]
-    result["speedup"] = round(group["requests_per_s"] / single["requests_per_s"], 2) if single["requests_per_s"] else None
+    result["speedup"] = (round(group["requests_per_s"] / single["requests_per_s"], 2)
+                         if single["requests_per_s"] else None)
     return result

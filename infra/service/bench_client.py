@@ -20,11 +20,13 @@ from infra.service.bench import person_number
 async def main(base: str, token: str, clients: int, seconds: float, persons: int, tag: str) -> dict:
     host, port = base.removeprefix("http://").split(":")
     latencies: list[float] = []
-    errors = {"count": 0, "first": None}
+    error_count = 0
+    first_error: str | None = None
     numbers = [person_number(i) for i in range(persons)]
     stop_at = time.perf_counter() + seconds
 
     async def worker(number: int) -> None:
+        nonlocal error_count, first_error
         reader, writer = await asyncio.open_connection(host, int(port))
         sent = 0
         while time.perf_counter() < stop_at:
@@ -41,8 +43,8 @@ async def main(base: str, token: str, clients: int, seconds: float, persons: int
             answer = await reader.readexactly(length)
             latencies.append(time.perf_counter() - started)
             if status != 200:
-                errors["count"] += 1
-                errors["first"] = errors["first"] or answer[:200].decode("utf-8", "replace")
+                error_count += 1
+                first_error = first_error or answer[:200].decode("utf-8", "replace")
         writer.close()
 
     started = time.perf_counter()
@@ -53,7 +55,7 @@ async def main(base: str, token: str, clients: int, seconds: float, persons: int
     def pct(p: float) -> float:
         return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 1) if latencies else 0.0
 
-    return {"requests": len(latencies), "errors": errors["count"], "first_error": errors["first"],
+    return {"requests": len(latencies), "errors": error_count, "first_error": first_error,
             "elapsed_s": round(elapsed, 2), "requests_per_s": round(len(latencies) / elapsed, 1),
             "latency_ms_p50": pct(0.50), "latency_ms_p90": pct(0.90), "latency_ms_p99": pct(0.99),
             "latency_ms_max": pct(1.0)}

@@ -77,7 +77,7 @@ class ServiceStore:
                     cursor.execute(sql.format(**self.names), params)
                 if fetch and cursor.description:
                     names = [d[0] for d in cursor.description]
-                    rows = [dict(zip(names, row)) for row in cursor.fetchall()]
+                    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
             return rows
         with self.recorder.datastore.transaction(commit=True) as cursor:
             for sql, params in statements:
@@ -88,7 +88,7 @@ class ServiceStore:
             if fetch:
                 for row in cursor.fetchall():
                     rows.append(dict(row) if not isinstance(row, tuple) else
-                                dict(zip([d[0] for d in cursor.description], row)))
+                                dict(zip([d[0] for d in cursor.description], row, strict=True)))
         return rows
 
     # --- keys ---------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from domain.money import AMOUNT_FEN_MAX, format_fen
 from domain.person import BALANCE_FEN_MAX
 from infra.cli import output
 from infra.cli.main import main
-from infra.eventstore.commands import parse_command
+from infra.eventstore.commands import Credit, parse_command
 from tests.support import DEV_KEY, Ledger, line
 from tests.support.state import adult, minor
 
@@ -61,6 +61,7 @@ def test_at_at_the_edges_is_accepted(family, at):
     """Valid input at both edges (whether the ledger then takes it is a matter of time order and
     its clock: OUT_OF_ORDER, FUTURE_DATED)."""
     command = parse_command(line("credit", at=at, **commands(*family)["credit"]))
+    assert isinstance(command, Credit)
     assert command.at == datetime.fromisoformat(at.replace("Z", "+00:00"))
 
 

@@ -30,7 +30,8 @@ def post_command(client, token, key, **command):
 
 
 def ref_of(client, tokens, number):
-    r = client.post("/v1/persons/lookup", json={"id_number": number}, headers=auth(tokens["auditor"], **{"X-Purpose": "t"}))
+    r = client.post("/v1/persons/lookup", json={"id_number": number},
+                    headers=auth(tokens["auditor"], **{"X-Purpose": "t"}))
     assert r.status_code == 200, r.text
     return r.json()["person_ref"]
 
@@ -63,7 +64,7 @@ def test_readyz_is_503_when_views_are_too_far_behind(app):
 
 
 def test_revoked_and_expired_keys_are_refused_and_key_use_is_recorded(served):
-    client, tokens, _, _ = served
+    client, _tokens, _, _ = served
     store = client.app.state.store
     key = store.create_key("operator", name="ops")
     assert client.get("/v1/verify", headers=auth(key["token"])).status_code == 200
@@ -259,7 +260,8 @@ def test_auditor_needs_a_purpose_and_stays_in_its_region(served):
     is_problem(client.get(f"/v1/persons/{ref}", headers=wuhan), 403, "FORBIDDEN")
     r = client.post("/v1/persons/lookup", json={"id_number": OUTSIDER}, headers=wuhan)
     assert r.status_code == 200
-    is_problem(client.get(f"/v1/persons/{r.json()['person_ref']}", headers=auth(tokens["auditor"], **{"X-Purpose": "t"})),
+    outsider = r.json()["person_ref"]
+    is_problem(client.get(f"/v1/persons/{outsider}", headers=auth(tokens["auditor"], **{"X-Purpose": "t"})),
                403, "FORBIDDEN")
     is_problem(client.get("/v1/reports/compliance", params={"month": "2025-03", "region": "42"},
                           headers=auth(tokens["auditor"])), 403, "FORBIDDEN")
@@ -364,7 +366,7 @@ def test_role_endpoint_matrix(served):
 def test_no_id_number_in_any_answer(served):
     client, tokens, family, _ = served
     raw = set(family.values()) | {OUTSIDER}
-    texts = []
+    texts: list[str] = []
     for method, path, kwargs, allowed in endpoints(client, tokens, family):
         role = sorted(allowed)[0]
         kwargs = dict(kwargs)

@@ -21,7 +21,7 @@ def ledger(db: str, *args: str) -> subprocess.CompletedProcess:
                           timeout=120, env=ENV)
 
 
-def call(base: str, method: str, path: str, token: str, body: bytes | None = None, **headers: str):
+def call(base: str, method: str, path: str, token: str, body: bytes | None = None, /, **headers: str):
     request = urllib.request.Request(base + path, data=body, method=method,
                                      headers={"Authorization": f"Bearer {token}", **headers})
     try:
@@ -39,40 +39,40 @@ def test_serve_over_real_http(tmp_path):
     listed = ledger(db, "keys", "list", "--json")
     assert fund["token"] not in listed.stdout and fund["key_id"] in listed.stdout
     port = free_port()
-    log = open(tmp_path / "server.log", "w+")
-    server = subprocess.Popen([sys.executable, "-m", "infra.cli.main", "--db", db, "serve", "--port", str(port)],
-                              stdout=log, stderr=subprocess.STDOUT, env=ENV)
-    base = f"http://127.0.0.1:{port}"
-    person = id_number("110105", "19800101", 11)
-    try:
-        wait_healthy(base)
-        status, headers, text = call(base, "POST", "/v1/commands", fund["token"],
-                                     line("enroll", person=person, insurance="employee").encode(),
-                                     **{"Idempotency-Key": "e2e-1", "Content-Type": "application/json"})
-        assert status == 200 and json.loads(text)["position"] >= 1
-        status, headers, _ = call(base, "POST", "/v1/commands", fund["token"],
-                                  line("enroll", person=person, insurance="employee").encode(),
-                                  **{"Idempotency-Key": "e2e-1", "Content-Type": "application/json"})
-        assert status == 200 and headers["Idempotency-Replayed"] == "true"
-        status, _, text = call(base, "POST", "/v1/persons/lookup", auditor["token"],
-                               json.dumps({"id_number": person}).encode(),
-                               **{"X-Purpose": "e2e", "Content-Type": "application/json"})
-        assert status == 200
-        ref = json.loads(text)["person_ref"]
-        status, _, text = call(base, "GET", f"/v1/persons/{ref}/balance?min_position=1", auditor["token"],
-                               **{"X-Purpose": "e2e"})
-        assert status == 200 and json.loads(text)["balance_fen"] == 0
-        # a careless client puts an ID number in a URL: refused, and the log masks it
-        status, headers, _ = call(base, "GET", f"/v1/persons/{person}", auditor["token"], **{"X-Purpose": "e2e"})
-        assert status == 404 and headers["Content-Type"].startswith("application/problem+json")
-        assert call(base, "GET", "/metrics", fund["token"])[0] == 200
-        assert ledger(db, "keys", "revoke", fund["key_id"]).returncode == 0
-        assert call(base, "GET", "/readyz", fund["token"])[0] == 401
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    log.seek(0)
-    server_log = log.read()
+    with open(tmp_path / "server.log", "w+") as log:
+        server = subprocess.Popen([sys.executable, "-m", "infra.cli.main", "--db", db, "serve", "--port", str(port)],
+                                  stdout=log, stderr=subprocess.STDOUT, env=ENV)
+        base = f"http://127.0.0.1:{port}"
+        person = id_number("110105", "19800101", 11)
+        try:
+            wait_healthy(base)
+            status, headers, text = call(base, "POST", "/v1/commands", fund["token"],
+                                         line("enroll", person=person, insurance="employee").encode(),
+                                         **{"Idempotency-Key": "e2e-1", "Content-Type": "application/json"})
+            assert status == 200 and json.loads(text)["position"] >= 1
+            status, headers, _ = call(base, "POST", "/v1/commands", fund["token"],
+                                      line("enroll", person=person, insurance="employee").encode(),
+                                      **{"Idempotency-Key": "e2e-1", "Content-Type": "application/json"})
+            assert status == 200 and headers["Idempotency-Replayed"] == "true"
+            status, _, text = call(base, "POST", "/v1/persons/lookup", auditor["token"],
+                                   json.dumps({"id_number": person}).encode(),
+                                   **{"X-Purpose": "e2e", "Content-Type": "application/json"})
+            assert status == 200
+            ref = json.loads(text)["person_ref"]
+            status, _, text = call(base, "GET", f"/v1/persons/{ref}/balance?min_position=1", auditor["token"],
+                                   **{"X-Purpose": "e2e"})
+            assert status == 200 and json.loads(text)["balance_fen"] == 0
+            # a careless client puts an ID number in a URL: refused, and the log masks it
+            status, headers, _ = call(base, "GET", f"/v1/persons/{person}", auditor["token"], **{"X-Purpose": "e2e"})
+            assert status == 404 and headers["Content-Type"].startswith("application/problem+json")
+            assert call(base, "GET", "/metrics", fund["token"])[0] == 200
+            assert ledger(db, "keys", "revoke", fund["key_id"]).returncode == 0
+            assert call(base, "GET", "/readyz", fund["token"])[0] == 401
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        log.seek(0)
+        server_log = log.read()
     assert "/v1/persons/110105********0112" in server_log  # the access log line, masked
     assert person not in server_log
     access = json.loads(ledger(db, "access-log", person, "--json").stdout)

@@ -16,6 +16,8 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from infra.cli.main import main
 from infra.eventstore.application import LedgerApp
@@ -49,6 +51,7 @@ def sealed(request, tmp_path):
     ledger.ok("credit", person=f["grandma"], amount="392.05", source="adjustment", at=at(5))
     credit = app.recorder.max_notification_id()
     deduct(ledger, f["child"], "800.00", "S-1")
+    assert isinstance(app.recorder, SQLiteApplicationRecorder | PostgresApplicationRecorder)
     table = app.recorder.events_table_name
     app.close()
     tamper = SQLiteTamper(url, table) if request.param == "sqlite" else PostgresTamper(url, table)
@@ -63,7 +66,7 @@ def sealed(request, tmp_path):
 
 
 def test_a_whole_chain_rewrite_is_caught_by_the_signatures(sealed):
-    url, tamper, credit, anchor, public_key = sealed
+    url, tamper, credit, _anchor, public_key = sealed
     rewrite_whole_chain(tamper, credit, b'"amount_fen":39205,', b'"amount_fen":39205000,')
     assert b"39205000" in bytes(tamper.row(credit)[3])
     # Without a key or an anchor the rewrite is undetectable, and verify says so plainly.

@@ -11,6 +11,8 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from infra.audit import chain, signing
 from infra.audit import hashing as h
@@ -46,6 +48,7 @@ def store_url(request, tmp_path):
     ledger = Ledger(app)
     f = national_family(ledger)
     deduct(ledger, f["child"], "800.00", "S-1")
+    assert isinstance(app.recorder, SQLiteApplicationRecorder | PostgresApplicationRecorder)
     table = app.recorder.events_table_name
     app.close()
     return url, (SQLiteTamper(url, table) if request.param == "sqlite" else PostgresTamper(url, table))
@@ -132,7 +135,7 @@ def test_unsigned_foreign_and_damaged_signatures_are_caught(store_url):
                         "merkle_root_sha256", "sealed_at", "previous_sha256"),
                        tamper._run(("SELECT sequence, first_position, position, record_count, head_sha256, "
                                     "merkle_root_sha256, sealed_at, previous_sha256 FROM audit_checkpoints "
-                                    "WHERE sequence=1", ()))[0][0]))
+                                    "WHERE sequence=1", ()))[0][0], strict=True))
     other, signature = signing.sign_checkpoint(b"\x07" * 32, content)
     tamper.execute("UPDATE audit_checkpoints SET public_key=?, signature=? WHERE sequence=1", (other, signature))
     assert run("--db", url, "verify").exit_code == 0  # valid under the key it names: only the published key tells

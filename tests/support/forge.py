@@ -44,7 +44,7 @@ def rewrite_whole_chain(tamper: SQLiteTamper | PostgresTamper, position: int, ol
     checkpoints = tamper._run(("SELECT sequence, first_position, position, record_count, sealed_at "
                                "FROM audit_checkpoints ORDER BY sequence", ()))[0]
     previous = h.GENESIS.hex()
-    statements = []
+    statements: list[tuple[str, tuple]] = []
     for sequence, first, last, count, sealed_at in checkpoints:
         content = {
             "sequence": sequence, "first_position": first, "position": last, "record_count": count,
@@ -52,17 +52,18 @@ def rewrite_whole_chain(tamper: SQLiteTamper | PostgresTamper, position: int, ol
             "merkle_root_sha256": h.merkle_root([leaves[p] for p in sorted(leaves) if first <= p <= last]).hex(),
             "sealed_at": sealed_at, "previous_sha256": previous,
         }
-        digest = h.checkpoint_digest(content)
+        checkpoint_sha256 = h.checkpoint_digest(content)
         statements.append((f"UPDATE audit_checkpoints SET head_sha256={mark}, merkle_root_sha256={mark}, "
                            f"previous_sha256={mark}, checkpoint_sha256={mark} WHERE sequence={mark}",
-                           (content["head_sha256"], content["merkle_root_sha256"], previous, digest, sequence)))
+                           (content["head_sha256"], content["merkle_root_sha256"], previous, checkpoint_sha256,
+                            sequence)))
         if seed is not None:
             from infra.audit import signing
 
             public, signature = signing.sign_checkpoint(seed, content)
             statements.append((f"UPDATE audit_checkpoints SET public_key={mark}, signature={mark} "
                                f"WHERE sequence={mark}", (public, signature, sequence)))
-        previous = digest
+        previous = checkpoint_sha256
     tamper._run(*statements)
 
 

@@ -1,0 +1,92 @@
+"""Commands, for the writing roles (channel, institution, fund): one command, or NDJSON lines."""
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from infra.eventstore import commands as c
+from infra.groupcommit.batch import BATCH_SIZE_MAX, EMPTY_LINE_ERROR
+from infra.service import auth
+from infra.service.deps import Svc, Writer
+from infra.service.problems import Problem, problem_responses
+
+router = APIRouter(tags=["commands"])
+
+# The commands' JSON schema, added to the OpenAPI components by create_app.
+command_schema = c._ADAPTER.json_schema(ref_template="#/components/schemas/{model}")
+command_defs = command_schema.pop("$defs", {})
+
+IdempotencyKey = Annotated[str, Header(
+    alias="Idempotency-Key", min_length=1, max_length=128,
+    description="The command id; a retry with the same key returns the original answer.")]
+
+
+@router.post("/v1/commands", summary="Apply one command (idempotent by Idempotency-Key)",
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                 "schema": {"$ref": "#/components/schemas/Command"}}}}},
+             responses={200: {"description": "Accepted: the apply result plus `position`",
+                              "content": {"application/json": {"schema": {"type": "object"}}}},
+                        **problem_responses(401, 403, 404, 409, 422, 503)})
+async def command(request: Request, key: Writer, idempotency_key: IdempotencyKey, svc: Svc) -> Response:
+    raw = await request.body()
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise Problem(422, "INVALID_INPUT", "body: not valid JSON", field="body") from None
+    if not isinstance(data, dict):
+        raise Problem(422, "INVALID_INPUT", "body: must be a JSON object", field="body")
+    if "command_id" in data and data["command_id"] != idempotency_key:
+        raise Problem(422, "INVALID_INPUT", "command_id: differs from the Idempotency-Key header",
+                      field="command_id")
+    await run_in_threadpool(auth.check_command, key, data, svc.settlement_institution)
+    text = json.dumps({**data, "command_id": idempotency_key}, ensure_ascii=False)
+    written = await svc.write([text])
+    answer = written.answers[0]
+    headers = {"Idempotency-Replayed": "true"} if answer.get("duplicate") else {}
+    if not answer["ok"]:
+        raise Problem.of_error(answer["error"], headers, command=answer.get("command"),
+                               command_id=answer.get("command_id"),
+                               position=written.position if answer["error"].get("recorded") else None)
+    return JSONResponse({**answer, "position": written.position}, headers=headers)
+
+
+@router.post("/v1/commands:batch", summary="Apply NDJSON command lines; NDJSON answers",
+             openapi_extra={"requestBody": {"required": True, "content": {"application/x-ndjson": {
+                 "schema": {"type": "string"}}}}},
+             responses={200: {"description": "One JSON answer per line, as `ledger apply` prints",
+                              "content": {"application/x-ndjson": {"schema": {"type": "string"}}}},
+                        **problem_responses(401, 403, 422)})
+async def command_batch(request: Request, key: Writer, svc: Svc) -> Response:
+    raw = await request.body()
+    try:
+        lines = raw.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise Problem(422, "INVALID_INPUT", "body: not UTF-8", field="body") from None
+    if len(lines) > BATCH_SIZE_MAX:
+        raise Problem(422, "INVALID_INPUT", f"body: at most {BATCH_SIZE_MAX} lines", field="body")
+    texts = [line.strip() for line in lines]
+    for number, text in enumerate(texts, start=1):
+        try:
+            data = json.loads(text) if text else None
+        except ValueError:
+            continue  # the ledger answers this line INVALID_INPUT
+        if isinstance(data, dict):
+            try:
+                await run_in_threadpool(auth.check_command, key, data, svc.settlement_institution)
+            except Problem as problem:
+                problem.detail = f"line {number}: {problem.detail}"
+                problem.extra["line"] = number
+                raise
+    real = [t for t in texts if t]
+    written = await svc.write(real) if real else None
+    answers = iter(written.answers if written else [])
+    out = []
+    for number, text in enumerate(texts, start=1):
+        answer = next(answers) if text else {"ok": False, "command": None, "error": dict(EMPTY_LINE_ERROR)}
+        out.append(json.dumps({"line": number, **answer}, ensure_ascii=False))
+    position = written.position if written else svc.ledger.recorder.max_notification_id() or 0
+    return Response("".join(line + "\n" for line in out), media_type="application/x-ndjson",
+                    headers={"Ledger-Position": str(position)})

@@ -1,0 +1,93 @@
+"""Health (liveness without a key; readiness and metrics for any key) and operations for
+operators: seal, verify, view positions, checksum, rebuild."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from infra.service.deps import Key, Operator, Svc
+from infra.service.problems import Problem, problem_responses
+
+health = APIRouter(tags=["health"])
+router = APIRouter(tags=["operations"])
+
+
+@health.get("/healthz", summary="Liveness: the process answers")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@health.get("/readyz", summary="Readiness: store reachable, views caught up within a bound",
+            responses=problem_responses(401, 503))
+def readyz(key: Key, svc: Svc) -> Response:
+    try:
+        head = svc.ledger.recorder.max_notification_id() or 0
+        position = svc.views.position()
+    except Exception as error:  # noqa: BLE001 - any failure means "not ready"
+        raise Problem(503, "STORAGE_ERROR", f"store unreachable: {type(error).__name__}") from None
+    lag = max(0, head - position)
+    if lag > svc.ready_lag_max:
+        raise Problem(503, "VIEWS_BEHIND", f"views are {lag} events behind (bound {svc.ready_lag_max})")
+    return JSONResponse({"status": "ready", "head": head, "views_position": position, "lag": lag})
+
+
+@health.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse,
+            responses=problem_responses(401))
+def metrics_endpoint(key: Key, svc: Svc) -> Response:
+    body, content_type = svc.metrics.render()
+    return Response(body, media_type=content_type)
+
+
+@router.post("/v1/seal", summary="Extend the hash chain and store a checkpoint",
+             responses=problem_responses(401, 403, 409, 503))
+def seal(key: Operator, svc: Svc) -> dict[str, Any]:
+    from infra.audit.chain import seal as run
+    from infra.audit.store import AuditStore, SealConflictError
+    from infra.config import ConfigError, load_seal_key, warn_development_seal_key
+
+    try:  # as `ledger seal`: LEDGER_SEAL_KEY, refused without it on PostgreSQL
+        seal_key = load_seal_key(svc.ledger.settings.db)
+    except ConfigError as error:
+        raise Problem(503, "SEAL_KEY_MISSING", str(error)) from None
+    warn_development_seal_key(seal_key)
+    audit_store = AuditStore(svc.ledger)
+    try:
+        written = run(audit_store, datetime.now(UTC).isoformat(timespec="seconds"), seed=seal_key.seed)
+    except SealConflictError:
+        raise Problem(409, "SEAL_CONFLICT", "another seal ran at the same time; seal again") from None
+    checkpoints = audit_store.checkpoints()
+    return {"written": written, "checkpoint": checkpoints[-1] if checkpoints else None}
+
+
+@router.get("/v1/verify", summary="Recompute the hash chain (ok=false if altered)",
+            responses=problem_responses(401, 403))
+def verify(key: Operator, svc: Svc) -> dict[str, Any]:
+    from infra.audit.chain import verify as run
+    from infra.audit.store import AuditStore
+
+    return run(AuditStore(svc.ledger))
+
+
+@router.get("/v1/projections", summary="View positions and lag", responses=problem_responses(401, 403))
+def projections(key: Operator, svc: Svc) -> dict[str, Any]:
+    with svc.views.lock:
+        positions = svc.views.runner.positions()
+    head = svc.views.runner.head()
+    return {"head": head, "views": {n: {"position": p, "lag": max(0, head - p)} for n, p in positions.items()}}
+
+
+@router.get("/v1/projections/checksum", summary="Row count and SHA-256 of the live views",
+            responses=problem_responses(401, 403))
+def checksum(key: Operator, svc: Svc) -> dict[str, Any]:
+    svc.views.catch_up()
+    with svc.views.lock:
+        return {"views": svc.views.runner.summaries()}
+
+
+@router.post("/v1/projections/rebuild", summary="Rebuild every view, then switch",
+             responses=problem_responses(401, 403))
+def rebuild(key: Operator, svc: Svc) -> dict[str, Any]:
+    with svc.views.lock:
+        return {"views": svc.views.runner.rebuild()}
