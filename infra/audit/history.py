@@ -12,14 +12,29 @@ order: a command dated before what is recorded is refused OUT_OF_ORDER), loaded 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 from uuid import UUID
 
 from domain import events as ev
-from domain.clock import local_iso
+from domain.clock import CST, local_iso
+from domain.errors import InvalidInputError
 from infra.audit.store import AuditStore
 from infra.readmodels.queries import AID_FIELDS, BINDING_FIELDS, tie_rows
+
+
+def parse_moment(raw: str, field: str) -> datetime:
+    """ISO-8601 with an offset, or a date (the end of that day in UTC+8)."""
+    try:
+        if len(raw) == 10:
+            return datetime.combine(datetime.fromisoformat(raw).date(), time.max, tzinfo=CST)
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInputError(f"{field}: {raw!r} is not an ISO-8601 time", field=field) from None
+    if moment.tzinfo is None:
+        raise InvalidInputError(f"{field}: {raw!r} needs an offset (e.g. +08:00)", field=field)
+    return moment
+
 
 EVENTS_MAX = 10_000  # a timeline longer than this is cut, and says so
 

@@ -13,14 +13,13 @@ This is the only place of the feature that reads the clock (the time a checkpoin
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from domain.clock import CST
-from domain.errors import InvalidInputError
+from infra.audit.history import parse_moment
 from infra.cli import output
 from infra.cli.context import guarded
 
@@ -45,19 +44,6 @@ def _write(path: str, data: str | bytes) -> None:
     else:
         target.write_text(data, encoding="utf-8")
     output.err_console.print(f"wrote {target}", highlight=False)
-
-
-def parse_moment(raw: str, field: str) -> datetime:
-    """ISO-8601 with an offset, or a date (the end of that day in UTC+8)."""
-    try:
-        if len(raw) == 10:
-            return datetime.combine(datetime.fromisoformat(raw).date(), time.max, tzinfo=CST)
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInputError(f"{field}: {raw!r} is not an ISO-8601 time", field=field) from None
-    if moment.tzinfo is None:
-        raise InvalidInputError(f"{field}: {raw!r} needs an offset (e.g. +08:00)", field=field)
-    return moment
 
 
 @click.group()

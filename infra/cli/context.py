@@ -58,7 +58,7 @@ class LedgerContext:
             warn_development_key(settings)
             self._read_app = LedgerApp(settings)
             lag, where = replica_lag(self._read_app, self.settings().db)
-            output.annotations["replica_lag_bytes"] = lag
+            output.answer_notes["replica_lag_bytes"] = lag
             output.err_console.print(f"read from {where}; replica lag: "
                                      f"{'unknown' if lag is None else f'{lag} bytes'}", highlight=False)
         return self._read_app
@@ -90,12 +90,13 @@ def replica_lag(read_app: Any, primary_db: str) -> tuple[int | None, str]:
         import psycopg
 
         with psycopg.connect(split_schema(primary_db)[0], connect_timeout=3, autocommit=True) as conn:
-            standby, current = conn.execute("SELECT pg_is_in_recovery(), CASE WHEN pg_is_in_recovery() "
-                                            "THEN NULL ELSE pg_current_wal_lsn()::text END").fetchone()
-    except Exception:  # the primary is down or unreachable: the lag is unknown, the answer stands
+            primary = conn.execute("SELECT pg_is_in_recovery(), CASE WHEN pg_is_in_recovery() "
+                                   "THEN NULL ELSE pg_current_wal_lsn()::text END").fetchone()
+    except psycopg.Error:  # the primary is down or unreachable: the lag is unknown, the answer stands
         return None, where
-    if standby or current is None:
+    if primary is None or primary[0] or primary[1] is None:
         return None, where
+    current = primary[1]
     return max(0, _lsn(current) - _lsn(row["replayed"])), where
 
 

@@ -19,11 +19,11 @@ err_console = Console(stderr=True)
 
 # Facts about how an answer was obtained, added to every JSON object printed (e.g.
 # `replica_lag_bytes` when the command read a replica given by --read-db).
-annotations: dict[str, Any] = {}
+answer_notes: dict[str, Any] = {}  # fields every JSON answer of this run carries (e.g. replica lag)
 
 
 def annotate(value: Any) -> Any:
-    return {**value, **annotations} if isinstance(value, dict) and annotations else value
+    return {**value, **answer_notes} if isinstance(value, dict) and answer_notes else value
 
 
 def emit_json(value: Any) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -206,7 +206,7 @@ def test_no_accepted_decision_reads_an_event_effective_after_it(commands):
     settled = [json.loads(text)["settlement_id"] for text in (command(*c) for c in commands)
                if app.apply_line(text)["ok"] and json.loads(text)["type"] == "deduct"]
     for person in PEOPLE:  # every decision's own account: effective order is the recorded order
-        stamps = [e.timestamp for e in app.events.get(app.person_ref(person, "p")[0])]
+        stamps = [cast(Any, e).timestamp for e in app.events.get(app.person_ref(person, "p")[0])]
         assert stamps == sorted(stamps)
     for settlement_id in settled:  # a deduction's inputs also include accounts it did not change
         assert audit_deduction(app, AuditStore(app), settlement_id)[0]["time_check"]["ok"]

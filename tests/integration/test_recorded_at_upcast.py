@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from typing import Any, cast
 
 from infra.audit import chain
 from infra.audit.history import person_history
@@ -45,7 +46,7 @@ def test_an_old_store_without_recorded_times_loads_replays_and_verifies(tmp_path
     try:
         child = app.get_person(family["child"])
         assert child.balance_fen == 0
-        assert all(e.recorded_at is None for e in app.events.get(child.id))
+        assert all(cast(Any, e).recorded_at is None for e in app.events.get(child.id))
         result, _, _ = audit_deduction(app, AuditStore(app), "S-1")
         assert result["verdict"] == "consistent" and result["time_check"]["ok"] is True
         assert {e["recorded_at"] for e in result["evidence"]} == {None}

@@ -49,6 +49,7 @@ def test_the_pool_gets_the_parameters_before_it_connects():
     factory = PostgresFactory(settings.eventsourcing_env())
     apply_connect_params(factory, settings)
     kwargs = factory.datastore.pool.kwargs
+    assert isinstance(kwargs, dict)
     assert kwargs["host"] == "127.0.0.1,127.0.0.1" and kwargs["port"] == "5441,5442"
     assert kwargs["target_session_attrs"] == "read-write"
     assert factory.datastore.pool.closed  # nothing connected yet

@@ -64,17 +64,18 @@ def quota(person_ref: str, key: Auditor, purpose: Purpose, svc: Svc,
             **svc.views.read(view_queries.quota_view, svc.ledger.catalogue, person.id, person.masked, month)}
 
 
-@router.get("/v1/persons/{person_ref}/history", summary="Timeline and state as of a moment",
+@router.get("/v1/persons/{person_ref}/history", summary="Timeline with both times; state as of or known at a moment",
             responses=problem_responses(401, 403, 404, 422))
 def history(person_ref: str, key: Auditor, purpose: Purpose, svc: Svc,
-            as_of: Annotated[str | None, Query(max_length=40)] = None) -> dict[str, Any]:
-    from infra.audit.history import person_history
+            as_of: Annotated[str | None, Query(max_length=40)] = None,
+            known_at: Annotated[str | None, Query(max_length=40)] = None) -> dict[str, Any]:
+    from infra.audit.history import parse_moment, person_history
     from infra.audit.store import AuditStore
-    from infra.cli.audit import parse_moment
 
     moment = parse_moment(as_of, "as_of") if as_of else None
+    known = parse_moment(known_at, "known_at") if known_at else None
     person = svc.read_person(person_ref, key, purpose, "/v1/persons/{person_ref}/history")
-    return {"person_ref": person_ref, **person_history(svc.ledger, AuditStore(svc.ledger), person.id, moment)}
+    return {"person_ref": person_ref, **person_history(svc.ledger, AuditStore(svc.ledger), person.id, moment, known)}
 
 
 @router.get("/v1/persons/{person_ref}/access-log", summary="Who read this person's data",
