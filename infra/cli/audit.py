@@ -22,6 +22,7 @@ import click
 from infra.audit.history import parse_moment
 from infra.cli import output
 from infra.cli.context import guarded
+from infra.service.store import ServiceStore
 
 
 def _store(obj: Any) -> Any:
@@ -132,15 +133,19 @@ def seal(obj: Any, as_json: bool) -> None:
         sys.exit(2)
     checkpoints = store.checkpoints()
     last = checkpoints[-1] if checkpoints else None
-    result = {"written": written, "checkpoint": last}
+    access = ServiceStore(obj.app()).seal_access_log(key.seed, sealed_at)
+    result = {"written": written, "checkpoint": last, "access_log_checkpoint": access}
     if as_json:
         output.emit_json(result)
-    elif last is None:
+        return
+    if last is None:
         output.console.print("the log is empty: nothing to seal")
     else:
         output.console.print(f"sealed through position {last['position']} "
                              f"({len(written)} new checkpoint(s))\nanchor (keep a copy elsewhere): "
                              f"{last['checkpoint_sha256']}", highlight=False)
+    if access is not None:
+        output.console.print(f"access log sealed through entry {access['sequence']}", highlight=False)
 
 
 @click.command("seal-key")
@@ -192,12 +197,20 @@ def verify(obj: Any, public_key: str | None, anchor: str | None, as_json: bool) 
     """Recompute the hash chain up to the last checkpoint; exit 1 if anything was altered."""
     from infra.audit.chain import verify as run
 
-    result = run(_read_store(obj), _trusted(public_key), anchor)
+    trusted = _trusted(public_key)
+    result = run(_read_store(obj), trusted, anchor)
+    readers = ServiceStore(obj.read_app(), create=False)
+    access = readers.verify_access_log(trusted) if readers.has_access_log() else None
+    result["access_log"] = access
     if as_json:
         output.emit_json(result)
     else:
         _print_verify(result)
-    sys.exit(0 if result["ok"] else 1)
+        if access is not None:
+            state = "[green]intact[/]" if access["ok"] else "[bold red]" + "; ".join(access["problems"]) + "[/]"
+            output.console.print(f"access log: {access['entries']} entries, sealed through {access['sealed_through']}:"
+                                 f" {state}", highlight=False)
+    sys.exit(0 if result["ok"] and (access is None or access["ok"]) else 1)
 
 
 @click.command("verify-bundle")

@@ -5,7 +5,9 @@
 - `ledger_api_key_log`: append-only record of creating, using (at most once a minute per key and
   process, so that a busy client does not add a row per request) and revoking keys.
 - `ledger_access_log`: append-only record of who read whose data (PIPL): key, role, person
-  (aggregate id, never an ID number), endpoint, time, purpose.
+  (aggregate id, never an ID number), endpoint, time, purpose; a hash chain
+  (infra.service.access_chain), and
+- `ledger_access_checkpoints`: its heads, signed with the seal key by `ledger seal`.
 
 Created with CREATE TABLE IF NOT EXISTS on first use, like infra.eventstore.keycheck's
 `ledger_meta`. The in-memory store gets a private in-memory SQLite database (tests only).
@@ -18,10 +20,19 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from infra.eventstore.backend import backend_of
+from infra.service import access_chain
+
+
+class Run(Protocol):
+    """One statement inside a transaction of `ServiceStore._transact`."""
+
+    def __call__(self, sql: str, params: tuple = (), fetch: bool = False) -> list[dict[str, Any]]: ...
+
 
 ROLES = ("channel", "institution", "fund", "auditor", "operator", "admin")
 USE_RECORD_INTERVAL_S = 60.0
@@ -32,8 +43,11 @@ _DDL = (
     "expires_at TEXT, revoked_at TEXT)",
     "CREATE TABLE IF NOT EXISTS {key_log} (at TEXT NOT NULL, key_id TEXT NOT NULL, action TEXT NOT NULL, "
     "detail TEXT NOT NULL DEFAULT '')",
-    "CREATE TABLE IF NOT EXISTS {access_log} (at TEXT NOT NULL, key_id TEXT NOT NULL, role TEXT NOT NULL, "
-    "person TEXT NOT NULL, endpoint TEXT NOT NULL, purpose TEXT NOT NULL DEFAULT '')",
+    "CREATE TABLE IF NOT EXISTS {access_log} (sequence BIGINT PRIMARY KEY, at TEXT NOT NULL, key_id TEXT NOT NULL, "
+    "role TEXT NOT NULL, person TEXT NOT NULL, endpoint TEXT NOT NULL, purpose TEXT NOT NULL DEFAULT '', "
+    "previous_sha256 TEXT NOT NULL, entry_sha256 TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {access_checkpoints} (sequence BIGINT PRIMARY KEY, head_sha256 TEXT NOT NULL, "
+    "sealed_at TEXT NOT NULL, previous_sha256 TEXT NOT NULL, public_key TEXT NOT NULL, signature TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS {access_log_index} ON {access_log} (person, at)",
 )
 _KEY_COLUMNS = ("key_id", "role", "channel", "institution", "region", "name", "created_at", "expires_at", "revoked_at")
@@ -50,7 +64,7 @@ def token_hash(token: str) -> str:
 class ServiceStore:
     """Keys, key log and access log in the ledger's own store."""
 
-    def __init__(self, app: Any):
+    def __init__(self, app: Any, *, create: bool = True):
         self.kind = backend_of(app.recorder)
         self.recorder = app.recorder
         self._lock = threading.Lock()
@@ -61,35 +75,62 @@ class ServiceStore:
         if self.kind == "postgres":
             schema = '"' + self.recorder.datastore.schema.replace('"', '""') + '"'
             self.names = {"keys": f"{schema}.ledger_api_keys", "key_log": f"{schema}.ledger_api_key_log",
-                          "access_log": f"{schema}.ledger_access_log", "access_log_index": "ledger_access_log_person"}
+                          "access_log": f"{schema}.ledger_access_log", "access_log_index": "ledger_access_log_person",
+                          "access_checkpoints": f"{schema}.ledger_access_checkpoints"}
         else:
             self.names = {"keys": "ledger_api_keys", "key_log": "ledger_api_key_log",
-                          "access_log": "ledger_access_log", "access_log_index": "ledger_access_log_person"}
-        self._run([(statement, ()) for statement in _DDL])
+                          "access_log": "ledger_access_log", "access_log_index": "ledger_access_log_person",
+                          "access_checkpoints": "ledger_access_checkpoints"}
+        if create:  # a reader (a replica, `verify`) creates nothing
+            self._run([(statement, ()) for statement in _DDL])
+
+    def has_access_log(self) -> bool:
+        """Whether this store has the access-log tables (a ledger never served has none)."""
+        if self.kind == "memory":
+            return self._memory is not None and bool(self._run([(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name='ledger_access_checkpoints'", ())], True))
+        if self.kind == "sqlite":
+            return bool(self._run([("SELECT name FROM sqlite_master WHERE type='table' "
+                                    "AND name='ledger_access_checkpoints'", ())], fetch=True))
+        rows = self._run([("SELECT to_regclass(?) IS NOT NULL AS present", (self.names["access_checkpoints"],))],
+                         fetch=True)
+        return bool(rows and rows[0]["present"])
 
     # --- plumbing: one transaction, SQL written with ? placeholders and {table} names ----------
-    def _run(self, statements: list[tuple[str, tuple]], fetch: bool = False) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
+    def _transact(self, work: Callable[[Run], Any]) -> Any:
+        """Run `work(run)` in one transaction; `run(sql, params, fetch=False)` -> rows as dicts."""
         if self._memory is not None:
             with self._lock, self._memory:
                 cursor = self._memory.cursor()
-                for sql, params in statements:
+
+                def run_memory(sql: str, params: tuple = (), fetch: bool = False) -> list[dict[str, Any]]:
                     cursor.execute(sql.format(**self.names), params)
-                if fetch and cursor.description:
+                    if not (fetch and cursor.description):
+                        return []
                     names = [d[0] for d in cursor.description]
-                    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-            return rows
+                    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+                return work(run_memory)
         with self.recorder.datastore.transaction(commit=True) as cursor:
-            for sql, params in statements:
+
+            def run_store(sql: str, params: tuple = (), fetch: bool = False) -> list[dict[str, Any]]:
                 text = sql.format(**self.names)
-                if self.kind == "postgres":
-                    text = text.replace("?", "%s")
-                cursor.execute(text, params)
-            if fetch:
-                for row in cursor.fetchall():
-                    rows.append(dict(row) if not isinstance(row, tuple) else
-                                dict(zip([d[0] for d in cursor.description], row, strict=True)))
-        return rows
+                cursor.execute(text.replace("?", "%s") if self.kind == "postgres" else text, params)
+                if not fetch:
+                    return []
+                return [dict(row) if not isinstance(row, tuple) else
+                        dict(zip([d[0] for d in cursor.description], row, strict=True)) for row in cursor.fetchall()]
+
+            return work(run_store)
+
+    def _run(self, statements: list[tuple[str, tuple]], fetch: bool = False) -> list[dict[str, Any]]:
+        def work(run: Run) -> list[dict[str, Any]]:
+            rows: list[dict[str, Any]] = []
+            for sql, params in statements:
+                rows = run(sql, params, fetch)
+            return rows
+
+        return self._transact(work)
 
     # --- keys ---------------------------------------------------------------------------------
     def create_key(self, role: str, *, channel: str | None = None, institution: str | None = None,
@@ -156,9 +197,56 @@ class ServiceStore:
 
     # --- who read whose data ------------------------------------------------------------------
     def record_access(self, key: dict[str, Any], person: str, endpoint: str, purpose: str) -> None:
-        self._run([("INSERT INTO {access_log} (at, key_id, role, person, endpoint, purpose) VALUES (?, ?, ?, ?, ?, ?)",
-                    (now_iso(), key["key_id"], key["role"], person, endpoint, purpose))])
+        """Append one entry to the hash chain (under a table lock on PostgreSQL: several server
+        processes append to one chain, never to forks of it)."""
+        entry = {"at": now_iso(), "key_id": key["key_id"], "role": key["role"], "person": person,
+                 "endpoint": endpoint, "purpose": purpose}
+
+        def append(run: Run) -> None:
+            if self.kind == "postgres":
+                run("LOCK TABLE {access_log} IN EXCLUSIVE MODE")
+            last = run("SELECT sequence, entry_sha256 FROM {access_log} ORDER BY sequence DESC LIMIT 1", (), True)
+            sequence = last[0]["sequence"] + 1 if last else 1
+            previous = last[0]["entry_sha256"] if last else access_chain.GENESIS
+            digest = access_chain.entry_digest(previous, {**entry, "sequence": sequence})
+            run("INSERT INTO {access_log} (sequence, at, key_id, role, person, endpoint, purpose, previous_sha256, "
+                "entry_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (sequence, entry["at"], entry["key_id"], entry["role"], person, endpoint, purpose, previous, digest))
+
+        self._transact(append)
+
+    def access_entries(self) -> list[dict[str, Any]]:
+        return self._run([("SELECT sequence, at, key_id, role, person, endpoint, purpose, previous_sha256, "
+                           "entry_sha256 FROM {access_log} ORDER BY sequence", ())], fetch=True)
+
+    def access_checkpoints(self) -> list[dict[str, Any]]:
+        return self._run([("SELECT sequence, head_sha256, sealed_at, previous_sha256, public_key, signature "
+                           "FROM {access_checkpoints} ORDER BY sequence", ())], fetch=True)
+
+    def seal_access_log(self, seed: bytes, sealed_at: str) -> dict[str, Any] | None:
+        """Sign the chain's head (nothing new since the last checkpoint: no new checkpoint)."""
+        def seal(run: Run) -> dict[str, Any] | None:
+            if self.kind == "postgres":
+                run("LOCK TABLE {access_log} IN EXCLUSIVE MODE")
+            head = run("SELECT sequence, entry_sha256 FROM {access_log} ORDER BY sequence DESC LIMIT 1", (), True)
+            last = run("SELECT sequence, head_sha256, sealed_at, previous_sha256 FROM {access_checkpoints} "
+                       "ORDER BY sequence DESC LIMIT 1", (), True)
+            if not head or (last and last[0]["sequence"] == head[0]["sequence"]):
+                return None
+            previous = access_chain.checkpoint_digest(last[0]) if last else access_chain.GENESIS
+            content = {"sequence": head[0]["sequence"], "head_sha256": head[0]["entry_sha256"],
+                       "sealed_at": sealed_at, "previous_sha256": previous}
+            checkpoint = access_chain.sign(seed, content)
+            run("INSERT INTO {access_checkpoints} (sequence, head_sha256, sealed_at, previous_sha256, public_key, "
+                "signature) VALUES (?, ?, ?, ?, ?, ?)", tuple(checkpoint[name] for name in (
+                    "sequence", "head_sha256", "sealed_at", "previous_sha256", "public_key", "signature")))
+            return checkpoint
+
+        return self._transact(seal)
+
+    def verify_access_log(self, trusted: bytes | None = None) -> dict[str, Any]:
+        return access_chain.verify(self.access_entries(), self.access_checkpoints(), trusted)
 
     def access_log(self, person: str, limit: int = 1000) -> list[dict[str, Any]]:
         return self._run([("SELECT at, key_id, role, person, endpoint, purpose FROM {access_log} WHERE person = ? "
-                           "ORDER BY at LIMIT ?", (person, limit))], fetch=True)
+                           "ORDER BY sequence LIMIT ?", (person, limit))], fetch=True)

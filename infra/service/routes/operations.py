@@ -53,12 +53,14 @@ def seal(key: Operator, svc: Svc) -> dict[str, Any]:
         raise Problem(503, "SEAL_KEY_MISSING", str(error)) from None
     warn_development_seal_key(seal_key)
     audit_store = AuditStore(svc.ledger)
+    sealed_at = datetime.now(UTC).isoformat(timespec="seconds")
     try:
-        written = run(audit_store, datetime.now(UTC).isoformat(timespec="seconds"), seed=seal_key.seed)
+        written = run(audit_store, sealed_at, seed=seal_key.seed)
     except SealConflictError:
         raise Problem(409, "SEAL_CONFLICT", "another seal ran at the same time; seal again") from None
     checkpoints = audit_store.checkpoints()
-    return {"written": written, "checkpoint": checkpoints[-1] if checkpoints else None}
+    return {"written": written, "checkpoint": checkpoints[-1] if checkpoints else None,
+            "access_log_checkpoint": svc.store.seal_access_log(seal_key.seed, sealed_at)}
 
 
 @router.get("/v1/verify", summary="Recompute the hash chain (ok=false if altered)",
@@ -67,7 +69,8 @@ def verify(key: Operator, svc: Svc) -> dict[str, Any]:
     from infra.audit.chain import verify as run
     from infra.audit.store import AuditStore
 
-    return run(AuditStore(svc.ledger))
+    result = run(AuditStore(svc.ledger))
+    return {**result, "access_log": svc.store.verify_access_log()}
 
 
 @router.get("/v1/projections", summary="View positions and lag", responses=problem_responses(401, 403))
