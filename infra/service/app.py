@@ -455,9 +455,12 @@ def create_app(ledger: Any, *, group_commit: bool = True, batch_max: int = BATCH
         from infra.audit.chain import seal as run
         from infra.audit.store import AuditStore, SealConflictError
 
+        from infra.config import load_seal_key
+
         audit_store = AuditStore(ledger)
         try:
-            written = run(audit_store, datetime.now(UTC).isoformat(timespec="seconds"))
+            written = run(audit_store, datetime.now(UTC).isoformat(timespec="seconds"),
+                          seed=load_seal_key(ledger.settings.db).seed)
         except SealConflictError:
             raise Problem(409, "SEAL_CONFLICT", "another seal ran at the same time; seal again") from None
         checkpoints = audit_store.checkpoints()

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from infra.service.problems import Problem
+from infra.service.store import ROLES as ROLES_ALL  # noqa: F401 - re-exported: app.py's any-key dependency
 
 COMMAND_ROLE = {
     "bind": "channel", "unbind": "channel", "authorize": "channel", "revoke": "channel",
