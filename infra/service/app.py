@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from domain.errors import LedgerError
 from domain.person import Person
 from domain.settlement import settlement_aggregate_id
+from infra.console import mount_console
 from infra.eventstore import commands as c
 from infra.groupcommit.batch import BATCH_SIZE_MAX, EMPTY_LINE_ERROR
 from infra.readmodels import queries, view_queries
@@ -134,6 +135,7 @@ def create_app(ledger: Any, *, group_commit: bool = True, batch_max: int = BATCH
     api = FastAPI(title="Family-account ledger", version="1", lifespan=lifespan,
                   description="Commands, reads and audits of the family-account ledger. See docs/service.md.")
     api.state.ledger, api.state.store, api.state.views, api.state.writer = ledger, store, views, writer
+    mount_console(api, ledger, store, views)  # the HTML console under /console (infra/console)
 
     # --- errors as problem+json -----------------------------------------------------------
     @api.exception_handler(Problem)
