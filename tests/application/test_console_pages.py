@@ -29,7 +29,9 @@ def served(app):
 
 
 def csrf(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found is not None, "no CSRF field on the page"
+    return found.group(1)
 
 
 def sign_in(client: TestClient, token: str, purpose: str = "complaint 2025-17"):

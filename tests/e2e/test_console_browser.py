@@ -38,7 +38,8 @@ def chromium_path() -> str:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        found, missing = None, "playwright (pip install playwright; never `playwright install`: the system Chromium is used)"
+        found = None
+        missing = "playwright (pip install playwright; never `playwright install`: the system Chromium is used)"
     else:
         missing = "headless Chromium (apt-get install -y chromium)"
     if found is None:
@@ -131,14 +132,14 @@ def sign_in_by_keyboard(page: Any, base: str, token: str, purpose: str) -> None:
 
 def test_console_in_chromium(server: dict[str, Any], artifacts: Path, tmp_path: Path) -> None:
     executable = chromium_path()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import ViewportSize, sync_playwright
 
     base, tokens, family = server["base"], server["tokens"], server["family"]
     pages = Pages(artifacts)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
-            viewport = {"width": 1200, "height": 900}
+            viewport: ViewportSize = {"width": 1200, "height": 900}
             # --- a channel key is refused at sign-in
             refused = browser.new_context(viewport=viewport).new_page()
             sign_in_by_keyboard(refused, base, tokens["channel"], "trying")
