@@ -21,6 +21,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import LedgerError
+from infra.console import mount_console
 from infra.service.deps import Service
 from infra.service.metrics import Metrics
 from infra.service.problems import PROBLEM_SCHEMA, Problem
@@ -55,6 +56,7 @@ def create_app(ledger: Any, *, group_commit: bool = True, batch_max: int = BATCH
     api.state.service = service
     api.state.ledger, api.state.store, api.state.views, api.state.writer = ledger, service.store, views, writer
     add_error_handlers(api)
+    mount_console(api, ledger, service.store, views)  # the HTML console under /console (infra/console)
 
     @api.middleware("http")
     async def measure(request: Request, call_next: Any) -> Response:
