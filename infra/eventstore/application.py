@@ -24,7 +24,14 @@ from eventsourcing.persistence import IntegrityError, InternalError, Operational
 
 from domain.clock import local_date, local_iso
 from domain.command_record import CommandRecord, command_aggregate_id, command_fingerprint
-from domain.errors import CommandConflictError, ConcurrencyError, FutureDatedError, LedgerError, StorageError
+from domain.errors import (
+    CommandConflictError,
+    ConcurrencyError,
+    FutureDatedError,
+    LedgerError,
+    LedgerInvariantError,
+    StorageError,
+)
 from domain.ids import mask, parse_id_number, person_id, pseudonym
 from domain.person import Person
 from domain.rules import Catalogue, RuleSet
@@ -55,6 +62,8 @@ class LedgerApp(Application[UUID]):
 
     def __init__(self, settings: Settings, catalogue: Catalogue | None = None, rules_override: str | None = None,
                  clock: Callable[[], datetime] | None = None):
+        """`rules_override`: decide every command under this named rule set (what-if). Such an
+        app never stores anything (`save` refuses): what-if answers come from `dry_run`."""
         self.settings = settings
         self.clock = clock or utc_now  # the ledger's own time: `recorded_at`, and the limit on `at`
         self.catalogue = catalogue or load_catalogue(settings.rules_dir)
@@ -79,11 +88,23 @@ class LedgerApp(Application[UUID]):
             except other_errors as error:
                 raise StorageError(f"database {describe_db(settings.db)}: {one_line(error)}") from None
 
+    def save(self, *objects: Any, **kwargs: Any) -> Any:
+        """What-if never writes: an app deciding under a `rules_override` refuses to store
+        anything (its decisions would be recorded under rules that are not in force)."""
+        self._refuse_writes_under_what_if()
+        return super().save(*objects, **kwargs)
+
+    def _refuse_writes_under_what_if(self) -> None:
+        if self.rules_override:
+            raise LedgerInvariantError(f"what-if rules {self.rules_override!r}: this ledger app decides dry runs "
+                                       "only and never stores anything")
+
     def take_snapshot(self, aggregate_id: UUID, version: int | None = None,
                       projector_func: Any = project_aggregate) -> None:
         """Snapshots are a cache: a snapshot already stored (IntegrityError, e.g. the library's
         retry after a lost reply) or not stored (OperationalError) only costs replay time, and
         must never make a command be decided again or fail after its events are stored."""
+        self._refuse_writes_under_what_if()
         try:
             super().take_snapshot(aggregate_id, version, projector_func)
         except (IntegrityError, OperationalError) as error:
@@ -116,6 +137,26 @@ class LedgerApp(Application[UUID]):
             return _retrying(lambda: self._decide(command, direct))
         except ConcurrencyError as error:  # this command's answer; nothing of it was stored
             return _answer(command.type, command.command_id, error=error)
+
+    def dry_run(self, lines: Any) -> Any:
+        """Answers to command lines (str or bytes) decided in memory and never stored: every line
+        against one batch unit of work that is never committed, so later lines see earlier ones'
+        effects. Each answer is marked `"dry_run": true`. Used for what-if (`apply --rules`)."""
+        from infra.groupcommit.batch import EMPTY_LINE_ERROR
+        from infra.groupcommit.unit_of_work import BatchUnitOfWork
+
+        unit = BatchUnitOfWork(self)  # never committed
+        for number, raw in enumerate(lines, start=1):
+            text = c.screen_line(raw)
+            if isinstance(text, str) and text:
+                try:
+                    answer = unit.run(lambda text=text: self.apply_line(text, unit))
+                except OperationalError as error:
+                    raise StorageError(f"line {number}: database: {one_line(error)}") from None
+            else:
+                error = dict(EMPTY_LINE_ERROR) if isinstance(text, str) else text.to_dict()
+                answer = {"ok": False, "command": None, "error": error}
+            yield {"line": number, **answer, "dry_run": True}
 
     def apply_line(self, text: str, uow: UnitOfWork | None = None) -> dict:
         """One JSON line in, one answer out; errors become answers, nothing half-done."""
