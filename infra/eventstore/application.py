@@ -11,7 +11,9 @@ break a limit or lose money.
 from __future__ import annotations
 
 import logging
+import os
 import random
+import stat
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -76,7 +78,10 @@ class LedgerApp(Application[UUID]):
             try:
                 if settings.is_postgres and not settings.read_only:
                     ensure_postgres_schema(settings.db)
+                private = settings.backend == "sqlite" and create_private_file(settings.db)
                 super().__init__(env=settings.eventsourcing_env())
+                if private:
+                    make_side_files_private(settings.db)
                 verify_pseudonym_key(self.recorder, settings.pseudonym_key, read_only=settings.read_only)
                 break
             except race_errors as error:
@@ -270,6 +275,34 @@ def psycopg_errors() -> tuple[type[BaseException], ...]:
     except ImportError:
         return ()
     return (psycopg.Error,)
+
+
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def create_private_file(path: str) -> bool:
+    """Create the SQLite file readable by its owner only (0600, whatever the umask), before the
+    library opens it. True when the file is (now) owner-only; an existing file keeps its mode."""
+    if path.startswith("file:") or path == ":memory:":
+        return False
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0
+    except OSError:  # a missing directory etc.: the library reports it as STORAGE_ERROR
+        return False
+    os.close(fd)
+    return True
+
+
+def make_side_files_private(path: str) -> None:
+    """The -wal/-shm (or -journal) files of an owner-only database, owner-only too (SQLite gives
+    them the database file's mode, but not on every platform and not to files left by others)."""
+    for suffix in SQLITE_SIDE_FILES:
+        try:
+            os.chmod(path + suffix, 0o600)
+        except OSError:  # not there (yet), or not ours
+            pass
 
 
 def describe_db(db: str) -> str:
