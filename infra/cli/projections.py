@@ -173,7 +173,8 @@ def reevaluate(obj: LedgerContext, rules_name: str, date_from: str | None, date_
     from infra.whatif.reevaluate import RECORDED, Reevaluator, resolve_rules
 
     name, catalogue = resolve_rules(rules_name, obj.rules_dir)
-    report = Reevaluator(obj.read_app(), name, catalogue, _parse_day(date_from, "from"), _parse_day(date_to, "to")).run()
+    reevaluator = Reevaluator(obj.read_app(), name, catalogue, _parse_day(date_from, "from"), _parse_day(date_to, "to"))
+    report = reevaluator.run()
     if as_json:
         output.emit_json(report.to_dict())
     else:

@@ -10,6 +10,7 @@ break a limit or lose money.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -299,10 +300,8 @@ def make_side_files_private(path: str) -> None:
     """The -wal/-shm (or -journal) files of an owner-only database, owner-only too (SQLite gives
     them the database file's mode, but not on every platform and not to files left by others)."""
     for suffix in SQLITE_SIDE_FILES:
-        try:
+        with contextlib.suppress(OSError):  # not there (yet), or not ours
             os.chmod(path + suffix, 0o600)
-        except OSError:  # not there (yet), or not ours
-            pass
 
 
 def describe_db(db: str) -> str:

@@ -58,7 +58,7 @@ def _sqlite(recorder: Any, expected: str) -> str | None:
         row = c.fetchone()
         if row is not None:
             return row[0]
-        c.execute(f"SELECT 1 FROM {recorder.events_table_name} LIMIT 1")  # noqa: S608 - the library's name
+        c.execute(f"SELECT 1 FROM {recorder.events_table_name} LIMIT 1")  # the library's table name
         if c.fetchone() is not None:
             return None
         c.execute("INSERT OR IGNORE INTO ledger_meta (name, value) VALUES (?, ?)", (_NAME, expected))

@@ -40,7 +40,7 @@ def raw_states(app: LedgerApp, url: str) -> bytes:
             rows = conn.execute(f'SELECT state FROM "{schema}"."{table}"').fetchall()
     else:
         with sqlite3.connect(url) as conn:
-            rows = conn.execute(f"SELECT state FROM {table}").fetchall()  # noqa: S608
+            rows = conn.execute(f"SELECT state FROM {table}").fetchall()
     return b"\n".join(bytes(r[0]) for r in rows)
 
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from infra.cli.main import main
 from infra.config import ConfigError, Settings
 from infra.eventstore.application import LedgerApp
-from tests.support import Ledger, id_number
+from tests.support import Ledger, id_number, line
 
 KEY_A = b"first-key-0123456789abcdef"
 KEY_B = b"other-key-0123456789abcdef"
@@ -102,7 +102,7 @@ def test_cli_refuses_a_store_without_its_key_check_on_one_line(tmp_path):
     Ledger(first).enroll(id_number())
     first.close()
     delete_key_check(db)
-    line_ = '{"type": "enroll", "person": "%s", "insurance": "employee", "at": "2025-01-02T09:00:00+08:00"}' % id_number()
+    line_ = line("enroll", person=id_number(), insurance="employee", at="2025-01-02T09:00:00+08:00")
     result = CliRunner().invoke(main, ["--db", db, "apply", "-"], input=line_ + "\n",
                                 env={"LEDGER_PSEUDONYM_KEY": KEY_B.decode()})
     assert result.exit_code == 2

@@ -26,7 +26,7 @@ from infra.eventstore.catalogue import catalogue_files, load_catalogue
 from infra.whatif.reevaluate import RECORDED, Reevaluator
 from tests.support import DEV_KEY, Ledger, id_number, line
 from tests.support.backends import settings_for
-from tests.support.families import at, deduct, national_family, record_wrong_split
+from tests.support.families import deduct, national_family, record_wrong_split
 from tests.support.seal import SEAL_SEED
 
 LABEL = "national-2024-12-09"

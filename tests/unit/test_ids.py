@@ -99,7 +99,8 @@ def test_mask_id_numbers_masks_every_id_like_substring():
 
     assert mask_id_numbers("lost card of 11010519700707100X") == "lost card of 110105********100X"
     assert mask_id_numbers("身份证11010519700707100x丢失") == "身份证110105********100x丢失"  # no \b in Chinese
-    assert mask_id_numbers("a 110105197007071001, b 420102198001010011.") == "a 110105********1001, b 420102********0011."
+    assert mask_id_numbers("a 110105197007071001, b 420102198001010011.") == \
+        "a 110105********1001, b 420102********0011."
     assert mask_id_numbers("１１０１０５１９７００７０７１００Ｘ") == "１１０１０５********１００Ｘ"  # full-width
     assert mask_id_numbers("card 1234567890123456789012 and 12345678901234567") == \
         "card 1234567890123456789012 and 12345678901234567"  # longer and shorter runs are not ID numbers
