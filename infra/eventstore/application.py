@@ -11,6 +11,7 @@ break a limit or lose money.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import random
@@ -156,12 +157,12 @@ class LedgerApp(Application[UUID]):
             text = c.screen_line(raw)
             if isinstance(text, str) and text:
                 try:
-                    answer = unit.run(lambda text=text: self.apply_line(text, unit))
-                except OperationalError as error:
-                    raise StorageError(f"line {number}: database: {one_line(error)}") from None
+                    answer = unit.run(functools.partial(self.apply_line, text, unit))
+                except OperationalError as failure:
+                    raise StorageError(f"line {number}: database: {one_line(failure)}") from None
             else:
-                error = dict(EMPTY_LINE_ERROR) if isinstance(text, str) else text.to_dict()
-                answer = {"ok": False, "command": None, "error": error}
+                refusal = dict(EMPTY_LINE_ERROR) if isinstance(text, str) else text.to_dict()
+                answer = {"ok": False, "command": None, "error": refusal}
             yield {"line": number, **answer, "dry_run": True}
 
     def apply_line(self, text: str, uow: UnitOfWork | None = None) -> dict:
