@@ -117,6 +117,7 @@ def bind(binder: Person, member: Person, request: BindRequest, rules: RuleSet) -
         verification=request.verification,
         member_age_years=request.member_age_years,
         rule_version=rules.version,
+        rule_digest=rules.digest,
         timestamp=request.at,
     )
     if decision.ok:

@@ -101,6 +101,7 @@ def deduct(
         out_of_pocket_fen=allocation.out_of_pocket_fen,
         fingerprint=fingerprint(patient.id, request),
         rule_version=rules.version,
+        rule_digest=rules.digest,
         timestamp=request.at,
     )
     settlement = Settlement.open(cast(ev.DeductionSettled, patient.pending_events[-1]), patient.masked)
@@ -115,6 +116,7 @@ def deduct(
                 patient_masked=patient.masked,
                 amount_fen=line.amount_fen,
                 rule_version=rules.version,
+                rule_digest=rules.digest,
                 timestamp=request.at,
             )
             payers.append(payer)

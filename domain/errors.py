@@ -14,6 +14,7 @@ class LedgerError(Exception):
     def __init__(
         self, message: str, *, field: str | None = None, rule: str | None = None, rule_version: str | None = None
     ):
+        message = scrub(message)  # an answer never repeats an ID number, whatever a message quotes
         super().__init__(message)
         self.message = message
         self.field = field
@@ -21,14 +22,22 @@ class LedgerError(Exception):
         self.rule_version = rule_version
 
     def to_dict(self) -> dict:
-        out: dict = {"code": self.code, "message": self.message}
+        out: dict = {"code": self.code, "message": scrub(self.message)}
         if self.field is not None:
-            out["field"] = self.field
+            out["field"] = scrub(self.field)
         if self.rule is not None:
             out["rule"] = self.rule
         if self.rule_version is not None:
             out["rule_version"] = self.rule_version
         return out
+
+
+def scrub(text: str) -> str:
+    """Every ID-number-like substring of an error message masked (the one place answers'
+    messages pass through; see domain.ids.mask_id_numbers)."""
+    from domain.ids import mask_id_numbers  # domain.ids imports this module
+
+    return mask_id_numbers(text) if isinstance(text, str) else text
 
 
 class LedgerInvariantError(Exception):

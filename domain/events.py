@@ -149,6 +149,9 @@ class BindingStarted(DomainEvent):
     verification: Verification
     member_age_years: int
     rule_version: str
+    # SHA-256 of the rule set's content (RuleSet.digest): tells apart rules changed under the same
+    # label. Events stored before the ledger kept it read None: the default is their upcast.
+    rule_digest: str | None = None
 
     def apply(self, person: Person) -> None:
         tie = {
@@ -201,6 +204,9 @@ class BindRejected(DomainEvent):
     rule: str
     rule_version: str
     message: str
+    # SHA-256 of the rule set's content (RuleSet.digest): tells apart rules changed under the same
+    # label. Events stored before the ledger kept it read None: the default is their upcast.
+    rule_digest: str | None = None
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -218,6 +224,9 @@ class AuthorizationGranted(DomainEvent):
     relationship: str  # what the beneficiary is to the authorizer
     rule_version: str
     channel: Channel | None = None  # the channel the authorization came through, when given
+    # SHA-256 of the rule set's content (RuleSet.digest): tells apart rules changed under the same
+    # label. Events stored before the ledger kept it read None: the default is their upcast.
+    rule_digest: str | None = None
 
     def apply(self, person: Person) -> None:
         tie = {"masked": self.counterpart_masked, "relationship": self.relationship, "since": self.timestamp}
@@ -259,6 +268,9 @@ class DeductionSettled(DomainEvent):
     out_of_pocket_fen: int = Field(ge=0)
     fingerprint: str
     rule_version: str
+    # SHA-256 of the rule set's content (RuleSet.digest): tells apart rules changed under the same
+    # label. Events stored before the ledger kept it read None: the default is their upcast.
+    rule_digest: str | None = None
 
     def apply(self, person: Person) -> None:
         own = sum(line.amount_fen for line in self.lines if line.person == person.id)
@@ -274,6 +286,9 @@ class AidDebited(DomainEvent):
     patient_masked: str
     amount_fen: int = Field(gt=0)
     rule_version: str
+    # SHA-256 of the rule set's content (RuleSet.digest): tells apart rules changed under the same
+    # label. Events stored before the ledger kept it read None: the default is their upcast.
+    rule_digest: str | None = None
 
     def apply(self, person: Person) -> None:
         person.balance_fen -= self.amount_fen
@@ -315,6 +330,9 @@ class SettlementOpened(CreatedEvent):
     lines: tuple[PaymentLine, ...]
     out_of_pocket_fen: int = Field(ge=0)
     rule_version: str
+    # SHA-256 of the rule set's content (RuleSet.digest): tells apart rules changed under the same
+    # label. Events stored before the ledger kept it read None: the default is their upcast.
+    rule_digest: str | None = None
 
     def apply(self, settlement: Any) -> None:
         settlement.settlement_id = self.settlement_id
@@ -325,6 +343,7 @@ class SettlementOpened(CreatedEvent):
         settlement.lines = self.lines
         settlement.out_of_pocket_fen = self.out_of_pocket_fen
         settlement.rule_version = self.rule_version
+        settlement.rule_digest = self.rule_digest
         settlement.opened_at = self.timestamp
 
 

@@ -53,6 +53,7 @@ def authorize(authorizer: Person, beneficiary: Person, relationship: str, rules:
                 counterpart_masked=other.masked,
                 relationship=relationship,
                 rule_version=rules.version,
+                rule_digest=rules.digest,
                 channel=channel,
                 timestamp=at,
             )

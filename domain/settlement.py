@@ -27,6 +27,7 @@ class Settlement(BaseAggregate[UUID]):
     lines: tuple[ev.PaymentLine, ...]
     out_of_pocket_fen: int
     rule_version: str
+    rule_digest: str | None
     opened_at: datetime
 
     def init_state(self) -> None:
@@ -46,6 +47,7 @@ class Settlement(BaseAggregate[UUID]):
             lines=settled.lines,
             out_of_pocket_fen=settled.out_of_pocket_fen,
             rule_version=settled.rule_version,
+            rule_digest=settled.rule_digest,
             timestamp=settled.timestamp,
         )
 

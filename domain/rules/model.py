@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import date
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -67,7 +70,20 @@ class RuleSet(_Frozen):
                 raise ValueError(f"regions: {prefix!r} is not a prefix of a 6-digit region code")
         return self
 
+    @cached_property
+    def digest(self) -> str:
+        """SHA-256 (hex) of the rule set's whole content: `model_dump(mode="json")` as JSON with
+        sorted keys, no spaces, UTF-8. Decisions record it beside `version`, so content changed
+        under an unchanged label is detected (RULES_CHANGED)."""
+        return rule_digest(self.model_dump(mode="json"))
+
     def covers(self, region: str) -> int | None:
         """Length of the longest prefix of `region` in scope, or None when out of scope."""
         lengths = [len(p) for p in self.regions if region.startswith(p)]
         return max(lengths) if lengths else None
+
+
+def rule_digest(content: dict) -> str:
+    """The digest of a rule set's JSON content (`RuleSet.model_dump(mode="json")`)."""
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

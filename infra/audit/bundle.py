@@ -33,7 +33,16 @@ from domain.rules.model import RuleSet
 from domain.settlement import settlement_aggregate_id
 from infra.audit import hashing as h
 from infra.audit import signing
-from infra.audit.replay import SETTLEMENT_TOPICS, Gathered, Involved, audit_deduction, replay, time_check
+from infra.audit.replay import (
+    SETTLEMENT_TOPICS,
+    Gathered,
+    Involved,
+    audit_deduction,
+    describe_rules_changed,
+    replay,
+    rules_changed,
+    time_check,
+)
 from infra.audit.store import AuditStore
 
 FORMAT = "family-ledger-evidence-bundle/1"
@@ -296,14 +305,22 @@ def _check_replay(bundle: dict, events: list[dict], checks: _Checks, catalogue: 
     rules = RuleSet.model_validate_json(h.canonical_json(bundle["rule_set"]))
     checks.add("rule_version", rules.version == settled.event.rule_version,
                f"the rule set is {rules.version}; the deduction recorded {settled.event.rule_version}")
+    recorded_digest = settled.event.rule_digest
+    changed = rules_changed(rules.version, recorded_digest, rules)
+    checks.add("rule_digest", changed is None,
+               describe_rules_changed(changed) if changed else
+               "the bundle's rule set is the content the deduction recorded (its digest)" if recorded_digest else
+               "not compared: the deduction was recorded before decisions kept a rule digest")
     if catalogue is not None:
         try:
             shipped = catalogue.get(rules.version)
         except LedgerError:
             shipped = None
-        checks.add("rule_set_as_shipped", shipped is None or shipped == rules,
-                   "the bundle's rule set equals the shipped catalogue's" if shipped else
-                   "this rule version is not in the local catalogue (not compared)")
+        local = rules_changed(rules.version, recorded_digest or rules.digest, shipped) if shipped else None
+        checks.add("rule_set_as_shipped", shipped is None or (shipped == rules and local is None),
+                   "this rule version is not in the local catalogue (not compared)" if shipped is None else
+                   describe_rules_changed(local).replace("now has", "in the local catalogue has") if local else
+                   "the bundle's rule set equals the local catalogue's")
     gathered = Gathered(settlement_id, patient, authorizers, settled, involved,
                         bundle["replay"].get("presented_by"), versions)
     recomputed = replay(gathered, rules)

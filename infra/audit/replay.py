@@ -119,6 +119,9 @@ def replay(gathered: Gathered, rules: RuleSet) -> dict[str, Any]:
         "paid_fen": paid.get(c.person, 0),
     } for c in allocation.candidates]
     differences = _differences(gathered, allocation, recorded_lines, rules)
+    changed = rules_changed(settled.rule_version, settled.rule_digest, rules)
+    if changed is not None:
+        differences.insert(0, describe_rules_changed(changed))
     reversals = _reversals(gathered, settled)
     differences += [f"reversal at {r['at']} did not refund exactly the accounts that paid"
                     for r in reversals if not r["refunds_exact"]]
@@ -135,6 +138,10 @@ def replay(gathered: Gathered, rules: RuleSet) -> dict[str, Any]:
         "at": local_iso(settled.timestamp),
         "recorded": {"lines": _lines(recorded_lines), "out_of_pocket_fen": settled.out_of_pocket_fen},
         "replayed": {"lines": _lines(allocation.lines), "out_of_pocket_fen": allocation.out_of_pocket_fen},
+        "rule_digest": {"recorded": settled.rule_digest, "current": rules.digest,
+                        "note": "compared" if settled.rule_digest is not None else
+                        "not compared: the deduction was recorded before decisions kept a rule digest"},
+        "rules_changed": changed,
         "rules": {"version": rules.version, **rules.spending.model_dump(mode="json"),
                   "category_eligible": settled.category in rules.spending.eligible_categories},
         "state_before": _state_before(gathered),
@@ -143,6 +150,20 @@ def replay(gathered: Gathered, rules: RuleSet) -> dict[str, Any]:
         "reversed": bool(reversals),
         "reversals": reversals,
     }
+
+
+def rules_changed(rule_version: str, recorded_digest: str | None, rules: RuleSet) -> dict[str, str] | None:
+    """RULES_CHANGED when the content now under `rule_version` is not the content the decision
+    recorded (None when it is the same, or when the decision recorded no digest: not compared)."""
+    if recorded_digest is None or recorded_digest == rules.digest:
+        return None
+    return {"code": "RULES_CHANGED", "rule_version": rule_version, "recorded_digest": recorded_digest,
+            "current_digest": rules.digest}
+
+
+def describe_rules_changed(changed: dict[str, str]) -> str:
+    return (f"RULES_CHANGED: rule set {changed['rule_version']} now has content digest {changed['current_digest']}, "
+            f"but the decision was made under content digest {changed['recorded_digest']}")
 
 
 def _differences(gathered: Gathered, allocation: Any, recorded: list, rules: RuleSet) -> list[str]:

@@ -17,7 +17,9 @@ from infra.readmodels import queries
 
 @click.command()
 @click.argument("file", type=click.File("rb"))
-@click.option("--rules", default=None, help="Decide every command under this rule variant (what-if), e.g. seed-000.")
+@click.option("--rules", default=None,
+              help="What-if dry run: decide every command under this rule variant (e.g. seed-000), print the "
+                   "answers marked \"dry_run\": true, and store nothing.")
 @click.option("--batch-size", default=BATCH_SIZE_DEFAULT, show_default=True, type=click.IntRange(1, BATCH_SIZE_MAX),
               help="Group commit: decide up to this many commands in memory, store them in one transaction "
                    "(1 = one transaction per command). Results are the same either way.")
@@ -26,8 +28,9 @@ from infra.readmodels import queries
 def apply(obj: LedgerContext, file: Any, rules: str | None, batch_size: int) -> None:
     """Apply one JSON command per line from FILE (or - for stdin); print one JSON result per line."""
     app = obj.app(rules_override=rules)
+    results = app.dry_run(read_lines(file)) if rules else apply_results(app, read_lines(file), batch_size=batch_size)
     failures = 0
-    for result in apply_results(app, read_lines(file), batch_size=batch_size):
+    for result in results:
         failures += not result["ok"]
         output.emit_json(result)
         sys.stdout.flush()

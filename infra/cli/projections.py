@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -169,18 +170,28 @@ def checksum(obj: LedgerContext, names: tuple[str, ...], no_catch_up: bool, as_j
 def reevaluate(obj: LedgerContext, rules_name: str, date_from: str | None, date_to: str | None,
                as_json: bool) -> None:
     """Re-decide every recorded decision under other rules; list what would change. Writes nothing."""
-    from infra.whatif.reevaluate import Reevaluator, resolve_rules
+    from infra.whatif.reevaluate import RECORDED, Reevaluator, resolve_rules
 
     name, catalogue = resolve_rules(rules_name, obj.rules_dir)
-    report = Reevaluator(obj.read_app(), name, catalogue, _parse_day(date_from, "from"),
-                         _parse_day(date_to, "to")).run()
+    reevaluator = Reevaluator(obj.read_app(), name, catalogue, _parse_day(date_from, "from"),
+                              _parse_day(date_to, "to"))
+    report = reevaluator.run()
     if as_json:
         output.emit_json(report.to_dict())
-        return
-    output.console.print(f"{report.decisions} decision(s) re-decided under {report.rules}; "
-                         f"{len(report.changed)} would come out differently.")
-    output.console.print(output.rows_table("Changed decisions by month and rule", report.summary_rows(),
-                                           empty="(no decision would change)"))
+    else:
+        output.console.print(f"{report.decisions} decision(s) re-decided under {report.rules}; "
+                             f"{len(report.changed)} would come out differently.")
+        output.console.print(output.rows_table("Changed decisions by month and rule", report.summary_rows(),
+                                               empty="(no decision would change)"))
+        for item in report.rules_changed_list():
+            output.console.print(f"RULES_CHANGED: rule set {item['rule_version']} now has content digest "
+                                 f"{item['current_digest']}; {item['decisions']} decision(s) were made under "
+                                 f"{item['recorded_digest']}", highlight=False, soft_wrap=True)
+        if report.rules == RECORDED and report.digests_not_recorded:
+            output.console.print(f"{report.digests_not_recorded} decision(s) recorded no rule digest (older events): "
+                                 "their rule content was not compared", highlight=False)
+    if report.rules == RECORDED and (report.rules_changed or report.changed):
+        sys.exit(1)  # the recorded history does not replay under the rules it names: an audit finding
 
 
 def _print_summaries(summaries: dict[str, dict[str, Any]], as_json: bool, title: str) -> None:

@@ -10,8 +10,12 @@ break a limit or lose money.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
+import os
 import random
+import stat
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -24,7 +28,14 @@ from eventsourcing.persistence import IntegrityError, InternalError, Operational
 
 from domain.clock import local_date, local_iso
 from domain.command_record import CommandRecord, command_aggregate_id, command_fingerprint
-from domain.errors import CommandConflictError, ConcurrencyError, FutureDatedError, LedgerError, StorageError
+from domain.errors import (
+    CommandConflictError,
+    ConcurrencyError,
+    FutureDatedError,
+    LedgerError,
+    LedgerInvariantError,
+    StorageError,
+)
 from domain.ids import mask, parse_id_number, person_id, pseudonym
 from domain.person import Person
 from domain.rules import Catalogue, RuleSet
@@ -55,6 +66,8 @@ class LedgerApp(Application[UUID]):
 
     def __init__(self, settings: Settings, catalogue: Catalogue | None = None, rules_override: str | None = None,
                  clock: Callable[[], datetime] | None = None):
+        """`rules_override`: decide every command under this named rule set (what-if). Such an
+        app never stores anything (`save` refuses): what-if answers come from `dry_run`."""
         self.settings = settings
         self.clock = clock or utc_now  # the ledger's own time: `recorded_at`, and the limit on `at`
         self.catalogue = catalogue or load_catalogue(settings.rules_dir)
@@ -67,7 +80,10 @@ class LedgerApp(Application[UUID]):
             try:
                 if settings.is_postgres and not settings.read_only:
                     ensure_postgres_schema(settings.db)
+                private = settings.backend == "sqlite" and create_private_file(settings.db)
                 super().__init__(env=settings.eventsourcing_env())
+                if private:
+                    make_side_files_private(settings.db)
                 verify_pseudonym_key(self.recorder, settings.pseudonym_key, read_only=settings.read_only)
                 break
             except race_errors as error:
@@ -79,11 +95,23 @@ class LedgerApp(Application[UUID]):
             except other_errors as error:
                 raise StorageError(f"database {describe_db(settings.db)}: {one_line(error)}") from None
 
+    def save(self, *objects: Any, **kwargs: Any) -> Any:
+        """What-if never writes: an app deciding under a `rules_override` refuses to store
+        anything (its decisions would be recorded under rules that are not in force)."""
+        self._refuse_writes_under_what_if()
+        return super().save(*objects, **kwargs)
+
+    def _refuse_writes_under_what_if(self) -> None:
+        if self.rules_override:
+            raise LedgerInvariantError(f"what-if rules {self.rules_override!r}: this ledger app decides dry runs "
+                                       "only and never stores anything")
+
     def take_snapshot(self, aggregate_id: UUID, version: int | None = None,
                       projector_func: Any = project_aggregate) -> None:
         """Snapshots are a cache: a snapshot already stored (IntegrityError, e.g. the library's
         retry after a lost reply) or not stored (OperationalError) only costs replay time, and
         must never make a command be decided again or fail after its events are stored."""
+        self._refuse_writes_under_what_if()
         try:
             super().take_snapshot(aggregate_id, version, projector_func)
         except (IntegrityError, OperationalError) as error:
@@ -116,6 +144,26 @@ class LedgerApp(Application[UUID]):
             return _retrying(lambda: self._decide(command, direct))
         except ConcurrencyError as error:  # this command's answer; nothing of it was stored
             return _answer(command.type, command.command_id, error=error)
+
+    def dry_run(self, lines: Any) -> Any:
+        """Answers to command lines (str or bytes) decided in memory and never stored: every line
+        against one batch unit of work that is never committed, so later lines see earlier ones'
+        effects. Each answer is marked `"dry_run": true`. Used for what-if (`apply --rules`)."""
+        from infra.groupcommit.batch import EMPTY_LINE_ERROR
+        from infra.groupcommit.unit_of_work import BatchUnitOfWork
+
+        unit = BatchUnitOfWork(self)  # never committed
+        for number, raw in enumerate(lines, start=1):
+            text = c.screen_line(raw)
+            if isinstance(text, str) and text:
+                try:
+                    answer = unit.run(functools.partial(self.apply_line, text, unit))
+                except OperationalError as failure:
+                    raise StorageError(f"line {number}: database: {one_line(failure)}") from None
+            else:
+                refusal = dict(EMPTY_LINE_ERROR) if isinstance(text, str) else text.to_dict()
+                answer = {"ok": False, "command": None, "error": refusal}
+            yield {"line": number, **answer, "dry_run": True}
 
     def apply_line(self, text: str, uow: UnitOfWork | None = None) -> dict:
         """One JSON line in, one answer out; errors become answers, nothing half-done."""
@@ -229,6 +277,32 @@ def psycopg_errors() -> tuple[type[BaseException], ...]:
     except ImportError:
         return ()
     return (psycopg.Error,)
+
+
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def create_private_file(path: str) -> bool:
+    """Create the SQLite file readable by its owner only (0600, whatever the umask), before the
+    library opens it. True when the file is (now) owner-only; an existing file keeps its mode."""
+    if path.startswith("file:") or path == ":memory:":
+        return False
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0
+    except OSError:  # a missing directory etc.: the library reports it as STORAGE_ERROR
+        return False
+    os.close(fd)
+    return True
+
+
+def make_side_files_private(path: str) -> None:
+    """The -wal/-shm (or -journal) files of an owner-only database, owner-only too (SQLite gives
+    them the database file's mode, but not on every platform and not to files left by others)."""
+    for suffix in SQLITE_SIDE_FILES:
+        with contextlib.suppress(OSError):  # not there (yet), or not ours
+            os.chmod(path + suffix, 0o600)
 
 
 def describe_db(db: str) -> str:

@@ -9,6 +9,10 @@ LINE_BYTES_MAX bytes, valid UTF-8, JSON nested at most NESTING_MAX deep, strings
 surrogates and control characters, `at` within [AT_MIN, AT_MAX). Messages name the field and
 never echo the raw value (it may be anything, an ID number included); the echoed command type
 is one of COMMAND_TYPES or None.
+
+Personal data: free text (`reason`, `institution`) is limited in length and stored with every
+ID-number-like substring masked (`domain.ids.mask_id_numbers`); identifiers that are stored and
+echoed as given (`command_id`, `settlement_id`) may not contain one at all.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pydantic_core import PydanticCustomError
 
 from domain.command_record import COMMAND_ID_PATTERN
 from domain.errors import InvalidInputError
+from domain.ids import holds_id_number, mask_id_numbers
 from domain.vocabulary import (
     AidRelationship,
     BindingRelationship,
@@ -44,7 +49,15 @@ AT_MAX = datetime(2100, 1, 1, tzinfo=UTC)  # months and epoch microseconds all e
 _BAD_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")  # C0 controls, DEL, lone surrogates
 _FIELD_NAME = re.compile(r"^[a-z_]{1,32}$")  # every real field name; others are not echoed
 
-CommandId = Annotated[str, Field(pattern=COMMAND_ID_PATTERN)]
+
+
+def _no_id_number(value: str) -> str:
+    if holds_id_number(value):
+        raise PydanticCustomError("id_number_like", "must not contain an ID number")
+    return value
+
+
+CommandId = Annotated[str, Field(pattern=COMMAND_ID_PATTERN), AfterValidator(_no_id_number)]
 
 
 def _within_bounds(at: datetime) -> datetime:
@@ -67,7 +80,7 @@ class _Command(BaseModel):
 
 
 Region = Annotated[str, Field(pattern=r"^[0-9]{6}$")]  # ASCII digits only
-Text = Annotated[str, Field(max_length=200)]
+Text = Annotated[str, Field(max_length=200), AfterValidator(mask_id_numbers)]  # free text, stored
 IdText = Annotated[str, Field(min_length=1, max_length=32)]
 
 
@@ -150,17 +163,18 @@ class Revoke(_Command):
 
 class Deduct(_Command):
     type: Literal["deduct"]
-    settlement_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
+    settlement_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$"),
+                             AfterValidator(_no_id_number)]
     patient: IdText
     amount: str
     category: Category
-    institution: Annotated[str, Field(min_length=1, max_length=100)]
+    institution: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(mask_id_numbers)]
     presented_by: IdText | None = None
 
 
 class Reverse(_Command):
     type: Literal["reverse"]
-    settlement_id: Annotated[str, Field(min_length=1, max_length=64)]
+    settlement_id: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_no_id_number)]
     reason: Text = ""
 
 
@@ -275,7 +289,8 @@ def raw_command_id(text: str) -> str | None:
     well-formed id is echoed)."""
     data = _safe_load(text)
     value = data.get("command_id") if isinstance(data, dict) else None
-    return value if isinstance(value, str) and re.fullmatch(COMMAND_ID_PATTERN, value) else None
+    well_formed = isinstance(value, str) and re.fullmatch(COMMAND_ID_PATTERN, value) and not holds_id_number(value)
+    return value if well_formed else None
 
 
 def parse_command(text: str) -> BaseModel:

@@ -8,7 +8,10 @@ state at the party's version just before the decision in the global order (kept 
 the scan replays the log, else `repository.get(id, version=...)`). The rules come from
 `catalogue.named(NAME, the decision's local date)`, so a variant is resolved against the base in
 force at that time; `--rules recorded` uses each decision's own recorded version instead, which
-must reproduce every recorded decision (an audit check of the replay itself).
+must reproduce every recorded decision (an audit check of the replay itself); it also compares
+the content the catalogue now holds under each version with the digest the decision recorded
+and lists RULES_CHANGED per version (decisions recorded before rule digests are counted as not
+compared).
 
 The scan reads the notification log in bounded pages; every page is decoded once.
 """
@@ -57,9 +60,21 @@ class Report:
     rules: str
     decisions: int = 0
     changed: list[Change] = field(default_factory=list)
+    # --rules recorded: (version, recorded digest, current digest) -> decisions; decisions without a digest
+    rules_changed: Counter = field(default_factory=Counter)
+    digests_not_recorded: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rules": self.rules, "decisions": self.decisions, "changed": [c.to_dict() for c in self.changed]}
+        out = {"rules": self.rules, "decisions": self.decisions, "changed": [c.to_dict() for c in self.changed]}
+        if self.rules == RECORDED:
+            out["rules_changed"] = self.rules_changed_list()
+            out["digests_not_recorded"] = self.digests_not_recorded
+        return out
+
+    def rules_changed_list(self) -> list[dict[str, Any]]:
+        return [{"code": "RULES_CHANGED", "rule_version": version, "recorded_digest": recorded,
+                 "current_digest": current, "decisions": n}
+                for (version, recorded, current), n in sorted(self.rules_changed.items())]
 
     def summary_rows(self) -> list[dict[str, Any]]:
         """Changed decisions by month and rule (what the human output shows)."""
@@ -123,16 +138,22 @@ class Reevaluator:
         self.page_size = page_size
         self.states: OrderedDict[UUID, Any] = OrderedDict()
         self.marks: dict[UUID, tuple[int, type[Any], Any, Any]] = {}  # person -> (version, type, counterpart, at)
+        self.report = Report(rules=rules_name)
         if rules_name != RECORDED:
             catalogue.named(rules_name, date_from or date(2100, 1, 1))  # unknown names fail before the scan
 
     def rules_at(self, event: Any) -> RuleSet:
         if self.rules_name == RECORDED:
-            return self.catalogue.get(event.rule_version)
+            rules = self.catalogue.get(event.rule_version)
+            if event.rule_digest is None:
+                self.report.digests_not_recorded += 1
+            elif event.rule_digest != rules.digest:
+                self.report.rules_changed[(event.rule_version, event.rule_digest, rules.digest)] += 1
+            return rules
         return self.catalogue.named(self.rules_name, local_date(event.timestamp))
 
     def run(self) -> Report:
-        report = Report(rules=self.rules_name)
+        report = self.report = Report(rules=self.rules_name)
         for notification in notifications(self.app.recorder, page_size=self.page_size):
             event = self.app.mapper.to_domain_event(notification)
             if self._in_range(event):

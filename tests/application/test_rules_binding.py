@@ -3,10 +3,13 @@ refusal records the rejection and changes no binding."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from domain.errors import BIND_REJECTION_CODES
 from infra.eventstore.application import LedgerApp
+from infra.eventstore.catalogue import load_catalogue
 from tests.support import Ledger
 from tests.support.backends import settings_for
 from tests.support.state import (
@@ -54,7 +57,11 @@ def family(ledger: Ledger):
 
 
 def make_ledger(rules: str) -> Ledger:
-    return Ledger(LedgerApp(settings_for("memory://"), rules_override=rules))
+    """A ledger where the what-if variant `rules` is in force in Beijing, where these stories
+    live (a what-if app stores nothing, so a story over several commands needs it in force)."""
+    catalogue = load_catalogue()
+    catalogue.variants[rules] = dataclasses.replace(catalogue.variants[rules], regions=("11",))
+    return Ledger(LedgerApp(settings_for("memory://"), catalogue=catalogue))
 
 
 # --- accepted binds ----------------------------------------------------------------------
