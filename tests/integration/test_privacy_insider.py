@@ -29,7 +29,7 @@ ID_LIKE = re.compile(r"(?<![0-9A-Za-z_])[0-9]{17}[0-9Xx](?![0-9A-Za-z_])")
 
 def raw_states(app: LedgerApp, url: str) -> bytes:
     """Every stored event's bytes, read with a plain driver (not through the ledger)."""
-    table = app.recorder.events_table_name
+    table = getattr(app.recorder, "events_table_name", "stored_events")
     if url.startswith("postgresql://"):
         import psycopg
 
