@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -313,8 +314,18 @@ def _is_retry_answer(answer: dict) -> bool:
     return answer.get("duplicate") is True
 
 
+def drill_seal_keys() -> dict[str, str]:
+    """The drill's own seal key (a fresh one unless LEDGER_SEAL_KEY is given), and its public key
+    for `verify`, so the drill checks signed checkpoints as an operator's verifier would."""
+    sys.path.insert(0, str(ROOT))
+    from infra.audit.signing import public_key_of
+
+    seed = os.environ.get("LEDGER_SEAL_KEY") or secrets.token_hex(32)
+    return {"LEDGER_SEAL_KEY": seed, "LEDGER_SEAL_PUBLIC_KEY": public_key_of(bytes.fromhex(seed)).hex()}
+
+
 ENV = {**os.environ, "LEDGER_ALLOW_DEVELOPMENT_KEY": os.environ.get("LEDGER_ALLOW_DEVELOPMENT_KEY", "1"),
-       "PYTHONPATH": str(ROOT)}
+       "PYTHONPATH": str(ROOT), **drill_seal_keys()}
 ENV.pop("LEDGER_DB", None)
 ENV.pop("LEDGER_READ_DB", None)
 
