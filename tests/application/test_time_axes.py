@@ -211,3 +211,13 @@ def test_no_accepted_decision_reads_an_event_effective_after_it(commands):
     for settlement_id in settled:  # a deduction's inputs also include accounts it did not change
         assert audit_deduction(app, AuditStore(app), settlement_id)[0]["time_check"]["ok"]
     app.close()
+
+
+def test_the_demo_story_never_trips_the_time_rules():
+    from infra.tools.demo import STORY
+
+    app = LedgerApp(settings_for("memory://"))
+    answers = [app.apply_line(json.dumps(command)) for _, command in STORY if command]
+    app.close()
+    codes = {answer["error"]["code"] for answer in answers if not answer["ok"]}
+    assert answers and not codes & {"OUT_OF_ORDER", "FUTURE_DATED"}, codes
