@@ -1,0 +1,165 @@
+"""What every console page family shares: constants, the security headers, form-value helpers and
+`Console`, which holds the ledger, the service's key store, the views and the sessions, and
+renders pages, checks sign-in, roles, regions and CSRF tokens and writes the access log.
+
+Errors are pages, never tracebacks (`Console.html`); no ID number is ever echoed or put in a URL.
+"""
+
+import functools
+import re
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from domain.clock import CST
+from domain.errors import LedgerError
+from domain.person import Person
+from infra.console.sessions import COOKIE, Session, Sessions
+from infra.console.templating import render
+from infra.service import auth
+from infra.service.problems import Problem, redact, status_of
+
+CONSOLE_ROLES = ("auditor", "operator", "admin")
+PURPOSE_MAX = 200
+BUNDLE_MAX_BYTES = 64 * 1024 * 1024
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+NAV = {
+    "auditor": [("/console/persons", "Persons 人员"), ("/console/reports", "Compliance 合规报告"),
+                ("/console/integrity", "Integrity 完整性")],
+    "operator": [("/console/integrity", "Integrity 完整性"), ("/console/projections", "Operations 运维")],
+    "admin": [("/console/persons", "Persons 人员"), ("/console/integrity", "Integrity 完整性")],
+}
+
+
+class Redirect(Exception):
+    def __init__(self, to: str):
+        self.to = to
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def secured(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def moment(raw: str | None, field: str) -> datetime | None:
+    """A time from a picker: `datetime-local` (no offset: UTC+8, the ledger's time), or what the
+    CLI accepts (ISO-8601 with an offset, or a date meaning the end of that day in UTC+8)."""
+    from infra.cli.audit import parse_moment
+
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?", raw):
+        try:
+            return datetime.fromisoformat(raw).replace(tzinfo=CST)
+        except ValueError:
+            pass
+    return parse_moment(raw, field)
+
+
+def picker_value(value: datetime | None) -> str:
+    return value.astimezone(CST).strftime("%Y-%m-%dT%H:%M") if value else ""
+
+
+def download_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text)[:64] or "file"
+
+
+class Console:
+    """One console's state and the checks every page makes, shared by the page families."""
+
+    def __init__(self, ledger: Any, store: Any, views: Any):
+        self.ledger = ledger
+        self.store = store
+        self.views = views
+        self.sessions = Sessions()
+
+    def current(self, request: Request) -> Session | None:
+        return self.sessions.get(request.cookies.get(COOKIE))
+
+    def page(self, name: str, request: Request, session: Session | None, key: dict[str, Any] | None = None,
+             status: int = 200, **context: Any) -> Response:
+        flash = session.flash[:] if session is not None else []
+        if session is not None:
+            session.flash.clear()
+        nav = NAV.get(key["role"], []) if key else []
+        body = render(name, path=request.url.path, session=session, key=key, nav=nav, flash=flash, **context)
+        return secured(HTMLResponse(body, status_code=status))
+
+    def set_cookie(self, response: Response, request: Request, session: Session) -> Response:
+        response.set_cookie(COOKIE, session.sid, max_age=self.sessions.max_age(session), httponly=True,
+                            samesite="strict", path="/console", secure=request.url.scheme == "https")
+        return response
+
+    def html(self, function: Any) -> Any:
+        """Problems and ledger errors become an error page with their status; a lost session a
+        redirect to the sign-in page."""
+
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Response:
+            request: Request = kwargs["request"]
+            try:
+                return function(*args, **kwargs)
+            except Redirect as redirect:
+                return secured(RedirectResponse(redirect.to, status_code=303))
+            except Problem as problem:
+                status, code, detail = problem.status, problem.code, problem.detail
+            except LedgerError as error:
+                body = error.to_dict()
+                status, code, detail = status_of(body["code"]), body["code"], body.get("message", body["code"])
+            session = self.current(request)
+            key = self.store.key_for_token(session.token) if session is not None and session.token else None
+            return self.page("error.html", request, session, key, status=status, code=code,
+                             detail=redact(str(detail)))
+
+        return wrapper
+
+    def signed_in(self, request: Request, *roles: str) -> tuple[Session, dict[str, Any]]:
+        session = self.current(request)
+        if session is None or session.token is None:
+            raise Redirect("/console/login")
+        key = self.store.key_for_token(session.token)
+        if key is None:
+            self.sessions.end(session.sid)
+            raise Redirect("/console/login?ended=1")
+        self.store.record_use(key["key_id"], request.url.path)
+        if roles:
+            auth.check_role(key, roles)
+        return session, key
+
+    @staticmethod
+    def check_csrf(session: Session, given: str) -> None:
+        if not session.csrf_ok(given):
+            raise Problem(403, "CSRF_REFUSED", "the form's CSRF token is missing or wrong: open the page again and "
+                                               "resubmit 表单校验失败，请重新打开页面后提交")
+
+    def person_of(self, ref: str, key: dict[str, Any]) -> Person:
+        """As the API: the person a person_ref names, within the key's region; 404 otherwise."""
+        try:
+            person = self.ledger.repository.get(UUID(ref))
+        except (ValueError, AggregateNotFoundError):
+            person = None
+        if not isinstance(person, Person):
+            raise Problem(404, "UNKNOWN_PERSON", "no enrolled person with this reference 查无此人")
+        auth.check_region(key, person.region)
+        return person
+
+    def read_person(self, ref: str, key: dict[str, Any], session: Session, endpoint: str) -> Person:
+        person = self.person_of(ref, key)
+        self.store.record_access(key, str(person.id), endpoint, session.purpose)
+        return person
