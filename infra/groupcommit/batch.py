@@ -21,7 +21,13 @@ from typing import Any, TypeVar
 from eventsourcing.persistence import IntegrityError, OperationalError
 
 from domain.errors import ConcurrencyError, StorageError
-from infra.eventstore.application import CONFLICT_RETRY_MAX_S, answer_refused, conflict_wait_s, one_line
+from infra.eventstore.application import (
+    CONFLICT_RETRY_MAX_S,
+    answer_refused,
+    conflict_wait_s,
+    one_line,
+    parse_line,
+)
 from infra.eventstore.pg_recorder import CommitOutcomeUnknownError
 from infra.groupcommit.unit_of_work import BatchUnitOfWork
 
@@ -86,9 +92,13 @@ def _commit_once(app: Any, texts: list[str], prefetcher: Any) -> list[dict]:
 
 
 def _decide(app: Any, texts: list[str], prefetcher: Any) -> tuple[list[dict], BatchUnitOfWork]:
-    prefetched, missing = prefetcher(app, texts) if prefetcher is not None else ({}, ())
+    parsed = [parse_line(text) for text in texts]  # each line parsed once: commands or refusals
+    commands = [command for command in parsed if not isinstance(command, dict)]
+    prefetched, missing = prefetcher(app, commands) if prefetcher is not None else ({}, ())
     unit = BatchUnitOfWork(app, prefetched, missing)
-    return [unit.run(partial(app.apply_line, text, unit)) for text in texts], unit
+    answers = [command if isinstance(command, dict) else unit.run(partial(app.decide, command, unit))
+               for command in parsed]
+    return answers, unit
 
 
 def _forget(prefetcher: Any) -> None:

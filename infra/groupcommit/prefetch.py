@@ -25,9 +25,7 @@ from psycopg.sql import SQL, Identifier
 
 from domain.command_record import CommandRecord, command_aggregate_id
 from domain.errors import LedgerError
-from domain.ids import parse_id_number, person_id, pseudonym
 from domain.settlement import Settlement, settlement_aggregate_id
-from infra.eventstore import commands as c
 from infra.eventstore.handlers import NEEDS
 
 CACHE_SIZE_DEFAULT = 20_000  # aggregates kept between batches (people; settlements are not kept)
@@ -50,13 +48,9 @@ class Prefetcher:
     def __init__(self, cache_size: int = CACHE_SIZE_DEFAULT):
         self.cache_size = cache_size
         self.cache: OrderedDict[UUID, Any] = OrderedDict()
-        self.ids: dict[str, UUID | None] = {}  # raw ID number -> aggregate id (bounded below)
 
-    def __call__(self, app: Any, texts: list[str]) -> tuple[dict[UUID, Any], set[UUID]]:
-        """(aggregates by id, ids known not to exist) for the commands in `texts`."""
-        if len(self.ids) > 4 * self.cache_size:
-            self.ids.clear()
-        commands = [cmd for cmd in map(_parsed, texts) if cmd is not None]
+    def __call__(self, app: Any, commands: list[Any]) -> tuple[dict[UUID, Any], set[UUID]]:
+        """(aggregates by id, ids known not to exist) for these parsed commands."""
         loaded, missing = self.load(app, self._named_ids(app, commands))
         implied = self._implied_ids(app, commands, loaded) - loaded.keys() - missing
         if implied:
@@ -65,12 +59,16 @@ class Prefetcher:
             missing |= more_missing
         return loaded, missing
 
-    def person_id(self, app: Any, raw: str | None) -> UUID | None:
+    @staticmethod
+    def person_id(app: Any, raw: str | None) -> UUID | None:
+        """The aggregate id a handler will load for `raw` (the app's own memo), or None when
+        `raw` is no valid ID number (the handler then refuses the command before loading)."""
         if not raw:
             return None
-        if raw not in self.ids:
-            self.ids[raw] = _person_id(app, raw)
-        return self.ids[raw]
+        try:
+            return app.person_ref(raw, "person")[0]
+        except LedgerError:
+            return None
 
     def _named_ids(self, app: Any, commands: list[Any]) -> set[UUID]:
         """The people and settlements the commands name (their handlers' declared needs)."""
@@ -120,22 +118,6 @@ class Prefetcher:
 
     def forget(self) -> None:
         self.cache.clear()
-
-
-def _parsed(text: str) -> Any:
-    try:
-        return c.parse_command(text)
-    except LedgerError:
-        return None
-
-
-def _person_id(app: Any, raw: str | None) -> UUID | None:
-    if not raw:
-        return None
-    try:
-        return person_id(pseudonym(parse_id_number(raw)[0], app.settings.pseudonym_key))
-    except LedgerError:
-        return None
 
 
 def _load_one_by_one(app: Any, ids: list[UUID]) -> tuple[dict[UUID, Any], set[UUID]]:

@@ -113,4 +113,4 @@ class BatchUnitOfWork:
         """One transaction for the whole batch; the library takes the snapshots its policy asks for."""
         if self.events:
             changed = [self.aggregates[i] for i, events in self.staged.items() if events]
-            self.app.save(*self.events, *changed)  # the changed aggregates: the snapshot policy's input
+            self.app.save_collected(self.events, changed)  # the changed aggregates: the snapshot policy's input
