@@ -9,9 +9,7 @@ import functools
 import re
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -21,6 +19,7 @@ from domain.person import Person
 from infra.console.sessions import COOKIE, Session, Sessions
 from infra.console.templating import render
 from infra.service import auth
+from infra.service.deps import person_in_scope
 from infra.service.problems import Problem, redact, status_of
 
 CONSOLE_ROLES = ("auditor", "operator", "admin")
@@ -150,14 +149,8 @@ class Console:
 
     def person_of(self, ref: str, key: dict[str, Any]) -> Person:
         """As the API: the person a person_ref names, within the key's region; 404 otherwise."""
-        try:
-            person = self.ledger.repository.get(UUID(ref))
-        except (ValueError, AggregateNotFoundError):
-            person = None
-        if not isinstance(person, Person):
-            raise Problem(404, "UNKNOWN_PERSON", "no enrolled person with this reference 查无此人")
-        auth.check_region(key, person.region)
-        return person
+        return person_in_scope(self.ledger, ref, key, detail="no enrolled person with this reference 查无此人",
+                               field=None)
 
     def read_person(self, ref: str, key: dict[str, Any], session: Session, endpoint: str) -> Person:
         person = self.person_of(ref, key)

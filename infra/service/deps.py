@@ -27,6 +27,22 @@ Purpose = Annotated[str, Header(alias="X-Purpose", min_length=1, max_length=200,
 MinPosition = Annotated[int | None, Query(ge=0, description="Wait (bounded) until the views reach this log position.")]
 
 
+def person_in_scope(ledger: Any, ref: str, key: dict[str, Any], *,
+                    detail: str = "person_ref: no enrolled person with this reference",
+                    field: str | None = "person_ref") -> Person:
+    """The person a person_ref names, within the key's region (403 outside it); 404 when the
+    reference names no enrolled person. The API and the console answer the same way."""
+    try:
+        person = ledger.repository.get(UUID(ref))
+    except (ValueError, AggregateNotFoundError):
+        person = None
+    if not isinstance(person, Person):
+        extra: dict[str, Any] = {"field": field} if field else {}
+        raise Problem(404, "UNKNOWN_PERSON", detail, **extra)
+    auth.check_region(key, person.region)
+    return person
+
+
 @dataclass
 class Service:
     """One served ledger: its keys store, views, writer and metrics (`api.state.service`)."""
@@ -49,15 +65,7 @@ class Service:
 
     def person_of(self, ref: str, key: dict[str, Any]) -> Person:
         """The person a person_ref names, within the key's region; 404 otherwise."""
-        try:
-            person = self.ledger.repository.get(UUID(ref))
-        except (ValueError, AggregateNotFoundError):
-            person = None
-        if not isinstance(person, Person):
-            raise Problem(404, "UNKNOWN_PERSON", "person_ref: no enrolled person with this reference",
-                          field="person_ref")
-        auth.check_region(key, person.region)
-        return person
+        return person_in_scope(self.ledger, ref, key)
 
     def read_person(self, ref: str, key: dict[str, Any], purpose: str, endpoint: str) -> Person:
         person = self.person_of(ref, key)
