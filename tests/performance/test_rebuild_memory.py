@@ -47,3 +47,20 @@ def test_rebuild_peak_memory_does_not_grow_with_the_history_length(tmp_path):
     assert long["balances"]["events"] >= 4 * short["balances"]["events"] * 0.9
     # Four times the events, about the same peak: it is set by one page (and the read-ahead).
     assert long_peak < short_peak * 1.3 + 256 * 1024, (short_peak, long_peak)
+
+
+def test_a_child_s_peak_memory_is_its_own_not_its_parent_s():
+    """Why `bench` once reported a 100 MB rebuild as 255-321 MB: Linux carries ru_maxrss across
+    exec, so a child started by a large parent reports at least the parent's size at the fork.
+    The bench's worker reports VmHWM, the high-water mark of its own process image."""
+    import subprocess
+    import sys
+
+    parent = bytearray(200 * 1024 * 1024)
+    parent[::4096] = b"\x01" * len(parent[::4096])  # make the parent's pages resident
+    code = ("import resource; from infra.tools.bench import peak_rss_kb; "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, peak_rss_kb())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    inherited_kb, own_kb = map(int, done.stdout.split())  # inherited_kb: about the parent's 200 MB here
+    assert own_kb < 150 * 1024, (inherited_kb, own_kb)
+    del parent
