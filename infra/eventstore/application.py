@@ -4,8 +4,8 @@ Each command is *load, decide, one save of every aggregate it touched*, through 
 work it is given (infra.eventstore.unit_of_work); the handlers live in infra.eventstore.handlers.
 With the direct unit of work the save is atomic and optimistic: if another writer got there
 first the event store refuses the whole save (IntegrityError on an aggregate version), and the
-command is re-run on fresh state, a bounded number of times, so that concurrent commands never
-break a limit or lose money.
+command is re-run on fresh state for at most CONFLICT_RETRY_MAX_S, so that concurrent commands
+never break a limit or lose money.
 """
 
 from __future__ import annotations
@@ -142,6 +142,7 @@ class LedgerApp(Application[UUID]):
         transaction, then take the snapshots the library's policy asks for: the library's `save`
         without its per-object protocol checks, which on a group-commit batch of thousands of
         events cost more than the insert itself."""
+        self._refuse_writes_under_what_if()
         processing_event: ProcessingEvent[UUID] = ProcessingEvent()
         processing_event.events.extend(events)
         processing_event.aggregates.update((aggregate.id, aggregate) for aggregate in aggregates)
@@ -172,20 +173,18 @@ class LedgerApp(Application[UUID]):
         """Answers to command lines (str or bytes) decided in memory and never stored: every line
         against one batch unit of work that is never committed, so later lines see earlier ones'
         effects. Each answer is marked `"dry_run": true`. Used for what-if (`apply --rules`)."""
-        from infra.groupcommit.batch import EMPTY_LINE_ERROR
         from infra.groupcommit.unit_of_work import BatchUnitOfWork
 
         unit = BatchUnitOfWork(self)  # never committed
         for number, raw in enumerate(lines, start=1):
-            text = c.screen_line(raw)
-            if isinstance(text, str) and text:
-                try:
-                    answer = unit.run(functools.partial(self.apply_line, text, unit))
-                except OperationalError as failure:
-                    raise StorageError(f"line {number}: database: {one_line(failure)}") from None
-            else:
-                refusal = dict(EMPTY_LINE_ERROR) if isinstance(text, str) else text.to_dict()
-                answer = {"ok": False, "command": None, "error": refusal}
+            text = screen(raw)
+            if isinstance(text, dict):
+                yield {"line": number, **text, "dry_run": True}
+                continue
+            try:
+                answer = unit.run(functools.partial(self.apply_line, text, unit))
+            except OperationalError as failure:
+                raise StorageError(f"line {number}: database: {one_line(failure)}") from None
             yield {"line": number, **answer, "dry_run": True}
 
     def apply_line(self, text: str, uow: UnitOfWork | None = None) -> dict:
@@ -196,8 +195,9 @@ class LedgerApp(Application[UUID]):
     def _decide(self, command: Any, uow: UnitOfWork) -> dict:
         """Command id first (a retry gets its original answer), then the handler; the command's
         events and its record go in one save, so either both are stored or neither."""
-        fingerprint = command_fingerprint(command.content(), self.settings.pseudonym_key)
-        if command.command_id is not None:
+        fingerprint = None
+        if command.command_id is not None:  # only a command with an id is compared and remembered
+            fingerprint = command_fingerprint(command.content(), self.settings.pseudonym_key)
             earlier = recorded_answer(uow, command, fingerprint)
             if earlier is not None:
                 return earlier
@@ -214,7 +214,7 @@ class LedgerApp(Application[UUID]):
         except LedgerError as error:  # nothing is recorded, so a retry is decided again
             return _answer(command.type, command.command_id, error=error)
         record = None
-        if command.command_id is not None:
+        if fingerprint is not None:
             record = CommandRecord.record(command_id=command.command_id, command_type=command.type,
                                           fingerprint=fingerprint, result=answer, at=command.at)
         scope.release(record)
@@ -254,6 +254,19 @@ def _answer(kind: str | None, command_id: str | None, *, result: dict | None = N
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+EMPTY_LINE_ERROR = {"code": "INVALID_INPUT", "message": "line: empty", "field": "line"}
+
+
+def screen(raw: str | bytes) -> str | dict:
+    """A line ready to decide (text, stripped), or the answer refusing it before it is parsed:
+    empty, too long or not UTF-8. The one place every way in (file, stdin, HTTP) screens lines."""
+    text = c.screen_line(raw)
+    if isinstance(text, str) and text:
+        return text
+    refusal = dict(EMPTY_LINE_ERROR) if isinstance(text, str) else text.to_dict()
+    return {"ok": False, "command": None, "error": refusal}
 
 
 def parse_line(text: str) -> Any:

@@ -27,6 +27,7 @@ from infra.eventstore.application import (
     conflict_wait_s,
     one_line,
     parse_line,
+    screen,
 )
 from infra.eventstore.pg_recorder import CommitOutcomeUnknownError
 from infra.groupcommit.unit_of_work import BatchUnitOfWork
@@ -35,7 +36,6 @@ T = TypeVar("T")
 BATCH_SIZE_DEFAULT = 500
 BATCH_SIZE_MAX = 10_000
 BATCH_WAIT_MS_DEFAULT = 50
-EMPTY_LINE_ERROR = {"code": "INVALID_INPUT", "message": "line: empty", "field": "line"}
 
 
 def apply_batch(app: Any, texts: list[str], prefetcher: Any = None) -> list[dict]:
@@ -146,23 +146,24 @@ def apply_stream(app: Any, lines: Iterable[str | bytes], *, batch_size: int = BA
     """Results of a stream of command lines (blank lines included), one per line, in order.
     Lines may be bytes (see `read_lines`): one that is empty, too long or not UTF-8 is answered
     INVALID_INPUT here and never reaches the batch."""
-    from infra.eventstore.commands import screen_line
-
     number = 0
     for batch in batches(lines, batch_size, wait_ms):
-        texts = [screen_line(raw) for raw in batch]
-        real = [t for t in texts if isinstance(t, str) and t]
+        screened = [screen(raw) for raw in batch]
         try:
-            results = iter(apply_batch(app, real, prefetcher) if real else [])
+            answers = iter(apply_screened(app, screened, prefetcher))
         except StorageError as error:
-            raise StorageError(f"lines {number + 1}-{number + len(texts)}: {error.message}") from None
-        for text in texts:
+            raise StorageError(f"lines {number + 1}-{number + len(screened)}: {error.message}") from None
+        for answer in answers:
             number += 1
-            if isinstance(text, str) and text:
-                yield {"line": number, **next(results)}
-            else:
-                refusal = dict(EMPTY_LINE_ERROR) if isinstance(text, str) else text.to_dict()
-                yield {"line": number, "ok": False, "command": None, "error": refusal}
+            yield {"line": number, **answer}
+
+
+def apply_screened(app: Any, screened: list[str | dict], prefetcher: Any = None) -> list[dict]:
+    """One answer per screened line (see `screen`), in order: the lines still to decide go
+    through one group commit, the refused ones keep their refusal."""
+    decided = iter(apply_batch(app, [s for s in screened if isinstance(s, str)], prefetcher)
+                   if any(isinstance(s, str) for s in screened) else [])
+    return [next(decided) if isinstance(s, str) else s for s in screened]
 
 
 def apply_results(app: Any, lines: Iterable[str | bytes], *, batch_size: int = BATCH_SIZE_DEFAULT,
@@ -174,16 +175,13 @@ def apply_results(app: Any, lines: Iterable[str | bytes], *, batch_size: int = B
 
         yield from apply_stream(app, lines, batch_size=batch_size, wait_ms=wait_ms, prefetcher=Prefetcher())
         return
-    from infra.eventstore.commands import screen_line
-
     for number, raw in enumerate(lines, start=1):
-        text = screen_line(raw)
-        if isinstance(text, str) and text:
-            try:
-                answer = app.apply_line(text)
-            except StorageError as error:
-                raise StorageError(f"line {number}: {error.message}") from None
-            yield {"line": number, **answer}
-        else:
-            refusal = dict(EMPTY_LINE_ERROR) if isinstance(text, str) else text.to_dict()
-            yield {"line": number, "ok": False, "command": None, "error": refusal}
+        text = screen(raw)
+        if isinstance(text, dict):
+            yield {"line": number, **text}
+            continue
+        try:
+            answer = app.apply_line(text)
+        except StorageError as error:
+            raise StorageError(f"line {number}: {error.message}") from None
+        yield {"line": number, **answer}

@@ -183,6 +183,19 @@ def test_batch_is_ndjson_in_and_out_like_apply(served):
     assert int(r.headers["ledger-position"]) == app.recorder.max_notification_id()
 
 
+def test_batch_lines_are_split_and_screened_as_apply_does(served):
+    """A bare CR stays inside its line and a non-UTF-8 line is refused alone: the batch endpoint
+    reads its body as `ledger apply` reads a file (one answer per LF-ended line)."""
+    client, tokens, family, _ = served
+    credit = line("credit", person=family["father"], amount="1.00", source="adjustment", at=AFTER_SEED)
+    body = (credit.replace(", ", ",\r ", 1) + "\n").encode() + b'{"type": "credit\xff"}\n' + credit.encode() + b"\n"
+    r = client.post("/v1/commands:batch", content=body, headers=auth(tokens["fund"]))
+    answers = [json.loads(x) for x in r.text.splitlines()]
+    assert r.status_code == 200 and [a["line"] for a in answers] == [1, 2, 3]
+    assert [a["ok"] for a in answers] == [True, False, True]
+    assert answers[1]["error"]["code"] == "INVALID_INPUT" and "UTF-8" in answers[1]["error"]["message"]
+
+
 def test_batch_with_a_forbidden_line_applies_nothing(served):
     client, tokens, family, app = served
     before = app.recorder.max_notification_id()

@@ -1,5 +1,6 @@
 """Commands, for the writing roles (channel, institution, fund): one command, or NDJSON lines."""
 
+import io
 import json
 from typing import Annotated
 
@@ -8,7 +9,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from infra.eventstore import commands as c
-from infra.groupcommit.batch import BATCH_SIZE_MAX, EMPTY_LINE_ERROR
+from infra.eventstore.application import screen
+from infra.eventstore.commands import read_lines
+from infra.groupcommit.batch import BATCH_SIZE_MAX
 from infra.service import auth
 from infra.service.deps import Svc, Writer
 from infra.service.problems import Problem, problem_responses
@@ -60,17 +63,14 @@ async def command(request: Request, key: Writer, idempotency_key: IdempotencyKey
                               "content": {"application/x-ndjson": {"schema": {"type": "string"}}}},
                         **problem_responses(401, 403, 422)})
 async def command_batch(request: Request, key: Writer, svc: Svc) -> Response:
-    raw = await request.body()
-    try:
-        lines = raw.decode("utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise Problem(422, "INVALID_INPUT", "body: not UTF-8", field="body") from None
-    if len(lines) > BATCH_SIZE_MAX:
+    # Lines as `ledger apply` reads them: split on LF only, each screened on its own (an empty,
+    # overlong or non-UTF-8 line is refused alone; the others are decided).
+    screened = [screen(line) for line in read_lines(io.BytesIO(await request.body()))]
+    if len(screened) > BATCH_SIZE_MAX:
         raise Problem(422, "INVALID_INPUT", f"body: at most {BATCH_SIZE_MAX} lines", field="body")
-    texts = [line.strip() for line in lines]
-    for number, text in enumerate(texts, start=1):
+    for number, text in enumerate(screened, start=1):
         try:
-            data = json.loads(text) if text else None
+            data = json.loads(text) if isinstance(text, str) else None
         except ValueError:
             continue  # the ledger answers this line INVALID_INPUT
         if isinstance(data, dict):
@@ -80,13 +80,11 @@ async def command_batch(request: Request, key: Writer, svc: Svc) -> Response:
                 problem.detail = f"line {number}: {problem.detail}"
                 problem.extra["line"] = number
                 raise
-    real = [t for t in texts if t]
+    real = [text for text in screened if isinstance(text, str)]
     written = await svc.write(real) if real else None
     answers = iter(written.answers if written else [])
-    out = []
-    for number, text in enumerate(texts, start=1):
-        answer = next(answers) if text else {"ok": False, "command": None, "error": dict(EMPTY_LINE_ERROR)}
-        out.append(json.dumps({"line": number, **answer}, ensure_ascii=False))
+    out = [json.dumps({"line": number, **(next(answers) if isinstance(text, str) else text)}, ensure_ascii=False)
+           for number, text in enumerate(screened, start=1)]
     position = written.position if written else svc.ledger.recorder.max_notification_id() or 0
     return Response("".join(line + "\n" for line in out), media_type="application/x-ndjson",
                     headers={"Ledger-Position": str(position)})
