@@ -17,7 +17,7 @@ from domain.errors import LedgerError
 from domain.rules import CatalogueError
 from infra.cli import output
 from infra.config import ConfigError, load_settings, warn_development_key
-from infra.eventstore.application import one_line
+from infra.eventstore.backend import one_line
 
 if TYPE_CHECKING:
     from infra.eventstore.application import LedgerApp

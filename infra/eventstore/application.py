@@ -41,6 +41,7 @@ from domain.person import Person
 from domain.rules import Catalogue, RuleSet
 from infra.config import Settings, apply_connect_params, ensure_postgres_schema
 from infra.eventstore import commands as c
+from infra.eventstore.backend import one_line
 from infra.eventstore.catalogue import load_catalogue
 from infra.eventstore.handlers import HANDLERS, RecordedRejection, load_person
 from infra.eventstore.keycheck import verify_pseudonym_key
@@ -352,7 +353,3 @@ def describe_db(db: str) -> str:
         return f"{scheme}://{rest.split('@', 1)[1]}"
     return db
 
-
-def one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__

@@ -1,4 +1,5 @@
-"""Which backend is this: the one answer, for a database URL and for a recorder.
+"""Which backend is this: the one answer, for a database URL and for a recorder; and how a
+backend's error reads on one line (`one_line`).
 
 `memory` is the library's in-memory (POPO) store, `sqlite` a SQLite file, `postgres` a
 PostgreSQL database (`postgresql://` or `postgres://` URL, optional `?schema=`).
@@ -37,3 +38,9 @@ def backend_of(recorder: Any) -> Backend:
     except ImportError:  # psycopg not installed: cannot be PostgreSQL
         return "memory"
     return "postgres" if isinstance(datastore, PostgresDatastore) else "memory"
+
+
+def one_line(error: BaseException) -> str:
+    """The first line of a driver's or library's error (a one-line STORAGE_ERROR message)."""
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

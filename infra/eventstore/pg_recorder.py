@@ -47,6 +47,8 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from psycopg.sql import SQL, Identifier
 
+from infra.eventstore.backend import one_line
+
 log = logging.getLogger(__name__)
 COMMIT_OUTCOME_TIMEOUT_S = 30.0
 _LIBRARY_INSERT_EVENTS = PostgresApplicationRecorder.insert_events.__wrapped__  # without its blind retry
@@ -115,9 +117,9 @@ class ArrayInsertApplicationRecorder(PostgresApplicationRecorder):
                 last = again
             if time.monotonic() + wait > deadline:
                 raise CommitOutcomeUnknownError(
-                    f"commit outcome unknown: the connection failed during the insert ({_first_line(error)}) "
+                    f"commit outcome unknown: the connection failed during the insert ({one_line(error)}) "
                     f"and the store could not be asked within {self.commit_outcome_timeout_s:g} s "
-                    f"({_first_line(last)})") from None
+                    f"({one_line(last)})") from None
             time.sleep(wait)
             wait = min(wait * 2, 2.0)
 
@@ -159,7 +161,3 @@ class LedgerPostgresFactory(PostgresFactory):
             recorder.commit_outcome_timeout_s = float(timeout)
         return recorder
 
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__

@@ -25,10 +25,10 @@ from infra.eventstore.application import (
     CONFLICT_RETRY_MAX_S,
     answer_refused,
     conflict_wait_s,
-    one_line,
     parse_line,
     screen,
 )
+from infra.eventstore.backend import one_line
 from infra.eventstore.pg_recorder import CommitOutcomeUnknownError
 from infra.groupcommit.unit_of_work import BatchUnitOfWork
 
