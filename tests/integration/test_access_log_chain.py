@@ -26,7 +26,7 @@ from infra.service.store import ServiceStore
 from tests.support import DEV_KEY
 from tests.support.backends import settings_for
 from tests.support.seal import SEAL_SEED, SEAL_SEED_HEX
-from tests.support.tamper import PostgresTamper, SQLiteTamper
+from tests.support.tamper import tamper_for
 
 KEY = {"key_id": "k-auditor", "role": "auditor"}
 LEDGER = [sys.executable, "-m", "infra.cli.main"]
@@ -40,8 +40,7 @@ def sealed(durable_url):
     for n in range(1, 4):
         store.record_access(KEY, f"person-{n}", "/v1/persons/{person_ref}", f"dispute {n}")
     assert store.seal_access_log(SEAL_SEED, "2025-04-01T00:00:00+00:00") is not None
-    tamper = (SQLiteTamper(durable_url) if not durable_url.startswith("postgresql")
-              else PostgresTamper(durable_url))
+    tamper = tamper_for(durable_url)
     yield app, store, tamper
     app.close()
 

@@ -23,21 +23,21 @@ from tests.support import DEV_KEY, Ledger
 from tests.support.backends import settings_for
 from tests.support.families import deduct, national_family
 from tests.support.seal import SEAL_ENV, SEAL_SEED
-from tests.support.tamper import PostgresTamper, SQLiteTamper
+from tests.support.tamper import SQLiteTamper, tamper_for
 
 SEALED_AT = "2025-04-01T00:00:00+00:00"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def sealed(request, tmp_path):
+@pytest.fixture
+def sealed(durable_url):
     """(store, tamper, url, gap) for a sealed log with a gap of two free positions before the end."""
-    url = str(tmp_path / "ledger.db") if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    url = durable_url
     app = LedgerApp(settings_for(url))
     ledger = Ledger(app)
     f = national_family(ledger)
     assert isinstance(app.recorder, SQLiteApplicationRecorder | PostgresApplicationRecorder)
     table = app.recorder.events_table_name
-    tamper = SQLiteTamper(url, table) if request.param == "sqlite" else PostgresTamper(url, table)
+    tamper = tamper_for(url, table)
     gap = tamper.make_gap_before_last(2)  # positions gap and gap + 1 are now free
     deduct(ledger, f["child"], "800.00", "S-1")
     store = AuditStore(app)

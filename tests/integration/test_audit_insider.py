@@ -25,7 +25,7 @@ from tests.support import DEV_KEY, Ledger
 from tests.support.backends import settings_for
 from tests.support.families import at, deduct, national_family
 from tests.support.forge import drop_audit_tables, rewrite_whole_chain
-from tests.support.tamper import PostgresTamper, SQLiteTamper
+from tests.support.tamper import tamper_for
 
 SEED = "5eed" * 16  # the ledger's seal key in these tests (64 hex = 32 bytes)
 THIEF = "7e1f" * 16  # another key: a forger signing with a key of its own
@@ -41,10 +41,10 @@ def last_json(output: str) -> dict:
     return json.loads(output[output.index("{"):])
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def sealed(request, tmp_path):
+@pytest.fixture
+def sealed(durable_url):
     """(url, tamper, credit position, anchor, public key) of a ledger sealed with SEED."""
-    url = str(tmp_path / "ledger.db") if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    url = durable_url
     app = LedgerApp(settings_for(url))
     ledger = Ledger(app)
     f = national_family(ledger)
@@ -54,7 +54,7 @@ def sealed(request, tmp_path):
     assert isinstance(app.recorder, SQLiteApplicationRecorder | PostgresApplicationRecorder)
     table = app.recorder.events_table_name
     app.close()
-    tamper = SQLiteTamper(url, table) if request.param == "sqlite" else PostgresTamper(url, table)
+    tamper = tamper_for(url, table)
     sealed = run(url, "seal", "--json")
     assert sealed.exit_code == 0, sealed.output
     anchor = last_json(sealed.output)["checkpoint"]["checkpoint_sha256"]

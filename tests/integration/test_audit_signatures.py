@@ -25,7 +25,7 @@ from tests.support import DEV_KEY, Ledger, id_number
 from tests.support.backends import settings_for
 from tests.support.families import deduct, national_family
 from tests.support.seal import SEAL_ENV, SEAL_SEED, SEAL_SEED_HEX
-from tests.support.tamper import PostgresTamper, SQLiteTamper
+from tests.support.tamper import tamper_for
 
 BASE = {"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode(), "LEDGER_SEAL_KEY": "", "LEDGER_SEAL_PUBLIC_KEY": ""}
 PUBLIC = signing.public_key_of(SEAL_SEED).hex()
@@ -40,10 +40,10 @@ def last_json(output: str) -> dict:
     return json.loads(output[output.index("{"):])
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request, tmp_path):
+@pytest.fixture
+def store_url(durable_url):
     """(url, tamper) of a small ledger, not sealed yet."""
-    url = str(tmp_path / "ledger.db") if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    url = durable_url
     app = LedgerApp(settings_for(url))
     ledger = Ledger(app)
     f = national_family(ledger)
@@ -51,7 +51,7 @@ def store_url(request, tmp_path):
     assert isinstance(app.recorder, SQLiteApplicationRecorder | PostgresApplicationRecorder)
     table = app.recorder.events_table_name
     app.close()
-    return url, (SQLiteTamper(url, table) if request.param == "sqlite" else PostgresTamper(url, table))
+    return url, tamper_for(url, table)
 
 
 # --- the key ------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ import sqlite3
 import uuid
 
 import psycopg
-import pytest
 
 from infra.eventstore.application import LedgerApp
 from tests.support import Ledger
@@ -79,11 +78,6 @@ def test_cancel_ends_every_tie_on_every_backend(any_backend_ledger):
     for parent in (father, mother):
         assert ledger.person(parent).members == {} and ledger.person(parent).beneficiaries == {}
         assert event_names(ledger, parent)[-2:] == ["BindingEnded", "AuthorizationEnded"]
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def durable_url(request, tmp_path) -> str:
-    return str(tmp_path / "ledger.db") if request.param == "sqlite" else request.getfixturevalue("pg_url")
 
 
 def test_a_fresh_application_rebuilds_the_same_state(durable_url):

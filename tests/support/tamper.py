@@ -6,6 +6,7 @@ import sqlite3
 from typing import Any
 
 from infra.config import split_schema
+from infra.eventstore.backend import is_postgres_url
 
 
 class SQLiteTamper:
@@ -94,3 +95,11 @@ class PostgresTamper:
 
     def execute(self, sql: str, params: tuple = ()) -> None:
         self._run((sql.replace("?", "%s"), params))
+
+
+def tamper_for(url: str, table: str | None = None) -> SQLiteTamper | PostgresTamper:
+    """The attacker's tool for the store at `url` (a SQLite file or a PostgreSQL ?schema= URL),
+    on the events table unless another table is named."""
+    if is_postgres_url(url):
+        return PostgresTamper(url, table) if table else PostgresTamper(url)
+    return SQLiteTamper(url, table) if table else SQLiteTamper(url)
