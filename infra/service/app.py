@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.errors import LedgerError
 from infra.console import mount_console
@@ -26,7 +27,7 @@ from infra.service.deps import Service
 from infra.service.metrics import Metrics
 from infra.service.problems import PROBLEM_SCHEMA, Problem
 from infra.service.routes import audit, commands, operations, persons
-from infra.service.store import ServiceStore
+from infra.service.store import KEY_CACHE_S_DEFAULT, ServiceStore
 from infra.service.views import Views
 from infra.service.writer import BATCH_MAX_DEFAULT, WAIT_MS_DEFAULT, DirectWriter, GroupCommitWriter
 
@@ -35,13 +36,13 @@ READY_LAG_MAX_DEFAULT = 10_000  # /readyz: views at most this many events behind
 
 def create_app(ledger: Any, *, group_commit: bool = True, batch_max: int = BATCH_MAX_DEFAULT,
                wait_ms: float = WAIT_MS_DEFAULT, ready_lag_max: int = READY_LAG_MAX_DEFAULT,
-               follow_views: bool = True) -> FastAPI:
+               follow_views: bool = True, key_cache_s: float = KEY_CACHE_S_DEFAULT) -> FastAPI:
     metrics = Metrics()
     views = Views(ledger)
     metrics.view_lag.set_function(lambda: views.lag())
     writer: Any = (GroupCommitWriter(ledger, batch_max, wait_ms, metrics.observe_batch) if group_commit
                    else DirectWriter(ledger, metrics.observe_batch))
-    service = Service(ledger, ServiceStore(ledger), views, writer, metrics, ready_lag_max)
+    service = Service(ledger, ServiceStore(ledger, key_cache_s=key_cache_s), views, writer, metrics, ready_lag_max)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -58,19 +59,40 @@ def create_app(ledger: Any, *, group_commit: bool = True, batch_max: int = BATCH
     add_error_handlers(api)
     mount_console(api, ledger, service.store, views)  # the HTML console under /console (infra/console)
 
-    @api.middleware("http")
-    async def measure(request: Request, call_next: Any) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        metrics.observe_request(request.method, getattr(route, "path", "(unmatched)"), response.status_code,
-                                time.perf_counter() - started)
-        return response
-
+    api.add_middleware(MeasureRequests, metrics=metrics)
     for router in (operations.health, commands.router, persons.router, audit.router, operations.router):
         api.include_router(router)
     add_schemas(api)
     return api
+
+
+class MeasureRequests:
+    """Counts and times every HTTP request by method, route template and status (a plain ASGI
+    middleware: starlette's BaseHTTPMiddleware costs a task group per request)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # unless the app starts an answer
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            route = scope.get("route")
+            self.metrics.observe_request(scope["method"], getattr(route, "path", "(unmatched)"), status,
+                                         time.perf_counter() - started)
 
 
 def add_error_handlers(api: FastAPI) -> None:

@@ -54,13 +54,16 @@ class Service:
     metrics: Metrics
     ready_lag_max: int
 
-    def authenticate(self, credentials: HTTPAuthorizationCredentials | None, request: Request) -> dict[str, Any]:
+    async def authenticate(self, credentials: HTTPAuthorizationCredentials | None, request: Request) -> dict[str, Any]:
+        """The request's key. A key read within the store's cache time is answered in the event
+        loop; the keys table is read (in a worker thread) only when it is not."""
         header = request.headers.get("authorization")
         token = auth.bearer_token(header if credentials is None else f"Bearer {credentials.credentials}")
-        key = self.store.key_for_token(token)
+        key = self.store.cached_key(token) or await run_in_threadpool(self.store.key_for_token, token)
         if key is None:
             raise Problem(401, "UNAUTHORIZED", "unknown, expired or revoked key")
-        self.store.record_use(key["key_id"], request.url.path)
+        if self.store.use_due(key["key_id"]):
+            await run_in_threadpool(self.store.record_use, key["key_id"], request.url.path)
         return key
 
     def person_of(self, ref: str, key: dict[str, Any]) -> Person:
@@ -91,7 +94,7 @@ class Service:
         return await run_in_threadpool(self.writer.write, texts)
 
 
-def service_of(request: Request) -> Service:
+async def service_of(request: Request) -> Service:
     return request.app.state.service
 
 
@@ -101,8 +104,8 @@ Svc = Annotated[Service, Depends(service_of)]
 def role(*roles: str) -> Any:
     """A dependency: the request's key, which must hold one of `roles`."""
 
-    def dependency(credentials: Bearer, request: Request) -> dict[str, Any]:
-        key = service_of(request).authenticate(credentials, request)
+    async def dependency(credentials: Bearer, request: Request) -> dict[str, Any]:
+        key = await request.app.state.service.authenticate(credentials, request)
         auth.check_role(key, roles)
         return key
 

@@ -4,6 +4,12 @@
   is shown once, when the key is created.
 - `ledger_api_key_log`: append-only record of creating, using (at most once a minute per key and
   process, so that a busy client does not add a row per request) and revoking keys.
+
+A served store keeps each verified key in memory for `key_cache_s` (the server's
+`--key-cache-seconds`, 1 s by default), so that a busy client's requests do not each read the
+keys table. Expiry is checked on every request; a key revoked through the same store is dropped
+at once, one revoked by another process (`ledger keys revoke`, another server) stops working
+within `key_cache_s`. The CLI's stores cache nothing.
 - `ledger_access_log`: append-only record of who read whose data (PIPL): key, role, person
   (aggregate id, never an ID number), endpoint, time, purpose; a hash chain
   (infra.service.access_chain), and
@@ -36,6 +42,9 @@ class Run(Protocol):
 
 ROLES = ("channel", "institution", "fund", "auditor", "operator", "admin")
 USE_RECORD_INTERVAL_S = 60.0
+KEY_CACHE_S_DEFAULT = 1.0  # `ledger serve --key-cache-seconds`: how late another process's revocation may take hold
+KEY_CACHE_S_LIMIT = 60.0
+KEY_CACHE_ENTRIES = 4096
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS {keys} (key_id TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE, "
@@ -64,12 +73,15 @@ def token_hash(token: str) -> str:
 class ServiceStore:
     """Keys, key log and access log in the ledger's own store."""
 
-    def __init__(self, app: Any, *, create: bool = True):
+    def __init__(self, app: Any, *, create: bool = True, key_cache_s: float = 0.0):
         self.kind = backend_of(app.recorder)
         self.recorder = app.recorder
         self._lock = threading.Lock()
         self._memory: sqlite3.Connection | None = None
         self._last_use: dict[str, float] = {}
+        self.key_cache_s = key_cache_s
+        self._keys: dict[str, tuple[float, dict[str, Any]]] = {}  # token hash -> (read at, key row)
+        self._keys_lock = threading.Lock()  # writers of _keys; readers use dict.get alone
         if self.kind == "memory":
             self._memory = sqlite3.connect(":memory:", check_same_thread=False)
         if self.kind == "postgres":
@@ -168,25 +180,48 @@ class ServiceStore:
         self._run([("UPDATE {keys} SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL", (at, key_id)),
                    ("INSERT INTO {key_log} (at, key_id, action, detail) VALUES (?, ?, 'revoked', ?)",
                     (at, key_id, f"by={by}"))])
+        with self._keys_lock:
+            for digest in [d for d, (_, key) in self._keys.items() if key["key_id"] == key_id]:
+                del self._keys[digest]
         return True
+
+    def cached_key(self, token: str) -> dict[str, Any] | None:
+        """The key of `token` if this store read it less than `key_cache_s` ago and it has not
+        expired since; None otherwise (then ask `key_for_token`). No I/O."""
+        cached = self._keys.get(token_hash(token))
+        if cached is None or time.monotonic() - cached[0] >= self.key_cache_s:
+            return None
+        key = cached[1]
+        return None if key["expires_at"] and key["expires_at"] <= now_iso() else key
 
     def key_for_token(self, token: str) -> dict[str, Any] | None:
         """The key a bearer token belongs to, if it is known, not revoked and not expired."""
+        cached = self.cached_key(token)
+        if cached is not None:
+            return cached
+        digest = token_hash(token)
+        read_at = time.monotonic()
         rows = self._run([(f"SELECT {', '.join(_KEY_COLUMNS)} FROM {{keys}} WHERE token_sha256 = ?",
-                           (token_hash(token),))], fetch=True)
-        if not rows:
-            return None
-        key = rows[0]
-        if key["revoked_at"] or (key["expires_at"] and key["expires_at"] <= now_iso()):
-            return None
-        return key
+                           (digest,))], fetch=True)
+        key = rows[0] if rows else None
+        valid = not (key is None or key["revoked_at"] or (key["expires_at"] and key["expires_at"] <= now_iso()))
+        with self._keys_lock:
+            self._keys.pop(digest, None)
+            if valid and self.key_cache_s > 0:
+                if len(self._keys) >= KEY_CACHE_ENTRIES:
+                    del self._keys[next(iter(self._keys))]  # the longest cached
+                self._keys[digest] = (read_at, key)  # type: ignore[assignment]
+        return key if valid else None
+
+    def use_due(self, key_id: str) -> bool:
+        """Whether `record_use` would write a row now (no I/O)."""
+        return time.monotonic() - self._last_use.get(key_id, -USE_RECORD_INTERVAL_S) >= USE_RECORD_INTERVAL_S
 
     def record_use(self, key_id: str, endpoint: str) -> None:
         """A key's use, at most once per USE_RECORD_INTERVAL_S per key in this process."""
-        moment = time.monotonic()
-        if moment - self._last_use.get(key_id, -USE_RECORD_INTERVAL_S) < USE_RECORD_INTERVAL_S:
+        if not self.use_due(key_id):
             return
-        self._last_use[key_id] = moment
+        self._last_use[key_id] = time.monotonic()
         self._run([("INSERT INTO {key_log} (at, key_id, action, detail) VALUES (?, ?, 'used', ?)",
                     (now_iso(), key_id, endpoint))])
 

@@ -82,11 +82,12 @@ def test_metrics_show_requests_latency_batches_and_view_lag(served):
     client, tokens, family, _ = served
     post_command(client, tokens["fund"], "m-1", type="credit", person=family["father"], amount="1.00",
                  source="adjustment")
+    client.post("/v1/commands", json={})  # no key: 401, counted like any answer
     text = client.get("/metrics", headers=auth(tokens["operator"])).text
     for name in ("ledger_http_requests_total", "ledger_http_request_duration_seconds_bucket",
                  "ledger_commit_batch_commands_bucket", "ledger_view_lag_events"):
         assert name in text
-    assert 'route="/v1/commands",status="200"' in text
+    assert 'route="/v1/commands",status="200"' in text and 'route="/v1/commands",status="401"' in text
 
 
 def test_openapi_31_and_docs(served):

@@ -13,7 +13,7 @@ from infra.eventstore.application import screen
 from infra.eventstore.commands import read_lines
 from infra.groupcommit.batch import BATCH_SIZE_MAX
 from infra.service import auth
-from infra.service.deps import Svc, Writer
+from infra.service.deps import Service, Svc, Writer
 from infra.service.problems import Problem, problem_responses
 
 router = APIRouter(tags=["commands"])
@@ -25,6 +25,14 @@ command_defs = command_schema.pop("$defs", {})
 IdempotencyKey = Annotated[str, Header(
     alias="Idempotency-Key", min_length=1, max_length=128,
     description="The command id; a retry with the same key returns the original answer.")]
+
+
+async def check_command(key: dict, data: dict, svc: Service) -> None:
+    """auth.check_command; in a worker thread only for a reverse, whose settlement is read."""
+    if data.get("type") == "reverse":
+        await run_in_threadpool(auth.check_command, key, data, svc.settlement_institution)
+    else:
+        auth.check_command(key, data)
 
 
 @router.post("/v1/commands", summary="Apply one command (idempotent by Idempotency-Key)",
@@ -44,7 +52,7 @@ async def command(request: Request, key: Writer, idempotency_key: IdempotencyKey
     if "command_id" in data and data["command_id"] != idempotency_key:
         raise Problem(422, "INVALID_INPUT", "command_id: differs from the Idempotency-Key header",
                       field="command_id")
-    await run_in_threadpool(auth.check_command, key, data, svc.settlement_institution)
+    await check_command(key, data, svc)
     text = json.dumps({**data, "command_id": idempotency_key}, ensure_ascii=False)
     written = await svc.write([text])
     answer = written.answers[0]
@@ -75,7 +83,7 @@ async def command_batch(request: Request, key: Writer, svc: Svc) -> Response:
             continue  # the ledger answers this line INVALID_INPUT
         if isinstance(data, dict):
             try:
-                await run_in_threadpool(auth.check_command, key, data, svc.settlement_institution)
+                await check_command(key, data, svc)
             except Problem as problem:
                 problem.detail = f"line {number}: {problem.detail}"
                 problem.extra["line"] = number

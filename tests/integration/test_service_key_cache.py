@@ -1,0 +1,72 @@
+"""The server's key cache: a verified key is kept for `key_cache_s`, so that a busy client's
+requests do not each read the keys table; expiry is checked on every request, a revocation
+through the same store takes hold at once, one made elsewhere within `key_cache_s`."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from infra.eventstore.application import LedgerApp
+from infra.service import store as store_module
+from infra.service.store import ServiceStore
+from tests.support.backends import settings_for
+
+
+@pytest.fixture
+def stores(durable_url):
+    app = LedgerApp(settings_for(durable_url))
+    yield ServiceStore(app, key_cache_s=0.5), ServiceStore(app)  # the server's, and the CLI's (no cache)
+    app.close()
+
+
+def test_a_cached_key_is_answered_without_reading_the_store(stores, monkeypatch):
+    served, cli = stores
+    key = cli.create_key("fund")
+    assert served.cached_key(key["token"]) is None
+    assert served.key_for_token(key["token"])["key_id"] == key["key_id"]
+
+    def no_store(*_args, **_kwargs):
+        raise AssertionError("the keys table was read")
+
+    monkeypatch.setattr(served, "_run", no_store)
+    assert served.cached_key(key["token"])["key_id"] == key["key_id"]
+    assert served.key_for_token(key["token"])["key_id"] == key["key_id"]
+
+
+def test_a_key_revoked_by_another_process_stops_working_within_the_cache_time(stores):
+    served, cli = stores
+    key = cli.create_key("fund")
+    assert served.key_for_token(key["token"]) is not None
+    assert cli.revoke_key(key["key_id"])
+    assert cli.key_for_token(key["token"]) is None  # the CLI's store caches nothing
+    deadline = time.monotonic() + served.key_cache_s + 0.2
+    while served.key_for_token(key["token"]) is not None:
+        assert time.monotonic() < deadline, "a revoked key was still accepted after the cache time"
+        time.sleep(0.05)
+
+
+def test_a_key_revoked_through_the_servers_store_stops_at_once(stores):
+    served, cli = stores
+    key = cli.create_key("operator")
+    assert served.key_for_token(key["token"]) is not None
+    assert served.revoke_key(key["key_id"])
+    assert served.cached_key(key["token"]) is None and served.key_for_token(key["token"]) is None
+
+
+def test_a_cached_key_that_expires_is_refused_at_once(stores, monkeypatch):
+    served, cli = stores
+    key = cli.create_key("fund", expires_days=1)
+    assert served.key_for_token(key["token"]) is not None
+    later = (datetime.now(UTC) + timedelta(days=2)).isoformat(timespec="seconds")
+    monkeypatch.setattr(store_module, "now_iso", lambda: later)
+    assert served.cached_key(key["token"]) is None and served.key_for_token(key["token"]) is None
+
+
+def test_unknown_tokens_are_not_cached(stores):
+    served, _ = stores
+    for n in range(50):
+        assert served.key_for_token(f"lk_guess_{n}") is None
+    assert served._keys == {}
