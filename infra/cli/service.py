@@ -1,6 +1,6 @@
 """The ledger as a service: `serve`, `keys create|list|revoke`, `access-log`, `bench-http`.
 
-    ledger serve [--host 127.0.0.1] [--port 8080] [--no-group-commit]
+    ledger serve [--host 127.0.0.1] [--port 8080] [--no-group-commit] [--writer process|thread]
     ledger keys create --role ROLE [--channel C] [--institution I] [--region PREFIX] [--name TEXT]
                        [--expires-days N] [--json]
     ledger keys list [--json]          ledger keys revoke KEY_ID
@@ -51,16 +51,28 @@ def log_config() -> dict[str, Any]:
               help="Once a batch has its first command, how long to wait for more.")
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="uvicorn's per-request log line (ID numbers are masked in it).")
+@click.option("--writer", "writer_kind", type=click.Choice(["process", "thread"]), default=None,
+              help="Where group commits are decided and stored: a child process (the default for a file "
+                   "or PostgreSQL store) or a thread of the server (the in-memory store).")
+@click.option("--follow-views/--no-follow-views", default=True, show_default=True,
+              help="Keep the views current inside the server; with --no-follow-views run "
+                   "`ledger project --follow` beside it.")
 @click.pass_obj
 @guarded
 def serve(obj: LedgerContext, host: str, port: int, no_group_commit: bool, batch_max: int, wait_ms: float,
-          access_log: bool) -> None:
+          access_log: bool, writer_kind: str | None, follow_views: bool) -> None:
     """Serve the ledger over HTTP (FastAPI on uvicorn): OpenAPI at /openapi.json, docs at /docs."""
     import uvicorn
 
     from infra.service.app import create_app
 
-    api = create_app(obj.app(), group_commit=not no_group_commit, batch_max=batch_max, wait_ms=wait_ms)
+    ledger = obj.app()
+    if writer_kind is None:
+        writer_kind = "thread" if ledger.settings.backend == "memory" else "process"
+    elif writer_kind == "process" and ledger.settings.backend == "memory":
+        fail("--writer process needs a file or PostgreSQL store (the in-memory store is this process's own)")
+    api = create_app(ledger, group_commit=not no_group_commit, batch_max=batch_max, wait_ms=wait_ms,
+                     follow_views=follow_views, writer_kind=writer_kind)
     uvicorn.run(api, host=host, port=port, log_config=log_config(), access_log=access_log, workers=1)
 
 

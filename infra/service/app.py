@@ -36,12 +36,14 @@ READY_LAG_MAX_DEFAULT = 10_000  # /readyz: views at most this many events behind
 
 def create_app(ledger: Any, *, group_commit: bool = True, batch_max: int = BATCH_MAX_DEFAULT,
                wait_ms: float = WAIT_MS_DEFAULT, ready_lag_max: int = READY_LAG_MAX_DEFAULT,
-               follow_views: bool = True, key_cache_s: float = KEY_CACHE_S_DEFAULT) -> FastAPI:
+               follow_views: bool = True, key_cache_s: float = KEY_CACHE_S_DEFAULT,
+               writer_kind: str = "thread") -> FastAPI:
+    """The service of `ledger`. `writer_kind`: "thread" decides group commits in this process,
+    "process" in a child process (infra.service.writer_process; not for the in-memory store)."""
     metrics = Metrics()
     views = Views(ledger)
     metrics.view_lag.set_function(lambda: views.lag())
-    writer: Any = (GroupCommitWriter(ledger, batch_max, wait_ms, metrics.observe_batch) if group_commit
-                   else DirectWriter(ledger, metrics.observe_batch))
+    writer = make_writer(ledger, group_commit, writer_kind, batch_max, wait_ms, metrics)
     service = Service(ledger, ServiceStore(ledger, key_cache_s=key_cache_s), views, writer, metrics, ready_lag_max)
 
     @asynccontextmanager
@@ -64,6 +66,16 @@ def create_app(ledger: Any, *, group_commit: bool = True, batch_max: int = BATCH
         api.include_router(router)
     add_schemas(api)
     return api
+
+
+def make_writer(ledger: Any, group_commit: bool, kind: str, batch_max: int, wait_ms: float, metrics: Metrics) -> Any:
+    if not group_commit:
+        return DirectWriter(ledger, metrics.observe_batch)
+    if kind == "process":
+        from infra.service.writer_process import ProcessWriter
+
+        return ProcessWriter(ledger.settings, batch_max, wait_ms, metrics.observe_batch, ledger.rules_override)
+    return GroupCommitWriter(ledger, batch_max, wait_ms, metrics.observe_batch)
 
 
 class MeasureRequests:

@@ -1,8 +1,9 @@
 """`ledger bench-http`: the service driven over real HTTP, with and without group commit.
 
 For each mode: a fresh PostgreSQL schema beside the --db one, `persons` people enrolled (through
-apply_batch, not timed), a fund key, `ledger serve` started as a subprocess on a free port, and a
-separate driver process (infra.service.bench_client) with `clients` concurrent keep-alive
+apply_batch, not timed), a fund key, `ledger serve` started as a subprocess on a free port (as an
+operator would start it: group commit in its writer process, views followed inside the server; or
+--no-group-commit), and a separate driver process (infra.service.bench_client) with `clients` concurrent keep-alive
 connections, each posting credit commands with fresh Idempotency-Keys for `seconds` seconds.
 Latency is measured by the driver, per request, from send to answer.
 """
@@ -91,23 +92,26 @@ def drive(settings: Settings, schema_url: str, group_commit: bool, clients: int,
     command = [sys.executable, "-m", "infra.cli.main", "serve", "--port", str(port), "--no-access-log"]
     if not group_commit:
         command.append("--no-group-commit")
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_healthy(base)
+        ready = urllib.request.Request(base + "/readyz", headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(ready, timeout=30) as response:
+            writer = json.loads(response.read())["writer"]  # process, or request (one transaction each)
         driver = subprocess.run(
             [sys.executable, "-m", "infra.service.bench_client", base, token, str(clients), str(seconds),
              str(persons), "g" if group_commit else "d"],
             capture_output=True, text=True, timeout=seconds + 120)
         if driver.returncode != 0:
             raise ConfigError(f"bench driver failed: {driver.stderr.strip().splitlines()[-1:]}")
-        return json.loads(driver.stdout)
+        return {"writer": writer, **json.loads(driver.stdout)}
     finally:
-        server.terminate()
+        process.terminate()
         try:
-            server.wait(timeout=15)
+            process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            server.kill()
+            process.kill()
 
 
 def run(settings: Settings, *, clients: int = 64, seconds: float = 10.0, persons: int = 2000,

@@ -7,6 +7,10 @@ the same function `ledger apply` uses), and only then resolves each request's fu
 answers and the log head after the save. While a batch is being stored the next one fills up,
 so the wait is short and batches grow with load.
 
+`ProcessWriter` (infra.service.writer_process) gathers the same way and hands each batch to a
+child process that decides and stores it, so that deciding does not share the server's
+interpreter lock with the HTTP handling.
+
 `DirectWriter` is the comparison mode (`ledger serve --no-group-commit`): every command is its
 own transaction, decided in the request's thread by `LedgerApp.apply_line`.
 """
@@ -45,11 +49,15 @@ class GroupCommitWriter:
         self.batch_max = batch_max
         self.wait_s = wait_ms / 1000
         self.observe = observe
-        self.prefetcher = Prefetcher()
+        self.prefetcher: Prefetcher | None = Prefetcher()
         self.queue: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="group-commit-writer", daemon=True)
         self._thread.start()
+
+    def describe(self) -> dict[str, Any]:
+        """For /readyz: how commands are written."""
+        return {"writer": "thread", "group_commit": True}
 
     def submit(self, texts: list[str]) -> Future:
         future: Future = Future()
@@ -79,18 +87,25 @@ class GroupCommitWriter:
             size += len(item[0])
         return taken
 
+    def _prepare(self) -> None:
+        """Run once by the writer thread before the first batch."""
+
     def _loop(self) -> None:
+        self._prepare()
         while not self._stop.is_set():
             taken = self._gather()
             if taken:
                 self._store(taken)
 
+    def _apply(self, texts: list[str]) -> tuple[list[dict], int]:
+        """Answers of one batch, and the log head once it is stored."""
+        return apply_batch(self.app, texts, self.prefetcher), self.app.recorder.max_notification_id() or 0
+
     def _store(self, taken: list[tuple[list[str], Future]]) -> None:
         texts = [text for request_texts, _ in taken for text in request_texts]
         started = time.perf_counter()
         try:
-            answers = apply_batch(self.app, texts, self.prefetcher)
-            position = self.app.recorder.max_notification_id() or 0
+            answers, position = self._apply(texts)
         except BaseException as error:  # noqa: BLE001 - every waiting request must hear of it
             failure = error if isinstance(error, LedgerError) else StorageError(f"database: {error}")
             for _, future in taken:
@@ -118,6 +133,9 @@ class DirectWriter:
         if self.observe:
             self.observe(len(texts), time.perf_counter() - started)
         return Written(answers, position)
+
+    def describe(self) -> dict[str, Any]:
+        return {"writer": "request", "group_commit": False}
 
     def close(self) -> None:
         pass

@@ -84,3 +84,9 @@ def test_serve_over_real_http(tmp_path):
     assert [e["endpoint"] for e in access["entries"]] == ["/v1/persons/lookup", "/v1/persons/{person_ref}/balance"]
     assert access["entries"][0]["purpose"] == "e2e" and access["entries"][0]["key_id"] == auditor["key_id"]
     assert person not in json.dumps(access)
+
+
+def test_a_writer_process_needs_a_store_it_can_open_itself():
+    refused = ledger("memory://", "serve", "--writer", "process")
+    assert refused.returncode != 0 and "--writer process needs a file or PostgreSQL store" in refused.stderr
+    assert "Traceback" not in refused.stderr

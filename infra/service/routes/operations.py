@@ -30,7 +30,8 @@ def readyz(key: Key, svc: Svc) -> Response:
     lag = max(0, head - position)
     if lag > svc.ready_lag_max:
         raise Problem(503, "VIEWS_BEHIND", f"views are {lag} events behind (bound {svc.ready_lag_max})")
-    return JSONResponse({"status": "ready", "head": head, "views_position": position, "lag": lag})
+    return JSONResponse({"status": "ready", "head": head, "views_position": position, "lag": lag,
+                         **svc.writer.describe()})
 
 
 @health.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse,
