@@ -18,6 +18,8 @@ from infra.eventstore.mapper import CanonicalJSONTranscoder, PydanticMapper
 DEFAULT_DB = "./ledger.db"
 CLOCK_SKEW_MAX_S_DEFAULT = 300  # senders' clocks differ a little; a command may be this far ahead
 CLOCK_SKEW_MAX_S_LIMIT = 86_400
+KEY_CACHE_S_DEFAULT = 1.0  # `ledger serve --key-cache-seconds`: how late another process's revocation may take hold
+KEY_CACHE_S_LIMIT = 60.0
 DEVELOPMENT_KEY = b"family-ledger-DEVELOPMENT-key-not-for-production"
 # The seal key of SQLite ledgers that configure none: public, so its signatures prove nothing.
 DEVELOPMENT_SEAL_SEED = hashlib.sha256(b"family-ledger-DEVELOPMENT-seal-key-not-for-production").digest()

@@ -1,6 +1,7 @@
 """The ledger as a service: `serve`, `keys create|list|revoke`, `access-log`, `bench-http`.
 
     ledger serve [--host 127.0.0.1] [--port 8080] [--no-group-commit] [--writer process|thread]
+                 [--key-cache-seconds 1] [--no-follow-views]
     ledger keys create --role ROLE [--channel C] [--institution I] [--region PREFIX] [--name TEXT]
                        [--expires-days N] [--json]
     ledger keys list [--json]          ledger keys revoke KEY_ID
@@ -17,6 +18,7 @@ import click
 
 from infra.cli import output
 from infra.cli.context import LedgerContext, fail, guarded
+from infra.config import KEY_CACHE_S_DEFAULT, KEY_CACHE_S_LIMIT
 
 
 class RedactIdNumbers(logging.Filter):
@@ -54,13 +56,17 @@ def log_config() -> dict[str, Any]:
 @click.option("--writer", "writer_kind", type=click.Choice(["process", "thread"]), default=None,
               help="Where group commits are decided and stored: a child process (the default for a file "
                    "or PostgreSQL store) or a thread of the server (the in-memory store).")
+@click.option("--key-cache-seconds", "key_cache_s", default=KEY_CACHE_S_DEFAULT, show_default=True,
+              type=click.FloatRange(0, KEY_CACHE_S_LIMIT),
+              help="How long a verified key is kept in memory (0: read the keys table on every request); "
+                   "a key revoked by another process is refused within this time.")
 @click.option("--follow-views/--no-follow-views", default=True, show_default=True,
               help="Keep the views current inside the server; with --no-follow-views run "
                    "`ledger project --follow` beside it.")
 @click.pass_obj
 @guarded
 def serve(obj: LedgerContext, host: str, port: int, no_group_commit: bool, batch_max: int, wait_ms: float,
-          access_log: bool, writer_kind: str | None, follow_views: bool) -> None:
+          access_log: bool, writer_kind: str | None, key_cache_s: float, follow_views: bool) -> None:
     """Serve the ledger over HTTP (FastAPI on uvicorn): OpenAPI at /openapi.json, docs at /docs."""
     import uvicorn
 
@@ -72,7 +78,7 @@ def serve(obj: LedgerContext, host: str, port: int, no_group_commit: bool, batch
     elif writer_kind == "process" and ledger.settings.backend == "memory":
         fail("--writer process needs a file or PostgreSQL store (the in-memory store is this process's own)")
     api = create_app(ledger, group_commit=not no_group_commit, batch_max=batch_max, wait_ms=wait_ms,
-                     follow_views=follow_views, writer_kind=writer_kind)
+                     follow_views=follow_views, writer_kind=writer_kind, key_cache_s=key_cache_s)
     uvicorn.run(api, host=host, port=port, log_config=log_config(), access_log=access_log, workers=1)
 
 

@@ -22,12 +22,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.errors import LedgerError
+from infra.config import KEY_CACHE_S_DEFAULT
 from infra.console import mount_console
 from infra.service.deps import Service
 from infra.service.metrics import Metrics
 from infra.service.problems import PROBLEM_SCHEMA, Problem
 from infra.service.routes import audit, commands, operations, persons
-from infra.service.store import KEY_CACHE_S_DEFAULT, ServiceStore
+from infra.service.store import ServiceStore
 from infra.service.views import Views
 from infra.service.writer import BATCH_MAX_DEFAULT, WAIT_MS_DEFAULT, DirectWriter, GroupCommitWriter
 

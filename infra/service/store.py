@@ -42,8 +42,6 @@ class Run(Protocol):
 
 ROLES = ("channel", "institution", "fund", "auditor", "operator", "admin")
 USE_RECORD_INTERVAL_S = 60.0
-KEY_CACHE_S_DEFAULT = 1.0  # `ledger serve --key-cache-seconds`: how late another process's revocation may take hold
-KEY_CACHE_S_LIMIT = 60.0
 KEY_CACHE_ENTRIES = 4096
 
 _DDL = (
