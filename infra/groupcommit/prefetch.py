@@ -170,7 +170,7 @@ def _load_postgres(app: Any, ids: list[UUID], known: dict[UUID, Any]) -> tuple[d
             ).format(schema, snapshot_table), (ids,))
             snapshots = {row["originator_id"]: _decode(app, row).mutate(None) for row in cursor.fetchall()}
         for aggregate_id, state in known.items():
-            if aggregate_id not in snapshots or snapshots[aggregate_id].originator_version <= state.version:
+            if aggregate_id not in snapshots or snapshots[aggregate_id].version <= state.version:
                 snapshots[aggregate_id] = state
         after = [snapshots[i].version if i in snapshots else 0 for i in ids]
         cursor.execute(SQL(

@@ -57,3 +57,23 @@ def test_a_person_changed_by_another_writer_is_read_again(pg_url):
     finally:
         writer.close()
         other.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("changed_elsewhere", [False, True])
+def test_a_cached_person_with_a_snapshot_is_read_on_top_of_the_newer_of_the_two(pg_url, changed_elsewhere):
+    writer, other = LedgerApp(settings_for(pg_url)), LedgerApp(settings_for(pg_url))
+    try:
+        prefetcher = Prefetcher()
+        apply_batch(writer, history(), prefetcher)
+        parent_id = writer.person_ref(PARENT, "person")[0]
+        assert parent_id in prefetcher.cache
+        if changed_elsewhere:
+            assert other.apply_line(line("credit", person=PARENT, amount="7.00", source="adjustment"))["ok"]
+        other.take_snapshot(parent_id)  # a snapshot as new as the store, beside the cached state
+        result = apply_batch(writer, [line("credit", person=PARENT, amount="1.00", source="adjustment")],
+                             prefetcher)
+        assert result[0]["ok"] and result[0]["balance_fen"] == 4100 + (700 if changed_elsewhere else 0), result
+    finally:
+        writer.close()
+        other.close()
