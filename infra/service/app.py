@@ -60,11 +60,11 @@ def create_app(ledger: Any, *, group_commit: bool = True, batch_max: int = BATCH
     api.state.service = service
     api.state.ledger, api.state.store, api.state.views, api.state.writer = ledger, service.store, views, writer
     add_error_handlers(api)
-    mount_console(api, ledger, service.store, views)  # the HTML console under /console (infra/console)
-
     api.add_middleware(MeasureRequests, metrics=metrics)
-    for router in (operations.health, commands.router, persons.router, audit.router, operations.router):
+    # in the order requests are matched: the command routes, the busiest, first; the console last
+    for router in (commands.router, persons.router, operations.health, audit.router, operations.router):
         api.include_router(router)
+    mount_console(api, ledger, service.store, views)  # the HTML console under /console (infra/console)
     add_schemas(api)
     return api
 
