@@ -141,7 +141,9 @@ def libpq_kwargs(waits: dict[str, int]) -> dict[str, Any]:
         "keepalives_interval": waits["LEDGER_PG_KEEPALIVE_INTERVAL_S"],
         "keepalives_count": waits["LEDGER_PG_KEEPALIVE_COUNT_N"],
         "tcp_user_timeout": waits["LEDGER_PG_TCP_USER_TIMEOUT_S"] * 1000,
-        "options": f"-c statement_timeout={waits['LEDGER_PG_STATEMENT_TIMEOUT_S'] * 1000}",
+        # JIT off: the ledger's queries are short index probes; compiling them cost more than
+        # running them once the planner's estimates (no statistics) switched JIT on
+        "options": f"-c statement_timeout={waits['LEDGER_PG_STATEMENT_TIMEOUT_S'] * 1000} -c jit=off",
     }
 
 

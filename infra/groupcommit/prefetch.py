@@ -50,11 +50,18 @@ class Prefetcher:
         self.cache: OrderedDict[UUID, Any] = OrderedDict()
 
     def __call__(self, app: Any, commands: list[Any]) -> tuple[dict[UUID, Any], set[UUID]]:
-        """(aggregates by id, ids known not to exist) for these parsed commands."""
-        loaded, missing = self.load(app, self._named_ids(app, commands))
+        """(aggregates by id, ids known not to exist) for these parsed commands; on PostgreSQL
+        read in one transaction."""
+        if not app.settings.is_postgres:
+            return self._load_needed(app, commands, None)
+        with app.recorder.datastore.transaction(commit=False) as cursor:
+            return self._load_needed(app, commands, cursor)
+
+    def _load_needed(self, app: Any, commands: list[Any], cursor: Any) -> tuple[dict[UUID, Any], set[UUID]]:
+        loaded, missing = self.load(app, self._named_ids(app, commands), cursor)
         implied = self._implied_ids(app, commands, loaded) - loaded.keys() - missing
         if implied:
-            more, more_missing = self.load(app, implied)
+            more, more_missing = self.load(app, implied, cursor)
             loaded.update(more)
             missing |= more_missing
         return loaded, missing
@@ -94,16 +101,20 @@ class Prefetcher:
             ids.update(needs.implied(person, settlement))
         return ids
 
-    def load(self, app: Any, ids: Iterable[UUID]) -> tuple[dict[UUID, Any], set[UUID]]:
+    def load(self, app: Any, ids: Iterable[UUID], cursor: Any = None) -> tuple[dict[UUID, Any], set[UUID]]:
+        """Load `ids` (on PostgreSQL through `cursor`, a read transaction, or one of its own)."""
         ids = sorted(set(ids))
         if not ids:
             return {}, set()
         if not app.settings.is_postgres:
             return _load_one_by_one(app, ids)
-        versions = _stored_versions(app, [i for i in ids if i in self.cache])
+        if cursor is None:
+            with app.recorder.datastore.transaction(commit=False) as own:
+                return self.load(app, ids, own)
+        versions = _stored_versions(app, cursor, [i for i in ids if i in self.cache])
         fresh = {i: a for i in ids if (a := self.cache.get(i)) is not None and a.version == versions.get(i)}
         stale = [i for i in ids if i not in fresh]
-        loaded, missing = _load_postgres(app, stale, {i: self.cache[i] for i in stale if i in self.cache})
+        loaded, missing = _load_postgres(app, cursor, stale, {i: self.cache[i] for i in stale if i in self.cache})
         return fresh | loaded, missing
 
     def committed(self, unit: Any) -> None:
@@ -135,23 +146,23 @@ def _load_one_by_one(app: Any, ids: list[UUID]) -> tuple[dict[UUID, Any], set[UU
 # `unnest(ids)` with the events table may be planned as a merge join over the whole table: with
 # no statistics (autovacuum off) that plan read all 550,000 events for every batch, and loading
 # grew with the length of the history. JIT compilation, which the planner's inflated estimates
-# switched on, cost more than these queries themselves: it is turned off for the transaction.
-def _stored_versions(app: Any, ids: list[UUID]) -> dict[UUID, int]:
+# switched on, cost more than these queries themselves: the ledger's connections run with JIT off
+# (infra.config.libpq_kwargs).
+def _stored_versions(app: Any, cursor: Any, ids: list[UUID]) -> dict[UUID, int]:
     """The latest stored version of each id that has events."""
     if not ids:
         return {}
     recorder = app.recorder
-    with recorder.datastore.transaction(commit=False) as cursor:
-        cursor.execute("SET LOCAL jit = off")
-        cursor.execute(SQL(
-            "SELECT k.id AS originator_id, (SELECT e.originator_version FROM {}.{} e "
-            "WHERE e.originator_id = k.id ORDER BY e.originator_version DESC LIMIT 1) AS version "
-            "FROM unnest(%s::uuid[]) AS k(id)"
-        ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)), (ids,))
-        return {row["originator_id"]: row["version"] for row in cursor.fetchall() if row["version"] is not None}
+    cursor.execute(SQL(
+        "SELECT k.id AS originator_id, (SELECT e.originator_version FROM {}.{} e "
+        "WHERE e.originator_id = k.id ORDER BY e.originator_version DESC LIMIT 1) AS version "
+        "FROM unnest(%s::uuid[]) AS k(id)"
+    ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)), (ids,))
+    return {row["originator_id"]: row["version"] for row in cursor.fetchall() if row["version"] is not None}
 
 
-def _load_postgres(app: Any, ids: list[UUID], known: dict[UUID, Any]) -> tuple[dict[UUID, Any], set[UUID]]:
+def _load_postgres(app: Any, cursor: Any, ids: list[UUID],
+                   known: dict[UUID, Any]) -> tuple[dict[UUID, Any], set[UUID]]:
     """Latest snapshot (unless a `known` state is newer) and the events after it, for all ids."""
     if not ids:
         return {}, set()
@@ -159,27 +170,25 @@ def _load_postgres(app: Any, ids: list[UUID], known: dict[UUID, Any]) -> tuple[d
     schema = Identifier(recorder.datastore.schema)
     events_table = Identifier(recorder.events_table_name)
     snapshots: dict[UUID, Any] = {}
-    with recorder.datastore.transaction(commit=False) as cursor:
-        cursor.execute("SET LOCAL jit = off")
-        if app.snapshots is not None:
-            snapshot_table = Identifier(app.snapshots.recorder.events_table_name)
-            cursor.execute(SQL(
-                "SELECT s.originator_id, s.originator_version, s.topic, s.state FROM unnest(%s::uuid[]) AS k(id) "
-                "CROSS JOIN LATERAL (SELECT originator_id, originator_version, topic, state FROM {}.{} "
-                "WHERE originator_id = k.id ORDER BY originator_version DESC LIMIT 1) AS s"
-            ).format(schema, snapshot_table), (ids,))
-            snapshots = {row["originator_id"]: _decode(app, row).mutate(None) for row in cursor.fetchall()}
-        for aggregate_id, state in known.items():
-            if aggregate_id not in snapshots or snapshots[aggregate_id].version <= state.version:
-                snapshots[aggregate_id] = state
-        after = [snapshots[i].version if i in snapshots else 0 for i in ids]
+    if app.snapshots is not None:
+        snapshot_table = Identifier(app.snapshots.recorder.events_table_name)
         cursor.execute(SQL(
-            "SELECT e.originator_id, e.originator_version, e.topic, e.state "
-            "FROM unnest(%s::uuid[], %s::bigint[]) AS k(id, gt) "
+            "SELECT s.originator_id, s.originator_version, s.topic, s.state FROM unnest(%s::uuid[]) AS k(id) "
             "CROSS JOIN LATERAL (SELECT originator_id, originator_version, topic, state FROM {}.{} "
-            "WHERE originator_id = k.id AND originator_version > k.gt ORDER BY originator_version) AS e"
-        ).format(schema, events_table), (ids, after))
-        rows = cursor.fetchall()
+            "WHERE originator_id = k.id ORDER BY originator_version DESC LIMIT 1) AS s"
+        ).format(schema, snapshot_table), (ids,))
+        snapshots = {row["originator_id"]: _decode(app, row).mutate(None) for row in cursor.fetchall()}
+    for aggregate_id, state in known.items():
+        if aggregate_id not in snapshots or snapshots[aggregate_id].version <= state.version:
+            snapshots[aggregate_id] = state
+    after = [snapshots[i].version if i in snapshots else 0 for i in ids]
+    cursor.execute(SQL(
+        "SELECT e.originator_id, e.originator_version, e.topic, e.state "
+        "FROM unnest(%s::uuid[], %s::bigint[]) AS k(id, gt) "
+        "CROSS JOIN LATERAL (SELECT originator_id, originator_version, topic, state FROM {}.{} "
+        "WHERE originator_id = k.id AND originator_version > k.gt ORDER BY originator_version) AS e"
+    ).format(schema, events_table), (ids, after))
+    rows = cursor.fetchall()
     rows.sort(key=_version_of)  # each aggregate's events in version order (the sort is stable)
     aggregates: dict[UUID, Any] = {i: snapshots.get(i) for i in ids}
     for row in rows:
