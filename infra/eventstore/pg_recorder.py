@@ -68,9 +68,11 @@ class ArrayInsertApplicationRecorder(PostgresApplicationRecorder):
             "SELECT originator_id, originator_version, topic, state, notification_id FROM {schema}.{table} "
             "WHERE (originator_id, originator_version) IN (SELECT * FROM unnest(%s::uuid[], %s::bigint[]))"
         ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+        # the arrays go in binary (%b): in text, every element of them is checked for quoting with
+        # a regular expression and the bytea escaped, here, and parsed again on the server
         self.insert_arrays_statement = SQL(
             "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
-            "SELECT i, v, t, s FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[]) "
+            "SELECT i, v, t, s FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
             "WITH ORDINALITY AS rows(i, v, t, s, n) ORDER BY n "
             "RETURNING notification_id"
         ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))

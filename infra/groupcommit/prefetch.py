@@ -147,7 +147,7 @@ def _load_one_by_one(app: Any, ids: list[UUID]) -> tuple[dict[UUID, Any], set[UU
 # no statistics (autovacuum off) that plan read all 550,000 events for every batch, and loading
 # grew with the length of the history. JIT compilation, which the planner's inflated estimates
 # switched on, cost more than these queries themselves: the ledger's connections run with JIT off
-# (infra.config.libpq_kwargs).
+# (infra.config.libpq_kwargs). The id arrays go in binary (%b; see infra.eventstore.pg_recorder).
 def _stored_versions(app: Any, cursor: Any, ids: list[UUID]) -> dict[UUID, int]:
     """The latest stored version of each id that has events."""
     if not ids:
@@ -156,7 +156,7 @@ def _stored_versions(app: Any, cursor: Any, ids: list[UUID]) -> dict[UUID, int]:
     cursor.execute(SQL(
         "SELECT k.id AS originator_id, (SELECT e.originator_version FROM {}.{} e "
         "WHERE e.originator_id = k.id ORDER BY e.originator_version DESC LIMIT 1) AS version "
-        "FROM unnest(%s::uuid[]) AS k(id)"
+        "FROM unnest(%b::uuid[]) AS k(id)"
     ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)), (ids,))
     return {row["originator_id"]: row["version"] for row in cursor.fetchall() if row["version"] is not None}
 
@@ -173,7 +173,7 @@ def _load_postgres(app: Any, cursor: Any, ids: list[UUID],
     if app.snapshots is not None:
         snapshot_table = Identifier(app.snapshots.recorder.events_table_name)
         cursor.execute(SQL(
-            "SELECT s.originator_id, s.originator_version, s.topic, s.state FROM unnest(%s::uuid[]) AS k(id) "
+            "SELECT s.originator_id, s.originator_version, s.topic, s.state FROM unnest(%b::uuid[]) AS k(id) "
             "CROSS JOIN LATERAL (SELECT originator_id, originator_version, topic, state FROM {}.{} "
             "WHERE originator_id = k.id ORDER BY originator_version DESC LIMIT 1) AS s"
         ).format(schema, snapshot_table), (ids,))
@@ -184,7 +184,7 @@ def _load_postgres(app: Any, cursor: Any, ids: list[UUID],
     after = [snapshots[i].version if i in snapshots else 0 for i in ids]
     cursor.execute(SQL(
         "SELECT e.originator_id, e.originator_version, e.topic, e.state "
-        "FROM unnest(%s::uuid[], %s::bigint[]) AS k(id, gt) "
+        "FROM unnest(%b::uuid[], %b::bigint[]) AS k(id, gt) "
         "CROSS JOIN LATERAL (SELECT originator_id, originator_version, topic, state FROM {}.{} "
         "WHERE originator_id = k.id AND originator_version > k.gt ORDER BY originator_version) AS e"
     ).format(schema, events_table), (ids, after))
