@@ -6,7 +6,7 @@
                        [--expires-days N] [--json]
     ledger keys list [--json]          ledger keys revoke KEY_ID
     ledger access-log ID [--json]      (who read this person's data)
-    ledger bench-http [--clients 64] [--seconds 10] [--json]   (on PostgreSQL; see docs/service.md)
+    ledger bench-http [--clients 64] [--seconds 10] [--rounds 5] [--json]   (on PostgreSQL; docs/service.md)
 """
 
 from __future__ import annotations
@@ -166,17 +166,19 @@ def access_log(obj: LedgerContext, id_number: str, as_json: bool) -> None:
 @click.command("bench-http")
 @click.option("--clients", default=64, show_default=True, type=click.IntRange(1, 1024))
 @click.option("--seconds", default=10.0, show_default=True, type=click.FloatRange(1, 600),
-              help="How long each mode is driven.")
+              help="How long each mode is driven, in all.")
 @click.option("--persons", default=2000, show_default=True, type=click.IntRange(10, 1_000_000))
+@click.option("--rounds", default=5, show_default=True, type=click.IntRange(1, 100),
+              help="Each mode's seconds are split into this many rounds, alternating with the other mode.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 @guarded
-def bench_http(obj: LedgerContext, clients: int, seconds: float, persons: int, as_json: bool) -> None:
+def bench_http(obj: LedgerContext, clients: int, seconds: float, persons: int, rounds: int, as_json: bool) -> None:
     """Start `ledger serve` on the --db PostgreSQL store and drive it over real HTTP from another
     process, with and without group commit; print requests/s and latency of both, and the ratio."""
     from infra.service.bench import run
 
-    result = run(obj.settings(), clients=clients, seconds=seconds, persons=persons,
+    result = run(obj.settings(), clients=clients, seconds=seconds, persons=persons, rounds=rounds,
                  progress=lambda text: output.err_console.print(text, highlight=False))
     if as_json:
         output.emit_json(result)
