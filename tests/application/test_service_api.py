@@ -122,6 +122,13 @@ def test_idempotency_key_is_required_and_must_agree_with_the_body(served):
     body = json.loads(line("credit", person=family["father"], amount="1.00", source="adjustment"))
     r = client.post("/v1/commands", json=body, headers=auth(tokens["fund"]))
     assert is_problem(r, 422, "INVALID_INPUT")["field"] == "Idempotency-Key"
+    for wrong in ("", "k" * 129):
+        r = client.post("/v1/commands", json=body, headers=auth(tokens["fund"], **{"Idempotency-Key": wrong}))
+        assert is_problem(r, 422, "INVALID_INPUT")["field"] == "Idempotency-Key"
+    r = client.post("/v1/commands", json=body, headers={"Idempotency-Key": "k-0"})  # the key is checked first
+    is_problem(r, 401, "UNAUTHORIZED")
+    r = client.post("/v1/commands", json=body, headers=auth(tokens["auditor"]))  # then its role
+    is_problem(r, 403, "FORBIDDEN")
     r = client.post("/v1/commands", json={**body, "command_id": "other"},
                     headers=auth(tokens["fund"], **{"Idempotency-Key": "k-1"}))
     assert is_problem(r, 422, "INVALID_INPUT")["field"] == "command_id"
