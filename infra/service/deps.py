@@ -1,7 +1,6 @@
 """What every route shares: the service (ledger, keys, views, writer, metrics), bearer keys and
 roles as FastAPI dependencies, and the person and settlement look-ups that check a key's scope."""
 
-import asyncio
 from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
@@ -90,7 +89,7 @@ class Service:
 
     async def write(self, texts: list[str]) -> Any:
         if isinstance(self.writer, GroupCommitWriter):
-            return await asyncio.wrap_future(self.writer.submit(texts))
+            return await self.writer.submit_async(texts)
         return await run_in_threadpool(self.writer.write, texts)
 
 

@@ -17,6 +17,8 @@ own transaction, decided in the request's thread by `LedgerApp.apply_line`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import queue
 import threading
 import time
@@ -32,6 +34,7 @@ BATCH_MAX_DEFAULT = 500
 WAIT_MS_DEFAULT = 2.0
 
 Observer = Callable[[int, float], None]  # (lines in the batch, seconds to store it)
+Outcome = tuple[Any, Any, BaseException | None]  # (future, result, exception)
 
 
 class Written:
@@ -60,7 +63,15 @@ class GroupCommitWriter:
         return {"writer": "thread", "group_commit": True}
 
     def submit(self, texts: list[str]) -> Future:
+        """Queue `texts`; the future holds their `Written` once the batch is stored."""
         future: Future = Future()
+        self.queue.put((texts, future))
+        return future
+
+    def submit_async(self, texts: list[str]) -> asyncio.Future:
+        """As `submit`, for a caller in an event loop: the futures of one batch are settled
+        together, by one callback on the loop (not one cross-thread wake-up per request)."""
+        future = asyncio.get_running_loop().create_future()
         self.queue.put((texts, future))
         return future
 
@@ -108,15 +119,44 @@ class GroupCommitWriter:
             answers, position = self._apply(texts)
         except BaseException as error:  # noqa: BLE001 - every waiting request must hear of it
             failure = error if isinstance(error, LedgerError) else StorageError(f"database: {error}")
-            for _, future in taken:
-                future.set_exception(failure)
+            settle([(future, None, failure) for _, future in taken])
             return
         if self.observe:
             self.observe(len(texts), time.perf_counter() - started)
+        outcomes: list[Outcome] = []
         at = 0
         for request_texts, future in taken:
-            future.set_result(Written(answers[at:at + len(request_texts)], position))
+            outcomes.append((future, Written(answers[at:at + len(request_texts)], position), None))
             at += len(request_texts)
+        settle(outcomes)
+
+
+def settle(outcomes: list[Outcome]) -> None:
+    """Resolve each future: thread futures at once, event-loop futures with one callback per loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+    for outcome in outcomes:
+        if isinstance(outcome[0], asyncio.Future):
+            by_loop.setdefault(outcome[0].get_loop(), []).append(outcome)
+        else:
+            _resolve(outcome)
+    for loop, settled_together in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+            loop.call_soon_threadsafe(_resolve_all, settled_together)
+
+
+def _resolve_all(outcomes: list[Outcome]) -> None:
+    for outcome in outcomes:
+        _resolve(outcome)
+
+
+def _resolve(outcome: Outcome) -> None:
+    future, result, error = outcome
+    if future.done():  # an event-loop future cancelled (the client went away)
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 class DirectWriter:
