@@ -40,7 +40,9 @@ def create_app(ledger: Any, *, group_commit: bool = True, batch_max: int = BATCH
                follow_views: bool = True, key_cache_s: float = KEY_CACHE_S_DEFAULT,
                writer_kind: str = "thread") -> FastAPI:
     """The service of `ledger`. `writer_kind`: "thread" decides group commits in this process,
-    "process" in a child process (infra.service.writer_process; not for the in-memory store)."""
+    "process" in a child process (infra.service.writer_process; not for the in-memory store).
+    The child is started with multiprocessing's `spawn`, which imports the caller's main module
+    again: a script that embeds the service keeps its start-up under `if __name__ == "__main__"`."""
     metrics = Metrics()
     views = Views(ledger)
     metrics.view_lag.set_function(lambda: views.lag())
