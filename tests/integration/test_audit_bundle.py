@@ -7,7 +7,6 @@ changed and the bundle digest recomputed) and check the hash and replay checks r
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 
@@ -15,15 +14,15 @@ import pytest
 from click.testing import CliRunner
 
 from infra.audit import chain
-from infra.audit import hashing as h
 from infra.audit.bundle import NotSealedError, build_bundle, verify_bundle
 from infra.audit.store import AuditStore
 from infra.cli.main import main
 from infra.eventstore.application import LedgerApp
 from infra.eventstore.catalogue import load_catalogue
-from tests.support import DEV_KEY, Ledger
+from tests.support import DEV_KEY, Ledger, failed
 from tests.support.backends import settings_for
 from tests.support.families import at, deduct, national_family
+from tests.support.forge import reforge
 from tests.support.seal import SEAL_ENV, SEAL_SEED
 
 CATALOGUE = load_catalogue()
@@ -40,19 +39,6 @@ def sealed_app(tmp_path):
     chain.seal(AuditStore(app), "2025-04-01T00:00:00+00:00", segment_records_max=5, seed=SEAL_SEED)
     yield app
     app.close()
-
-
-def failed(result: dict) -> set[str]:
-    return {c["check"] for c in result["checks"] if not c["ok"]}
-
-
-def reforge(data: bytes, change) -> bytes:
-    """A forger who edits the content and recomputes the bundle's own digest."""
-    bundle = json.loads(data)
-    change(bundle)
-    bundle.pop("bundle_sha256")
-    bundle["bundle_sha256"] = hashlib.sha256(h.canonical_json(bundle)).hexdigest()
-    return h.canonical_json(bundle) + b"\n"
 
 
 def test_a_bundle_holds_offline_and_reproduces_the_replay(sealed_app):

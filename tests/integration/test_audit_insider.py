@@ -12,8 +12,6 @@ Without an anchor or a public key the rewrite cannot be detected, and both comma
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from click.testing import CliRunner
 from eventsourcing.postgres import PostgresApplicationRecorder
@@ -21,7 +19,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from infra.cli.main import main
 from infra.eventstore.application import LedgerApp
-from tests.support import DEV_KEY, Ledger
+from tests.support import DEV_KEY, Ledger, failed, last_json
 from tests.support.backends import settings_for
 from tests.support.families import at, deduct, national_family
 from tests.support.forge import drop_audit_tables, rewrite_whole_chain
@@ -35,10 +33,6 @@ ENV = {"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode(), "LEDGER_SEAL_KEY": SEED, "LEDGE
 def run(url: str | None, *args: str, env: dict | None = None):
     prefix = ["--db", url] if url else []
     return CliRunner().invoke(main, [*prefix, *args], env={**ENV, **(env or {})})
-
-
-def last_json(output: str) -> dict:
-    return json.loads(output[output.index("{"):])
 
 
 @pytest.fixture
@@ -138,7 +132,3 @@ def test_a_bundle_built_from_a_rewritten_store_is_caught_offline(sealed, tmp_pat
     assert by_key.exit_code == 1 and "checkpoint_signatures" in failed(last_json(by_key.output))
     by_anchor = run(None, "verify-bundle", str(forged), "--anchor", anchor, "--json")
     assert by_anchor.exit_code == 1 and "anchor" in failed(last_json(by_anchor.output))
-
-
-def failed(result: dict) -> set[str]:
-    return {c["check"] for c in result["checks"] if not c["ok"]}

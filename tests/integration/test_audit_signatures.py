@@ -15,15 +15,15 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from infra.audit import chain, signing
-from infra.audit import hashing as h
 from infra.audit.bundle import build_bundle, verify_bundle
 from infra.audit.store import AuditStore
 from infra.cli.main import main
 from infra.config import DEVELOPMENT_SEAL_SEED
 from infra.eventstore.application import LedgerApp
-from tests.support import DEV_KEY, Ledger, id_number
+from tests.support import DEV_KEY, Ledger, failed, id_number, last_json
 from tests.support.backends import settings_for
 from tests.support.families import deduct, national_family
+from tests.support.forge import reforge
 from tests.support.seal import SEAL_ENV, SEAL_SEED, SEAL_SEED_HEX
 from tests.support.tamper import tamper_for
 
@@ -34,10 +34,6 @@ GRANDMA = id_number("110105", "19550505", 42)  # of national_family
 
 def run(*args: str, **env: str):
     return CliRunner().invoke(main, list(args), env={**BASE, **env})
-
-
-def last_json(output: str) -> dict:
-    return json.loads(output[output.index("{"):])
 
 
 @pytest.fixture
@@ -165,18 +161,6 @@ def test_an_audit_table_from_before_signatures_gains_the_columns(tmp_path):
 
 
 # --- bundles --------------------------------------------------------------------------------------
-def reforge(data: bytes, change) -> bytes:
-    bundle = json.loads(data)
-    change(bundle)
-    bundle.pop("bundle_sha256")
-    bundle["bundle_sha256"] = hashlib.sha256(h.canonical_json(bundle)).hexdigest()
-    return h.canonical_json(bundle) + b"\n"
-
-
-def failed(result: dict) -> set[str]:
-    return {c["check"] for c in result["checks"] if not c["ok"]}
-
-
 def test_bundle_evidence_is_covered_by_what_is_signed(ledger):
     f = national_family(ledger)
     deduct(ledger, f["child"], "800.00", "S-1")

@@ -17,6 +17,16 @@ def id_number(region: str = "110105", birth: str = "19800101", seq: int = 11) ->
     return first17 + check_character(first17)
 
 
+def last_json(output: str) -> dict:
+    """The JSON object a command printed, after any warning lines before it."""
+    return json.loads(output[output.index("{"):])
+
+
+def failed(result: dict) -> set[str]:
+    """The names of the checks a verification (`verify`, `verify-bundle`) reports as failed."""
+    return {c["check"] for c in result["checks"] if not c["ok"]}
+
+
 def line(type_: str, at: str = f"{DAY}T09:00:00+08:00", **fields: Any) -> str:
     return json.dumps({"type": type_, "at": at, **fields})
 

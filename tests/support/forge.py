@@ -8,6 +8,9 @@ cannot sign), a seed re-signs them (a forger who stole the key).
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -69,3 +72,12 @@ def rewrite_whole_chain(tamper: SQLiteTamper | PostgresTamper, position: int, ol
 
 def drop_audit_tables(tamper: SQLiteTamper | PostgresTamper) -> None:
     tamper._run(("DROP TABLE audit_chain_links", ()), ("DROP TABLE audit_checkpoints", ()))
+
+
+def reforge(data: bytes, change: Callable[[dict], Any]) -> bytes:
+    """A forger who edits an evidence bundle's content and recomputes the bundle's own digest."""
+    bundle = json.loads(data)
+    change(bundle)
+    bundle.pop("bundle_sha256")
+    bundle["bundle_sha256"] = hashlib.sha256(h.canonical_json(bundle)).hexdigest()
+    return h.canonical_json(bundle) + b"\n"
