@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -22,7 +21,7 @@ from infra.audit import signing
 from infra.cli.main import main
 from infra.eventstore.application import LedgerApp
 from tests.support import DEV_KEY, Ledger
-from tests.support.backends import settings_for
+from tests.support.backends import settings_for, unavailable
 from tests.support.families import at, deduct, national_family
 from tests.support.seal import SEAL_ENV
 
@@ -34,10 +33,8 @@ ENV = {"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode(), **SEAL_ENV}
 def node() -> str:
     found = shutil.which("node")
     if found is None:
-        message = "node (Node.js) is not installed: the independent bundle verifier cannot run"
-        if os.environ.get("LEDGER_REQUIRE_NODE") == "1":
-            pytest.fail(message + " (LEDGER_REQUIRE_NODE=1)")
-        pytest.skip(message + "; apt-get install -y nodejs")
+        unavailable("node (Node.js) is not installed: the independent bundle verifier cannot run",
+                    "LEDGER_REQUIRE_NODE", "apt-get install -y nodejs")
     return found
 
 

@@ -15,12 +15,11 @@ import subprocess
 import zlib
 from pathlib import Path
 
-import pytest
-
 from infra.audit.html import render_audit, render_report
 from infra.audit.replay import audit_deduction
 from infra.audit.report import compliance_report
 from infra.audit.store import AuditStore
+from tests.support.backends import unavailable
 from tests.support.families import compliance_story as story
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -31,10 +30,8 @@ CHART_GREEN = (0x05, 0x96, 0x69)  # deductions by day
 def chromium() -> str:
     found = next((path for path in map(shutil.which, BROWSERS) if path), None)
     if found is None:
-        message = "headless Chromium not found (apt-get install -y chromium)"
-        if os.environ.get("LEDGER_REQUIRE_CHROMIUM") == "1":
-            pytest.fail(message + " and LEDGER_REQUIRE_CHROMIUM=1")
-        pytest.skip(message + "; set LEDGER_REQUIRE_CHROMIUM=1 to make this a failure")
+        unavailable("headless Chromium not found (apt-get install -y chromium)", "LEDGER_REQUIRE_CHROMIUM",
+                    "set LEDGER_REQUIRE_CHROMIUM=1 to make this a failure")
     return found
 
 

@@ -25,6 +25,7 @@ import pytest
 
 from infra.service.bench import free_port, wait_healthy
 from tests.support import Ledger
+from tests.support.backends import unavailable
 from tests.support.families import compliance_story
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -43,9 +44,8 @@ def chromium_path() -> str:
     else:
         missing = "headless Chromium (apt-get install -y chromium)"
     if found is None:
-        if os.environ.get("LEDGER_REQUIRE_CHROMIUM") == "1":
-            pytest.fail(f"{missing} not found and LEDGER_REQUIRE_CHROMIUM=1")
-        pytest.skip(f"{missing} not found; set LEDGER_REQUIRE_CHROMIUM=1 to make this a failure")
+        unavailable(f"{missing} not found", "LEDGER_REQUIRE_CHROMIUM",
+                    "set LEDGER_REQUIRE_CHROMIUM=1 to make this a failure")
     return found
 
 

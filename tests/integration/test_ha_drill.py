@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.backends import unavailable
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
@@ -36,9 +38,7 @@ def _ha_available() -> str | None:
 def test_failover_drill_loses_and_duplicates_nothing():
     missing = _ha_available()
     if missing:
-        if os.environ.get("LEDGER_REQUIRE_HA") == "1":
-            pytest.fail(missing)
-        pytest.skip(missing)
+        unavailable(missing, "LEDGER_REQUIRE_HA")
     # Outside pytest's private tmp dirs: pg_autoctl runs as postgres and must reach its directory.
     env = {**os.environ, "LEDGER_HA_DIR": os.environ.get("LEDGER_HA_DIR", "/tmp/ledger-ha-test")}
     run = subprocess.run([str(ROOT / "scripts/ha-drill"), "--json", "--persons", "1000"], cwd=ROOT, env=env,

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import DEV_KEY, line
-from tests.support.backends import postgres_base_url
+from tests.support.backends import postgres_base_url, unavailable
 from tests.support.state import adult
 from tests.tcp_proxy import LostCommitProxy
 
@@ -37,10 +37,7 @@ def netfilter() -> str:
     found = shutil.which("iptables")
     usable = found is not None and subprocess.run([found, "-L", "-n"], capture_output=True).returncode == 0
     if not usable:
-        message = "iptables is not usable here: cannot make a connection half-open"
-        if os.environ.get("LEDGER_REQUIRE_NETFILTER") == "1":
-            pytest.fail(message + " (LEDGER_REQUIRE_NETFILTER=1)")
-        pytest.skip(message)
+        unavailable("iptables is not usable here: cannot make a connection half-open", "LEDGER_REQUIRE_NETFILTER")
     return str(found)
 
 

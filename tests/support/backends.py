@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import NoReturn
 
 import pytest
 
@@ -25,7 +26,13 @@ def postgres_base_url() -> str:
             pass
     except Exception as error:  # noqa: BLE001 - any failure to connect means "no server"
         message = f"PostgreSQL not reachable at {url}: {str(error).strip().splitlines()[0] if str(error) else error}"
-        if os.environ.get("LEDGER_REQUIRE_POSTGRES") == "1":
-            pytest.fail(message + " (LEDGER_REQUIRE_POSTGRES=1)")
-        pytest.skip(message + "; set LEDGER_TEST_POSTGRES_URL to run these tests")
+        unavailable(message, "LEDGER_REQUIRE_POSTGRES", "set LEDGER_TEST_POSTGRES_URL to run these tests")
     return url
+
+
+def unavailable(message: str, flag: str, hint: str = "") -> NoReturn:
+    """What a test does when something it needs is missing: it fails where `flag`
+    (LEDGER_REQUIRE_...) is 1, as in CI, and is skipped, saying why, elsewhere."""
+    if os.environ.get(flag) == "1":
+        pytest.fail(f"{message} ({flag}=1)")
+    pytest.skip(f"{message}; {hint}" if hint else message)
