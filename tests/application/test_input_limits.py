@@ -22,17 +22,14 @@ from infra.cli import output
 from infra.cli.main import main
 from infra.eventstore.commands import Credit, parse_command
 from tests.support import DEV_KEY, Ledger, line
-from tests.support.state import adult, minor
+from tests.support.state import adult, authorized_pair
 
 FAR = "9999-12-31T23:59:59Z"
 
 
 @pytest.fixture
 def family(ledger: Ledger):
-    parent = ledger.enroll(adult(1), balance="100.00")
-    child = ledger.enroll(minor(20), insurance="resident")
-    ledger.ok("authorize", authorizer=parent, beneficiary=child, relationship="child")
-    return parent, child
+    return authorized_pair(ledger)
 
 
 def commands(parent: str, child: str) -> dict[str, dict]:

@@ -7,17 +7,14 @@ import json
 import pytest
 
 from tests.support import DAY, Ledger, line
-from tests.support.state import adult, assert_unchanged, minor, snapshot
+from tests.support.state import adult, assert_unchanged, authorized_pair, snapshot
 
 AT = f"{DAY}T09:00:00+08:00"
 
 
 @pytest.fixture
 def pair(ledger: Ledger):
-    parent = ledger.enroll(adult(1), balance="100.00")
-    child = ledger.enroll(minor(20), insurance="resident")
-    ledger.ok("authorize", authorizer=parent, beneficiary=child, relationship="child")
-    return parent, child
+    return authorized_pair(ledger)
 
 
 def valid_commands(parent: str, child: str) -> dict[str, dict]:

@@ -19,6 +19,14 @@ def minor(seq: int, region: str = "110105", birth: str = "20150601") -> str:
     return id_number(region=region, birth=birth, seq=seq)
 
 
+def authorized_pair(ledger: Ledger) -> tuple[str, str]:
+    """A parent with 100.00 yuan who authorizes their child (mutual aid): (parent, child)."""
+    parent = ledger.enroll(adult(1), balance="100.00")
+    child = ledger.enroll(minor(20), insurance="resident")
+    ledger.ok("authorize", authorizer=parent, beneficiary=child, relationship="child")
+    return parent, child
+
+
 def march(day: int, hour: int = 9, minute: int = 0, second: int = 0) -> str:
     return f"2025-03-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}+08:00"
 
