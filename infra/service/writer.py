@@ -27,6 +27,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from domain.errors import LedgerError, StorageError
+from infra.eventstore.backend import one_line
 from infra.groupcommit.batch import apply_batch
 from infra.groupcommit.prefetch import Prefetcher
 
@@ -109,8 +110,7 @@ class GroupCommitWriter:
                 self._store(taken)
 
     def _apply(self, texts: list[str]) -> tuple[list[dict], int]:
-        """Answers of one batch, and the log head once it is stored."""
-        return apply_batch(self.app, texts, self.prefetcher), self.app.recorder.max_notification_id() or 0
+        return store_batch(self.app, texts, self.prefetcher)
 
     def _store(self, taken: list[tuple[list[str], Future]]) -> None:
         texts = [text for request_texts, _ in taken for text in request_texts]
@@ -118,8 +118,7 @@ class GroupCommitWriter:
         try:
             answers, position = self._apply(texts)
         except BaseException as error:  # noqa: BLE001 - every waiting request must hear of it
-            failure = error if isinstance(error, LedgerError) else StorageError(f"database: {error}")
-            settle([(future, None, failure) for _, future in taken])
+            settle([(future, None, as_ledger_error(error)) for _, future in taken])
             return
         if self.observe:
             self.observe(len(texts), time.perf_counter() - started)
@@ -129,6 +128,20 @@ class GroupCommitWriter:
             outcomes.append((future, Written(answers[at:at + len(request_texts)], position), None))
             at += len(request_texts)
         settle(outcomes)
+
+
+def store_batch(app: Any, texts: list[str], prefetcher: Prefetcher | None) -> tuple[list[dict], int]:
+    """Answers of one batch (one group commit), and the log head once it is stored: what either
+    writer, in this process or in its child, does with a batch."""
+    return apply_batch(app, texts, prefetcher), app.recorder.max_notification_id() or 0
+
+
+def as_ledger_error(error: BaseException) -> LedgerError:
+    """What the requests of a failed batch hear: a LedgerError as it is, anything else (a
+    driver's error) as STORAGE_ERROR with its first line."""
+    if isinstance(error, LedgerError):
+        return error
+    return StorageError(f"database: {one_line(error)}")
 
 
 def settle(outcomes: list[Outcome]) -> None:

@@ -26,8 +26,14 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from domain.errors import LedgerError, StorageError
-from infra.eventstore.backend import one_line
-from infra.service.writer import BATCH_MAX_DEFAULT, WAIT_MS_DEFAULT, GroupCommitWriter, Observer
+from infra.service.writer import (
+    BATCH_MAX_DEFAULT,
+    WAIT_MS_DEFAULT,
+    GroupCommitWriter,
+    Observer,
+    as_ledger_error,
+    store_batch,
+)
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
@@ -117,7 +123,6 @@ class ProcessWriter(GroupCommitWriter):
 def child_main(settings: Any, rules_override: str | None, pipe: Connection) -> None:
     """The child: build the ledger, then apply each batch received until the pipe closes."""
     from infra.eventstore.application import LedgerApp
-    from infra.groupcommit.batch import apply_batch
     from infra.groupcommit.prefetch import Prefetcher
 
     try:
@@ -136,16 +141,10 @@ def child_main(settings: Any, rules_override: str | None, pipe: Connection) -> N
             if texts is None:
                 return
             try:
-                answers = apply_batch(app, texts, prefetcher)
-                pipe.send(("ok", answers, app.recorder.max_notification_id() or 0))
+                answers, position = store_batch(app, texts, prefetcher)
+                pipe.send(("ok", answers, position))
             except BaseException as error:  # noqa: BLE001 - every waiting request must hear of it
                 pipe.send(("error", as_ledger_error(error)))
     finally:
         app.close()
 
-
-def as_ledger_error(error: BaseException) -> LedgerError:
-    """What crosses the pipe: a LedgerError (it pickles), never a driver's exception object."""
-    if isinstance(error, LedgerError):
-        return error
-    return StorageError(f"database: {one_line(error)}")
