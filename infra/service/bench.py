@@ -102,6 +102,14 @@ class Server:
 
         with psycopg.connect(with_schema(self.settings.db, None), autocommit=True) as conn:
             conn.execute(f"CREATE SCHEMA {self.schema}")
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__()  # a server that did not come up leaves no process and no schema behind
+            raise
+        return self
+
+    def _start(self) -> None:
         url = with_schema(self.settings.db, self.schema)
         self.token = prepare(self.settings, url, self.persons)
         port = free_port()
@@ -115,7 +123,6 @@ class Server:
         ready = urllib.request.Request(self.base + "/readyz", headers={"Authorization": f"Bearer {self.token}"})
         with urllib.request.urlopen(ready, timeout=30) as response:
             self.writer = json.loads(response.read())["writer"]  # process, or request (one transaction each)
-        return self
 
     def __exit__(self, *_: Any) -> None:
         import psycopg
