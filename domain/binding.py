@@ -141,19 +141,26 @@ def bind(binder: Person, member: Person, request: BindRequest, rules: RuleSet) -
     return decision
 
 
-def unbind(binder: Person, member: Person, *, reason: str, initiated_by: str, at: datetime,
-           channel: str | None = None) -> None:
+def unbind(
+    binder: Person, member: Person, *, reason: str, initiated_by: str, at: datetime, channel: str | None = None
+) -> None:
     if member.id not in binder.members:
         raise NotBoundError(f"member {member.masked} is not bound by {binder.masked}")
     end_binding(binder, member, reason=reason, initiated_by=initiated_by, at=at, channel=channel)
 
 
-def end_binding(binder: Person, member: Person, *, reason: str, initiated_by: str, at: datetime,
-                channel: str | None = None) -> None:
+def end_binding(
+    binder: Person, member: Person, *, reason: str, initiated_by: str, at: datetime, channel: str | None = None
+) -> None:
     for person, role, other in ((binder, "binder", member), (member, "member", binder)):
         person.record(
-            ev.BindingEnded, role=role, counterpart=other.id, reason=reason, initiated_by=initiated_by,
-            channel=channel, timestamp=at,
+            ev.BindingEnded,
+            role=role,
+            counterpart=other.id,
+            reason=reason,
+            initiated_by=initiated_by,
+            channel=channel,
+            timestamp=at,
         )
 
 

@@ -45,8 +45,9 @@ class CommandRecord(BaseAggregate[UUID]):
         """Nothing beyond what the created event assigns."""
 
     @classmethod
-    def record(cls, *, command_id: str, command_type: str, fingerprint: str, result: dict[str, Any],
-               at: datetime) -> CommandRecord:
+    def record(
+        cls, *, command_id: str, command_type: str, fingerprint: str, result: dict[str, Any], at: datetime
+    ) -> CommandRecord:
         return cls._create(
             ev.CommandRecorded,  # type: ignore[arg-type]  # pydantic event; library types it nominally
             id=command_aggregate_id(command_id),

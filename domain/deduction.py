@@ -130,7 +130,10 @@ def reverse(settlement: Settlement, patient: Person, payers: dict[UUID, Person],
     if patient.id != settlement.patient:
         raise LedgerInvariantError(f"settlement {settlement.settlement_id} is not {patient.masked}'s")
     patient.record(
-        ev.DeductionReversed, settlement_id=settlement.settlement_id, lines=settlement.lines, reason=reason,
+        ev.DeductionReversed,
+        settlement_id=settlement.settlement_id,
+        lines=settlement.lines,
+        reason=reason,
         timestamp=at,
     )
     for line in settlement.lines:

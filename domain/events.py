@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from domain.person import Person
 
 
-
 class DomainEvent(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     class_version: ClassVar[int] = 1

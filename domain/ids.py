@@ -40,9 +40,7 @@ def parse_id_number(raw: object, field: str = "id_number") -> tuple[str, IdFacts
         raise InvalidIdNumberError(f"{field}: must be an 18-character string", field=field)
     number = raw.strip().upper()
     if not _SHAPE.match(number):
-        raise InvalidIdNumberError(
-            f"{field}: must be 17 digits and a check character (digit or X)", field=field
-        )
+        raise InvalidIdNumberError(f"{field}: must be 17 digits and a check character (digit or X)", field=field)
     try:
         birth = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:

@@ -19,9 +19,7 @@ def counterpart_ids(person: Person, *, bindings: bool = True) -> list[UUID]:
     return sorted(ids)
 
 
-def close_account(
-    person: Person, others: dict[UUID, Person], *, status: str, reason: str, at: datetime
-) -> None:
+def close_account(person: Person, others: dict[UUID, Person], *, status: str, reason: str, at: datetime) -> None:
     """Cancel or expire `person`, then end every binding and authorization it takes part in,
     both directions, each with the reason `account_cancelled` / `account_expired`."""
     if status not in ("cancelled", "expired"):

@@ -18,7 +18,7 @@ def parse_yuan(raw: object, field: str = "amount") -> int:
     the field and never echo the value (it may be anything, an ID number included)."""
     if not isinstance(raw, str):
         raise InvalidInputError(
-            f"{field}: must be a decimal yuan string such as \"12.30\" (got {type(raw).__name__})",
+            f'{field}: must be a decimal yuan string such as "12.30" (got {type(raw).__name__})',
             field=field,
         )
     text = raw.strip()
@@ -28,7 +28,7 @@ def parse_yuan(raw: object, field: str = "amount") -> int:
     if not match:
         if re.match(r"^\d+\.\d{3,}$", text):
             raise InvalidInputError(f"{field}: at most two decimals (fen)", field=field)
-        raise InvalidInputError(f"{field}: not a decimal yuan amount such as \"12.30\"", field=field)
+        raise InvalidInputError(f'{field}: not a decimal yuan amount such as "12.30"', field=field)
     whole, frac = match.group(1), (match.group(2) or ".")[1:]
     fen = int(whole) * 100 + int(frac.ljust(2, "0"))
     if fen <= 0:

@@ -39,8 +39,9 @@ def decide_authorize(authorizer: Person, beneficiary: Person, relationship: str,
     return Decision.accept()
 
 
-def authorize(authorizer: Person, beneficiary: Person, relationship: str, rules: RuleSet, at: datetime,
-              channel: str | None = None) -> Decision:
+def authorize(
+    authorizer: Person, beneficiary: Person, relationship: str, rules: RuleSet, at: datetime, channel: str | None = None
+) -> Decision:
     if authorizer.id == beneficiary.id:
         raise InvalidInputError("beneficiary: a person cannot authorize themself", field="beneficiary")
     decision = decide_authorize(authorizer, beneficiary, relationship, rules)
@@ -60,8 +61,9 @@ def authorize(authorizer: Person, beneficiary: Person, relationship: str, rules:
     return decision
 
 
-def revoke(authorizer: Person, beneficiary: Person, *, initiated_by: str, at: datetime,
-           channel: str | None = None) -> None:
+def revoke(
+    authorizer: Person, beneficiary: Person, *, initiated_by: str, at: datetime, channel: str | None = None
+) -> None:
     if beneficiary.id not in authorizer.beneficiaries:
         raise NotAuthorizedError(f"{beneficiary.masked} is not authorized by {authorizer.masked}")
     reason = "revoked_by_beneficiary" if initiated_by == "beneficiary" else "revoked_by_authorizer"
@@ -69,11 +71,21 @@ def revoke(authorizer: Person, beneficiary: Person, *, initiated_by: str, at: da
 
 
 def end_authorization(
-    authorizer: Person, beneficiary: Person, *, reason: str, initiated_by: str, at: datetime,
+    authorizer: Person,
+    beneficiary: Person,
+    *,
+    reason: str,
+    initiated_by: str,
+    at: datetime,
     channel: str | None = None,
 ) -> None:
     for person, role, other in ((authorizer, "authorizer", beneficiary), (beneficiary, "beneficiary", authorizer)):
         person.record(
-            ev.AuthorizationEnded, role=role, counterpart=other.id, reason=reason, initiated_by=initiated_by,
-            channel=channel, timestamp=at,
+            ev.AuthorizationEnded,
+            role=role,
+            counterpart=other.id,
+            reason=reason,
+            initiated_by=initiated_by,
+            channel=channel,
+            timestamp=at,
         )

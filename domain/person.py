@@ -107,9 +107,7 @@ class Person(BaseAggregate[UUID]):
     def credit(self, *, amount_fen: int, source: str, at: datetime) -> None:
         self.require_open("person")
         if self.insurance != "employee" and source == "monthly_contribution":
-            raise NoPersonalAccountError(
-                f"person {self.masked} is resident-insured: no personal-account contributions"
-            )
+            raise NoPersonalAccountError(f"person {self.masked} is resident-insured: no personal-account contributions")
         if self.balance_fen + amount_fen > BALANCE_FEN_MAX:
             raise BalanceLimitExceededError(
                 f"amount: the balance would exceed {BALANCE_FEN_MAX // 100} yuan", field="amount"

@@ -94,8 +94,15 @@ def allocate(amount_fen: int, patient: Account, authorizers: list[Account], rule
         )
     for account in excluded:
         candidates.append(
-            Candidate(account.person, account.masked, account.balance_fen, 0, account.authorized_at, None,
-                      _why(rules, account, 0))
+            Candidate(
+                account.person,
+                account.masked,
+                account.balance_fen,
+                0,
+                account.authorized_at,
+                None,
+                _why(rules, account, 0),
+            )
         )
     allocation = Allocation(tuple(candidates), tuple(lines), remaining)
     check_allocation(amount_fen, allocation, {a.person: a.balance_fen for a in [patient, *authorizers]})

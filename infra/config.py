@@ -53,8 +53,9 @@ class Settings:
         elif self.db == MEMORY_URL:
             env["PERSISTENCE_MODULE"] = "eventsourcing.popo"
         else:
-            env.update({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.db,
-                        "SQLITE_LOCK_TIMEOUT": "30"})
+            env.update(
+                {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.db, "SQLITE_LOCK_TIMEOUT": "30"}
+            )
         return env
 
     def connect_params(self) -> dict[str, str]:
@@ -74,6 +75,7 @@ class Settings:
 # and port as strings and hands them to psycopg unchanged, so comma-separated lists pass through;
 # the other query parameters (target_session_attrs, sslmode, ...) are added to its pool's
 # connection parameters by `apply_connect_params` before the first connection.
+
 
 def postgres_hosts(url: str) -> tuple[str, str]:
     """('h1,h2', 'p1,p2') of a PostgreSQL URL; a host without a port gets 5432."""
@@ -225,8 +227,13 @@ def load_settings(db: str | None = None, rules_dir: str | None = None) -> Settin
         )
     else:
         key, dev = DEVELOPMENT_KEY, True
-    return Settings(db=db, pseudonym_key=key, using_development_key=dev,
-                    rules_dir=rules_dir or os.environ.get("LEDGER_RULES_DIR"), clock_skew_max_s=_clock_skew_max_s())
+    return Settings(
+        db=db,
+        pseudonym_key=key,
+        using_development_key=dev,
+        rules_dir=rules_dir or os.environ.get("LEDGER_RULES_DIR"),
+        clock_skew_max_s=_clock_skew_max_s(),
+    )
 
 
 def warn_development_key(settings: Settings) -> None:
@@ -258,8 +265,10 @@ def load_seal_key(db: str | None = None) -> SealKey:
     if raw:
         return SealKey(_hex32(raw, "LEDGER_SEAL_KEY"), False)
     if is_postgres_url(db or os.environ.get("LEDGER_DB") or DEFAULT_DB):
-        raise ConfigError("LEDGER_SEAL_KEY is not set: a PostgreSQL ledger signs its checkpoints with a secret "
-                          "key (create one with `ledger seal-key --generate`)")
+        raise ConfigError(
+            "LEDGER_SEAL_KEY is not set: a PostgreSQL ledger signs its checkpoints with a secret "
+            "key (create one with `ledger seal-key --generate`)"
+        )
     return SealKey(DEVELOPMENT_SEAL_SEED, True)
 
 

@@ -14,8 +14,14 @@ from projections._time import month
 from projections.base import LedgerProjection, Record, Table, handles
 from projections.changes import PageChanges
 
-AMOUNTS = ("balance_fen", "credited_fen", "paid_own_fen", "paid_for_others_fen", "received_from_others_fen",
-           "refunded_fen")
+AMOUNTS = (
+    "balance_fen",
+    "credited_fen",
+    "paid_own_fen",
+    "paid_for_others_fen",
+    "received_from_others_fen",
+    "refunded_fen",
+)
 FLOW_AMOUNTS = ("paid_fen", "refunded_fen", "payments", "refunds")
 
 

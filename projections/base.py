@@ -60,12 +60,12 @@ class Table:
     def __post_init__(self) -> None:
         if self.column_names[: len(self.key)] != self.key:
             raise ValueError(f"view table {self.name!r}: the key columns must come first, in key order")
-        if self.additive and any(kind != "int" for _, kind in self.columns[len(self.key):]):
+        if self.additive and any(kind != "int" for _, kind in self.columns[len(self.key) :]):
             raise ValueError(f"view table {self.name!r}: an additive table holds only 'int' counters")
 
     @cached_property
     def value_columns(self) -> tuple[str, ...]:
-        return self.column_names[len(self.key):]
+        return self.column_names[len(self.key) :]
 
     @cached_property
     def column_names(self) -> tuple[str, ...]:
@@ -119,4 +119,3 @@ class LedgerProjection(Projection[Any]):
                 handler = handlers.get(record["topic"])
                 if handler is not None:
                     handler(record, changes)
-

@@ -145,4 +145,3 @@ class PageChanges:
             elif current is not None:
                 current.update(values)
         return None if current is None else tuple(current[c] for c in columns)
-

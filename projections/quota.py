@@ -29,8 +29,14 @@ class QuotaProjection(LedgerProjection):
     tables = (
         Table(
             "quota_counters",
-            (("person", "text"), ("month", "text"), ("metric", "text"), ("key", "text"), ("channel", "text"),
-             ("count", "int")),
+            (
+                ("person", "text"),
+                ("month", "text"),
+                ("metric", "text"),
+                ("key", "text"),
+                ("channel", "text"),
+                ("count", "int"),
+            ),
             key=("person", "month", "metric", "key", "channel"),
             additive=True,
         ),

@@ -25,18 +25,31 @@ class PersonsProjection(LedgerProjection):
     tables = (
         Table(
             "persons",
-            (("person", "text"), ("masked", "text"), ("region", "text"), ("insurance", "text"),
-             ("status", "text"), ("enrolled_at", "text")),
+            (
+                ("person", "text"),
+                ("masked", "text"),
+                ("region", "text"),
+                ("insurance", "text"),
+                ("status", "text"),
+                ("enrolled_at", "text"),
+            ),
             key=("person",),
         ),
     )
 
     @handles(ev.PersonEnrolled)
     def _enrolled(self, e: Record, changes: PageChanges) -> None:
-        changes.upsert("persons", (e["originator_id"],), {
-            "masked": e["masked"], "region": e["region"], "insurance": e["insurance"], "status": "active",
-            "enrolled_at": local_iso(parse(e["timestamp"])),
-        })
+        changes.upsert(
+            "persons",
+            (e["originator_id"],),
+            {
+                "masked": e["masked"],
+                "region": e["region"],
+                "insurance": e["insurance"],
+                "status": "active",
+                "enrolled_at": local_iso(parse(e["timestamp"])),
+            },
+        )
 
     @handles(ev.PersonSuspended)
     def _suspended(self, e: Record, changes: PageChanges) -> None:
@@ -65,9 +78,19 @@ class BindingsProjection(LedgerProjection):
     tables = (
         Table(
             "bindings",
-            (("binder", "text"), ("member", "text"), ("binder_masked", "text"), ("member_masked", "text"),
-             ("relationship", "text"), ("kind", "text"), ("channel", "text"), ("verification", "text"),
-             ("since", "text"), ("since_us", "int"), ("rule_version", "text")),
+            (
+                ("binder", "text"),
+                ("member", "text"),
+                ("binder_masked", "text"),
+                ("member_masked", "text"),
+                ("relationship", "text"),
+                ("kind", "text"),
+                ("channel", "text"),
+                ("verification", "text"),
+                ("since", "text"),
+                ("since_us", "int"),
+                ("rule_version", "text"),
+            ),
             key=("binder", "member"),
             indexes=(("member",),),
         ),
@@ -76,12 +99,22 @@ class BindingsProjection(LedgerProjection):
     @handles(ev.BindingStarted)
     def _started(self, e: Record, changes: PageChanges) -> None:
         me, other = e["originator_id"], e["counterpart"]
-        binder, member, masked_column = (me, other, "member_masked") if e["role"] == "binder" else (
-            other, me, "binder_masked")
-        changes.upsert("bindings", (binder, member), {
-            masked_column: e["counterpart_masked"], "relationship": e["relationship"], "kind": e["kind"],
-            "channel": e["channel"], "verification": e["verification"], **_since(e), "rule_version": e["rule_version"],
-        })
+        binder, member, masked_column = (
+            (me, other, "member_masked") if e["role"] == "binder" else (other, me, "binder_masked")
+        )
+        changes.upsert(
+            "bindings",
+            (binder, member),
+            {
+                masked_column: e["counterpart_masked"],
+                "relationship": e["relationship"],
+                "kind": e["kind"],
+                "channel": e["channel"],
+                "verification": e["verification"],
+                **_since(e),
+                "rule_version": e["rule_version"],
+            },
+        )
 
     @handles(ev.BindingEnded)
     def _ended(self, e: Record, changes: PageChanges) -> None:
@@ -95,9 +128,16 @@ class AuthorizationsProjection(LedgerProjection):
     tables = (
         Table(
             "authorizations",
-            (("authorizer", "text"), ("beneficiary", "text"), ("authorizer_masked", "text"),
-             ("beneficiary_masked", "text"), ("relationship", "text"), ("since", "text"), ("since_us", "int"),
-             ("rule_version", "text")),
+            (
+                ("authorizer", "text"),
+                ("beneficiary", "text"),
+                ("authorizer_masked", "text"),
+                ("beneficiary_masked", "text"),
+                ("relationship", "text"),
+                ("since", "text"),
+                ("since_us", "int"),
+                ("rule_version", "text"),
+            ),
             key=("authorizer", "beneficiary"),
             indexes=(("beneficiary",),),
         ),
@@ -106,12 +146,19 @@ class AuthorizationsProjection(LedgerProjection):
     @handles(ev.AuthorizationGranted)
     def _granted(self, e: Record, changes: PageChanges) -> None:
         me, other = e["originator_id"], e["counterpart"]
-        authorizer, beneficiary, masked_column = (me, other, "beneficiary_masked") if e["role"] == "authorizer" else (
-            other, me, "authorizer_masked")
-        changes.upsert("authorizations", (authorizer, beneficiary), {
-            masked_column: e["counterpart_masked"], "relationship": e["relationship"], **_since(e),
-            "rule_version": e["rule_version"],
-        })
+        authorizer, beneficiary, masked_column = (
+            (me, other, "beneficiary_masked") if e["role"] == "authorizer" else (other, me, "authorizer_masked")
+        )
+        changes.upsert(
+            "authorizations",
+            (authorizer, beneficiary),
+            {
+                masked_column: e["counterpart_masked"],
+                "relationship": e["relationship"],
+                **_since(e),
+                "rule_version": e["rule_version"],
+            },
+        )
 
     @handles(ev.AuthorizationEnded)
     def _ended(self, e: Record, changes: PageChanges) -> None:

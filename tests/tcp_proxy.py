@@ -45,7 +45,7 @@ class _Proxy:
         """`base` (a postgresql:// URL to the upstream) rewritten to go through this proxy."""
         scheme, rest = base.split("://", 1)
         userinfo, hostpath = rest.split("@", 1) if "@" in rest else ("", rest)
-        path = hostpath[hostpath.index("/"):] if "/" in hostpath else "/"
+        path = hostpath[hostpath.index("/") :] if "/" in hostpath else "/"
         return f"{scheme}://{userinfo + '@' if userinfo else ''}127.0.0.1:{self.port}{path}"
 
     def _accept(self) -> None:

@@ -61,9 +61,7 @@ class Catalogue:
     def base_in_force(self, family: str, day: date) -> RuleSet:
         candidates = [r for r in self.bases.get(family, []) if r.effective_from <= day]
         if not candidates:
-            raise UnknownRuleVersionError(
-                f"rules: no {family!r} rule set in force on {day.isoformat()}", field="rules"
-            )
+            raise UnknownRuleVersionError(f"rules: no {family!r} rule set in force on {day.isoformat()}", field="rules")
         return candidates[-1]
 
     def in_force(self, day: date, region: str) -> RuleSet:

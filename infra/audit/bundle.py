@@ -66,8 +66,10 @@ def build_bundle(app: Any, store: AuditStore, settlement_id: str) -> tuple[bytes
     events = _events_with_proofs(store, checkpoints, wanted)
     first = min(e["proof"]["checkpoint"] for e in events)
     digests = {e["position"]: e["record_sha256"] for e in events}
-    evidence = [{**{k: v for k, v in item.items() if k != "hash"}, "record_sha256": digests[item["position"]]}
-                for item in result["evidence"]]
+    evidence = [
+        {**{k: v for k, v in item.items() if k != "hash"}, "record_sha256": digests[item["position"]]}
+        for item in result["evidence"]
+    ]
     body = {
         "format": FORMAT,
         "settlement_id": settlement_id,
@@ -111,18 +113,25 @@ def _events_with_proofs(store: AuditStore, checkpoints: list[dict], wanted: dict
             i = index_of[position]
             digest = h.record_digest(stored.originator_id, stored.originator_version, stored.topic, stored.state)
             if digest.hex() != rows[i].record_sha256:
-                raise BundleTamperedError(f"the record at position {position} differs from what was sealed: "
-                                          "run `ledger verify`")
-            out.append({
-                "position": position,
-                "originator_id": str(stored.originator_id),
-                "originator_version": stored.originator_version,
-                "topic": stored.topic,
-                "state": stored.state.decode("utf-8"),
-                "record_sha256": rows[i].record_sha256,
-                "proof": {"checkpoint": checkpoint["sequence"], "leaf_index": i, "tree_size": len(rows),
-                          "path": [p.hex() for p in h.inclusion_path(i, leaves)]},
-            })
+                raise BundleTamperedError(
+                    f"the record at position {position} differs from what was sealed: run `ledger verify`"
+                )
+            out.append(
+                {
+                    "position": position,
+                    "originator_id": str(stored.originator_id),
+                    "originator_version": stored.originator_version,
+                    "topic": stored.topic,
+                    "state": stored.state.decode("utf-8"),
+                    "record_sha256": rows[i].record_sha256,
+                    "proof": {
+                        "checkpoint": checkpoint["sequence"],
+                        "leaf_index": i,
+                        "tree_size": len(rows),
+                        "path": [p.hex() for p in h.inclusion_path(i, leaves)],
+                    },
+                }
+            )
     return out
 
 
@@ -140,8 +149,9 @@ class _Checks:
         return all(item["ok"] for item in self.items)
 
 
-def verify_bundle(data: bytes, catalogue: Any = None, public_key: bytes | None = None,
-                  anchor: str | None = None) -> dict[str, Any]:
+def verify_bundle(
+    data: bytes, catalogue: Any = None, public_key: bytes | None = None, anchor: str | None = None
+) -> dict[str, Any]:
     """Check a bundle with nothing but the file (and, if given, the shipped rule catalogue, the
     published public key of the seal key and a published anchor)."""
     from infra.audit.chain import trust
@@ -161,11 +171,15 @@ def _verify(data: bytes, catalogue: Any, public_key: bytes | None, anchor: str |
     if not isinstance(bundle, dict) or bundle.get("format") != FORMAT:
         checks.add("format", False, f"expected format {FORMAT}")
         return _verdict(checks, None, None)
-    checks.add("canonical", data == h.canonical_json(bundle) + b"\n",
-               "the file is exactly the canonical JSON of its content")
+    checks.add(
+        "canonical", data == h.canonical_json(bundle) + b"\n", "the file is exactly the canonical JSON of its content"
+    )
     body = {k: v for k, v in bundle.items() if k != "bundle_sha256"}
-    checks.add("bundle_digest", hashlib.sha256(h.canonical_json(body)).hexdigest() == bundle.get("bundle_sha256"),
-               "sha256 of the content equals bundle_sha256")
+    checks.add(
+        "bundle_digest",
+        hashlib.sha256(h.canonical_json(body)).hexdigest() == bundle.get("bundle_sha256"),
+        "sha256 of the content equals bundle_sha256",
+    )
     try:
         checkpoints = _check_checkpoints(bundle, checks)
         _check_signatures(bundle, checks, public_key)
@@ -182,8 +196,14 @@ def _verify(data: bytes, catalogue: Any, public_key: bytes | None, anchor: str |
 def _verdict(checks: _Checks, recomputed: dict | None, anchor: str | None) -> dict[str, Any]:
     found = next((c["ok"] for c in checks.items if c["check"] == "anchor"), None)
     development = any(c["check"] == "checkpoint_signatures" and "DEVELOPMENT" in c["detail"] for c in checks.items)
-    return {"ok": checks.ok, "verdict": recomputed["verdict"] if recomputed else None,
-            "anchor": anchor, "anchor_found": found, "development_key": development, "checks": checks.items}
+    return {
+        "ok": checks.ok,
+        "verdict": recomputed["verdict"] if recomputed else None,
+        "anchor": anchor,
+        "anchor_found": found,
+        "development_key": development,
+        "checks": checks.items,
+    }
 
 
 def _check_checkpoints(bundle: dict, checks: _Checks) -> dict[int, dict]:
@@ -199,8 +219,9 @@ def _check_checkpoints(bundle: dict, checks: _Checks) -> dict[int, dict]:
             ok &= checkpoint["previous_sha256"] == h.GENESIS.hex()
         previous = checkpoint
     ok &= bool(checkpoints) and checkpoints[-1]["checkpoint_sha256"] == bundle["anchor"]
-    checks.add("checkpoint_chain", ok, "each checkpoint's digest is recomputed and chains to the next, "
-               "ending at the anchor")
+    checks.add(
+        "checkpoint_chain", ok, "each checkpoint's digest is recomputed and chains to the next, ending at the anchor"
+    )
     return {c["sequence"]: c for c in checkpoints}
 
 
@@ -210,8 +231,10 @@ def _check_signatures(bundle: dict, checks: _Checks, public_key: bytes | None) -
     if public_key is not None:
         detail = "every checkpoint is signed by the public key given"
     else:
-        detail = ("NOT compared with a published key (none given): each signature present verifies with the key "
-                  "its checkpoint names, which a forger can replace")
+        detail = (
+            "NOT compared with a published key (none given): each signature present verifies with the key "
+            "its checkpoint names, which a forger can replace"
+        )
     if development:
         detail += "; WARNING: signed with the public DEVELOPMENT seal key, which proves nothing"
     checks.add("checkpoint_signatures", not problems, detail + (f"; {'; '.join(problems)}" if problems else ""))
@@ -222,11 +245,14 @@ def _check_anchor(bundle: dict, checks: _Checks, anchor: str) -> None:
     checkpoint of every event: then everything the bundle proves was sealed when it was published."""
     sequence = next((c["sequence"] for c in bundle["checkpoints"] if c["checkpoint_sha256"] == anchor), None)
     needed = max(e["proof"]["checkpoint"] for e in bundle["events"])
-    checks.add("anchor", sequence is not None and sequence >= needed,
-               f"the anchor given is checkpoint {sequence} of the bundle's chain, which covers every event"
-               if sequence is not None and sequence >= needed else
-               f"the anchor given is {'not in the bundle' if sequence is None else f'checkpoint {sequence}'}, "
-               f"but the events need checkpoint {needed} or later")
+    checks.add(
+        "anchor",
+        sequence is not None and sequence >= needed,
+        f"the anchor given is checkpoint {sequence} of the bundle's chain, which covers every event"
+        if sequence is not None and sequence >= needed
+        else f"the anchor given is {'not in the bundle' if sequence is None else f'checkpoint {sequence}'}, "
+        f"but the events need checkpoint {needed} or later",
+    )
 
 
 def _check_events(bundle: dict, checkpoints: dict[int, dict], checks: _Checks) -> list[dict]:
@@ -243,25 +269,37 @@ def _check_events(bundle: dict, checkpoints: dict[int, dict], checks: _Checks) -
             and checkpoint is not None
             and checkpoint["first_position"] <= position <= checkpoint["position"]
             and proof["tree_size"] == checkpoint["record_count"]
-            and h.verify_inclusion(proof["leaf_index"], proof["tree_size"], h.leaf(position, digest),
-                                   [bytes.fromhex(p) for p in proof["path"]],
-                                   bytes.fromhex(checkpoint["merkle_root_sha256"]))
+            and h.verify_inclusion(
+                proof["leaf_index"],
+                proof["tree_size"],
+                h.leaf(position, digest),
+                [bytes.fromhex(p) for p in proof["path"]],
+                bytes.fromhex(checkpoint["merkle_root_sha256"]),
+            )
         )
         if not fine:
             bad.append(str(position))
-    checks.add("events_included", not bad and bool(bundle["events"]),
-               "every event's bytes hash to its sealed leaf, and its Merkle path reaches the checkpoint root"
-               + (f"; failing positions: {', '.join(bad)}" if bad else ""))
+    checks.add(
+        "events_included",
+        not bad and bool(bundle["events"]),
+        "every event's bytes hash to its sealed leaf, and its Merkle path reaches the checkpoint root"
+        + (f"; failing positions: {', '.join(bad)}" if bad else ""),
+    )
     evidence = {(e["position"], e["record_sha256"]) for e in bundle["replay"]["evidence"]}
     digests = {(e["position"], e["record_sha256"]) for e in bundle["events"]}
-    checks.add("evidence_hashes", evidence <= digests,
-               "the replay's evidence names events of the bundle by their record digests")
+    checks.add(
+        "evidence_hashes",
+        evidence <= digests,
+        "the replay's evidence names events of the bundle by their record digests",
+    )
     return bundle["events"]
 
 
 def _rebuild(events: list[dict], originator: str, version: int) -> Any:
-    mine = sorted((e for e in events if e["originator_id"] == originator and e["originator_version"] <= version),
-                  key=lambda e: e["originator_version"])
+    mine = sorted(
+        (e for e in events if e["originator_id"] == originator and e["originator_version"] <= version),
+        key=lambda e: e["originator_version"],
+    )
     if [e["originator_version"] for e in mine] != list(range(1, version + 1)):
         raise ValueError(f"events of {originator} up to version {version} are not all in the bundle")
     aggregate = None
@@ -300,35 +338,57 @@ def _check_replay(bundle: dict, events: list[dict], checks: _Checks, catalogue: 
             if getattr(event, "settlement_id", None) == settlement_id:
                 owner = UUID(item["originator_id"])
                 involved.append(Involved(item["position"], None, event, masked.get(owner, patient.masked)))
-    settled = next(i for i in involved if isinstance(i.event, ev.DeductionSettled)
-                   and str(i.event.originator_id) == patient_id)
+    settled = next(
+        i for i in involved if isinstance(i.event, ev.DeductionSettled) and str(i.event.originator_id) == patient_id
+    )
     rules = RuleSet.model_validate_json(h.canonical_json(bundle["rule_set"]))
-    checks.add("rule_version", rules.version == settled.event.rule_version,
-               f"the rule set is {rules.version}; the deduction recorded {settled.event.rule_version}")
+    checks.add(
+        "rule_version",
+        rules.version == settled.event.rule_version,
+        f"the rule set is {rules.version}; the deduction recorded {settled.event.rule_version}",
+    )
     recorded_digest = settled.event.rule_digest
     changed = rules_changed(rules.version, recorded_digest, rules)
-    checks.add("rule_digest", changed is None,
-               describe_rules_changed(changed) if changed else
-               "the bundle's rule set is the content the deduction recorded (its digest)" if recorded_digest else
-               "not compared: the deduction was recorded before decisions kept a rule digest")
+    checks.add(
+        "rule_digest",
+        changed is None,
+        describe_rules_changed(changed)
+        if changed
+        else "the bundle's rule set is the content the deduction recorded (its digest)"
+        if recorded_digest
+        else "not compared: the deduction was recorded before decisions kept a rule digest",
+    )
     if catalogue is not None:
         try:
             shipped = catalogue.get(rules.version)
         except LedgerError:
             shipped = None
         local = rules_changed(rules.version, recorded_digest or rules.digest, shipped) if shipped else None
-        checks.add("rule_set_as_shipped", shipped is None or (shipped == rules and local is None),
-                   "this rule version is not in the local catalogue (not compared)" if shipped is None else
-                   describe_rules_changed(local).replace("now has", "in the local catalogue has") if local else
-                   "the bundle's rule set equals the local catalogue's")
-    gathered = Gathered(settlement_id, patient, authorizers, settled, involved,
-                        bundle["replay"].get("presented_by"), versions)
+        checks.add(
+            "rule_set_as_shipped",
+            shipped is None or (shipped == rules and local is None),
+            "this rule version is not in the local catalogue (not compared)"
+            if shipped is None
+            else describe_rules_changed(local).replace("now has", "in the local catalogue has")
+            if local
+            else "the bundle's rule set equals the local catalogue's",
+        )
+    gathered = Gathered(
+        settlement_id, patient, authorizers, settled, involved, bundle["replay"].get("presented_by"), versions
+    )
     recomputed = replay(gathered, rules)
     claimed = {k: v for k, v in bundle["replay"].items() if k not in ("evidence", "time_check")}
-    inputs = {masked[account]: _decode(item) for item in events for account, version in versions.items()
-              if item["originator_id"] == str(account) and item["originator_version"] == version}
-    checks.add("time_check_reproduced", bundle["replay"].get("time_check") == time_check(settled.event, inputs),
-               "the decision read no account's event effective or recorded after it, as the bundle says")
+    inputs = {
+        masked[account]: _decode(item)
+        for item in events
+        for account, version in versions.items()
+        if item["originator_id"] == str(account) and item["originator_version"] == version
+    }
+    checks.add(
+        "time_check_reproduced",
+        bundle["replay"].get("time_check") == time_check(settled.event, inputs),
+        "the decision read no account's event effective or recorded after it, as the bundle says",
+    )
     listed = [{k: e[k] for k in ("position", "type", "version", "at")} for e in bundle["replay"]["evidence"]]
     index = str(settlement_aggregate_id(settlement_id))  # its events carry no settlement_id of their own
     rebuilt = []
@@ -336,11 +396,23 @@ def _check_replay(bundle: dict, events: list[dict], checks: _Checks, catalogue: 
         if topic_name(item["topic"]) in SETTLEMENT_TOPICS:
             event = _decode(item)
             if getattr(event, "settlement_id", None) == settlement_id or item["originator_id"] == index:
-                rebuilt.append({"position": item["position"], "type": topic_name(item["topic"]),
-                                "version": item["originator_version"], "at": local_iso(event.timestamp)})
-    checks.add("evidence_reproduced", listed == rebuilt,
-               "the replay's evidence list is exactly the settlement's events in the bundle, in log order")
-    checks.add("replay_reproduced", h.canonical_json(json.loads(json.dumps(recomputed))) == h.canonical_json(claimed),
-               f"re-running the allocation from the rebuilt states gives the bundle's replay (verdict "
-               f"{recomputed['verdict']})")
+                rebuilt.append(
+                    {
+                        "position": item["position"],
+                        "type": topic_name(item["topic"]),
+                        "version": item["originator_version"],
+                        "at": local_iso(event.timestamp),
+                    }
+                )
+    checks.add(
+        "evidence_reproduced",
+        listed == rebuilt,
+        "the replay's evidence list is exactly the settlement's events in the bundle, in log order",
+    )
+    checks.add(
+        "replay_reproduced",
+        h.canonical_json(json.loads(json.dumps(recomputed))) == h.canonical_json(claimed),
+        f"re-running the allocation from the rebuilt states gives the bundle's replay (verdict "
+        f"{recomputed['verdict']})",
+    )
     return recomputed

@@ -34,8 +34,9 @@ SEGMENT_RECORDS_MAX = 65536  # bounds the Merkle tree a bundle proof is cut from
 PROBLEMS_MAX = 1000  # problems listed in full; the count is always exact
 
 
-def seal(store: AuditStore, sealed_at: str, segment_records_max: int = SEGMENT_RECORDS_MAX, *,
-         seed: bytes) -> list[dict[str, Any]]:
+def seal(
+    store: AuditStore, sealed_at: str, segment_records_max: int = SEGMENT_RECORDS_MAX, *, seed: bytes
+) -> list[dict[str, Any]]:
     """Extend the chain to the end of the log; return the checkpoints written (maybe none), each
     signed with the Ed25519 key `seed` (32 bytes)."""
     checkpoints = store.checkpoints()
@@ -51,8 +52,16 @@ def seal(store: AuditStore, sealed_at: str, segment_records_max: int = SEGMENT_R
     for record in store.iter_log(after, stop):
         digest = h.record_digest(record.originator_id, record.originator_version, record.topic, record.state)
         head = h.link(head, record.id, record.originator_id, record.originator_version, record.topic, record.state)
-        links.append(LinkRow(record.id, str(record.originator_id), record.originator_version, digest.hex(),
-                             h.state_digest(record.state).hex(), head.hex()))
+        links.append(
+            LinkRow(
+                record.id,
+                str(record.originator_id),
+                record.originator_version,
+                digest.hex(),
+                h.state_digest(record.state).hex(),
+                head.hex(),
+            )
+        )
         tree.add(h.leaf(record.id, digest))
         if len(links) == segment_records_max:
             written.append(_write(store, links, tree, sequence + len(written) + 1, sealed_at, previous, seed))
@@ -63,8 +72,15 @@ def seal(store: AuditStore, sealed_at: str, segment_records_max: int = SEGMENT_R
     return written
 
 
-def _write(store: AuditStore, links: list[LinkRow], tree: h.MerkleAccumulator, sequence: int,
-           sealed_at: str, previous: str, seed: bytes) -> dict[str, Any]:
+def _write(
+    store: AuditStore,
+    links: list[LinkRow],
+    tree: h.MerkleAccumulator,
+    sequence: int,
+    sealed_at: str,
+    previous: str,
+    seed: bytes,
+) -> dict[str, Any]:
     checkpoint = {
         "sequence": sequence,
         "first_position": links[0].position,
@@ -113,8 +129,10 @@ def _merge(store: AuditStore, stop: int) -> Iterator[tuple[int, Any, LinkRow | N
             record, row = next(log, None), next(links, None)
 
 
-NOT_DETECTED = ("a rewrite of the whole history (records, links, Merkle roots and checkpoints recomputed) by "
-                "someone with write access to the database")
+NOT_DETECTED = (
+    "a rewrite of the whole history (records, links, Merkle roots and checkpoints recomputed) by "
+    "someone with write access to the database"
+)
 
 
 def trust(public_key: bytes | None, anchor: str | None) -> dict[str, Any]:
@@ -125,8 +143,10 @@ def trust(public_key: bytes | None, anchor: str | None) -> dict[str, Any]:
     elif anchor is None:
         missing = f"no anchor given: not detected: {NOT_DETECTED} who also holds the seal key"
     elif public_key is None:
-        missing = ("no public key given: not detected: a rewrite of the history sealed after the anchor's "
-                   "checkpoint by someone with write access to the database")
+        missing = (
+            "no public key given: not detected: a rewrite of the history sealed after the anchor's "
+            "checkpoint by someone with write access to the database"
+        )
     else:
         missing = None
     return {
@@ -165,23 +185,47 @@ def verify(store: AuditStore, public_key: bytes | None = None, anchor: str | Non
             if row is not None and row.record_sha256 == digest.hex():
                 # The record is as sealed; its sealed link must follow from the sealed previous one.
                 if row.link_sha256 != h.link(bytes.fromhex(sealed_previous), position, *args).hex():
-                    scan.add({"position": position, "kind": "links",
-                              "detail": "the sealed link does not follow from the record and the previous link"})
+                    scan.add(
+                        {
+                            "position": position,
+                            "kind": "links",
+                            "detail": "the sealed link does not follow from the record and the previous link",
+                        }
+                    )
                 sealed_previous = row.link_sha256
                 continue
-            _hold(scan.actual, position, (digest.hex(), h.state_digest(record.state).hex(),
-                                          str(record.originator_id), record.originator_version), scan)
+            _hold(
+                scan.actual,
+                position,
+                (
+                    digest.hex(),
+                    h.state_digest(record.state).hex(),
+                    str(record.originator_id),
+                    record.originator_version,
+                ),
+                scan,
+            )
         if row is not None:
             _hold(scan.sealed, position, row, scan)
             sealed_previous = row.link_sha256
     _close_segment(segment, tree, scan)
     _classify(scan)
     for position in store.positions_below_start():
-        scan.add({"position": position, "kind": "inserted",
-                  "detail": "a row below position 1: invisible to the log, yet loaded with its aggregate"})
+        scan.add(
+            {
+                "position": position,
+                "kind": "inserted",
+                "detail": "a row below position 1: invisible to the log, yet loaded with its aggregate",
+            }
+        )
     if not scan.problem_count and head.hex() != last["head_sha256"]:
-        scan.add({"position": last["position"], "kind": "checkpoint",
-                  "detail": "the recomputed chain head differs from the checkpoint's head"})
+        scan.add(
+            {
+                "position": last["position"],
+                "kind": "checkpoint",
+                "detail": "the recomputed chain head differs from the checkpoint's head",
+            }
+        )
     scan.problems.sort(key=lambda p: (p["position"], p["kind"]))
     positions = [p["position"] for p in scan.problems]
     return {
@@ -201,22 +245,38 @@ def verify(store: AuditStore, public_key: bytes | None = None, anchor: str | Non
 
 def _nothing_sealed(unsealed: int, tables: bool, public_key: bytes | None, anchor: str | None) -> dict[str, Any]:
     """verify's answer when there is no checkpoint: fine for an empty log, a problem otherwise."""
-    problems = [] if not unsealed else [{
-        "position": 1, "kind": "nothing_sealed",
-        "detail": f"{unsealed} record(s) in the log and no checkpoint"
-                  + ("" if tables else " (the audit tables are missing)")
-                  + ": if this ledger was sealed before, its audit tables were emptied or dropped"}]
+    problems = (
+        []
+        if not unsealed
+        else [
+            {
+                "position": 1,
+                "kind": "nothing_sealed",
+                "detail": f"{unsealed} record(s) in the log and no checkpoint"
+                + ("" if tables else " (the audit tables are missing)")
+                + ": if this ledger was sealed before, its audit tables were emptied or dropped",
+            }
+        ]
+    )
     if anchor is not None:
         problems.append({"position": 1, "kind": "anchor", "detail": f"anchor {anchor} is not in the chain"})
-    return {"ok": not problems, "checked": 0, "checkpoint": None, "problems": problems,
-            "problem_count": len(problems), "first_broken_position": 1 if problems else None,
-            "unsealed": unsealed, "anchor_found": False if anchor is not None else None,
-            **trust(public_key, anchor),
-            "note": "nothing sealed: run `ledger seal`" if unsealed else "the log is empty: nothing to verify"}
+    return {
+        "ok": not problems,
+        "checked": 0,
+        "checkpoint": None,
+        "problems": problems,
+        "problem_count": len(problems),
+        "first_broken_position": 1 if problems else None,
+        "unsealed": unsealed,
+        "anchor_found": False if anchor is not None else None,
+        **trust(public_key, anchor),
+        "note": "nothing sealed: run `ledger seal`" if unsealed else "the log is empty: nothing to verify",
+    }
 
 
-def _check_signatures_and_anchor(checkpoints: list[dict[str, Any]], public_key: bytes | None, anchor: str | None,
-                                 scan: _Scan) -> bool | None:
+def _check_signatures_and_anchor(
+    checkpoints: list[dict[str, Any]], public_key: bytes | None, anchor: str | None, scan: _Scan
+) -> bool | None:
     """Each checkpoint's signature (against `public_key` if given); whether `anchor` is among them."""
     for checkpoint in checkpoints:
         problem = signing.signature_problem(checkpoint, public_key)
@@ -226,9 +286,14 @@ def _check_signatures_and_anchor(checkpoints: list[dict[str, Any]], public_key: 
         return None
     anchor_found = any(c["checkpoint_sha256"] == anchor for c in checkpoints)
     if not anchor_found:
-        scan.add({"position": checkpoints[0]["first_position"], "kind": "anchor",
-                  "detail": f"anchor {anchor} is not in the chain of checkpoints: the sealed history "
-                            "is not the one that was published"})
+        scan.add(
+            {
+                "position": checkpoints[0]["first_position"],
+                "kind": "anchor",
+                "detail": f"anchor {anchor} is not in the chain of checkpoints: the sealed history "
+                "is not the one that was published",
+            }
+        )
     return anchor_found
 
 
@@ -247,8 +312,13 @@ def _close_segment(segment: dict[str, Any], tree: h.MerkleAccumulator, scan: _Sc
     table was edited); a segment with record problems is reported through those."""
     in_segment = [p for p in (*scan.actual, *scan.sealed) if segment["first_position"] <= p <= segment["position"]]
     if not in_segment and tree.root().hex() != segment["merkle_root_sha256"]:
-        scan.add({"position": segment["first_position"], "kind": "checkpoint",
-                  "detail": f"checkpoint {segment['sequence']}: Merkle root does not match its records"})
+        scan.add(
+            {
+                "position": segment["first_position"],
+                "kind": "checkpoint",
+                "detail": f"checkpoint {segment['sequence']}: Merkle root does not match its records",
+            }
+        )
 
 
 def _classify(scan: _Scan) -> None:
@@ -261,38 +331,79 @@ def _classify(scan: _Scan) -> None:
         problem = {"position": position, "originator_id": oid, "originator_version": version}
         if origin is not None and origin != position:
             moved_from.add(origin)
-            scan.add({**problem, "kind": "reordered",
-                      "detail": f"this position now holds the record sealed at position {origin}"})
+            scan.add(
+                {
+                    **problem,
+                    "kind": "reordered",
+                    "detail": f"this position now holds the record sealed at position {origin}",
+                }
+            )
         elif row is not None:
-            scan.add({**problem, "kind": "altered", "detail": "stored bytes differ from what was sealed"
-                      if (row.originator_id, row.originator_version) == (oid, version)
-                      else f"sealed as {row.originator_id} v{row.originator_version}"})
+            scan.add(
+                {
+                    **problem,
+                    "kind": "altered",
+                    "detail": "stored bytes differ from what was sealed"
+                    if (row.originator_id, row.originator_version) == (oid, version)
+                    else f"sealed as {row.originator_id} v{row.originator_version}",
+                }
+            )
         else:
             scan.add({**problem, "kind": "inserted", "detail": "not in the sealed chain"})
     for position, row in sorted(scan.sealed.items()):
         if position not in scan.actual and position not in moved_from:
-            scan.add({"position": position, "originator_id": row.originator_id,
-                      "originator_version": row.originator_version, "kind": "deleted",
-                      "detail": "a sealed record is missing from the log"})
+            scan.add(
+                {
+                    "position": position,
+                    "originator_id": row.originator_id,
+                    "originator_version": row.originator_version,
+                    "kind": "deleted",
+                    "detail": "a sealed record is missing from the log",
+                }
+            )
         elif position not in scan.actual:
-            scan.add({"position": position, "originator_id": row.originator_id,
-                      "originator_version": row.originator_version, "kind": "reordered",
-                      "detail": "the record sealed here was moved; this position is now empty"})
+            scan.add(
+                {
+                    "position": position,
+                    "originator_id": row.originator_id,
+                    "originator_version": row.originator_version,
+                    "kind": "reordered",
+                    "detail": "the record sealed here was moved; this position is now empty",
+                }
+            )
 
 
 def _check_checkpoints(checkpoints: list[dict[str, Any]], scan: _Scan) -> None:
     previous = h.GENESIS.hex()
     for checkpoint in checkpoints:
-        if (checkpoint["previous_sha256"] != previous
-                or h.checkpoint_digest(checkpoint) != checkpoint["checkpoint_sha256"]):
-            scan.add({"position": checkpoint["first_position"], "kind": "checkpoint",
-                      "detail": f"checkpoint {checkpoint['sequence']} does not chain to its predecessor"})
+        if (
+            checkpoint["previous_sha256"] != previous
+            or h.checkpoint_digest(checkpoint) != checkpoint["checkpoint_sha256"]
+        ):
+            scan.add(
+                {
+                    "position": checkpoint["first_position"],
+                    "kind": "checkpoint",
+                    "detail": f"checkpoint {checkpoint['sequence']} does not chain to its predecessor",
+                }
+            )
         previous = checkpoint["checkpoint_sha256"]
 
 
 def _public(checkpoint: dict[str, Any]) -> dict[str, Any]:
-    return {k: checkpoint[k] for k in ("sequence", "position", "head_sha256", "merkle_root_sha256",
-                                       "sealed_at", "checkpoint_sha256", "public_key", "signature")}
+    return {
+        k: checkpoint[k]
+        for k in (
+            "sequence",
+            "position",
+            "head_sha256",
+            "merkle_root_sha256",
+            "sealed_at",
+            "checkpoint_sha256",
+            "public_key",
+            "signature",
+        )
+    }
 
 
 def links_for(store: AuditStore, positions: list[int]) -> dict[int, tuple[str | None, bool]]:

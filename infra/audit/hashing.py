@@ -110,10 +110,10 @@ def inclusion_path(index: int, leaves: list[bytes]) -> list[bytes]:
     while high - low > 1:
         k = _split(high - low)
         if index - low < k:
-            path.append(merkle_root(leaves[low + k:high]))
+            path.append(merkle_root(leaves[low + k : high]))
             high = low + k
         else:
-            path.append(merkle_root(leaves[low:low + k]))
+            path.append(merkle_root(leaves[low : low + k]))
             low = low + k
     path.reverse()  # leaf to root
     return path
@@ -141,8 +141,14 @@ def verify_inclusion(index: int, size: int, leaf_hash: bytes, path: list[bytes],
 
 
 CHECKPOINT_FIELDS = (
-    "sequence", "first_position", "position", "record_count", "head_sha256",
-    "merkle_root_sha256", "sealed_at", "previous_sha256",
+    "sequence",
+    "first_position",
+    "position",
+    "record_count",
+    "head_sha256",
+    "merkle_root_sha256",
+    "sealed_at",
+    "previous_sha256",
 )
 
 

@@ -46,9 +46,27 @@ def _summary(event: Any, names: dict[UUID, str]) -> dict[str, Any]:
     if counterpart is not None:
         names.setdefault(counterpart, getattr(event, "counterpart_masked", None) or str(counterpart))
         out["counterpart"] = names[counterpart]
-    for name in ("role", "relationship", "channel", "verification", "reason", "initiated_by", "code", "rule",
-                 "rule_version", "message", "amount_fen", "source", "settlement_id", "category", "out_of_pocket_fen",
-                 "region_from", "region_to", "insurance", "region"):
+    for name in (
+        "role",
+        "relationship",
+        "channel",
+        "verification",
+        "reason",
+        "initiated_by",
+        "code",
+        "rule",
+        "rule_version",
+        "message",
+        "amount_fen",
+        "source",
+        "settlement_id",
+        "category",
+        "out_of_pocket_fen",
+        "region_from",
+        "region_to",
+        "insurance",
+        "region",
+    ):
         value = getattr(event, name, None)
         if value not in (None, ""):
             out[name] = value
@@ -63,13 +81,13 @@ def _text(kind: str, s: dict[str, Any]) -> str:
     who = s.get("counterpart", "")
     texts = {
         "BindingStarted": f"binding started as {s.get('role')} with {who} "
-                          f"({s.get('relationship')}, via {s.get('channel')})",
+        f"({s.get('relationship')}, via {s.get('channel')})",
         "BindingEnded": f"binding with {who} ended as {s.get('role')}: reason {s.get('reason')}, "
-                        f"initiated by {s.get('initiated_by')}",
+        f"initiated by {s.get('initiated_by')}",
         "BindRejected": f"bind with {who} refused: {s.get('code')} ({s.get('rule')})",
         "AuthorizationGranted": f"mutual aid granted as {s.get('role')} with {who} ({s.get('relationship')})",
         "AuthorizationEnded": f"mutual aid with {who} ended as {s.get('role')}: reason {s.get('reason')}, "
-                              f"initiated by {s.get('initiated_by')}",
+        f"initiated by {s.get('initiated_by')}",
         "AccountCredited": f"credited {s.get('amount_fen')} fen ({s.get('source')})",
         "DeductionSettled": f"settlement {s.get('settlement_id')}: paid {s.get('category')}",
         "AidDebited": f"paid {s.get('amount_fen')} fen of {s.get('patient')}'s settlement {s.get('settlement_id')}",
@@ -79,8 +97,9 @@ def _text(kind: str, s: dict[str, Any]) -> str:
     return texts.get(kind, kind)
 
 
-def person_history(app: Any, store: AuditStore, person_id: UUID, as_of: datetime | None,
-                   known_at: datetime | None = None) -> dict[str, Any]:
+def person_history(
+    app: Any, store: AuditStore, person_id: UUID, as_of: datetime | None, known_at: datetime | None = None
+) -> dict[str, Any]:
     stored = store.events_of(person_id)[:EVENTS_MAX]
     names: dict[UUID, str] = {}
     timeline: list[dict[str, Any]] = []
@@ -95,10 +114,20 @@ def person_history(app: Any, store: AuditStore, person_id: UUID, as_of: datetime
         if not after and not unknown_then and version_as_of == event.originator_version - 1:
             version_as_of = event.originator_version
         summary = _summary(event, names)
-        timeline.append({"position": position, "version": event.originator_version, "at": local_iso(event.timestamp),
-                         "recorded_at": local_iso(event.recorded_at), "type": kind, "text": _text(kind, summary),
-                         "balance_after_fen": folded.balance_fen, "after_as_of": after,
-                         "after_known_at": unknown_then, **summary})
+        timeline.append(
+            {
+                "position": position,
+                "version": event.originator_version,
+                "at": local_iso(event.timestamp),
+                "recorded_at": local_iso(event.recorded_at),
+                "type": kind,
+                "text": _text(kind, summary),
+                "balance_after_fen": folded.balance_fen,
+                "after_as_of": after,
+                "after_known_at": unknown_then,
+                **summary,
+            }
+        )
     if not stored:
         return {"person": None, "events": 0, "timeline": [], "state": None}
     person = app.repository.get(person_id, version=version_as_of) if version_as_of else None
@@ -120,8 +149,12 @@ def _state(person: Any) -> dict[str, Any]:
         "region": person.region,
         "insurance": person.insurance,
         "balance_fen": person.balance_fen,
-        "bindings": {"members": tie_rows(person.members, BINDING_FIELDS),
-                     "binders": tie_rows(person.binders, BINDING_FIELDS)},
-        "authorizations": {"authorizers": tie_rows(person.authorizers, AID_FIELDS),
-                           "beneficiaries": tie_rows(person.beneficiaries, AID_FIELDS)},
+        "bindings": {
+            "members": tie_rows(person.members, BINDING_FIELDS),
+            "binders": tie_rows(person.binders, BINDING_FIELDS),
+        },
+        "authorizations": {
+            "authorizers": tie_rows(person.authorizers, AID_FIELDS),
+            "beneficiaries": tie_rows(person.beneficiaries, AID_FIELDS),
+        },
     }

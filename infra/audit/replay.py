@@ -26,8 +26,14 @@ from domain.settlement import settlement_aggregate_id
 from domain.spending import allocate
 from infra.audit.store import AuditStore
 
-SETTLEMENT_TOPICS = ("DeductionSettled", "DeductionReversed", "AidDebited", "AidRefunded",
-                     "SettlementOpened", "SettlementReversed")
+SETTLEMENT_TOPICS = (
+    "DeductionSettled",
+    "DeductionReversed",
+    "AidDebited",
+    "AidRefunded",
+    "SettlementOpened",
+    "SettlementReversed",
+)
 
 
 @dataclass
@@ -51,8 +57,9 @@ class Gathered:
     versions_before: dict[UUID, int] = field(default_factory=dict)
 
 
-def _settlement_events(app: Any, store: AuditStore, originator: UUID, settlement_id: str,
-                       masked: str | None) -> list[Involved]:
+def _settlement_events(
+    app: Any, store: AuditStore, originator: UUID, settlement_id: str, masked: str | None
+) -> list[Involved]:
     found = []
     for position, stored in store.events_of(originator):
         if topic_name(stored.topic) not in SETTLEMENT_TOPICS:
@@ -73,8 +80,9 @@ def gather(app: Any, store: AuditStore, settlement_id: str) -> Gathered:
     mine = _settlement_events(app, store, patient_id, settlement_id, patient_now.masked)
     settled = next((i for i in mine if isinstance(i.event, ev.DeductionSettled)), None)
     if settled is None:
-        raise UnknownSettlementError(f"settlement_id: {settlement_id} has no DeductionSettled event on its patient",
-                                     field="settlement_id")
+        raise UnknownSettlementError(
+            f"settlement_id: {settlement_id} has no DeductionSettled event on its patient", field="settlement_id"
+        )
     patient_before = app.repository.get(patient_id, version=settled.event.originator_version - 1)
     involved = mine + _settlement_events(app, store, settlement.id, settlement_id, patient_now.masked)
     others = set(patient_before.authorizers) | {line.person for line in settled.event.lines} - {patient_id}
@@ -112,19 +120,29 @@ def replay(gathered: Gathered, rules: RuleSet) -> dict[str, Any]:
     allocation = allocate(settled.amount_fen, own, others, rules.spending)
     recorded_lines = [(line.person, line.masked, line.amount_fen) for line in settled.lines]
     paid = {person: amount for person, _, amount in allocation.lines}
-    candidates = [{
-        "person": c.masked, "role": "patient" if c.person == patient.id else "authorizer",
-        "balance_before_fen": c.balance_before_fen, "available_fen": c.available_fen,
-        "authorized_at": local_iso(c.authorized_at), "rank": c.rank, "why": c.why,
-        "paid_fen": paid.get(c.person, 0),
-    } for c in allocation.candidates]
+    candidates = [
+        {
+            "person": c.masked,
+            "role": "patient" if c.person == patient.id else "authorizer",
+            "balance_before_fen": c.balance_before_fen,
+            "available_fen": c.available_fen,
+            "authorized_at": local_iso(c.authorized_at),
+            "rank": c.rank,
+            "why": c.why,
+            "paid_fen": paid.get(c.person, 0),
+        }
+        for c in allocation.candidates
+    ]
     differences = _differences(gathered, allocation, recorded_lines, rules)
     changed = rules_changed(settled.rule_version, settled.rule_digest, rules)
     if changed is not None:
         differences.insert(0, describe_rules_changed(changed))
     reversals = _reversals(gathered, settled)
-    differences += [f"reversal at {r['at']} did not refund exactly the accounts that paid"
-                    for r in reversals if not r["refunds_exact"]]
+    differences += [
+        f"reversal at {r['at']} did not refund exactly the accounts that paid"
+        for r in reversals
+        if not r["refunds_exact"]
+    ]
     return {
         "settlement_id": gathered.settlement_id,
         "verdict": "consistent" if not differences else "mismatch",
@@ -138,12 +156,19 @@ def replay(gathered: Gathered, rules: RuleSet) -> dict[str, Any]:
         "at": local_iso(settled.timestamp),
         "recorded": {"lines": _lines(recorded_lines), "out_of_pocket_fen": settled.out_of_pocket_fen},
         "replayed": {"lines": _lines(allocation.lines), "out_of_pocket_fen": allocation.out_of_pocket_fen},
-        "rule_digest": {"recorded": settled.rule_digest, "current": rules.digest,
-                        "note": "compared" if settled.rule_digest is not None else
-                        "not compared: the deduction was recorded before decisions kept a rule digest"},
+        "rule_digest": {
+            "recorded": settled.rule_digest,
+            "current": rules.digest,
+            "note": "compared"
+            if settled.rule_digest is not None
+            else "not compared: the deduction was recorded before decisions kept a rule digest",
+        },
         "rules_changed": changed,
-        "rules": {"version": rules.version, **rules.spending.model_dump(mode="json"),
-                  "category_eligible": settled.category in rules.spending.eligible_categories},
+        "rules": {
+            "version": rules.version,
+            **rules.spending.model_dump(mode="json"),
+            "category_eligible": settled.category in rules.spending.eligible_categories,
+        },
         "state_before": _state_before(gathered),
         "candidates": candidates,
         "steps": _steps(allocation, settled.amount_fen),
@@ -157,13 +182,19 @@ def rules_changed(rule_version: str, recorded_digest: str | None, rules: RuleSet
     recorded (None when it is the same, or when the decision recorded no digest: not compared)."""
     if recorded_digest is None or recorded_digest == rules.digest:
         return None
-    return {"code": "RULES_CHANGED", "rule_version": rule_version, "recorded_digest": recorded_digest,
-            "current_digest": rules.digest}
+    return {
+        "code": "RULES_CHANGED",
+        "rule_version": rule_version,
+        "recorded_digest": recorded_digest,
+        "current_digest": rules.digest,
+    }
 
 
 def describe_rules_changed(changed: dict[str, str]) -> str:
-    return (f"RULES_CHANGED: rule set {changed['rule_version']} now has content digest {changed['current_digest']}, "
-            f"but the decision was made under content digest {changed['recorded_digest']}")
+    return (
+        f"RULES_CHANGED: rule set {changed['rule_version']} now has content digest {changed['current_digest']}, "
+        f"but the decision was made under content digest {changed['recorded_digest']}"
+    )
 
 
 def _differences(gathered: Gathered, allocation: Any, recorded: list, rules: RuleSet) -> list[str]:
@@ -179,8 +210,9 @@ def _differences(gathered: Gathered, allocation: Any, recorded: list, rules: Rul
     total = sum(amount for _, _, amount in recorded) + settled.out_of_pocket_fen
     if total != settled.amount_fen:
         out.append(f"recorded lines plus out of pocket = {total} fen, not the amount {settled.amount_fen} fen")
-    debits = sorted((i.event.originator_id, i.event.amount_fen) for i in gathered.involved
-                    if isinstance(i.event, ev.AidDebited))
+    debits = sorted(
+        (i.event.originator_id, i.event.amount_fen) for i in gathered.involved if isinstance(i.event, ev.AidDebited)
+    )
     expected = sorted((person, amount) for person, _, amount in recorded if person != settled.originator_id)
     if debits != expected:
         out.append("AidDebited events on the authorizers do not match the recorded lines")
@@ -188,8 +220,10 @@ def _differences(gathered: Gathered, allocation: Any, recorded: list, rules: Rul
         if isinstance(item.event, ev.AidDebited):
             before = gathered.versions_before.get(item.event.originator_id)
             if before is not None and item.event.originator_version != before + 1:
-                out.append(f"{item.masked}: debit at version {item.event.originator_version}, "
-                           f"but the state used was version {before}")
+                out.append(
+                    f"{item.masked}: debit at version {item.event.originator_version}, "
+                    f"but the state used was version {before}"
+                )
             if item.event.rule_version != settled.rule_version:
                 out.append(f"{item.masked}: AidDebited records rule version {item.event.rule_version}")
     return out
@@ -201,29 +235,42 @@ def _fmt(lines: Any) -> str:
 
 def _reversals(gathered: Gathered, settled: ev.DeductionSettled) -> list[dict[str, Any]]:
     recorded = sorted((line.person, line.amount_fen) for line in settled.lines)
-    refunds = sorted((i.event.originator_id, i.event.amount_fen) for i in gathered.involved
-                     if isinstance(i.event, ev.AidRefunded))
+    refunds = sorted(
+        (i.event.originator_id, i.event.amount_fen) for i in gathered.involved if isinstance(i.event, ev.AidRefunded)
+    )
     own = [(p, a) for p, a in recorded if p == settled.originator_id]
     out = []
     for item in gathered.involved:
         if isinstance(item.event, ev.DeductionReversed):
             lines = sorted((line.person, line.amount_fen) for line in item.event.lines)
             exact = lines == recorded and sorted(own + refunds) == recorded
-            out.append({"at": local_iso(item.event.timestamp), "reason": item.event.reason,
-                        "refunded": [{"person": line.masked, "amount_fen": line.amount_fen}
-                                     for line in item.event.lines],
-                        "refunds_exact": exact})
+            out.append(
+                {
+                    "at": local_iso(item.event.timestamp),
+                    "reason": item.event.reason,
+                    "refunded": [{"person": line.masked, "amount_fen": line.amount_fen} for line in item.event.lines],
+                    "refunds_exact": exact,
+                }
+            )
     return out
 
 
 def _state_before(gathered: Gathered) -> dict[str, Any]:
     def state(person: Person) -> dict[str, Any]:
-        return {"person": person.masked, "version": person.version, "status": person.status,
-                "region": person.region, "insurance": person.insurance, "balance_fen": person.balance_fen}
+        return {
+            "person": person.masked,
+            "version": person.version,
+            "status": person.status,
+            "region": person.region,
+            "insurance": person.insurance,
+            "balance_fen": person.balance_fen,
+        }
 
     patient = gathered.patient_before
-    return {"patient": {**state(patient), "authorizers": len(patient.authorizers)},
-            "authorizers": [state(gathered.authorizers_before[i]) for i in sorted(gathered.authorizers_before)]}
+    return {
+        "patient": {**state(patient), "authorizers": len(patient.authorizers)},
+        "authorizers": [state(gathered.authorizers_before[i]) for i in sorted(gathered.authorizers_before)],
+    }
 
 
 def _steps(allocation: Any, amount_fen: int) -> list[dict[str, Any]]:
@@ -232,13 +279,29 @@ def _steps(allocation: Any, amount_fen: int) -> list[dict[str, Any]]:
     steps = []
     for candidate in sorted((c for c in allocation.candidates if c.rank is not None), key=lambda c: c.rank):
         take = paid.get(candidate.person, 0)
-        steps.append({"step": candidate.rank, "person": candidate.masked, "available_fen": candidate.available_fen,
-                      "remaining_before_fen": remaining, "paid_fen": take, "remaining_after_fen": remaining - take,
-                      "why": candidate.why})
+        steps.append(
+            {
+                "step": candidate.rank,
+                "person": candidate.masked,
+                "available_fen": candidate.available_fen,
+                "remaining_before_fen": remaining,
+                "paid_fen": take,
+                "remaining_after_fen": remaining - take,
+                "why": candidate.why,
+            }
+        )
         remaining -= take
-    steps.append({"step": len(steps) + 1, "person": "out of pocket", "available_fen": None,
-                  "remaining_before_fen": remaining, "paid_fen": remaining, "remaining_after_fen": 0,
-                  "why": "what the accounts could not cover is paid by the patient in cash"})
+    steps.append(
+        {
+            "step": len(steps) + 1,
+            "person": "out of pocket",
+            "available_fen": None,
+            "remaining_before_fen": remaining,
+            "paid_fen": remaining,
+            "remaining_after_fen": 0,
+            "why": "what the accounts could not cover is paid by the patient in cash",
+        }
+    )
     return steps
 
 
@@ -248,19 +311,35 @@ def time_check(decision: Any, inputs: dict[str, Any]) -> dict[str, Any]:
     an input effective after the decision, or recorded after it, must not have been used."""
     later = []
     for masked, event in sorted(inputs.items()):
-        recorded_later = (event.recorded_at is not None and decision.recorded_at is not None
-                          and event.recorded_at > decision.recorded_at)
+        recorded_later = (
+            event.recorded_at is not None
+            and decision.recorded_at is not None
+            and event.recorded_at > decision.recorded_at
+        )
         if event.timestamp > decision.timestamp or recorded_later:
-            later.append({"person": masked, "version": event.originator_version, "at": local_iso(event.timestamp),
-                          "recorded_at": local_iso(event.recorded_at)})
-    return {"decision_at": local_iso(decision.timestamp), "decision_recorded_at": local_iso(decision.recorded_at),
-            "accounts_read": len(inputs), "inputs_from_its_future": later, "ok": not later}
+            later.append(
+                {
+                    "person": masked,
+                    "version": event.originator_version,
+                    "at": local_iso(event.timestamp),
+                    "recorded_at": local_iso(event.recorded_at),
+                }
+            )
+    return {
+        "decision_at": local_iso(decision.timestamp),
+        "decision_recorded_at": local_iso(decision.recorded_at),
+        "accounts_read": len(inputs),
+        "inputs_from_its_future": later,
+        "ok": not later,
+    }
 
 
 def _inputs(app: Any, store: AuditStore, gathered: Gathered) -> dict[str, Any]:
     """The last event of each account the decision read (its state just before the decision)."""
-    names = {gathered.patient_before.id: gathered.patient_before.masked,
-             **{i: a.masked for i, a in gathered.authorizers_before.items()}}
+    names = {
+        gathered.patient_before.id: gathered.patient_before.masked,
+        **{i: a.masked for i, a in gathered.authorizers_before.items()},
+    }
     inputs = {}
     for account, version in gathered.versions_before.items():
         stored = next((n for _, n in store.events_of(account) if n.originator_version == version), None)
@@ -277,11 +356,18 @@ def audit_deduction(app: Any, store: AuditStore, settlement_id: str) -> tuple[di
     rules = app.catalogue.get(gathered.settled.event.rule_version)
     result = replay(gathered, rules)
     links = links_for(store, [i.position for i in gathered.involved])
-    result["evidence"] = [{
-        "position": item.position, "person": item.masked, "type": topic_name(item.stored.topic),
-        "version": item.stored.originator_version, "at": local_iso(item.event.timestamp),
-        "recorded_at": local_iso(item.event.recorded_at),
-        "hash": links[item.position][0], "sealed": links[item.position][1],
-    } for item in gathered.involved]
+    result["evidence"] = [
+        {
+            "position": item.position,
+            "person": item.masked,
+            "type": topic_name(item.stored.topic),
+            "version": item.stored.originator_version,
+            "at": local_iso(item.event.timestamp),
+            "recorded_at": local_iso(item.event.recorded_at),
+            "hash": links[item.position][0],
+            "sealed": links[item.position][1],
+        }
+        for item in gathered.involved
+    ]
     result["time_check"] = time_check(gathered.settled.event, _inputs(app, store, gathered))
     return result, gathered, rules

@@ -164,8 +164,11 @@ class ComplianceFold:
             "bindings": {
                 "created": c["bindings_created"],
                 "by_channel": dict(sorted(self.by_channel.items())),
-                "ended": {"count": c["bindings_ended"], "by_reason": dict(sorted(self.unbind_reasons.items())),
-                          "by_channel": dict(sorted(self.unbinds_by_channel.items()))},
+                "ended": {
+                    "count": c["bindings_ended"],
+                    "by_reason": dict(sorted(self.unbind_reasons.items())),
+                    "by_channel": dict(sorted(self.unbinds_by_channel.items())),
+                },
                 "rejected": {"count": c["bindings_rejected"], "by_code": dict(sorted(self.rejections.items()))},
                 "active_at_month_end": len(self.bindings_active),
             },
@@ -183,8 +186,11 @@ class ComplianceFold:
                 "out_of_pocket_fen": c["out_of_pocket_fen"],
                 "by_category": {k: dict(sorted(v.items())) for k, v in sorted(self.categories.items())},
             },
-            "mutual_aid": {"paid_for_others_fen": c["paid_for_others_fen"], "pairs": len(self.pairs),
-                           "deductions_with_aid": c["deductions_with_aid"]},
+            "mutual_aid": {
+                "paid_for_others_fen": c["paid_for_others_fen"],
+                "pairs": len(self.pairs),
+                "deductions_with_aid": c["deductions_with_aid"],
+            },
             "reversals": {"count": c["reversals"], "amount_fen": c["reversals_amount_fen"]},
             "by_day": self._days(),
             "log_position": self.last_position,
@@ -195,8 +201,15 @@ class ComplianceFold:
         days, day = [], self.start.date()
         while day < self.end.date():
             counts = self.daily.get(day.isoformat(), Counter())
-            days.append({"date": day.isoformat(), "bindings": counts["bindings"], "unbinds": counts["unbinds"],
-                         "deductions": counts["deductions"], "deductions_amount_fen": counts["deductions_amount_fen"]})
+            days.append(
+                {
+                    "date": day.isoformat(),
+                    "bindings": counts["bindings"],
+                    "unbinds": counts["unbinds"],
+                    "deductions": counts["deductions"],
+                    "deductions_amount_fen": counts["deductions_amount_fen"],
+                }
+            )
             day += timedelta(days=1)
         return days
 

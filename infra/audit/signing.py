@@ -34,8 +34,11 @@ def generate_seed() -> bytes:
 
 
 def public_key_of(seed: bytes) -> bytes:
-    return Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return (
+        Ed25519PrivateKey.from_private_bytes(seed)
+        .public_key()
+        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    )
 
 
 def sign_checkpoint(seed: bytes, checkpoint: dict[str, Any]) -> tuple[str, str]:

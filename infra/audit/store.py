@@ -31,8 +31,17 @@ PAGE_SIZE = 500  # records per read of the log or of the links table
 
 LINK_COLUMNS = ("position", "originator_id", "originator_version", "record_sha256", "state_sha256", "link_sha256")
 CHECKPOINT_COLUMNS = (
-    "sequence", "first_position", "position", "record_count", "head_sha256",
-    "merkle_root_sha256", "sealed_at", "previous_sha256", "checkpoint_sha256", "public_key", "signature",
+    "sequence",
+    "first_position",
+    "position",
+    "record_count",
+    "head_sha256",
+    "merkle_root_sha256",
+    "sealed_at",
+    "previous_sha256",
+    "checkpoint_sha256",
+    "public_key",
+    "signature",
 )
 SIGNATURE_COLUMNS = ("public_key", "signature")
 
@@ -70,14 +79,16 @@ class AuditStore:
         """Rows the notification log never shows (position < 1), yet aggregates would load."""
         table = getattr(self.recorder, "events_table_name", "")
         if self.kind == "sqlite":
-            rows = self._sqlite(f"SELECT rowid AS position FROM {table} WHERE rowid < 1 ORDER BY rowid LIMIT ?",
-                                (PAGE_SIZE,))
+            rows = self._sqlite(
+                f"SELECT rowid AS position FROM {table} WHERE rowid < 1 ORDER BY rowid LIMIT ?", (PAGE_SIZE,)
+            )
         elif self.kind == "postgres":
             from psycopg.sql import SQL, Identifier
 
-            statement = SQL("SELECT notification_id AS position FROM {}.{} WHERE notification_id < 1 "
-                            "ORDER BY notification_id LIMIT %s").format(
-                Identifier(self.recorder.datastore.schema), Identifier(table))
+            statement = SQL(
+                "SELECT notification_id AS position FROM {}.{} WHERE notification_id < 1 "
+                "ORDER BY notification_id LIMIT %s"
+            ).format(Identifier(self.recorder.datastore.schema), Identifier(table))
             rows = self._postgres(statement, (PAGE_SIZE,))
         else:
             rows = []
@@ -92,7 +103,9 @@ class AuditStore:
         if self.kind == "sqlite":
             rows = self._sqlite(
                 f"SELECT rowid AS position, originator_version, topic, state FROM {table} "
-                "WHERE originator_id=? ORDER BY originator_version", (originator_id.hex,))
+                "WHERE originator_id=? ORDER BY originator_version",
+                (originator_id.hex,),
+            )
         elif self.kind == "postgres":
             from psycopg.sql import SQL, Identifier
 
@@ -102,21 +115,37 @@ class AuditStore:
             ).format(Identifier(self.recorder.datastore.schema), Identifier(table))
             rows = self._postgres(statement, (originator_id,))
         else:
-            rows = [{"position": n.id, "originator_version": n.originator_version, "topic": n.topic, "state": n.state}
-                    for n in self.iter_log() if n.originator_id == originator_id]
-        return [(row["position"], Notification(id=row["position"], originator_id=originator_id,
-                                               originator_version=row["originator_version"],
-                                               topic=row["topic"], state=as_bytes(row["state"])))
-                for row in rows]
+            rows = [
+                {"position": n.id, "originator_version": n.originator_version, "topic": n.topic, "state": n.state}
+                for n in self.iter_log()
+                if n.originator_id == originator_id
+            ]
+        return [
+            (
+                row["position"],
+                Notification(
+                    id=row["position"],
+                    originator_id=originator_id,
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=as_bytes(row["state"]),
+                ),
+            )
+            for row in rows
+        ]
 
     # --- the audit tables -----------------------------------------------------------------
     def ensure_tables(self) -> None:
         if self._ready:
             return
         if self.read_only and self.kind == "postgres":
-            found = self._postgres(self._pg_sql(
-                "SELECT count(*) = 2 AS present FROM pg_tables WHERE schemaname = %s "
-                "AND tablename IN ('audit_checkpoints', 'audit_chain_links')"), (self.recorder.datastore.schema,))
+            found = self._postgres(
+                self._pg_sql(
+                    "SELECT count(*) = 2 AS present FROM pg_tables WHERE schemaname = %s "
+                    "AND tablename IN ('audit_checkpoints', 'audit_chain_links')"
+                ),
+                (self.recorder.datastore.schema,),
+            )
             self._absent = not found[0]["present"]
             self._ready = True
             return
@@ -125,12 +154,14 @@ class AuditStore:
                 c.execute(
                     "CREATE TABLE IF NOT EXISTS audit_chain_links (position INTEGER PRIMARY KEY, "
                     "originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL, record_sha256 TEXT NOT NULL, "
-                    "state_sha256 TEXT NOT NULL, link_sha256 TEXT NOT NULL)")
+                    "state_sha256 TEXT NOT NULL, link_sha256 TEXT NOT NULL)"
+                )
                 c.execute(
                     "CREATE TABLE IF NOT EXISTS audit_checkpoints (sequence INTEGER PRIMARY KEY, "
                     "first_position INTEGER NOT NULL, position INTEGER NOT NULL, record_count INTEGER NOT NULL, "
                     "head_sha256 TEXT NOT NULL, merkle_root_sha256 TEXT NOT NULL, sealed_at TEXT NOT NULL, "
-                    "previous_sha256 TEXT NOT NULL, checkpoint_sha256 TEXT NOT NULL, public_key TEXT, signature TEXT)")
+                    "previous_sha256 TEXT NOT NULL, checkpoint_sha256 TEXT NOT NULL, public_key TEXT, signature TEXT)"
+                )
                 c.execute("PRAGMA table_info(audit_checkpoints)")
                 present = {row[1] for row in c.fetchall()}
                 for column in SIGNATURE_COLUMNS:
@@ -141,19 +172,28 @@ class AuditStore:
 
             schema = Identifier(self.recorder.datastore.schema)
             with self.recorder.datastore.transaction(commit=True) as c:
-                c.execute(SQL(
-                    "CREATE TABLE IF NOT EXISTS {}.audit_chain_links (position bigint PRIMARY KEY, "
-                    "originator_id text NOT NULL, originator_version bigint NOT NULL, record_sha256 text NOT NULL, "
-                    "state_sha256 text NOT NULL, link_sha256 text NOT NULL)").format(schema))
-                c.execute(SQL(
-                    "CREATE TABLE IF NOT EXISTS {}.audit_checkpoints (sequence bigint PRIMARY KEY, "
-                    "first_position bigint NOT NULL, position bigint NOT NULL, record_count bigint NOT NULL, "
-                    "head_sha256 text NOT NULL, merkle_root_sha256 text NOT NULL, sealed_at text NOT NULL, "
-                    "previous_sha256 text NOT NULL, checkpoint_sha256 text NOT NULL, public_key text, "
-                    "signature text)").format(schema))
+                c.execute(
+                    SQL(
+                        "CREATE TABLE IF NOT EXISTS {}.audit_chain_links (position bigint PRIMARY KEY, "
+                        "originator_id text NOT NULL, originator_version bigint NOT NULL, record_sha256 text NOT NULL, "
+                        "state_sha256 text NOT NULL, link_sha256 text NOT NULL)"
+                    ).format(schema)
+                )
+                c.execute(
+                    SQL(
+                        "CREATE TABLE IF NOT EXISTS {}.audit_checkpoints (sequence bigint PRIMARY KEY, "
+                        "first_position bigint NOT NULL, position bigint NOT NULL, record_count bigint NOT NULL, "
+                        "head_sha256 text NOT NULL, merkle_root_sha256 text NOT NULL, sealed_at text NOT NULL, "
+                        "previous_sha256 text NOT NULL, checkpoint_sha256 text NOT NULL, public_key text, "
+                        "signature text)"
+                    ).format(schema)
+                )
                 for column in SIGNATURE_COLUMNS:
-                    c.execute(SQL("ALTER TABLE {}.audit_checkpoints ADD COLUMN IF NOT EXISTS {} text").format(
-                        schema, Identifier(column)))
+                    c.execute(
+                        SQL("ALTER TABLE {}.audit_checkpoints ADD COLUMN IF NOT EXISTS {} text").format(
+                            schema, Identifier(column)
+                        )
+                    )
         else:
             if not hasattr(self.recorder, "_audit_links"):
                 self.recorder._audit_links = {}
@@ -178,10 +218,14 @@ class AuditStore:
         if self.kind == "memory":
             return hasattr(self.recorder, "_audit_checkpoints")
         if self.kind == "sqlite":
-            return bool(self._sqlite("SELECT name FROM sqlite_master "
-                                     "WHERE type='table' AND name='audit_checkpoints'", ()))
-        return bool(self._postgres(self._pg_sql("SELECT to_regclass('{}.audit_checkpoints') IS NOT NULL AS present"),
-                                   ())[0]["present"])
+            return bool(
+                self._sqlite("SELECT name FROM sqlite_master WHERE type='table' AND name='audit_checkpoints'", ())
+            )
+        return bool(
+            self._postgres(self._pg_sql("SELECT to_regclass('{}.audit_checkpoints') IS NOT NULL AS present"), ())[0][
+                "present"
+            ]
+        )
 
     def links_page(self, after: int, limit: int = PAGE_SIZE, stop: int | None = None) -> list[LinkRow]:
         self.ensure_tables()
@@ -193,12 +237,18 @@ class AuditStore:
             return [self.recorder._audit_links[p] for p in keys]
         columns = ", ".join(LINK_COLUMNS)
         if self.kind == "sqlite":
-            rows = self._sqlite(f"SELECT {columns} FROM audit_chain_links WHERE position>? AND position<=? "
-                                "ORDER BY position LIMIT ?", (after, stop, limit))
+            rows = self._sqlite(
+                f"SELECT {columns} FROM audit_chain_links WHERE position>? AND position<=? ORDER BY position LIMIT ?",
+                (after, stop, limit),
+            )
         else:
-            rows = self._postgres(self._pg_sql(
-                f"SELECT {columns} FROM {{}}.audit_chain_links WHERE position>%s AND position<=%s "
-                "ORDER BY position LIMIT %s"), (after, stop, limit))
+            rows = self._postgres(
+                self._pg_sql(
+                    f"SELECT {columns} FROM {{}}.audit_chain_links WHERE position>%s AND position<=%s "
+                    "ORDER BY position LIMIT %s"
+                ),
+                (after, stop, limit),
+            )
         return [LinkRow(**{k: row[k] for k in LINK_COLUMNS}) for row in rows]
 
     def iter_links(self, after: int = 0, stop: int | None = None) -> Iterator[LinkRow]:
@@ -236,8 +286,12 @@ class AuditStore:
         try:
             with self.recorder.datastore.transaction(commit=True) as c:
                 c.executemany(self._pg_sql("INSERT INTO {}.audit_chain_links VALUES (%s,%s,%s,%s,%s,%s)"), link_rows)
-                c.execute(self._pg_sql(f"INSERT INTO {{}}.audit_checkpoints ({names}) VALUES "
-                                       f"({marks[1].replace('?', '%s')})"), checkpoint_row)
+                c.execute(
+                    self._pg_sql(
+                        f"INSERT INTO {{}}.audit_checkpoints ({names}) VALUES ({marks[1].replace('?', '%s')})"
+                    ),
+                    checkpoint_row,
+                )
         except psycopg.errors.UniqueViolation as error:
             raise SealConflictError(str(error).splitlines()[0]) from None
 
@@ -264,8 +318,13 @@ def as_bytes(state: Any) -> bytes:
 
 
 def _with_bytes(n: Notification) -> Notification:
-    return Notification(id=n.id, originator_id=n.originator_id, originator_version=n.originator_version,
-                        topic=n.topic, state=as_bytes(n.state))
+    return Notification(
+        id=n.id,
+        originator_id=n.originator_id,
+        originator_version=n.originator_version,
+        topic=n.topic,
+        state=as_bytes(n.state),
+    )
 
 
 class SealConflictError(Exception):

@@ -59,8 +59,9 @@ def audit() -> None:
 @click.option("--bundle", "bundle_file", default=None, help="Also write an offline evidence bundle to FILE.")
 @click.pass_obj
 @guarded
-def audit_deduction(obj: Any, settlement_id: str, as_json: bool, html_file: str | None,
-                    bundle_file: str | None) -> None:
+def audit_deduction(
+    obj: Any, settlement_id: str, as_json: bool, html_file: str | None, bundle_file: str | None
+) -> None:
     """Replay a deduction from the event store and compare it with what was recorded.
 
     Exit status 1 when the recorded split does not match the replay."""
@@ -86,11 +87,18 @@ def audit_deduction(obj: Any, settlement_id: str, as_json: bool, html_file: str 
 
 @click.command()
 @click.argument("id_number")
-@click.option("--as-of", "as_of", default=None,
-              help="Effective time: what was in effect at this moment, as now known (ISO-8601 with offset, "
-                   "or a date in UTC+8).")
-@click.option("--known-at", "known_at", default=None,
-              help="Recorded time: only what the ledger had recorded by this moment (same formats).")
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    help="Effective time: what was in effect at this moment, as now known (ISO-8601 with offset, or a date in UTC+8).",
+)
+@click.option(
+    "--known-at",
+    "known_at",
+    default=None,
+    help="Recorded time: only what the ledger had recorded by this moment (same formats).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 @guarded
@@ -141,9 +149,12 @@ def seal(obj: Any, as_json: bool) -> None:
     if last is None:
         output.console.print("the log is empty: nothing to seal")
     else:
-        output.console.print(f"sealed through position {last['position']} "
-                             f"({len(written)} new checkpoint(s))\nanchor (keep a copy elsewhere): "
-                             f"{last['checkpoint_sha256']}", highlight=False)
+        output.console.print(
+            f"sealed through position {last['position']} "
+            f"({len(written)} new checkpoint(s))\nanchor (keep a copy elsewhere): "
+            f"{last['checkpoint_sha256']}",
+            highlight=False,
+        )
     if access is not None:
         output.console.print(f"access log sealed through entry {access['sequence']}", highlight=False)
 
@@ -164,8 +175,10 @@ def seal_key(obj: Any, generate: bool, as_json: bool) -> None:
             output.emit_json({"seed": seed.hex(), "public_key": signing.public_key_of(seed).hex()})
         else:
             sys.stdout.write(seed.hex() + "\n")
-            output.err_console.print("keep this secret (LEDGER_SEAL_KEY); publish the public key that "
-                                     "`ledger seal-key` prints with it", highlight=False)
+            output.err_console.print(
+                "keep this secret (LEDGER_SEAL_KEY); publish the public key that `ledger seal-key` prints with it",
+                highlight=False,
+            )
         return
     key = load_seal_key(obj.db)
     warn_development_seal_key(key)
@@ -182,8 +195,10 @@ def _trusted(public_key: str | None) -> bytes | None:
     return load_seal_public_key(public_key)
 
 
-PUBLIC_KEY_HELP = ("The seal key's published public key (64 hex; default LEDGER_SEAL_PUBLIC_KEY): "
-                   "every checkpoint must be signed by it.")
+PUBLIC_KEY_HELP = (
+    "The seal key's published public key (64 hex; default LEDGER_SEAL_PUBLIC_KEY): "
+    "every checkpoint must be signed by it."
+)
 ANCHOR_HELP = "A checkpoint hash published earlier (printed by `ledger seal`): the chain must contain it."
 
 
@@ -208,8 +223,10 @@ def verify(obj: Any, public_key: str | None, anchor: str | None, as_json: bool) 
         _print_verify(result)
         if access is not None:
             state = "[green]intact[/]" if access["ok"] else "[bold red]" + "; ".join(access["problems"]) + "[/]"
-            output.console.print(f"access log: {access['entries']} entries, sealed through {access['sealed_through']}:"
-                                 f" {state}", highlight=False)
+            output.console.print(
+                f"access log: {access['entries']} entries, sealed through {access['sealed_through']}: {state}",
+                highlight=False,
+            )
     sys.exit(0 if result["ok"] and (access is None or access["ok"]) else 1)
 
 
@@ -236,24 +253,36 @@ def verify_bundle(file: str, public_key: str | None, anchor: str | None, as_json
         for check in result["checks"]:
             mark = "[green]ok[/]  " if check["ok"] else "[bold red]FAIL[/]"
             output.console.print(f"{mark} {check['check']}: {check['detail']}", highlight=False)
-        output.console.print(f"bundle {'holds' if result['ok'] else 'DOES NOT HOLD'}; replay verdict: "
-                             f"{result['verdict']}; anchor {result['anchor']}", highlight=False)
+        output.console.print(
+            f"bundle {'holds' if result['ok'] else 'DOES NOT HOLD'}; replay verdict: "
+            f"{result['verdict']}; anchor {result['anchor']}",
+            highlight=False,
+        )
         _print_trust(result)
     sys.exit(0 if result["ok"] else 1)
 
 
 def _print_trust(result: dict[str, Any]) -> None:
     """Say plainly what was compared with something kept outside the evidence, and what was not."""
-    signatures = ("[green]signatures checked[/] against public key " + result["public_key"][:16] + "…"
-                  if result["signatures_checked"] else "[yellow]signatures not checked (no public key given)[/]")
-    anchor = (("[green]anchor found[/]" if result.get("anchor_found") else "[bold red]anchor NOT found[/]")
-              if result["anchor_compared"] else "[yellow]anchor not compared (no --anchor given)[/]")
+    signatures = (
+        "[green]signatures checked[/] against public key " + result["public_key"][:16] + "…"
+        if result["signatures_checked"]
+        else "[yellow]signatures not checked (no public key given)[/]"
+    )
+    anchor = (
+        ("[green]anchor found[/]" if result.get("anchor_found") else "[bold red]anchor NOT found[/]")
+        if result["anchor_compared"]
+        else "[yellow]anchor not compared (no --anchor given)[/]"
+    )
     output.console.print(f"{signatures}; {anchor}", highlight=False)
     if result.get("not_detected"):
         output.console.print(f"[yellow]{result['not_detected']}[/]", highlight=False)
     if result.get("development_key"):
-        output.console.print("[bold yellow]WARNING: checkpoints signed with the public DEVELOPMENT seal key: "
-                             "their signatures prove nothing[/]", highlight=False)
+        output.console.print(
+            "[bold yellow]WARNING: checkpoints signed with the public DEVELOPMENT seal key: "
+            "their signatures prove nothing[/]",
+            highlight=False,
+        )
 
 
 @click.group()
@@ -276,8 +305,11 @@ def compliance(obj: Any, month: str, region: str, fmt: str, out: str | None) -> 
     from infra.audit.report import compliance_report, to_csv
 
     result = compliance_report(_read_store(obj), month, region)
-    text = {"json": lambda r: json.dumps(output.annotate(r), ensure_ascii=False, indent=2) + "\n", "csv": to_csv,
-            "html": render_report}[fmt](result)
+    text = {
+        "json": lambda r: json.dumps(output.annotate(r), ensure_ascii=False, indent=2) + "\n",
+        "csv": to_csv,
+        "html": render_report,
+    }[fmt](result)
     if out:
         _write(out, text)
     else:
@@ -286,35 +318,79 @@ def compliance(obj: Any, month: str, region: str, fmt: str, out: str | None) -> 
 
 def _print_audit(result: dict[str, Any]) -> None:
     colour = "green" if result["verdict"] == "consistent" else "bold red"
-    output.console.print(f"settlement {result['settlement_id']}: [{colour}]{result['verdict']}[/] under "
-                         f"{result['rule_version']}", highlight=False)
+    output.console.print(
+        f"settlement {result['settlement_id']}: [{colour}]{result['verdict']}[/] under {result['rule_version']}",
+        highlight=False,
+    )
     for difference in result["differences"]:
         output.console.print(f"  - {difference}", highlight=False)
-    output.console.print(output.rows_table("Candidates just before the deduction", [
-        {"rank": c["rank"], "person": c["person"], "balance_before_fen": c["balance_before_fen"],
-         "authorized_at": c["authorized_at"] or "-", "paid_fen": c["paid_fen"]}
-        for c in result["candidates"]]))
+    output.console.print(
+        output.rows_table(
+            "Candidates just before the deduction",
+            [
+                {
+                    "rank": c["rank"],
+                    "person": c["person"],
+                    "balance_before_fen": c["balance_before_fen"],
+                    "authorized_at": c["authorized_at"] or "-",
+                    "paid_fen": c["paid_fen"],
+                }
+                for c in result["candidates"]
+            ],
+        )
+    )
     output.console.print(output.rows_table("Recorded lines", result["recorded"]["lines"]))
     output.console.print(output.rows_table("Replayed lines", result["replayed"]["lines"]))
-    output.console.print(output.rows_table("Evidence", [
-        {"position": e["position"], "person": e["person"], "type": e["type"], "at": e["at"],
-         "hash": (e["hash"] or "-")[:16], "sealed": e["sealed"]} for e in result["evidence"]]))
+    output.console.print(
+        output.rows_table(
+            "Evidence",
+            [
+                {
+                    "position": e["position"],
+                    "person": e["person"],
+                    "type": e["type"],
+                    "at": e["at"],
+                    "hash": (e["hash"] or "-")[:16],
+                    "sealed": e["sealed"],
+                }
+                for e in result["evidence"]
+            ],
+        )
+    )
 
 
 def _print_history(result: dict[str, Any]) -> None:
-    output.console.print(output.rows_table(f"History of {result['person']}", [
-        {"position": t["position"], "at": t["at"], "recorded_at": t["recorded_at"] or "unknown", "type": t["type"],
-         "what": t["text"], "balance_after_fen": t["balance_after_fen"]}
-        for t in result["timeline"] if not (t["after_as_of"] or t["after_known_at"])]))
+    output.console.print(
+        output.rows_table(
+            f"History of {result['person']}",
+            [
+                {
+                    "position": t["position"],
+                    "at": t["at"],
+                    "recorded_at": t["recorded_at"] or "unknown",
+                    "type": t["type"],
+                    "what": t["text"],
+                    "balance_after_fen": t["balance_after_fen"],
+                }
+                for t in result["timeline"]
+                if not (t["after_as_of"] or t["after_known_at"])
+            ],
+        )
+    )
     state = result["state"]
     if state:
-        moments = [f"as of {result['as_of']}" if result["as_of"] else "",
-                   f"as known at {result['known_at']}" if result["known_at"] else ""]
+        moments = [
+            f"as of {result['as_of']}" if result["as_of"] else "",
+            f"as known at {result['known_at']}" if result["known_at"] else "",
+        ]
         title = "State " + " ".join(m for m in moments if m) if any(moments) else "State now"
         output.console.print(output.key_value_table(title, state))
-        for label, rows in (("members bound", state["bindings"]["members"]), ("binders", state["bindings"]["binders"]),
-                            ("authorizers", state["authorizations"]["authorizers"]),
-                            ("beneficiaries", state["authorizations"]["beneficiaries"])):
+        for label, rows in (
+            ("members bound", state["bindings"]["members"]),
+            ("binders", state["bindings"]["binders"]),
+            ("authorizers", state["authorizations"]["authorizers"]),
+            ("beneficiaries", state["authorizations"]["beneficiaries"]),
+        ):
             output.console.print(output.rows_table(label, rows))
 
 
@@ -329,11 +405,17 @@ def _print_verify(result: dict[str, Any]) -> None:
         return
     checkpoint = result["checkpoint"]
     state = "[green]intact[/]" if result["ok"] else f"[bold red]{result['problem_count']} problem(s)[/]"
-    output.console.print(f"checked {result['checked']} records through position {checkpoint['position']}: {state}; "
-                         f"{result['unsealed']} record(s) not sealed yet\nanchor {checkpoint['checkpoint_sha256']}",
-                         highlight=False)
+    output.console.print(
+        f"checked {result['checked']} records through position {checkpoint['position']}: {state}; "
+        f"{result['unsealed']} record(s) not sealed yet\nanchor {checkpoint['checkpoint_sha256']}",
+        highlight=False,
+    )
     if result["problems"]:
         output.console.print(f"first broken position: {result['first_broken_position']}")
-        output.console.print(output.rows_table("Problems", [
-            {"position": p["position"], "kind": p["kind"], "detail": p["detail"]} for p in result["problems"]]))
+        output.console.print(
+            output.rows_table(
+                "Problems",
+                [{"position": p["position"], "kind": p["kind"], "detail": p["detail"]} for p in result["problems"]],
+            )
+        )
     _print_trust(result)

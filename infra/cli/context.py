@@ -59,8 +59,9 @@ class LedgerContext:
             self._read_app = LedgerApp(settings)
             lag, where = replica_lag(self._read_app, self.settings().db)
             output.answer_notes["replica_lag_bytes"] = lag
-            output.err_console.print(f"read from {where}; replica lag: "
-                                     f"{'unknown' if lag is None else f'{lag} bytes'}", highlight=False)
+            output.err_console.print(
+                f"read from {where}; replica lag: {'unknown' if lag is None else f'{lag} bytes'}", highlight=False
+            )
         return self._read_app
 
 
@@ -76,8 +77,10 @@ def replica_lag(read_app: Any, primary_db: str) -> tuple[int | None, str]:
     figure is an upper bound of how stale the answer is; 0 when the server read is a primary,
     None when the primary cannot be asked (down, or --db is not PostgreSQL)."""
     with read_app.recorder.datastore.transaction(commit=False) as c:
-        c.execute("SELECT pg_is_in_recovery() AS standby, pg_last_wal_replay_lsn()::text AS replayed, "
-                  "inet_server_port() AS port")
+        c.execute(
+            "SELECT pg_is_in_recovery() AS standby, pg_last_wal_replay_lsn()::text AS replayed, "
+            "inet_server_port() AS port"
+        )
         row = c.fetchone()
     if not row["standby"]:
         return 0, f"a primary (port {row['port']}), not a standby"
@@ -90,8 +93,10 @@ def replica_lag(read_app: Any, primary_db: str) -> tuple[int | None, str]:
         import psycopg
 
         with psycopg.connect(split_schema(primary_db)[0], connect_timeout=3, autocommit=True) as conn:
-            primary = conn.execute("SELECT pg_is_in_recovery(), CASE WHEN pg_is_in_recovery() "
-                                   "THEN NULL ELSE pg_current_wal_lsn()::text END").fetchone()
+            primary = conn.execute(
+                "SELECT pg_is_in_recovery(), CASE WHEN pg_is_in_recovery() "
+                "THEN NULL ELSE pg_current_wal_lsn()::text END"
+            ).fetchone()
     except psycopg.Error:  # the primary is down or unreachable: the lag is unknown, the answer stands
         return None, where
     if primary is None or primary[0] or primary[1] is None:

@@ -17,12 +17,20 @@ from infra.readmodels import queries
 
 @click.command()
 @click.argument("file", type=click.File("rb"))
-@click.option("--rules", default=None,
-              help="What-if dry run: decide every command under this rule variant (e.g. seed-000), print the "
-                   "answers marked \"dry_run\": true, and store nothing.")
-@click.option("--batch-size", default=BATCH_SIZE_DEFAULT, show_default=True, type=click.IntRange(1, BATCH_SIZE_MAX),
-              help="Group commit: decide up to this many commands in memory, store them in one transaction "
-                   "(1 = one transaction per command). Results are the same either way.")
+@click.option(
+    "--rules",
+    default=None,
+    help="What-if dry run: decide every command under this rule variant (e.g. seed-000), print the "
+    'answers marked "dry_run": true, and store nothing.',
+)
+@click.option(
+    "--batch-size",
+    default=BATCH_SIZE_DEFAULT,
+    show_default=True,
+    type=click.IntRange(1, BATCH_SIZE_MAX),
+    help="Group commit: decide up to this many commands in memory, store them in one transaction "
+    "(1 = one transaction per command). Results are the same either way.",
+)
 @click.pass_obj
 @guarded
 def apply(obj: LedgerContext, file: Any, rules: str | None, batch_size: int) -> None:
@@ -52,8 +60,13 @@ def person(obj: LedgerContext, id_number: str, as_json: bool) -> None:
 
 
 @click.command()
-@click.option("--db", "demo_db", default="./ledger-demo.db", show_default=True,
-              help="SQLite file for the demo; it is recreated on every run.")
+@click.option(
+    "--db",
+    "demo_db",
+    default="./ledger-demo.db",
+    show_default=True,
+    help="SQLite file for the demo; it is recreated on every run.",
+)
 @guarded
 def demo(demo_db: str) -> None:
     """Run a realistic family scenario on the embedded default and narrate it."""
@@ -70,10 +83,23 @@ def rules(obj: LedgerContext) -> None:
     from infra.eventstore.catalogue import load_catalogue
 
     catalogue = load_catalogue(obj.rules_dir)
-    rows = [{"version": r.version, "effective_from": r.effective_from.isoformat(),
-             "regions": ",".join(p or "*" for p in r.regions), "description": r.description}
-            for versions in catalogue.bases.values() for r in versions]
-    rows += [{"version": v.name + "+(base in force)", "effective_from": v.effective_from.isoformat(),
-              "regions": ",".join(v.regions) or "(what-if only)", "description": v.description}
-             for v in catalogue.variants.values()]
+    rows = [
+        {
+            "version": r.version,
+            "effective_from": r.effective_from.isoformat(),
+            "regions": ",".join(p or "*" for p in r.regions),
+            "description": r.description,
+        }
+        for versions in catalogue.bases.values()
+        for r in versions
+    ]
+    rows += [
+        {
+            "version": v.name + "+(base in force)",
+            "effective_from": v.effective_from.isoformat(),
+            "regions": ",".join(v.regions) or "(what-if only)",
+            "description": v.description,
+        }
+        for v in catalogue.variants.values()
+    ]
     output.console.print(output.rows_table("Rule catalogue", rows))

@@ -15,11 +15,19 @@ from infra.cli.context import LedgerContext
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", envvar="LEDGER_DB", default=None, help="SQLite file or postgresql:// URL (default ./ledger.db).")
-@click.option("--rules-dir", envvar="LEDGER_RULES_DIR", default=None,
-              help="A directory of rule-set files to use instead of the shipped catalogue.")
-@click.option("--read-db", envvar="LEDGER_READ_DB", default=None,
-              help="postgresql:// URL of a replica for the commands that only read the event store "
-                   "(history, audit, verify, report, reevaluate); they report its lag.")
+@click.option(
+    "--rules-dir",
+    envvar="LEDGER_RULES_DIR",
+    default=None,
+    help="A directory of rule-set files to use instead of the shipped catalogue.",
+)
+@click.option(
+    "--read-db",
+    envvar="LEDGER_READ_DB",
+    default=None,
+    help="postgresql:// URL of a replica for the commands that only read the event store "
+    "(history, audit, verify, report, reevaluate); they report its lag.",
+)
 @click.pass_context
 def main(ctx: click.Context, db: str | None, rules_dir: str | None, read_db: str | None) -> None:
     """Family-account ledger: an event-sourced record of 亲情账户 bindings and 家庭共济 mutual aid."""
@@ -27,13 +35,31 @@ def main(ctx: click.Context, db: str | None, rules_dir: str | None, read_db: str
 
 
 COMMANDS = (
-    ledger.apply, ledger.person, ledger.demo, ledger.rules,
-    projections.project, projections.quota, projections.rebuild, projections.checksum, projections.reevaluate,
-    projections.balance, projections.bindings, projections.authorizations,
-    audit.audit, audit.history, audit.seal, audit.verify, audit.verify_bundle, audit.report,
+    ledger.apply,
+    ledger.person,
+    ledger.demo,
+    ledger.rules,
+    projections.project,
+    projections.quota,
+    projections.rebuild,
+    projections.checksum,
+    projections.reevaluate,
+    projections.balance,
+    projections.bindings,
+    projections.authorizations,
+    audit.audit,
+    audit.history,
+    audit.seal,
+    audit.verify,
+    audit.verify_bundle,
+    audit.report,
     audit.seal_key,
-    performance.simulate, performance.bench,
-    service.serve, service.keys, service.access_log, service.bench_http,
+    performance.simulate,
+    performance.bench,
+    service.serve,
+    service.keys,
+    service.access_log,
+    service.bench_http,
 )
 for _command in COMMANDS:
     main.add_command(_command)

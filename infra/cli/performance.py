@@ -18,10 +18,19 @@ from infra.groupcommit.batch import BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX
 @click.option("--persons", type=click.IntRange(1, 10_000_000), required=True, help="How many insured people.")
 @click.option("--months", type=click.IntRange(1, 120), default=12, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same bytes.")
-@click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write the command lines here; without it, apply them to the database (group commit).")
-@click.option("--batch-size", default=BATCH_SIZE_DEFAULT, show_default=True, type=click.IntRange(1, BATCH_SIZE_MAX),
-              help="Group-commit batch size when applying.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write the command lines here; without it, apply them to the database (group commit).",
+)
+@click.option(
+    "--batch-size",
+    default=BATCH_SIZE_DEFAULT,
+    show_default=True,
+    type=click.IntRange(1, BATCH_SIZE_MAX),
+    help="Group-commit batch size when applying.",
+)
 @click.pass_obj
 @guarded
 def simulate(obj: LedgerContext, persons: int, months: int, seed: int, out: str | None, batch_size: int) -> None:
@@ -59,8 +68,9 @@ def bench(obj: LedgerContext, scale: str, seed: int, as_json: bool) -> None:
 
     settings = obj.settings()
     result = run_bench(settings, scale, seed, log=lambda m: output.err_console.print(f"[dim]{m}[/]"))
-    table = output.rows_table(f"ledger bench --scale {scale}",
-                              [{"figure": k, "value": v} for k, v in human_table(result)])
+    table = output.rows_table(
+        f"ledger bench --scale {scale}", [{"figure": k, "value": v} for k, v in human_table(result)]
+    )
     output.err_console.print(table)
     if as_json:
         output.emit_json(result)

@@ -43,8 +43,15 @@ def progress_reporter(runner: ViewRunner, title: str) -> tuple[Any, Callable[[in
     console = output.err_console
     if not console.is_terminal:
         return None, None
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   EventsPerSecondColumn(), TimeElapsedColumn(), console=console, transient=False)
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        EventsPerSecondColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
     task = bar.add_task(title, total=max(runner.head(), 1))
 
     def report(done: int, last_id: int) -> None:
@@ -69,8 +76,13 @@ def _parse_day(text: str | None, field: str) -> date | None:
 
 @click.command()
 @click.option("--follow", is_flag=True, help="Keep the views current as new events arrive (Ctrl-C stops).")
-@click.option("--interval", type=click.FloatRange(0.05, 60.0), default=POLL_INTERVAL_DEFAULT_S, show_default=True,
-              help="Seconds between polls with --follow.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.05, 60.0),
+    default=POLL_INTERVAL_DEFAULT_S,
+    show_default=True,
+    help="Seconds between polls with --follow.",
+)
 @click.option("--page-size", type=PAGE_SIZE_OPTION, default=PAGE_SIZE_DEFAULT, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
@@ -93,8 +105,13 @@ def project(obj: LedgerContext, follow: bool, interval: float, page_size: int, a
         output.console.print(output.rows_table("Views caught up", rows))
     if follow:
         stop = threading.Event()
-        on_round = (lambda a: output.emit_json({"applied": a})) if as_json else (
-            lambda a: output.err_console.print(f"applied {sum(a.values())} view event(s) at {time.strftime('%X')}"))
+        on_round = (
+            (lambda a: output.emit_json({"applied": a}))
+            if as_json
+            else (
+                lambda a: output.err_console.print(f"applied {sum(a.values())} view event(s) at {time.strftime('%X')}")
+            )
+        )
         try:
             runner.follow(interval, stop, on_round)
         except KeyboardInterrupt:
@@ -118,10 +135,18 @@ def quota(obj: LedgerContext, id_number: str, month: str, rules: str | None, as_
     if as_json:
         output.emit_json(data)
         return
-    output.console.print(output.key_value_table(f"Quota of {data['person']} in {month} ({data['rule_version']})",
-                                                {k: v for k, v in data.items() if k not in ("person",)}))
-    output.console.print(output.rows_table("Remaining (empty = no limit)", [
-        {"limit": k, "remaining": "-" if v is None else v} for k, v in data["remaining"].items()]))
+    output.console.print(
+        output.key_value_table(
+            f"Quota of {data['person']} in {month} ({data['rule_version']})",
+            {k: v for k, v in data.items() if k not in ("person",)},
+        )
+    )
+    output.console.print(
+        output.rows_table(
+            "Remaining (empty = no limit)",
+            [{"limit": k, "remaining": "-" if v is None else v} for k, v in data["remaining"].items()],
+        )
+    )
     output.console.print(output.rows_table("By channel", [{"channel": c, **v} for c, v in data["by_channel"].items()]))
     for title, key in (("Unbinds by reason", "unbinds"), ("Rejected attempts by code", "rejected")):
         output.console.print(output.rows_table(title, [{"": k, "count": v} for k, v in data[key].items()]))
@@ -129,8 +154,12 @@ def quota(obj: LedgerContext, id_number: str, month: str, rules: str | None, as_
 
 @click.command()
 @click.argument("names", nargs=-1)
-@click.option("--page-size", type=PAGE_SIZE_OPTION, default=None,
-              help=f"Events per transaction (default {REBUILD_PAGE_SIZE_DEFAULT:,} for a rebuild).")
+@click.option(
+    "--page-size",
+    type=PAGE_SIZE_OPTION,
+    default=None,
+    help=f"Events per transaction (default {REBUILD_PAGE_SIZE_DEFAULT:,} for a rebuild).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 @guarded
@@ -167,29 +196,39 @@ def checksum(obj: LedgerContext, names: tuple[str, ...], no_catch_up: bool, as_j
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 @guarded
-def reevaluate(obj: LedgerContext, rules_name: str, date_from: str | None, date_to: str | None,
-               as_json: bool) -> None:
+def reevaluate(obj: LedgerContext, rules_name: str, date_from: str | None, date_to: str | None, as_json: bool) -> None:
     """Re-decide every recorded decision under other rules; list what would change. Writes nothing."""
     from infra.whatif.reevaluate import RECORDED, Reevaluator, resolve_rules
 
     name, catalogue = resolve_rules(rules_name, obj.rules_dir)
-    reevaluator = Reevaluator(obj.read_app(), name, catalogue, _parse_day(date_from, "from"),
-                              _parse_day(date_to, "to"))
+    reevaluator = Reevaluator(obj.read_app(), name, catalogue, _parse_day(date_from, "from"), _parse_day(date_to, "to"))
     report = reevaluator.run()
     if as_json:
         output.emit_json(report.to_dict())
     else:
-        output.console.print(f"{report.decisions} decision(s) re-decided under {report.rules}; "
-                             f"{len(report.changed)} would come out differently.")
-        output.console.print(output.rows_table("Changed decisions by month and rule", report.summary_rows(),
-                                               empty="(no decision would change)"))
+        output.console.print(
+            f"{report.decisions} decision(s) re-decided under {report.rules}; "
+            f"{len(report.changed)} would come out differently."
+        )
+        output.console.print(
+            output.rows_table(
+                "Changed decisions by month and rule", report.summary_rows(), empty="(no decision would change)"
+            )
+        )
         for item in report.rules_changed_list():
-            output.console.print(f"RULES_CHANGED: rule set {item['rule_version']} now has content digest "
-                                 f"{item['current_digest']}; {item['decisions']} decision(s) were made under "
-                                 f"{item['recorded_digest']}", highlight=False, soft_wrap=True)
+            output.console.print(
+                f"RULES_CHANGED: rule set {item['rule_version']} now has content digest "
+                f"{item['current_digest']}; {item['decisions']} decision(s) were made under "
+                f"{item['recorded_digest']}",
+                highlight=False,
+                soft_wrap=True,
+            )
         if report.rules == RECORDED and report.digests_not_recorded:
-            output.console.print(f"{report.digests_not_recorded} decision(s) recorded no rule digest (older events): "
-                                 "their rule content was not compared", highlight=False)
+            output.console.print(
+                f"{report.digests_not_recorded} decision(s) recorded no rule digest (older events): "
+                "their rule content was not compared",
+                highlight=False,
+            )
     if report.rules == RECORDED and (report.rules_changed or report.changed):
         sys.exit(1)  # the recorded history does not replay under the rules it names: an audit finding
 
@@ -201,14 +240,21 @@ def _print_summaries(summaries: dict[str, dict[str, Any]], as_json: bool, title:
         output.console.print(output.rows_table(title, [{"view": n, **s} for n, s in summaries.items()]))
 
 
-def _person_view_command(name: str, view: Callable[..., dict], title: str,
-                         render: Callable[[dict], list]) -> click.Command:
-    @click.command(name=name, help=f"Show {title} of the person with ID number ID (masked in output), "
-                                   "from the views after catching them up.")
+def _person_view_command(
+    name: str, view: Callable[..., dict], title: str, render: Callable[[dict], list]
+) -> click.Command:
+    @click.command(
+        name=name,
+        help=f"Show {title} of the person with ID number ID (masked in output), from the views after catching them up.",
+    )
     @click.argument("id_number")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-    @click.option("--detail", is_flag=True, hidden=name != "balance",
-                  help="Add every balance counter and the mutual-aid flows per month.")
+    @click.option(
+        "--detail",
+        is_flag=True,
+        hidden=name != "balance",
+        help="Add every balance counter and the mutual-aid flows per month.",
+    )
     @click.pass_obj
     @guarded
     def command(obj: LedgerContext, id_number: str, as_json: bool, detail: bool) -> None:
@@ -228,14 +274,29 @@ def _person_view_command(name: str, view: Callable[..., dict], title: str,
 
 
 balance = _person_view_command(
-    "balance", view_queries.balance_view, "the personal-account balance",
-    lambda d: [output.key_value_table(f"Balance of {d['person']}", d),
-               *([output.rows_table("Mutual-aid flows", d["flows"])] if "flows" in d else [])])
+    "balance",
+    view_queries.balance_view,
+    "the personal-account balance",
+    lambda d: [
+        output.key_value_table(f"Balance of {d['person']}", d),
+        *([output.rows_table("Mutual-aid flows", d["flows"])] if "flows" in d else []),
+    ],
+)
 bindings = _person_view_command(
-    "bindings", view_queries.bindings_view, "the active family-account bindings",
-    lambda d: [output.rows_table(f"Members bound by {d['person']}", d["members"]),
-               output.rows_table(f"Binders of {d['person']}", d["binders"])])
+    "bindings",
+    view_queries.bindings_view,
+    "the active family-account bindings",
+    lambda d: [
+        output.rows_table(f"Members bound by {d['person']}", d["members"]),
+        output.rows_table(f"Binders of {d['person']}", d["binders"]),
+    ],
+)
 authorizations = _person_view_command(
-    "authorizations", view_queries.authorizations_view, "the active mutual-aid authorizations",
-    lambda d: [output.rows_table(f"Authorizers of {d['person']} (may spend their balance)", d["authorizers"]),
-               output.rows_table(f"Beneficiaries of {d['person']}", d["beneficiaries"])])
+    "authorizations",
+    view_queries.authorizations_view,
+    "the active mutual-aid authorizations",
+    lambda d: [
+        output.rows_table(f"Authorizers of {d['person']} (may spend their balance)", d["authorizers"]),
+        output.rows_table(f"Beneficiaries of {d['person']}", d["beneficiaries"]),
+    ],
+)

@@ -1,12 +1,12 @@
 """The ledger as a service: `serve`, `keys create|list|revoke`, `access-log`, `bench-http`.
 
-    ledger serve [--host 127.0.0.1] [--port 8080] [--no-group-commit] [--writer process|thread]
-                 [--key-cache-seconds 1] [--no-follow-views]
-    ledger keys create --role ROLE [--channel C] [--institution I] [--region PREFIX] [--name TEXT]
-                       [--expires-days N] [--json]
-    ledger keys list [--json]          ledger keys revoke KEY_ID
-    ledger access-log ID [--json]      (who read this person's data)
-    ledger bench-http [--clients 64] [--seconds 10] [--rounds 5] [--json]   (on PostgreSQL; docs/service.md)
+ledger serve [--host 127.0.0.1] [--port 8080] [--no-group-commit] [--writer process|thread]
+             [--key-cache-seconds 1] [--no-follow-views]
+ledger keys create --role ROLE [--channel C] [--institution I] [--region PREFIX] [--name TEXT]
+                   [--expires-days N] [--json]
+ledger keys list [--json]          ledger keys revoke KEY_ID
+ledger access-log ID [--json]      (who read this person's data)
+ledger bench-http [--clients 64] [--seconds 10] [--rounds 5] [--json]   (on PostgreSQL; docs/service.md)
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ def log_config() -> dict[str, Any]:
     from uvicorn.config import LOGGING_CONFIG
 
     config = {**LOGGING_CONFIG, "filters": {"redact": {"()": RedactIdNumbers}}}
-    config["handlers"] = {name: {**handler, "filters": ["redact"]}
-                          for name, handler in LOGGING_CONFIG["handlers"].items()}
+    config["handlers"] = {
+        name: {**handler, "filters": ["redact"]} for name, handler in LOGGING_CONFIG["handlers"].items()
+    }
     return config
 
 
@@ -47,26 +48,63 @@ def log_config() -> dict[str, Any]:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--no-group-commit", is_flag=True, help="One transaction per command (for comparison).")
-@click.option("--batch-max", default=500, show_default=True, type=click.IntRange(1, 10_000),
-              help="Most commands stored in one group commit.")
-@click.option("--wait-ms", default=2.0, show_default=True, type=click.FloatRange(0, 1000),
-              help="Once a batch has its first command, how long to wait for more.")
-@click.option("--access-log/--no-access-log", default=True, show_default=True,
-              help="uvicorn's per-request log line (ID numbers are masked in it).")
-@click.option("--writer", "writer_kind", type=click.Choice(["process", "thread"]), default=None,
-              help="Where group commits are decided and stored: a child process (the default for a file "
-                   "or PostgreSQL store) or a thread of the server (the in-memory store).")
-@click.option("--key-cache-seconds", "key_cache_s", default=KEY_CACHE_S_DEFAULT, show_default=True,
-              type=click.FloatRange(0, KEY_CACHE_S_LIMIT),
-              help="How long a verified key is kept in memory (0: read the keys table on every request); "
-                   "a key revoked by another process is refused within this time.")
-@click.option("--follow-views/--no-follow-views", default=True, show_default=True,
-              help="Keep the views current inside the server; with --no-follow-views run "
-                   "`ledger project --follow` beside it.")
+@click.option(
+    "--batch-max",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="Most commands stored in one group commit.",
+)
+@click.option(
+    "--wait-ms",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(0, 1000),
+    help="Once a batch has its first command, how long to wait for more.",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="uvicorn's per-request log line (ID numbers are masked in it).",
+)
+@click.option(
+    "--writer",
+    "writer_kind",
+    type=click.Choice(["process", "thread"]),
+    default=None,
+    help="Where group commits are decided and stored: a child process (the default for a file "
+    "or PostgreSQL store) or a thread of the server (the in-memory store).",
+)
+@click.option(
+    "--key-cache-seconds",
+    "key_cache_s",
+    default=KEY_CACHE_S_DEFAULT,
+    show_default=True,
+    type=click.FloatRange(0, KEY_CACHE_S_LIMIT),
+    help="How long a verified key is kept in memory (0: read the keys table on every request); "
+    "a key revoked by another process is refused within this time.",
+)
+@click.option(
+    "--follow-views/--no-follow-views",
+    default=True,
+    show_default=True,
+    help="Keep the views current inside the server; with --no-follow-views run `ledger project --follow` beside it.",
+)
 @click.pass_obj
 @guarded
-def serve(obj: LedgerContext, host: str, port: int, no_group_commit: bool, batch_max: int, wait_ms: float,
-          access_log: bool, writer_kind: str | None, key_cache_s: float, follow_views: bool) -> None:
+def serve(
+    obj: LedgerContext,
+    host: str,
+    port: int,
+    no_group_commit: bool,
+    batch_max: int,
+    wait_ms: float,
+    access_log: bool,
+    writer_kind: str | None,
+    key_cache_s: float,
+    follow_views: bool,
+) -> None:
     """Serve the ledger over HTTP (FastAPI on uvicorn): OpenAPI at /openapi.json, docs at /docs."""
     import uvicorn
 
@@ -77,8 +115,15 @@ def serve(obj: LedgerContext, host: str, port: int, no_group_commit: bool, batch
         writer_kind = "thread" if ledger.settings.backend == "memory" else "process"
     elif writer_kind == "process" and ledger.settings.backend == "memory":
         fail("--writer process needs a file or PostgreSQL store (the in-memory store is this process's own)")
-    api = create_app(ledger, group_commit=not no_group_commit, batch_max=batch_max, wait_ms=wait_ms,
-                     follow_views=follow_views, writer_kind=writer_kind, key_cache_s=key_cache_s)
+    api = create_app(
+        ledger,
+        group_commit=not no_group_commit,
+        batch_max=batch_max,
+        wait_ms=wait_ms,
+        follow_views=follow_views,
+        writer_kind=writer_kind,
+        key_cache_s=key_cache_s,
+    )
     uvicorn.run(api, host=host, port=port, log_config=log_config(), access_log=access_log, workers=1)
 
 
@@ -88,8 +133,9 @@ def keys() -> None:
 
 
 @keys.command("create")
-@click.option("--role", required=True, type=click.Choice(["channel", "institution", "fund", "auditor", "operator",
-                                                          "admin"]))
+@click.option(
+    "--role", required=True, type=click.Choice(["channel", "institution", "fund", "auditor", "operator", "admin"])
+)
 @click.option("--channel", default=None, help="channel role: the channel this key sends for (e.g. alipay).")
 @click.option("--institution", default=None, help="institution role: the institution id this key settles for.")
 @click.option("--region", default=None, help="auditor role: region-code prefix the key may read (e.g. 11).")
@@ -98,8 +144,16 @@ def keys() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 @guarded
-def keys_create(obj: LedgerContext, role: str, channel: str | None, institution: str | None, region: str | None,
-                name: str | None, expires_days: int | None, as_json: bool) -> None:
+def keys_create(
+    obj: LedgerContext,
+    role: str,
+    channel: str | None,
+    institution: str | None,
+    region: str | None,
+    name: str | None,
+    expires_days: int | None,
+    as_json: bool,
+) -> None:
     """Create a key; its token is printed once and cannot be shown again."""
     from infra.service.store import ServiceStore
 
@@ -109,8 +163,9 @@ def keys_create(obj: LedgerContext, role: str, channel: str | None, institution:
         fail("an institution key needs --institution")
     if region is not None and not region.isdigit():
         fail("--region must be digits (a region-code prefix)")
-    key = ServiceStore(obj.app()).create_key(role, channel=channel, institution=institution, region=region,
-                                             name=name, expires_days=expires_days)
+    key = ServiceStore(obj.app()).create_key(
+        role, channel=channel, institution=institution, region=region, name=name, expires_days=expires_days
+    )
     if as_json:
         output.emit_json(key)
     else:
@@ -165,11 +220,21 @@ def access_log(obj: LedgerContext, id_number: str, as_json: bool) -> None:
 
 @click.command("bench-http")
 @click.option("--clients", default=64, show_default=True, type=click.IntRange(1, 1024))
-@click.option("--seconds", default=10.0, show_default=True, type=click.FloatRange(1, 600),
-              help="How long each mode is driven, in all.")
+@click.option(
+    "--seconds",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(1, 600),
+    help="How long each mode is driven, in all.",
+)
 @click.option("--persons", default=2000, show_default=True, type=click.IntRange(10, 1_000_000))
-@click.option("--rounds", default=5, show_default=True, type=click.IntRange(1, 100),
-              help="Each mode's seconds are split into this many rounds, alternating with the other mode.")
+@click.option(
+    "--rounds",
+    default=5,
+    show_default=True,
+    type=click.IntRange(1, 100),
+    help="Each mode's seconds are split into this many rounds, alternating with the other mode.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 @guarded
@@ -178,12 +243,19 @@ def bench_http(obj: LedgerContext, clients: int, seconds: float, persons: int, r
     process, with and without group commit; print requests/s and latency of both, and the ratio."""
     from infra.service.bench import run
 
-    result = run(obj.settings(), clients=clients, seconds=seconds, persons=persons, rounds=rounds,
-                 progress=lambda text: output.err_console.print(text, highlight=False))
+    result = run(
+        obj.settings(),
+        clients=clients,
+        seconds=seconds,
+        persons=persons,
+        rounds=rounds,
+        progress=lambda text: output.err_console.print(text, highlight=False),
+    )
     if as_json:
         output.emit_json(result)
     else:
-        output.console.print(output.key_value_table("HTTP benchmark", {
-            k: v for k, v in result.items() if not isinstance(v, dict)}))
+        output.console.print(
+            output.key_value_table("HTTP benchmark", {k: v for k, v in result.items() if not isinstance(v, dict)})
+        )
         for mode in ("group_commit", "one_transaction"):
             output.console.print(output.key_value_table(mode, result[mode]))

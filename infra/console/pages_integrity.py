@@ -13,8 +13,15 @@ from infra.console.plumbing import BUNDLE_MAX_BYTES, CONSOLE_ROLES, Console, Red
 from infra.console.sessions import Session
 
 
-def integrity_page(console: Console, request: Request, session: Session, key: dict[str, Any], status: int = 200,
-                   bundle_result: dict[str, Any] | None = None, bundle_error: str | None = None) -> Response:
+def integrity_page(
+    console: Console,
+    request: Request,
+    session: Session,
+    key: dict[str, Any],
+    status: int = 200,
+    bundle_result: dict[str, Any] | None = None,
+    bundle_error: str | None = None,
+) -> Response:
     """The integrity page: the chain verified against the configured public key, its checkpoints and,
     after an upload, the bundle's result or error."""
     from infra.audit.chain import verify
@@ -28,10 +35,20 @@ def integrity_page(console: Console, request: Request, session: Session, key: di
         public_key, key_error = None, str(error)
     checked = verify(audit_store, public_key)
     checkpoints = audit_store.checkpoints()
-    return console.page("integrity.html", request, session, key, status=status, checked=checked,
-                        checkpoints=list(reversed(checkpoints)), last=checkpoints[-1] if checkpoints else None,
-                        public_key=public_key.hex() if public_key else None, key_error=key_error,
-                        bundle_result=bundle_result, bundle_error=bundle_error)
+    return console.page(
+        "integrity.html",
+        request,
+        session,
+        key,
+        status=status,
+        checked=checked,
+        checkpoints=list(reversed(checkpoints)),
+        last=checkpoints[-1] if checkpoints else None,
+        public_key=public_key.hex() if public_key else None,
+        key_error=key_error,
+        bundle_result=bundle_result,
+        bundle_error=bundle_error,
+    )
 
 
 def register_integrity_pages(api: APIRouter, console: Console) -> None:
@@ -63,14 +80,23 @@ def register_integrity_pages(api: APIRouter, console: Console) -> None:
             session.flash.append(("error", str(error)))
         else:
             checkpoints = audit_store.checkpoints()
-            session.flash.append(("info", f"Sealed: {len(written)} new checkpoint(s); sealed through position "
-                                          f"{checkpoints[-1]['position'] if checkpoints else 0}. 已封存。"))
+            session.flash.append(
+                (
+                    "info",
+                    f"Sealed: {len(written)} new checkpoint(s); sealed through position "
+                    f"{checkpoints[-1]['position'] if checkpoints else 0}. 已封存。",
+                )
+            )
         raise Redirect("/console/integrity")
 
     @api.post("/integrity/verify-bundle")
     @html
-    def verify_bundle(request: Request, bundle: Annotated[UploadFile | None, File()] = None,
-                      anchor: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = "") -> Response:
+    def verify_bundle(
+        request: Request,
+        bundle: Annotated[UploadFile | None, File()] = None,
+        anchor: Annotated[str, Form()] = "",
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
         from infra.audit.bundle import verify_bundle as run
         from infra.config import ConfigError, load_seal_public_key
 
@@ -78,15 +104,23 @@ def register_integrity_pages(api: APIRouter, console: Console) -> None:
         check_csrf(session, csrf)
         data = bundle.file.read(BUNDLE_MAX_BYTES + 1) if bundle is not None else b""
         if not data:
-            return integrity_page(console, request, session, key, 422,
-                                  bundle_error="Choose a bundle file. 请选择证据包文件。")
+            return integrity_page(
+                console, request, session, key, 422, bundle_error="Choose a bundle file. 请选择证据包文件。"
+            )
         if len(data) > BUNDLE_MAX_BYTES:
-            return integrity_page(console, request, session, key, 413,
-                                  bundle_error=f"A bundle is at most {BUNDLE_MAX_BYTES // 2**20} MiB. 文件过大。")
+            return integrity_page(
+                console,
+                request,
+                session,
+                key,
+                413,
+                bundle_error=f"A bundle is at most {BUNDLE_MAX_BYTES // 2**20} MiB. 文件过大。",
+            )
         anchor = anchor.strip().lower()
         if anchor and not re.fullmatch(r"[0-9a-f]{64}", anchor):
-            return integrity_page(console, request, session, key, 422,
-                                  bundle_error="Anchor: 64 hex characters. 锚点格式错误。")
+            return integrity_page(
+                console, request, session, key, 422, bundle_error="Anchor: 64 hex characters. 锚点格式错误。"
+            )
         try:
             trusted = load_seal_public_key()
         except ConfigError as error:

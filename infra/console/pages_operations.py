@@ -25,8 +25,16 @@ class Rebuild:
         with self._lock:
             if self.state.get("running"):
                 return False
-            self.state = {"running": True, "by": by, "started_at": now_iso(), "finished_at": None,
-                          "head": self.views.runner.head(), "done": 0, "last": 0, "error": None}
+            self.state = {
+                "running": True,
+                "by": by,
+                "started_at": now_iso(),
+                "finished_at": None,
+                "head": self.views.runner.head(),
+                "done": 0,
+                "last": 0,
+                "error": None,
+            }
         threading.Thread(target=self._run, name="console-rebuild", daemon=True).start()
         return True
 
@@ -65,11 +73,27 @@ def register_operations_pages(api: APIRouter, console: Console) -> None:
                 positions = views.runner.positions()
             finally:
                 views.lock.release()
-        rows = [{"name": n, "position": p, "lag": max(0, head - p),
-                 "checksum": (rebuild.checksum or {}).get("views", {}).get(n)}
-                for n, p in sorted((positions or {}).items())]
-        return console.page("projections.html", request, session, key, head=head, rows=rows, busy=positions is None,
-                            rebuild=rebuild.state, percent=rebuild.percent(), checksum=rebuild.checksum)
+        rows = [
+            {
+                "name": n,
+                "position": p,
+                "lag": max(0, head - p),
+                "checksum": (rebuild.checksum or {}).get("views", {}).get(n),
+            }
+            for n, p in sorted((positions or {}).items())
+        ]
+        return console.page(
+            "projections.html",
+            request,
+            session,
+            key,
+            head=head,
+            rows=rows,
+            busy=positions is None,
+            rebuild=rebuild.state,
+            percent=rebuild.percent(),
+            checksum=rebuild.checksum,
+        )
 
     @api.post("/projections/rebuild")
     @html

@@ -45,16 +45,23 @@ def register_report_pages(api: APIRouter, console: Console) -> None:
 
     @api.get("/reports/download")
     @html
-    def report_download(request: Request, month: Annotated[str, Query(max_length=7)],
-                        format: Annotated[str, Query(pattern="^(json|csv|html)$")] = "json",
-                        region: Annotated[str, Query(max_length=6)] = "") -> Response:
+    def report_download(
+        request: Request,
+        month: Annotated[str, Query(max_length=7)],
+        format: Annotated[str, Query(pattern="^(json|csv|html)$")] = "json",
+        region: Annotated[str, Query(max_length=6)] = "",
+    ) -> Response:
         from infra.audit.html import render_report
         from infra.audit.report import to_csv
 
         _, key = signed_in(request, "auditor")
         result = report_of(key, month, region)
-        body, kind = {"json": (json.dumps(result, ensure_ascii=False, indent=2) + "\n", "application/json"),
-                      "csv": (to_csv(result), "text/csv"), "html": (render_report(result), "text/html")}[format]
+        body, kind = {
+            "json": (json.dumps(result, ensure_ascii=False, indent=2) + "\n", "application/json"),
+            "csv": (to_csv(result), "text/csv"),
+            "html": (render_report(result), "text/html"),
+        }[format]
         name = f"compliance-{download_name(month)}{'-' + download_name(region) if region else ''}.{format}"
-        return secured(Response(body, media_type=kind,
-                                headers={"Content-Disposition": f'attachment; filename="{name}"'}))
+        return secured(
+            Response(body, media_type=kind, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        )

@@ -52,8 +52,11 @@ def register_settlement_pages(api: APIRouter, console: Console) -> None:
         audit_store = audited(settlement_id, key, session, "/console/settlements/{settlement_id}/bundle")
         data, _ = build_bundle(ledger, audit_store, settlement_id)
         name = f"bundle-{download_name(settlement_id)}.json"
-        return secured(Response(data, media_type="application/json",
-                                headers={"Content-Disposition": f'attachment; filename="{name}"'}))
+        return secured(
+            Response(
+                data, media_type="application/json", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+            )
+        )
 
     @api.get("/settlements/{settlement_id}/audit.html")
     @html
@@ -64,6 +67,10 @@ def register_settlement_pages(api: APIRouter, console: Console) -> None:
         session, key = signed_in(request, "auditor")
         audit_store = audited(settlement_id, key, session, "/console/settlements/{settlement_id}/audit.html")
         name = f"audit-{download_name(settlement_id)}.html"
-        return secured(Response(render_audit(audit_deduction(ledger, audit_store, settlement_id)[0]),
-                                media_type="text/html",
-                                headers={"Content-Disposition": f'attachment; filename="{name}"'}))
+        return secured(
+            Response(
+                render_audit(audit_deduction(ledger, audit_store, settlement_id)[0]),
+                media_type="text/html",
+                headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            )
+        )

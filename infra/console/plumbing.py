@@ -27,15 +27,18 @@ PURPOSE_MAX = 200
 BUNDLE_MAX_BYTES = 64 * 1024 * 1024
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
-                               "frame-ancestors 'none'; base-uri 'none'",
+    "frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
 NAV = {
-    "auditor": [("/console/persons", "Persons 人员"), ("/console/reports", "Compliance 合规报告"),
-                ("/console/integrity", "Integrity 完整性")],
+    "auditor": [
+        ("/console/persons", "Persons 人员"),
+        ("/console/reports", "Compliance 合规报告"),
+        ("/console/integrity", "Integrity 完整性"),
+    ],
     "operator": [("/console/integrity", "Integrity 完整性"), ("/console/projections", "Operations 运维")],
     "admin": [("/console/persons", "Persons 人员"), ("/console/integrity", "Integrity 完整性")],
 }
@@ -91,8 +94,15 @@ class Console:
     def current(self, request: Request) -> Session | None:
         return self.sessions.get(request.cookies.get(COOKIE))
 
-    def page(self, name: str, request: Request, session: Session | None, key: dict[str, Any] | None = None,
-             status: int = 200, **context: Any) -> Response:
+    def page(
+        self,
+        name: str,
+        request: Request,
+        session: Session | None,
+        key: dict[str, Any] | None = None,
+        status: int = 200,
+        **context: Any,
+    ) -> Response:
         flash = session.flash[:] if session is not None else []
         if session is not None:
             session.flash.clear()
@@ -101,8 +111,15 @@ class Console:
         return secured(HTMLResponse(body, status_code=status))
 
     def set_cookie(self, response: Response, request: Request, session: Session) -> Response:
-        response.set_cookie(COOKIE, session.sid, max_age=self.sessions.max_age(session), httponly=True,
-                            samesite="strict", path="/console", secure=request.url.scheme == "https")
+        response.set_cookie(
+            COOKIE,
+            session.sid,
+            max_age=self.sessions.max_age(session),
+            httponly=True,
+            samesite="strict",
+            path="/console",
+            secure=request.url.scheme == "https",
+        )
         return response
 
     def html(self, function: Any) -> Any:
@@ -123,8 +140,7 @@ class Console:
                 status, code, detail = status_of(body["code"]), body["code"], body.get("message", body["code"])
             session = self.current(request)
             key = self.store.key_for_token(session.token) if session is not None and session.token else None
-            return self.page("error.html", request, session, key, status=status, code=code,
-                             detail=redact(str(detail)))
+            return self.page("error.html", request, session, key, status=status, code=code, detail=redact(str(detail)))
 
         return wrapper
 
@@ -144,13 +160,18 @@ class Console:
     @staticmethod
     def check_csrf(session: Session, given: str) -> None:
         if not session.csrf_ok(given):
-            raise Problem(403, "CSRF_REFUSED", "the form's CSRF token is missing or wrong: open the page again and "
-                                               "resubmit 表单校验失败，请重新打开页面后提交")
+            raise Problem(
+                403,
+                "CSRF_REFUSED",
+                "the form's CSRF token is missing or wrong: open the page again and "
+                "resubmit 表单校验失败，请重新打开页面后提交",
+            )
 
     def person_of(self, ref: str, key: dict[str, Any]) -> Person:
         """As the API: the person a person_ref names, within the key's region; 404 otherwise."""
-        return person_in_scope(self.ledger, ref, key, detail="no enrolled person with this reference 查无此人",
-                               field=None)
+        return person_in_scope(
+            self.ledger, ref, key, detail="no enrolled person with this reference 查无此人", field=None
+        )
 
     def read_person(self, ref: str, key: dict[str, Any], session: Session, endpoint: str) -> Person:
         person = self.person_of(ref, key)

@@ -36,8 +36,22 @@ from infra.console.plumbing import (
 )
 from infra.console.session_routes import register_session_routes
 
-__all__ = ["BUNDLE_MAX_BYTES", "CONSOLE_ROLES", "NAV", "PURPOSE_MAX", "SECURITY_HEADERS", "Console", "Rebuild",
-           "Redirect", "download_name", "moment", "now_iso", "picker_value", "router", "secured"]
+__all__ = [
+    "BUNDLE_MAX_BYTES",
+    "CONSOLE_ROLES",
+    "NAV",
+    "PURPOSE_MAX",
+    "SECURITY_HEADERS",
+    "Console",
+    "Rebuild",
+    "Redirect",
+    "download_name",
+    "moment",
+    "now_iso",
+    "picker_value",
+    "router",
+    "secured",
+]
 
 
 def router(ledger: Any, store: Any, views: Any) -> APIRouter:

@@ -17,8 +17,9 @@ from infra.console.sessions import COOKIE, Session
 def register_session_routes(api: APIRouter, console: Console) -> None:
     sessions, store, html, current = console.sessions, console.store, console.html, console.current
 
-    def login_page(request: Request, session: Session | None, status: int = 200, error: str | None = None,
-                   info: str | None = None) -> Response:
+    def login_page(
+        request: Request, session: Session | None, status: int = 200, error: str | None = None, info: str | None = None
+    ) -> Response:
         if session is None or session.token is not None:
             session = sessions.anonymous()
         response = console.page("login.html", request, None, status=status, csrf=session.csrf, error=error, info=info)
@@ -29,29 +30,47 @@ def register_session_routes(api: APIRouter, console: Console) -> None:
         session = current(request)
         if session is not None and session.token is not None and store.key_for_token(session.token):
             return secured(RedirectResponse("/console/", status_code=303))
-        return login_page(request, session,
-                          info="Your session ended. Sign in again. 会话已结束，请重新登录。" if ended else None)
+        return login_page(
+            request, session, info="Your session ended. Sign in again. 会话已结束，请重新登录。" if ended else None
+        )
 
     @api.post("/login")
-    def login(request: Request, token: Annotated[str, Form()] = "", purpose: Annotated[str, Form()] = "",
-              csrf: Annotated[str, Form()] = "") -> Response:
+    def login(
+        request: Request,
+        token: Annotated[str, Form()] = "",
+        purpose: Annotated[str, Form()] = "",
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
         session = current(request)
         if session is None or not session.csrf_ok(csrf):
-            return login_page(request, None, 403, "The sign-in form expired or did not come from this console; "
-                                                  "try again. 登录表单已过期，请重试。")
+            return login_page(
+                request,
+                None,
+                403,
+                "The sign-in form expired or did not come from this console; try again. 登录表单已过期，请重试。",
+            )
         key = store.key_for_token(token.strip()) if token.strip() else None
         if key is None:
             return login_page(request, session, 401, "Unknown, expired or revoked key. 密钥无效、已过期或已吊销。")
         if key["role"] not in CONSOLE_ROLES:
-            return login_page(request, session, 403,
-                              f"A {key['role']} key cannot sign in to the console: it is for auditor, operator "
-                              "and admin keys. 此控制台仅供审计、运维和管理员密钥使用。")
+            return login_page(
+                request,
+                session,
+                403,
+                f"A {key['role']} key cannot sign in to the console: it is for auditor, operator "
+                "and admin keys. 此控制台仅供审计、运维和管理员密钥使用。",
+            )
         purpose = purpose.strip()
         if len(purpose) > PURPOSE_MAX:
             return login_page(request, session, 422, f"Purpose: at most {PURPOSE_MAX} characters. 用途过长。")
         if key["role"] == "auditor" and not purpose:
-            return login_page(request, session, 422, "Purpose required: auditors say why they read personal data "
-                                                     "(written to the access log). 审计员须填写查询用途。")
+            return login_page(
+                request,
+                session,
+                422,
+                "Purpose required: auditors say why they read personal data "
+                "(written to the access log). 审计员须填写查询用途。",
+            )
         expires_in = None
         if key["expires_at"]:
             expires_in = (datetime.fromisoformat(key["expires_at"]) - datetime.now(UTC)).total_seconds()

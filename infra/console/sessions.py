@@ -61,8 +61,9 @@ class Sessions:
     def anonymous(self) -> Session:
         return self._new(ANONYMOUS_TTL_S)
 
-    def sign_in(self, old: Session | None, key: dict[str, Any], token: str, purpose: str,
-                key_expires_in_s: float | None) -> Session:
+    def sign_in(
+        self, old: Session | None, key: dict[str, Any], token: str, purpose: str, key_expires_in_s: float | None
+    ) -> Session:
         if old is not None:
             self.end(old.sid)
         ttl = SIGNED_IN_TTL_S if key_expires_in_s is None else max(0.0, min(SIGNED_IN_TTL_S, key_expires_in_s))

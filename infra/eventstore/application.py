@@ -66,8 +66,13 @@ class LedgerApp(Application[UUID]):
     snapshotting_intervals: ClassVar[dict[type[MutableOrImmutableAggregate[Any]], int]] = {Person: SNAPSHOT_INTERVAL}
     snapshot_class = AggregateSnapshot
 
-    def __init__(self, settings: Settings, catalogue: Catalogue | None = None, rules_override: str | None = None,
-                 clock: Callable[[], datetime] | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        catalogue: Catalogue | None = None,
+        rules_override: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ):
         """`rules_override`: decide every command under this named rule set (what-if). Such an
         app never stores anything (`save` refuses): what-if answers come from `dry_run`."""
         self.settings = settings
@@ -106,11 +111,14 @@ class LedgerApp(Application[UUID]):
 
     def _refuse_writes_under_what_if(self) -> None:
         if self.rules_override:
-            raise LedgerInvariantError(f"what-if rules {self.rules_override!r}: this ledger app decides dry runs "
-                                       "only and never stores anything")
+            raise LedgerInvariantError(
+                f"what-if rules {self.rules_override!r}: this ledger app decides dry runs "
+                "only and never stores anything"
+            )
 
-    def take_snapshot(self, aggregate_id: UUID, version: int | None = None,
-                      projector_func: Any = project_aggregate) -> None:
+    def take_snapshot(
+        self, aggregate_id: UUID, version: int | None = None, projector_func: Any = project_aggregate
+    ) -> None:
         """Snapshots are a cache: a snapshot already stored (IntegrityError, e.g. the library's
         retry after a lost reply) or not stored (OperationalError) only costs replay time, and
         must never make a command be decided again or fail after its events are stored."""
@@ -204,8 +212,11 @@ class LedgerApp(Application[UUID]):
                 return earlier
         now = self.clock()
         if command.at > now + timedelta(seconds=self.settings.clock_skew_max_s):
-            error = FutureDatedError(f"at: {local_iso(command.at)} is later than the ledger's clock allows "
-                                     f"({local_iso(now)} plus {self.settings.clock_skew_max_s} s)", field="at")
+            error = FutureDatedError(
+                f"at: {local_iso(command.at)} is later than the ledger's clock allows "
+                f"({local_iso(now)} plus {self.settings.clock_skew_max_s} s)",
+                field="at",
+            )
             return _answer(command.type, command.command_id, error=error)
         scope = DeferredSaves(uow, command.at, now)
         try:
@@ -216,8 +227,13 @@ class LedgerApp(Application[UUID]):
             return _answer(command.type, command.command_id, error=error)
         record = None
         if fingerprint is not None:
-            record = CommandRecord.record(command_id=command.command_id, command_type=command.type,
-                                          fingerprint=fingerprint, result=answer, at=command.at)
+            record = CommandRecord.record(
+                command_id=command.command_id,
+                command_type=command.type,
+                fingerprint=fingerprint,
+                result=answer,
+                at=command.at,
+            )
         scope.release(record)
         return answer
 
@@ -243,8 +259,9 @@ def recorded_answer(uow: UnitOfWork, command: Any, fingerprint: str) -> dict | N
     return first | record.result | {"duplicate": True}
 
 
-def _answer(kind: str | None, command_id: str | None, *, result: dict | None = None,
-            error: LedgerError | None = None) -> dict:
+def _answer(
+    kind: str | None, command_id: str | None, *, result: dict | None = None, error: LedgerError | None = None
+) -> dict:
     answer: dict[str, Any] = {"ok": error is None, "command": kind}
     if command_id is not None:
         answer["command_id"] = command_id
@@ -298,7 +315,8 @@ def _retrying(attempt: Callable[[], dict]) -> dict:
             conflicts += 1
             if time.monotonic() >= deadline:
                 raise ConcurrencyError(
-                    f"other writers kept changing the same accounts for {CONFLICT_RETRY_MAX_S:.0f} s") from None
+                    f"other writers kept changing the same accounts for {CONFLICT_RETRY_MAX_S:.0f} s"
+                ) from None
             time.sleep(conflict_wait_s(conflicts))
         except OperationalError as error:
             raise StorageError(f"database: {one_line(error)}") from None
@@ -352,4 +370,3 @@ def describe_db(db: str) -> str:
         scheme, rest = db.split("://", 1)
         return f"{scheme}://{rest.split('@', 1)[1]}"
     return db
-

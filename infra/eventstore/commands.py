@@ -50,7 +50,6 @@ _BAD_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")  # C0 controls, DE
 _FIELD_NAME = re.compile(r"^[a-z_]{1,32}$")  # every real field name; others are not echoed
 
 
-
 def _no_id_number(value: str) -> str:
     if holds_id_number(value):
         raise PydanticCustomError("id_number_like", "must not contain an ID number")
@@ -163,8 +162,9 @@ class Revoke(_Command):
 
 class Deduct(_Command):
     type: Literal["deduct"]
-    settlement_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$"),
-                             AfterValidator(_no_id_number)]
+    settlement_id: Annotated[
+        str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$"), AfterValidator(_no_id_number)
+    ]
     patient: IdText
     amount: str
     category: Category
@@ -179,12 +179,36 @@ class Reverse(_Command):
 
 
 Command = Annotated[
-    Enroll | Suspend | Resume | Cancel | Expire | Transfer | Credit | Bind | Unbind | Authorize | Revoke | Deduct
+    Enroll
+    | Suspend
+    | Resume
+    | Cancel
+    | Expire
+    | Transfer
+    | Credit
+    | Bind
+    | Unbind
+    | Authorize
+    | Revoke
+    | Deduct
     | Reverse,
     Field(discriminator="type"),
 ]
-COMMAND_TYPES = ("enroll", "suspend", "resume", "cancel", "expire", "transfer", "credit", "bind", "unbind",
-                 "authorize", "revoke", "deduct", "reverse")
+COMMAND_TYPES = (
+    "enroll",
+    "suspend",
+    "resume",
+    "cancel",
+    "expire",
+    "transfer",
+    "credit",
+    "bind",
+    "unbind",
+    "authorize",
+    "revoke",
+    "deduct",
+    "reverse",
+)
 _ADAPTER: TypeAdapter = TypeAdapter(cast(Any, Command))  # an Annotated union: a valid target mypy cannot type
 
 # Who initiates an unbind, when the line does not say: the reason implies it.

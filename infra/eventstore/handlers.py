@@ -97,8 +97,9 @@ def load_person(uow: UnitOfWork, pid: UUID, masked: str, field: str) -> Person:
         raise UnknownPersonError(f"{field}: no enrolled person {masked}", field=field) from None
 
 
-def load_implied(uow: UnitOfWork, cmd: Any, person: Person | None = None,
-                 settlement: Settlement | None = None) -> dict[UUID, Person]:
+def load_implied(
+    uow: UnitOfWork, cmd: Any, person: Person | None = None, settlement: Settlement | None = None
+) -> dict[UUID, Person]:
     ids = NEEDS[cmd.type].implied(person, settlement)
     return {i: uow.get(i) for i in ids if person is None or i != person.id}
 
@@ -157,8 +158,10 @@ def credit(ledger: Any, cmd: c.Credit, uow: UnitOfWork) -> dict:
 def _close(ledger: Any, cmd: Any, uow: UnitOfWork, status: str) -> dict:
     person, masked = one_person(ledger, uow, cmd)
     others = load_implied(uow, cmd, person)
-    ended = {"bindings": len(person.members) + len(person.binders),
-             "authorizations": len(person.beneficiaries) + len(person.authorizers)}
+    ended = {
+        "bindings": len(person.members) + len(person.binders),
+        "authorizations": len(person.beneficiaries) + len(person.authorizers),
+    }
     lifecycle.close_account(person, others, status=status, reason=cmd.reason, at=cmd.at)
     uow.save(person, *others.values())
     return {"person": masked, "status": status, "ended": ended}
@@ -196,8 +199,13 @@ def bind(ledger: Any, cmd: c.Bind, uow: UnitOfWork) -> dict:
     uow.save(binder, member)
     if not decision.ok:
         raise RecordedRejection(decision, rules.version)
-    return {"binder": binder.masked, "member": member.masked, "relationship": cmd.relationship,
-            "channel": cmd.channel, "rule_version": rules.version}
+    return {
+        "binder": binder.masked,
+        "member": member.masked,
+        "relationship": cmd.relationship,
+        "channel": cmd.channel,
+        "rule_version": rules.version,
+    }
 
 
 def unbind(ledger: Any, cmd: c.Unbind, uow: UnitOfWork) -> dict:
@@ -221,8 +229,12 @@ def authorize(ledger: Any, cmd: c.Authorize, uow: UnitOfWork) -> dict:
     if not decision.ok:
         raise binding.refusal_error(decision, rules.version)
     uow.save(authorizer, beneficiary)
-    return {"authorizer": authorizer.masked, "beneficiary": beneficiary.masked,
-            "relationship": cmd.relationship, "rule_version": rules.version}
+    return {
+        "authorizer": authorizer.masked,
+        "beneficiary": beneficiary.masked,
+        "relationship": cmd.relationship,
+        "rule_version": rules.version,
+    }
 
 
 def revoke(ledger: Any, cmd: c.Revoke, uow: UnitOfWork) -> dict:
@@ -280,15 +292,28 @@ def reverse(ledger: Any, cmd: c.Reverse, uow: UnitOfWork) -> dict:
     patient = payers.pop(settlement.patient)
     deduction.reverse(settlement, patient, payers, reason=cmd.reason, at=cmd.at)
     uow.save(patient, settlement, *payers.values())
-    return {"settlement_id": cmd.settlement_id, "patient": patient.masked,
-            "refunded": [line_dict(line) for line in settlement.lines],
-            "refunded_fen": sum(line.amount_fen for line in settlement.lines)}
+    return {
+        "settlement_id": cmd.settlement_id,
+        "patient": patient.masked,
+        "refunded": [line_dict(line) for line in settlement.lines],
+        "refunded_fen": sum(line.amount_fen for line in settlement.lines),
+    }
 
 
 HANDLERS: dict[str, Callable[[Any, Any, UnitOfWork], dict]] = {
-    "enroll": enroll, "suspend": suspend, "resume": resume, "credit": credit, "cancel": cancel,
-    "expire": expire, "transfer": transfer, "bind": bind, "unbind": unbind, "authorize": authorize,
-    "revoke": revoke, "deduct": deduct, "reverse": reverse,
+    "enroll": enroll,
+    "suspend": suspend,
+    "resume": resume,
+    "credit": credit,
+    "cancel": cancel,
+    "expire": expire,
+    "transfer": transfer,
+    "bind": bind,
+    "unbind": unbind,
+    "authorize": authorize,
+    "revoke": revoke,
+    "deduct": deduct,
+    "reverse": reverse,
 }
 
 

@@ -81,8 +81,10 @@ def _postgres(recorder: Any, expected: str) -> str | None:
         c.execute(SQL("SELECT 1 AS one FROM {} LIMIT 1").format(events))
         if c.fetchone() is not None:
             return None
-        c.execute(SQL("INSERT INTO {} (name, value) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING").format(table),
-                  (_NAME, expected))
+        c.execute(
+            SQL("INSERT INTO {} (name, value) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING").format(table),
+            (_NAME, expected),
+        )
         c.execute(SQL("SELECT value FROM {} WHERE name = %s").format(table), (_NAME,))
         return c.fetchone()["value"]
 
@@ -91,11 +93,15 @@ def _postgres_read(recorder: Any) -> str | None:
     from psycopg.sql import SQL, Identifier
 
     with recorder.datastore.transaction(commit=False) as c:
-        c.execute("SELECT count(*) = 1 AS present FROM pg_tables WHERE schemaname = %s AND tablename = 'ledger_meta'",
-                  (recorder.datastore.schema,))
+        c.execute(
+            "SELECT count(*) = 1 AS present FROM pg_tables WHERE schemaname = %s AND tablename = 'ledger_meta'",
+            (recorder.datastore.schema,),
+        )
         if not c.fetchone()["present"]:
-            raise ConfigError("the read database has no ledger yet (no ledger_meta table): "
-                              "has the primary been written to, and is this its replica?")
+            raise ConfigError(
+                "the read database has no ledger yet (no ledger_meta table): "
+                "has the primary been written to, and is this its replica?"
+            )
         table = SQL("{}.ledger_meta").format(Identifier(recorder.datastore.schema))
         c.execute(SQL("SELECT value FROM {} WHERE name = %s").format(table), (_NAME,))
         row = c.fetchone()

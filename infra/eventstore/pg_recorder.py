@@ -80,12 +80,15 @@ class ArrayInsertApplicationRecorder(PostgresApplicationRecorder):
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         self._lock_table(curs)
         self._notify_channel(curs)
-        curs.execute(self.insert_arrays_statement, (
-            [e.originator_id for e in stored_events],
-            [e.originator_version for e in stored_events],
-            [e.topic for e in stored_events],
-            [bytes(e.state) for e in stored_events],
-        ))
+        curs.execute(
+            self.insert_arrays_statement,
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [bytes(e.state) for e in stored_events],
+            ),
+        )
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         try:
@@ -96,8 +99,9 @@ class ArrayInsertApplicationRecorder(PostgresApplicationRecorder):
             log.info("insert failed ambiguously (%s); asking the store whether it landed", error)
             return self.resolve_commit_outcome(stored_events, error, **kwargs)
 
-    def resolve_commit_outcome(self, stored_events: Sequence[StoredEvent], error: Exception,
-                               **kwargs: Any) -> Sequence[int] | None:
+    def resolve_commit_outcome(
+        self, stored_events: Sequence[StoredEvent], error: Exception, **kwargs: Any
+    ) -> Sequence[int] | None:
         """After an ambiguous failure: the notification ids if the batch is stored (ours), else
         send it again; IntegrityError if another writer's events hold its places;
         CommitOutcomeUnknownError if the store cannot tell within `commit_outcome_timeout_s`."""
@@ -121,7 +125,8 @@ class ArrayInsertApplicationRecorder(PostgresApplicationRecorder):
                 raise CommitOutcomeUnknownError(
                     f"commit outcome unknown: the connection failed during the insert ({one_line(error)}) "
                     f"and the store could not be asked within {self.commit_outcome_timeout_s:g} s "
-                    f"({one_line(last)})") from None
+                    f"({one_line(last)})"
+                ) from None
             time.sleep(wait)
             wait = min(wait * 2, 2.0)
 
@@ -130,8 +135,10 @@ class ArrayInsertApplicationRecorder(PostgresApplicationRecorder):
         and state; None if not all of them are stored; IntegrityError if any is stored with
         other content (another writer). Asks on a fresh connection from the pool."""
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self.select_batch_statement, (
-                [e.originator_id for e in stored_events], [e.originator_version for e in stored_events]))
+            curs.execute(
+                self.select_batch_statement,
+                ([e.originator_id for e in stored_events], [e.originator_version for e in stored_events]),
+            )
             rows = {(str(r["originator_id"]), r["originator_version"]): r for r in curs.fetchall()}
         ids = []
         for event in stored_events:
@@ -139,8 +146,9 @@ class ArrayInsertApplicationRecorder(PostgresApplicationRecorder):
             if row is None:
                 continue
             if row["topic"] != event.topic or bytes(row["state"]) != bytes(event.state):
-                raise IntegrityError(f"another writer stored version {event.originator_version} "
-                                     f"of {event.originator_id} first")
+                raise IntegrityError(
+                    f"another writer stored version {event.originator_version} of {event.originator_id} first"
+                )
             ids.append(row["notification_id"])
         return ids if len(ids) == len(stored_events) else None
 
@@ -162,4 +170,3 @@ class LedgerPostgresFactory(PostgresFactory):
         if timeout and isinstance(recorder, ArrayInsertApplicationRecorder):
             recorder.commit_outcome_timeout_s = float(timeout)
         return recorder
-

@@ -74,8 +74,11 @@ def _decode_records(data: dict) -> dict:
     """`$records` of an earlier version: {"ids": [...], "fields": [...], "columns": [[...], ...]}."""
     ids = [decode_value(k) for k in data["ids"]]
     columns = [[decode_value(v) for v in column] for column in data["columns"]]
-    records = ([dict(zip(data["fields"], row, strict=False)) for row in zip(*columns, strict=False)]
-               if columns else [{} for _ in ids])
+    records = (
+        [dict(zip(data["fields"], row, strict=False)) for row in zip(*columns, strict=False)]
+        if columns
+        else [{} for _ in ids]
+    )
     return dict(zip(ids, records, strict=False))
 
 

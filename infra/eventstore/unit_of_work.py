@@ -77,8 +77,10 @@ class DeferredSaves:
         aggregate = self.uow.get(aggregate_id)
         if aggregate.modified_on > self.at:
             shown = getattr(aggregate, "masked", None) or getattr(aggregate, "settlement_id", "an account")
-            raise OutOfOrderError(f"at: {shown} has events effective up to {local_iso(aggregate.modified_on)}, "
-                                  "later than this command", field="at")
+            raise OutOfOrderError(
+                f"at: {shown} has events effective up to {local_iso(aggregate.modified_on)}, later than this command",
+                field="at",
+            )
         return aggregate
 
     def peek(self, aggregate_id: UUID) -> Any:
@@ -97,6 +99,9 @@ class DeferredSaves:
         self.save(*more)
         if not self.held:
             return
-        events = [event.model_copy(update={"recorded_at": self.recorded_at})
-                  for aggregate in self.held.values() for event in aggregate.collect_events()]
+        events = [
+            event.model_copy(update={"recorded_at": self.recorded_at})
+            for aggregate in self.held.values()
+            for event in aggregate.collect_events()
+        ]
         self.uow.save(*self.held.values(), *events)

@@ -68,8 +68,9 @@ def _apply_until(app: Any, texts: list[str], prefetcher: Any, deadline: float) -
         time.sleep(conflict_wait_s(conflicts))
         if len(texts) > 1 and (conflicts >= 2 or time.monotonic() >= deadline):
             half = len(texts) // 2
-            return (_apply_until(app, texts[:half], prefetcher, deadline)
-                    + _apply_until(app, texts[half:], prefetcher, deadline))
+            return _apply_until(app, texts[:half], prefetcher, deadline) + _apply_until(
+                app, texts[half:], prefetcher, deadline
+            )
 
 
 def _commit_once(app: Any, texts: list[str], prefetcher: Any) -> list[dict]:
@@ -78,8 +79,9 @@ def _commit_once(app: Any, texts: list[str], prefetcher: Any) -> list[dict]:
         unit.commit()
     except CommitOutcomeUnknownError as error:
         _forget(prefetcher)
-        raise StorageError(f"outcome unknown, stored or not: re-send them with their command ids "
-                           f"({one_line(error)})") from None
+        raise StorageError(
+            f"outcome unknown, stored or not: re-send them with their command ids ({one_line(error)})"
+        ) from None
     except OperationalError as error:
         _forget(prefetcher)
         raise StorageError(f"not stored: database: {one_line(error)}") from None
@@ -96,8 +98,9 @@ def _decide(app: Any, texts: list[str], prefetcher: Any) -> tuple[list[dict], Ba
     commands = [command for command in parsed if not isinstance(command, dict)]
     prefetched, missing = prefetcher(app, commands) if prefetcher is not None else ({}, ())
     unit = BatchUnitOfWork(app, prefetched, missing)
-    answers = [command if isinstance(command, dict) else unit.run(partial(app.decide, command, unit))
-               for command in parsed]
+    answers = [
+        command if isinstance(command, dict) else unit.run(partial(app.decide, command, unit)) for command in parsed
+    ]
     return answers, unit
 
 
@@ -141,8 +144,14 @@ def batches(lines: Iterable[T], size: int, wait_ms: int = BATCH_WAIT_MS_DEFAULT)
         yield batch
 
 
-def apply_stream(app: Any, lines: Iterable[str | bytes], *, batch_size: int = BATCH_SIZE_DEFAULT,
-                 wait_ms: int = BATCH_WAIT_MS_DEFAULT, prefetcher: Any = None) -> Iterator[dict]:
+def apply_stream(
+    app: Any,
+    lines: Iterable[str | bytes],
+    *,
+    batch_size: int = BATCH_SIZE_DEFAULT,
+    wait_ms: int = BATCH_WAIT_MS_DEFAULT,
+    prefetcher: Any = None,
+) -> Iterator[dict]:
     """Results of a stream of command lines (blank lines included), one per line, in order.
     Lines may be bytes (see `read_lines`): one that is empty, too long or not UTF-8 is answered
     INVALID_INPUT here and never reaches the batch."""
@@ -161,13 +170,21 @@ def apply_stream(app: Any, lines: Iterable[str | bytes], *, batch_size: int = BA
 def apply_screened(app: Any, screened: list[str | dict], prefetcher: Any = None) -> list[dict]:
     """One answer per screened line (see `screen`), in order: the lines still to decide go
     through one group commit, the refused ones keep their refusal."""
-    decided = iter(apply_batch(app, [s for s in screened if isinstance(s, str)], prefetcher)
-                   if any(isinstance(s, str) for s in screened) else [])
+    decided = iter(
+        apply_batch(app, [s for s in screened if isinstance(s, str)], prefetcher)
+        if any(isinstance(s, str) for s in screened)
+        else []
+    )
     return [next(decided) if isinstance(s, str) else s for s in screened]
 
 
-def apply_results(app: Any, lines: Iterable[str | bytes], *, batch_size: int = BATCH_SIZE_DEFAULT,
-                  wait_ms: int = BATCH_WAIT_MS_DEFAULT) -> Iterator[dict]:
+def apply_results(
+    app: Any,
+    lines: Iterable[str | bytes],
+    *,
+    batch_size: int = BATCH_SIZE_DEFAULT,
+    wait_ms: int = BATCH_WAIT_MS_DEFAULT,
+) -> Iterator[dict]:
     """What `ledger apply` prints: group commit for batch sizes above 1, else one
     transaction per command (the plain application)."""
     if batch_size > 1:

@@ -153,16 +153,18 @@ def _stored_versions(app: Any, cursor: Any, ids: list[UUID]) -> dict[UUID, int]:
     if not ids:
         return {}
     recorder = app.recorder
-    cursor.execute(SQL(
-        "SELECT k.id AS originator_id, (SELECT e.originator_version FROM {}.{} e "
-        "WHERE e.originator_id = k.id ORDER BY e.originator_version DESC LIMIT 1) AS version "
-        "FROM unnest(%b::uuid[]) AS k(id)"
-    ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)), (ids,))
+    cursor.execute(
+        SQL(
+            "SELECT k.id AS originator_id, (SELECT e.originator_version FROM {}.{} e "
+            "WHERE e.originator_id = k.id ORDER BY e.originator_version DESC LIMIT 1) AS version "
+            "FROM unnest(%b::uuid[]) AS k(id)"
+        ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)),
+        (ids,),
+    )
     return {row["originator_id"]: row["version"] for row in cursor.fetchall() if row["version"] is not None}
 
 
-def _load_postgres(app: Any, cursor: Any, ids: list[UUID],
-                   known: dict[UUID, Any]) -> tuple[dict[UUID, Any], set[UUID]]:
+def _load_postgres(app: Any, cursor: Any, ids: list[UUID], known: dict[UUID, Any]) -> tuple[dict[UUID, Any], set[UUID]]:
     """Latest snapshot (unless a `known` state is newer) and the events after it, for all ids."""
     if not ids:
         return {}, set()
@@ -172,22 +174,28 @@ def _load_postgres(app: Any, cursor: Any, ids: list[UUID],
     snapshots: dict[UUID, Any] = {}
     if app.snapshots is not None:
         snapshot_table = Identifier(app.snapshots.recorder.events_table_name)
-        cursor.execute(SQL(
-            "SELECT s.originator_id, s.originator_version, s.topic, s.state FROM unnest(%b::uuid[]) AS k(id) "
-            "CROSS JOIN LATERAL (SELECT originator_id, originator_version, topic, state FROM {}.{} "
-            "WHERE originator_id = k.id ORDER BY originator_version DESC LIMIT 1) AS s"
-        ).format(schema, snapshot_table), (ids,))
+        cursor.execute(
+            SQL(
+                "SELECT s.originator_id, s.originator_version, s.topic, s.state FROM unnest(%b::uuid[]) AS k(id) "
+                "CROSS JOIN LATERAL (SELECT originator_id, originator_version, topic, state FROM {}.{} "
+                "WHERE originator_id = k.id ORDER BY originator_version DESC LIMIT 1) AS s"
+            ).format(schema, snapshot_table),
+            (ids,),
+        )
         snapshots = {row["originator_id"]: _decode(app, row).mutate(None) for row in cursor.fetchall()}
     for aggregate_id, state in known.items():
         if aggregate_id not in snapshots or snapshots[aggregate_id].version <= state.version:
             snapshots[aggregate_id] = state
     after = [snapshots[i].version if i in snapshots else 0 for i in ids]
-    cursor.execute(SQL(
-        "SELECT e.originator_id, e.originator_version, e.topic, e.state "
-        "FROM unnest(%b::uuid[], %b::bigint[]) AS k(id, gt) "
-        "CROSS JOIN LATERAL (SELECT originator_id, originator_version, topic, state FROM {}.{} "
-        "WHERE originator_id = k.id AND originator_version > k.gt ORDER BY originator_version) AS e"
-    ).format(schema, events_table), (ids, after))
+    cursor.execute(
+        SQL(
+            "SELECT e.originator_id, e.originator_version, e.topic, e.state "
+            "FROM unnest(%b::uuid[], %b::bigint[]) AS k(id, gt) "
+            "CROSS JOIN LATERAL (SELECT originator_id, originator_version, topic, state FROM {}.{} "
+            "WHERE originator_id = k.id AND originator_version > k.gt ORDER BY originator_version) AS e"
+        ).format(schema, events_table),
+        (ids, after),
+    )
     rows = cursor.fetchall()
     rows.sort(key=_version_of)  # each aggregate's events in version order (the sort is stable)
     aggregates: dict[UUID, Any] = {i: snapshots.get(i) for i in ids}
@@ -203,7 +211,11 @@ def _version_of(row: dict) -> int:
 
 
 def _decode(app: Any, row: dict) -> Any:
-    return app.mapper.to_domain_event(StoredEvent(
-        originator_id=row["originator_id"], originator_version=row["originator_version"],
-        topic=row["topic"], state=bytes(row["state"]),
-    ))
+    return app.mapper.to_domain_event(
+        StoredEvent(
+            originator_id=row["originator_id"],
+            originator_version=row["originator_version"],
+            topic=row["topic"],
+            state=bytes(row["state"]),
+        )
+    )

@@ -20,18 +20,28 @@ def tie_rows(ties: dict, fields: tuple[str, ...]) -> list[dict[str, Any]]:
 
 
 def balance_view(person: Person) -> dict[str, Any]:
-    return {"person": person.masked, "balance_fen": person.balance_fen, "status": person.status,
-            "insurance": person.insurance}
+    return {
+        "person": person.masked,
+        "balance_fen": person.balance_fen,
+        "status": person.status,
+        "insurance": person.insurance,
+    }
 
 
 def bindings_view(person: Person) -> dict[str, Any]:
-    return {"person": person.masked, "members": tie_rows(person.members, BINDING_FIELDS),
-            "binders": tie_rows(person.binders, BINDING_FIELDS)}
+    return {
+        "person": person.masked,
+        "members": tie_rows(person.members, BINDING_FIELDS),
+        "binders": tie_rows(person.binders, BINDING_FIELDS),
+    }
 
 
 def authorizations_view(person: Person) -> dict[str, Any]:
-    return {"person": person.masked, "authorizers": tie_rows(person.authorizers, AID_FIELDS),
-            "beneficiaries": tie_rows(person.beneficiaries, AID_FIELDS)}
+    return {
+        "person": person.masked,
+        "authorizers": tie_rows(person.authorizers, AID_FIELDS),
+        "beneficiaries": tie_rows(person.beneficiaries, AID_FIELDS),
+    }
 
 
 def person_view(person: Person) -> dict[str, Any]:

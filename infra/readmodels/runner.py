@@ -100,11 +100,15 @@ class ViewRunner:
         if backend_of(recorder) == "postgres":
             rows = _postgres_rows(recorder, after, limit, self.topics)
         else:
-            rows = [(n.id, n.originator_id, n.originator_version, n.topic, n.state if n.topic in self.topics else None)
-                    for n in recorder.select_notifications(start=after + 1, limit=limit)]
+            rows = [
+                (n.id, n.originator_id, n.originator_version, n.topic, n.state if n.topic in self.topics else None)
+                for n in recorder.select_notifications(start=after + 1, limit=limit)
+            ]
         name = self.app.name
-        return [(None if state is None else _record(topic, state, str(originator_id), version), Tracking(name, id_))
-                for id_, originator_id, version, topic, state in rows]
+        return [
+            (None if state is None else _record(topic, state, str(originator_id), version), Tracking(name, id_))
+            for id_, originator_id, version, topic, state in rows
+        ]
 
     # --- catching up --------------------------------------------------------------------
     def positions(self) -> dict[str, int]:
@@ -177,13 +181,20 @@ class ViewRunner:
                     next_page = reader.submit(self._page, after, page_size)  # a view was further on
         return self.summaries()
 
-    def _rebuild_page(self, projection: LedgerProjection, page: list[tuple[Record | None, Tracking]],
-                      generations: dict[str, int], positions: dict[str, int], at_head: bool) -> None:
+    def _rebuild_page(
+        self,
+        projection: LedgerProjection,
+        page: list[tuple[Record | None, Tracking]],
+        generations: dict[str, int],
+        positions: dict[str, int],
+        at_head: bool,
+    ) -> None:
         name = projection.name
         fresh = fresh_pairs(page, positions[name])
         if fresh or at_head:
-            self.views.apply_events(projection, fresh, generation=generations[name], switch=at_head,
-                                    before_commit=self.before_commit)
+            self.views.apply_events(
+                projection, fresh, generation=generations[name], switch=at_head, before_commit=self.before_commit
+            )
             if page:
                 positions[name] = max(positions[name], page[-1][1].notification_id)
 
@@ -192,8 +203,7 @@ class ViewRunner:
 
 
 # --- decoding ------------------------------------------------------------------------------
-def _postgres_rows(recorder: Any, after: int, limit: int,
-                   topics: Collection[str]) -> list[tuple]:
+def _postgres_rows(recorder: Any, after: int, limit: int, topics: Collection[str]) -> list[tuple]:
     """One keyset page of the log, read directly: the originator id as text, and the state only
     for the topics wanted (the rest are read only to advance the positions)."""
     statement = SQL(

@@ -16,19 +16,29 @@ from projections.quota import QuotaProjection
 from projections.ties import AuthorizationsProjection, BindingsProjection, PersonsProjection
 
 # ties are ordered as infra.readmodels.queries orders them: by time since, then masked number
-_MEMBERS = ("SELECT member_masked, relationship, channel, since FROM {bindings} WHERE binder = ? "
-            "ORDER BY since_us, member_masked")
-_BINDERS = ("SELECT binder_masked, relationship, channel, since FROM {bindings} WHERE member = ? "
-            "ORDER BY since_us, binder_masked")
-_AUTHORIZERS = ("SELECT authorizer_masked, relationship, since FROM {authorizations} WHERE beneficiary = ? "
-                "ORDER BY since_us, authorizer_masked")
-_BENEFICIARIES = ("SELECT beneficiary_masked, relationship, since FROM {authorizations} WHERE authorizer = ? "
-                  "ORDER BY since_us, beneficiary_masked")
+_MEMBERS = (
+    "SELECT member_masked, relationship, channel, since FROM {bindings} WHERE binder = ? "
+    "ORDER BY since_us, member_masked"
+)
+_BINDERS = (
+    "SELECT binder_masked, relationship, channel, since FROM {bindings} WHERE member = ? "
+    "ORDER BY since_us, binder_masked"
+)
+_AUTHORIZERS = (
+    "SELECT authorizer_masked, relationship, since FROM {authorizations} WHERE beneficiary = ? "
+    "ORDER BY since_us, authorizer_masked"
+)
+_BENEFICIARIES = (
+    "SELECT beneficiary_masked, relationship, since FROM {authorizations} WHERE authorizer = ? "
+    "ORDER BY since_us, beneficiary_masked"
+)
 
 
 def person_row(views: Any, pid: UUID, masked: str) -> dict[str, Any]:
-    row = views.read(PersonsProjection, lambda r: r.fetchone(
-        "SELECT masked, region, insurance, status FROM {persons} WHERE person = ?", (str(pid),)))
+    row = views.read(
+        PersonsProjection,
+        lambda r: r.fetchone("SELECT masked, region, insurance, status FROM {persons} WHERE person = ?", (str(pid),)),
+    )
     if row is None:
         raise UnknownPersonError(f"person: no enrolled person {masked}", field="person")
     return dict(zip(("masked", "region", "insurance", "status"), row, strict=True))
@@ -44,8 +54,11 @@ def bindings_view(views: Any, pid: UUID, masked: str) -> dict[str, Any]:
     person = person_row(views, pid, masked)
 
     def read(r: Any) -> dict[str, Any]:
-        return {"person": person["masked"], "members": _ties(r.fetchall(_MEMBERS, (str(pid),)), True),
-                "binders": _ties(r.fetchall(_BINDERS, (str(pid),)), True)}
+        return {
+            "person": person["masked"],
+            "members": _ties(r.fetchall(_MEMBERS, (str(pid),)), True),
+            "binders": _ties(r.fetchall(_BINDERS, (str(pid),)), True),
+        }
 
     return views.read(BindingsProjection, read)
 
@@ -54,18 +67,26 @@ def authorizations_view(views: Any, pid: UUID, masked: str) -> dict[str, Any]:
     person = person_row(views, pid, masked)
 
     def read(r: Any) -> dict[str, Any]:
-        return {"person": person["masked"], "authorizers": _ties(r.fetchall(_AUTHORIZERS, (str(pid),)), False),
-                "beneficiaries": _ties(r.fetchall(_BENEFICIARIES, (str(pid),)), False)}
+        return {
+            "person": person["masked"],
+            "authorizers": _ties(r.fetchall(_AUTHORIZERS, (str(pid),)), False),
+            "beneficiaries": _ties(r.fetchall(_BENEFICIARIES, (str(pid),)), False),
+        }
 
     return views.read(AuthorizationsProjection, read)
 
 
 def balance_view(views: Any, pid: UUID, masked: str) -> dict[str, Any]:
     person = person_row(views, pid, masked)
-    row = views.read(BalancesProjection, lambda r: r.fetchone("SELECT balance_fen FROM {balances} WHERE person = ?",
-                                                              (str(pid),)))
-    return {"person": person["masked"], "balance_fen": row[0] if row else 0, "status": person["status"],
-            "insurance": person["insurance"]}
+    row = views.read(
+        BalancesProjection, lambda r: r.fetchone("SELECT balance_fen FROM {balances} WHERE person = ?", (str(pid),))
+    )
+    return {
+        "person": person["masked"],
+        "balance_fen": row[0] if row else 0,
+        "status": person["status"],
+        "insurance": person["insurance"],
+    }
 
 
 def balance_detail(views: Any, pid: UUID, masked: str) -> dict[str, Any]:
@@ -74,22 +95,34 @@ def balance_detail(views: Any, pid: UUID, masked: str) -> dict[str, Any]:
 
     def read(r: Any) -> dict[str, Any]:
         row = r.fetchone(f"SELECT {', '.join(AMOUNTS)} FROM {{balances}} WHERE person = ?", (str(pid),))
-        flows = r.fetchall("SELECT authorizer, beneficiary, month, paid_fen, refunded_fen, payments, refunds "
-                           "FROM {aid_flows} WHERE authorizer = ? OR beneficiary = ? ORDER BY month, authorizer, "
-                           "beneficiary", (str(pid), str(pid)))
+        flows = r.fetchall(
+            "SELECT authorizer, beneficiary, month, paid_fen, refunded_fen, payments, refunds "
+            "FROM {aid_flows} WHERE authorizer = ? OR beneficiary = ? ORDER BY month, authorizer, "
+            "beneficiary",
+            (str(pid), str(pid)),
+        )
         return {"counters": dict(zip(AMOUNTS, row or (0,) * len(AMOUNTS), strict=True)), "flows": flows}
 
     detail = views.read(BalancesProjection, read)
-    flows = [{"month": month, "direction": "paid_for" if authorizer == str(pid) else "received_from",
-              "counterpart": masks_of(views, beneficiary if authorizer == str(pid) else authorizer),
-              "paid_fen": paid, "refunded_fen": refunded, "payments": payments, "refunds": refunds}
-             for authorizer, beneficiary, month, paid, refunded, payments, refunds in detail["flows"]]
+    flows = [
+        {
+            "month": month,
+            "direction": "paid_for" if authorizer == str(pid) else "received_from",
+            "counterpart": masks_of(views, beneficiary if authorizer == str(pid) else authorizer),
+            "paid_fen": paid,
+            "refunded_fen": refunded,
+            "payments": payments,
+            "refunds": refunds,
+        }
+        for authorizer, beneficiary, month, paid, refunded, payments, refunds in detail["flows"]
+    ]
     return {**base, **detail["counters"], "flows": flows}
 
 
 def masks_of(views: Any, person: str) -> str:
-    row = views.read(PersonsProjection,
-                     lambda r: r.fetchone("SELECT masked FROM {persons} WHERE person = ?", (person,)))
+    row = views.read(
+        PersonsProjection, lambda r: r.fetchone("SELECT masked FROM {persons} WHERE person = ?", (person,))
+    )
     return row[0] if row else "?"
 
 
@@ -111,13 +144,19 @@ def quota_rules(catalogue: Catalogue, month: str, region: str, rules_name: str |
     return catalogue.named(rules_name, last_day) if rules_name else catalogue.in_force(last_day, region)
 
 
-def quota_view(views: Any, catalogue: Catalogue, pid: UUID, masked: str, month: str,
-               rules_name: str | None = None) -> dict[str, Any]:
+def quota_view(
+    views: Any, catalogue: Catalogue, pid: UUID, masked: str, month: str, rules_name: str | None = None
+) -> dict[str, Any]:
     parse_month(month)
     person = person_row(views, pid, masked)
-    rows = views.read(QuotaProjection, lambda r: r.fetchall(
-        "SELECT metric, key, channel, count FROM {quota_counters} WHERE person = ? AND month = ? "
-        "ORDER BY metric, key, channel", (str(pid), month)))
+    rows = views.read(
+        QuotaProjection,
+        lambda r: r.fetchall(
+            "SELECT metric, key, channel, count FROM {quota_counters} WHERE person = ? AND month = ? "
+            "ORDER BY metric, key, channel",
+            (str(pid), month),
+        ),
+    )
     counts = {"new_members": 0, "new_binders": 0, "authorizations": 0}
     detail: dict[str, dict[str, int]] = {"unbinds": {}, "rejected": {}}
     by_channel: dict[str, dict[str, int]] = {}
@@ -128,9 +167,13 @@ def quota_view(views: Any, catalogue: Catalogue, pid: UUID, masked: str, month: 
             detail[metric][key] = detail[metric].get(key, 0) + count
         per_channel = by_channel.setdefault(channel, dict.fromkeys(QUOTA_METRICS, 0))
         per_channel[metric] += count
-    active = views.read(BindingsProjection, lambda r: (
-        r.fetchone("SELECT COUNT(*) FROM {bindings} WHERE binder = ?", (str(pid),))[0],
-        r.fetchone("SELECT COUNT(*) FROM {bindings} WHERE member = ?", (str(pid),))[0]))
+    active = views.read(
+        BindingsProjection,
+        lambda r: (
+            r.fetchone("SELECT COUNT(*) FROM {bindings} WHERE binder = ?", (str(pid),))[0],
+            r.fetchone("SELECT COUNT(*) FROM {bindings} WHERE member = ?", (str(pid),))[0],
+        ),
+    )
     rules = quota_rules(catalogue, month, person["region"], rules_name)
     b = rules.binding
     return {

@@ -63,8 +63,9 @@ def signature_problem(checkpoint: dict[str, Any], trusted: bytes | None) -> str 
     return None
 
 
-def verify(entries: list[dict[str, Any]], checkpoints: list[dict[str, Any]],
-           trusted: bytes | None = None) -> dict[str, Any]:
+def verify(
+    entries: list[dict[str, Any]], checkpoints: list[dict[str, Any]], trusted: bytes | None = None
+) -> dict[str, Any]:
     """Recompute the chain and check every checkpoint against it (pure)."""
     problems: list[str] = []
     heads: dict[int, str] = {}
@@ -88,6 +89,12 @@ def verify(entries: list[dict[str, Any]], checkpoints: list[dict[str, Any]],
             problems.append(problem)
         previous_checkpoint = checkpoint_digest(checkpoint)
     sealed = checkpoints[-1]["sequence"] if checkpoints else 0
-    return {"ok": not problems, "entries": len(entries), "sealed_through": sealed,
-            "unsealed": max(0, len(entries) - sealed), "head_sha256": previous if entries else None,
-            "signatures_checked": trusted is not None, "problems": problems[:PROBLEMS_MAX]}
+    return {
+        "ok": not problems,
+        "entries": len(entries),
+        "sealed_through": sealed,
+        "unsealed": max(0, len(entries) - sealed),
+        "head_sha256": previous if entries else None,
+        "signatures_checked": trusted is not None,
+        "problems": problems[:PROBLEMS_MAX],
+    }

@@ -35,10 +35,17 @@ from infra.service.writer import BATCH_MAX_DEFAULT, WAIT_MS_DEFAULT, DirectWrite
 READY_LAG_MAX_DEFAULT = 10_000  # /readyz: views at most this many events behind the log
 
 
-def create_app(ledger: Any, *, group_commit: bool = True, batch_max: int = BATCH_MAX_DEFAULT,
-               wait_ms: float = WAIT_MS_DEFAULT, ready_lag_max: int = READY_LAG_MAX_DEFAULT,
-               follow_views: bool = True, key_cache_s: float = KEY_CACHE_S_DEFAULT,
-               writer_kind: str = "thread") -> FastAPI:
+def create_app(
+    ledger: Any,
+    *,
+    group_commit: bool = True,
+    batch_max: int = BATCH_MAX_DEFAULT,
+    wait_ms: float = WAIT_MS_DEFAULT,
+    ready_lag_max: int = READY_LAG_MAX_DEFAULT,
+    follow_views: bool = True,
+    key_cache_s: float = KEY_CACHE_S_DEFAULT,
+    writer_kind: str = "thread",
+) -> FastAPI:
     """The service of `ledger`. `writer_kind`: "thread" decides group commits in this process,
     "process" in a child process (infra.service.writer_process; not for the in-memory store).
     The child is started with multiprocessing's `spawn`, which imports the caller's main module
@@ -57,8 +64,12 @@ def create_app(ledger: Any, *, group_commit: bool = True, batch_max: int = BATCH
         views.stop()
         writer.close()
 
-    api = FastAPI(title="Family-account ledger", version="1", lifespan=lifespan,
-                  description="Commands, reads and audits of the family-account ledger. See docs/service.md.")
+    api = FastAPI(
+        title="Family-account ledger",
+        version="1",
+        lifespan=lifespan,
+        description="Commands, reads and audits of the family-account ledger. See docs/service.md.",
+    )
     api.state.service = service
     api.state.ledger, api.state.store, api.state.views, api.state.writer = ledger, service.store, views, writer
     add_error_handlers(api)
@@ -106,8 +117,9 @@ class MeasureRequests:
             await self.app(scope, receive, send_and_note)
         finally:
             route = scope.get("route")
-            self.metrics.observe_request(scope["method"], getattr(route, "path", "(unmatched)"), status,
-                                         time.perf_counter() - started)
+            self.metrics.observe_request(
+                scope["method"], getattr(route, "path", "(unmatched)"), status, time.perf_counter() - started
+            )
 
 
 def add_error_handlers(api: FastAPI) -> None:

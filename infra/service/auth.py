@@ -23,9 +23,18 @@ from infra.service.store import ROLES
 ROLES_ALL = ROLES  # every role a key may hold
 
 COMMAND_ROLE = {
-    "bind": "channel", "unbind": "channel", "authorize": "channel", "revoke": "channel",
-    "deduct": "institution", "reverse": "institution",
-    "enroll": "fund", "credit": "fund", "suspend": "fund", "resume": "fund", "cancel": "fund", "expire": "fund",
+    "bind": "channel",
+    "unbind": "channel",
+    "authorize": "channel",
+    "revoke": "channel",
+    "deduct": "institution",
+    "reverse": "institution",
+    "enroll": "fund",
+    "credit": "fund",
+    "suspend": "fund",
+    "resume": "fund",
+    "cancel": "fund",
+    "expire": "fund",
     "transfer": "fund",
 }
 WRITERS = ("channel", "institution", "fund")

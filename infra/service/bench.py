@@ -72,14 +72,22 @@ def prepare(settings: Settings, url: str, persons: int) -> str:
     from infra.groupcommit.prefetch import Prefetcher
     from infra.service.store import ServiceStore
 
-    app = LedgerApp(Settings(db=url, pseudonym_key=settings.pseudonym_key, rules_dir=settings.rules_dir,
-                             using_development_key=settings.using_development_key))
+    app = LedgerApp(
+        Settings(
+            db=url,
+            pseudonym_key=settings.pseudonym_key,
+            rules_dir=settings.rules_dir,
+            using_development_key=settings.using_development_key,
+        )
+    )
     try:
-        lines = [json.dumps({"type": "enroll", "person": person_number(i), "insurance": "employee",
-                             "at": ENROLLED_AT}) for i in range(persons)]
+        lines = [
+            json.dumps({"type": "enroll", "person": person_number(i), "insurance": "employee", "at": ENROLLED_AT})
+            for i in range(persons)
+        ]
         prefetcher = Prefetcher()
         for start in range(0, len(lines), 1000):
-            answers = apply_batch(app, lines[start:start + 1000], prefetcher)
+            answers = apply_batch(app, lines[start : start + 1000], prefetcher)
             refused = [a for a in answers if not a["ok"]]
             if refused:
                 raise ConfigError(f"bench set-up refused: {refused[0]['error']}")
@@ -139,8 +147,21 @@ class Server:
     def drive(self, clients: int, seconds: float, tag: str) -> dict[str, Any]:
         """One round: the driver process against this server."""
         driver = subprocess.run(
-            [sys.executable, "-m", "infra.service.bench_client", self.base, self.token, str(clients), str(seconds),
-             str(self.persons), tag], capture_output=True, text=True, timeout=seconds + 120)
+            [
+                sys.executable,
+                "-m",
+                "infra.service.bench_client",
+                self.base,
+                self.token,
+                str(clients),
+                str(seconds),
+                str(self.persons),
+                tag,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 120,
+        )
         if driver.returncode != 0:
             raise ConfigError(f"bench driver failed: {driver.stderr.strip().splitlines()[-1:]}")
         return json.loads(driver.stdout)
@@ -155,23 +176,42 @@ def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     def pct(p: float) -> float:
         return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))], 1) if latencies else 0.0
 
-    return {"requests": len(latencies), "errors": sum(r["errors"] for r in rounds),
-            "first_error": next((r["first_error"] for r in rounds if r["first_error"]), None),
-            "elapsed_s": round(elapsed, 2), "requests_per_s": round(len(latencies) / elapsed, 1) if elapsed else 0.0,
-            "rounds_requests_per_s": [round(len(r["latencies_ms"]) / r["elapsed_s"], 1) for r in rounds],
-            "latency_ms_p50": pct(0.50), "latency_ms_p90": pct(0.90), "latency_ms_p99": pct(0.99),
-            "latency_ms_max": pct(1.0)}
+    return {
+        "requests": len(latencies),
+        "errors": sum(r["errors"] for r in rounds),
+        "first_error": next((r["first_error"] for r in rounds if r["first_error"]), None),
+        "elapsed_s": round(elapsed, 2),
+        "requests_per_s": round(len(latencies) / elapsed, 1) if elapsed else 0.0,
+        "rounds_requests_per_s": [round(len(r["latencies_ms"]) / r["elapsed_s"], 1) for r in rounds],
+        "latency_ms_p50": pct(0.50),
+        "latency_ms_p90": pct(0.90),
+        "latency_ms_p99": pct(0.99),
+        "latency_ms_max": pct(1.0),
+    }
 
 
-def run(settings: Settings, *, clients: int = 64, seconds: float = 10.0, persons: int = 2000, rounds: int = 5,
-        progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+def run(
+    settings: Settings,
+    *,
+    clients: int = 64,
+    seconds: float = 10.0,
+    persons: int = 2000,
+    rounds: int = 5,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
     """Both modes, each driven `seconds` in all, in `rounds` alternating rounds (so that a slow
     spell of a shared machine falls on both, not on one)."""
     if not settings.is_postgres:
         raise ConfigError("bench-http runs on PostgreSQL: give --db postgresql://...")
     modes = {"group_commit": True, "one_transaction": False}
-    result: dict[str, Any] = {"clients": clients, "seconds_per_mode": seconds, "rounds": rounds, "persons": persons,
-                              "command": "credit", "cpus": os.cpu_count()}
+    result: dict[str, Any] = {
+        "clients": clients,
+        "seconds_per_mode": seconds,
+        "rounds": rounds,
+        "persons": persons,
+        "command": "credit",
+        "cpus": os.cpu_count(),
+    }
     with contextlib.ExitStack() as stack:
         progress(f"starting a server per mode, {persons} persons enrolled in each ...")
         servers = {mode: stack.enter_context(Server(settings, group, persons)) for mode, group in modes.items()}
@@ -189,6 +229,7 @@ def run(settings: Settings, *, clients: int = 64, seconds: float = 10.0, persons
     result["requests_per_s"] = group["requests_per_s"]
     result["latency_ms_p50"] = group["latency_ms_p50"]
     result["latency_ms_p99"] = group["latency_ms_p99"]
-    result["speedup"] = (round(group["requests_per_s"] / single["requests_per_s"], 2)
-                         if single["requests_per_s"] else None)
+    result["speedup"] = (
+        round(group["requests_per_s"] / single["requests_per_s"], 2) if single["requests_per_s"] else None
+    )
     return result

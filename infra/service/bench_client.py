@@ -32,11 +32,20 @@ async def main(base: str, token: str, clients: int, seconds: float, persons: int
         sent = 0
         while time.perf_counter() < stop_at:
             sent += 1
-            body = json.dumps({"type": "credit", "person": numbers[(number * 7919 + sent) % persons],
-                               "amount": "1.00", "source": "adjustment", "at": "2025-02-01T09:00:00+08:00"}).encode()
-            request = (f"POST /v1/commands HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
-                       f"Idempotency-Key: bench-{tag}-{number}-{sent}\r\nContent-Type: application/json\r\n"
-                       f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+            body = json.dumps(
+                {
+                    "type": "credit",
+                    "person": numbers[(number * 7919 + sent) % persons],
+                    "amount": "1.00",
+                    "source": "adjustment",
+                    "at": "2025-02-01T09:00:00+08:00",
+                }
+            ).encode()
+            request = (
+                f"POST /v1/commands HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+                f"Idempotency-Key: bench-{tag}-{number}-{sent}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            ).encode() + body
             started = time.perf_counter()
             writer.write(request)  # one write: headers and body in one segment
             await writer.drain()
@@ -51,8 +60,13 @@ async def main(base: str, token: str, clients: int, seconds: float, persons: int
     started = time.perf_counter()
     await asyncio.gather(*(worker(n) for n in range(clients)))
     elapsed = time.perf_counter() - started
-    return {"requests": len(latencies), "errors": error_count, "first_error": first_error,
-            "elapsed_s": round(elapsed, 3), "latencies_ms": [round(x * 1000, 2) for x in latencies]}
+    return {
+        "requests": len(latencies),
+        "errors": error_count,
+        "first_error": first_error,
+        "elapsed_s": round(elapsed, 3),
+        "latencies_ms": [round(x * 1000, 2) for x in latencies],
+    }
 
 
 async def read_head(reader: asyncio.StreamReader) -> tuple[int, int]:

@@ -21,14 +21,26 @@ from infra.service.writer import GroupCommitWriter
 
 bearer = HTTPBearer(auto_error=False, description="A key made with `ledger keys create`.")
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-Purpose = Annotated[str, Header(alias="X-Purpose", min_length=1, max_length=200,
-                                description="Why this person's data is read (PIPL); recorded in the access log.")]
+Purpose = Annotated[
+    str,
+    Header(
+        alias="X-Purpose",
+        min_length=1,
+        max_length=200,
+        description="Why this person's data is read (PIPL); recorded in the access log.",
+    ),
+]
 MinPosition = Annotated[int | None, Query(ge=0, description="Wait (bounded) until the views reach this log position.")]
 
 
-def person_in_scope(ledger: Any, ref: str, key: dict[str, Any], *,
-                    detail: str = "person_ref: no enrolled person with this reference",
-                    field: str | None = "person_ref") -> Person:
+def person_in_scope(
+    ledger: Any,
+    ref: str,
+    key: dict[str, Any],
+    *,
+    detail: str = "person_ref: no enrolled person with this reference",
+    field: str | None = "person_ref",
+) -> Person:
     """The person a person_ref names, within the key's region (403 outside it); 404 when the
     reference names no enrolled person. The API and the console answer the same way."""
     try:

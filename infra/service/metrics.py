@@ -12,16 +12,34 @@ BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000, 10000)
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("ledger_http_requests", "HTTP requests by route and status",
-                                ("method", "route", "status"), registry=self.registry)
-        self.latency = Histogram("ledger_http_request_duration_seconds", "HTTP request latency",
-                                 ("method", "route"), buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.batch_size = Histogram("ledger_commit_batch_commands", "Commands per stored batch (group commit)",
-                                    buckets=BATCH_BUCKETS, registry=self.registry)
-        self.batch_seconds = Histogram("ledger_commit_batch_seconds", "Time to decide and store one batch",
-                                       buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.view_lag = Gauge("ledger_view_lag_events", "Events the slowest view is behind the log",
-                              registry=self.registry)
+        self.requests = Counter(
+            "ledger_http_requests",
+            "HTTP requests by route and status",
+            ("method", "route", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "ledger_http_request_duration_seconds",
+            "HTTP request latency",
+            ("method", "route"),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_size = Histogram(
+            "ledger_commit_batch_commands",
+            "Commands per stored batch (group commit)",
+            buckets=BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_seconds = Histogram(
+            "ledger_commit_batch_seconds",
+            "Time to decide and store one batch",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.view_lag = Gauge(
+            "ledger_view_lag_events", "Events the slowest view is behind the log", registry=self.registry
+        )
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

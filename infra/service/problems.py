@@ -55,8 +55,14 @@ class Problem(Exception):
         return cls(status_of(error["code"]), error["code"], error.get("message", ""), headers, **fields, **extra)
 
     def body(self, instance: str | None = None) -> dict[str, Any]:
-        body = {"type": f"urn:family-ledger:problem:{self.code.lower()}", "title": self.code, "status": self.status,
-                "detail": redact(self.detail), "code": self.code, **self.extra}
+        body = {
+            "type": f"urn:family-ledger:problem:{self.code.lower()}",
+            "title": self.code,
+            "status": self.status,
+            "detail": redact(self.detail),
+            "code": self.code,
+            **self.extra,
+        }
         if instance:
             body["instance"] = instance
         return body
@@ -72,10 +78,18 @@ PROBLEM_SCHEMA = {
     "type": "object",
     "required": ["type", "title", "status", "code"],
     "properties": {
-        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-        "detail": {"type": "string"}, "instance": {"type": "string"}, "code": {"type": "string"},
-        "field": {"type": "string"}, "rule": {"type": "string"}, "rule_version": {"type": "string"},
-        "recorded": {"type": "boolean"}, "command": {"type": ["string", "null"]}, "command_id": {"type": "string"},
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "code": {"type": "string"},
+        "field": {"type": "string"},
+        "rule": {"type": "string"},
+        "rule_version": {"type": "string"},
+        "recorded": {"type": "boolean"},
+        "command": {"type": ["string", "null"]},
+        "command_id": {"type": "string"},
         "position": {"type": "integer"},
     },
 }
@@ -83,9 +97,19 @@ PROBLEM_SCHEMA = {
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries for the given problem statuses."""
-    titles = {400: "Bad request", 401: "Missing or unknown bearer token", 403: "Role or scope does not allow this",
-              404: "Unknown person, settlement or route", 409: "Refused by a rule or a conflict",
-              422: "Invalid input", 503: "Store unavailable or views behind"}
-    return {status: {"description": titles.get(status, "Problem"),
-                     "content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-            for status in statuses}
+    titles = {
+        400: "Bad request",
+        401: "Missing or unknown bearer token",
+        403: "Role or scope does not allow this",
+        404: "Unknown person, settlement or route",
+        409: "Refused by a rule or a conflict",
+        422: "Invalid input",
+        503: "Store unavailable or views behind",
+    }
+    return {
+        status: {
+            "description": titles.get(status, "Problem"),
+            "content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }

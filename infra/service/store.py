@@ -84,26 +84,43 @@ class ServiceStore:
             self._memory = sqlite3.connect(":memory:", check_same_thread=False)
         if self.kind == "postgres":
             schema = '"' + self.recorder.datastore.schema.replace('"', '""') + '"'
-            self.names = {"keys": f"{schema}.ledger_api_keys", "key_log": f"{schema}.ledger_api_key_log",
-                          "access_log": f"{schema}.ledger_access_log", "access_log_index": "ledger_access_log_person",
-                          "access_checkpoints": f"{schema}.ledger_access_checkpoints"}
+            self.names = {
+                "keys": f"{schema}.ledger_api_keys",
+                "key_log": f"{schema}.ledger_api_key_log",
+                "access_log": f"{schema}.ledger_access_log",
+                "access_log_index": "ledger_access_log_person",
+                "access_checkpoints": f"{schema}.ledger_access_checkpoints",
+            }
         else:
-            self.names = {"keys": "ledger_api_keys", "key_log": "ledger_api_key_log",
-                          "access_log": "ledger_access_log", "access_log_index": "ledger_access_log_person",
-                          "access_checkpoints": "ledger_access_checkpoints"}
+            self.names = {
+                "keys": "ledger_api_keys",
+                "key_log": "ledger_api_key_log",
+                "access_log": "ledger_access_log",
+                "access_log_index": "ledger_access_log_person",
+                "access_checkpoints": "ledger_access_checkpoints",
+            }
         if create:  # a reader (a replica, `verify`) creates nothing
             self._run([(statement, ()) for statement in _DDL])
 
     def has_access_log(self) -> bool:
         """Whether this store has the access-log tables (a ledger never served has none)."""
         if self.kind == "memory":
-            return self._memory is not None and bool(self._run([(
-                "SELECT name FROM sqlite_master WHERE type='table' AND name='ledger_access_checkpoints'", ())], True))
+            return self._memory is not None and bool(
+                self._run(
+                    [("SELECT name FROM sqlite_master WHERE type='table' AND name='ledger_access_checkpoints'", ())],
+                    True,
+                )
+            )
         if self.kind == "sqlite":
-            return bool(self._run([("SELECT name FROM sqlite_master WHERE type='table' "
-                                    "AND name='ledger_access_checkpoints'", ())], fetch=True))
-        rows = self._run([("SELECT to_regclass(?) IS NOT NULL AS present", (self.names["access_checkpoints"],))],
-                         fetch=True)
+            return bool(
+                self._run(
+                    [("SELECT name FROM sqlite_master WHERE type='table' AND name='ledger_access_checkpoints'", ())],
+                    fetch=True,
+                )
+            )
+        rows = self._run(
+            [("SELECT to_regclass(?) IS NOT NULL AS present", (self.names["access_checkpoints"],))], fetch=True
+        )
         return bool(rows and rows[0]["present"])
 
     # --- plumbing: one transaction, SQL written with ? placeholders and {table} names ----------
@@ -128,8 +145,12 @@ class ServiceStore:
                 cursor.execute(text.replace("?", "%s") if self.kind == "postgres" else text, params)
                 if not fetch:
                     return []
-                return [dict(row) if not isinstance(row, tuple) else
-                        dict(zip([d[0] for d in cursor.description], row, strict=True)) for row in cursor.fetchall()]
+                return [
+                    dict(row)
+                    if not isinstance(row, tuple)
+                    else dict(zip([d[0] for d in cursor.description], row, strict=True))
+                    for row in cursor.fetchall()
+                ]
 
             return work(run_store)
 
@@ -143,9 +164,17 @@ class ServiceStore:
         return self._transact(work)
 
     # --- keys ---------------------------------------------------------------------------------
-    def create_key(self, role: str, *, channel: str | None = None, institution: str | None = None,
-                   region: str | None = None, name: str | None = None, expires_days: int | None = None,
-                   by: str = "cli") -> dict[str, Any]:
+    def create_key(
+        self,
+        role: str,
+        *,
+        channel: str | None = None,
+        institution: str | None = None,
+        region: str | None = None,
+        name: str | None = None,
+        expires_days: int | None = None,
+        by: str = "cli",
+    ) -> dict[str, Any]:
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
         key_id = "k_" + secrets.token_hex(8)
@@ -154,30 +183,53 @@ class ServiceStore:
         expires = None
         if expires_days is not None:
             expires = (datetime.now(UTC) + timedelta(days=expires_days)).isoformat(timespec="seconds")
-        row = {"key_id": key_id, "role": role, "channel": channel, "institution": institution, "region": region,
-               "name": name, "created_at": created, "expires_at": expires, "revoked_at": None}
-        self._run([
-            ("INSERT INTO {keys} (key_id, token_sha256, role, channel, institution, region, name, created_at, "
-             "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-             (key_id, token_hash(token), role, channel, institution, region, name, created, expires)),
-            ("INSERT INTO {key_log} (at, key_id, action, detail) VALUES (?, ?, 'created', ?)",
-             (created, key_id, f"role={role} by={by}")),
-        ])
+        row = {
+            "key_id": key_id,
+            "role": role,
+            "channel": channel,
+            "institution": institution,
+            "region": region,
+            "name": name,
+            "created_at": created,
+            "expires_at": expires,
+            "revoked_at": None,
+        }
+        self._run(
+            [
+                (
+                    "INSERT INTO {keys} (key_id, token_sha256, role, channel, institution, region, name, created_at, "
+                    "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (key_id, token_hash(token), role, channel, institution, region, name, created, expires),
+                ),
+                (
+                    "INSERT INTO {key_log} (at, key_id, action, detail) VALUES (?, ?, 'created', ?)",
+                    (created, key_id, f"role={role} by={by}"),
+                ),
+            ]
+        )
         return {"key_id": key_id, "token": token, **{k: v for k, v in row.items() if k != "key_id"}}
 
     def list_keys(self) -> list[dict[str, Any]]:
-        return self._run([(f"SELECT {', '.join(_KEY_COLUMNS)} FROM {{keys}} ORDER BY created_at, key_id", ())],
-                         fetch=True)
+        return self._run(
+            [(f"SELECT {', '.join(_KEY_COLUMNS)} FROM {{keys}} ORDER BY created_at, key_id", ())], fetch=True
+        )
 
     def revoke_key(self, key_id: str, by: str = "cli") -> bool:
         at = now_iso()
-        found = self._run([("SELECT key_id FROM {keys} WHERE key_id = ? AND revoked_at IS NULL", (key_id,))],
-                          fetch=True)
+        found = self._run(
+            [("SELECT key_id FROM {keys} WHERE key_id = ? AND revoked_at IS NULL", (key_id,))], fetch=True
+        )
         if not found:
             return False
-        self._run([("UPDATE {keys} SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL", (at, key_id)),
-                   ("INSERT INTO {key_log} (at, key_id, action, detail) VALUES (?, ?, 'revoked', ?)",
-                    (at, key_id, f"by={by}"))])
+        self._run(
+            [
+                ("UPDATE {keys} SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL", (at, key_id)),
+                (
+                    "INSERT INTO {key_log} (at, key_id, action, detail) VALUES (?, ?, 'revoked', ?)",
+                    (at, key_id, f"by={by}"),
+                ),
+            ]
+        )
         with self._keys_lock:
             for digest in [d for d, (_, key) in self._keys.items() if key["key_id"] == key_id]:
                 del self._keys[digest]
@@ -199,8 +251,9 @@ class ServiceStore:
             return cached
         digest = token_hash(token)
         read_at = time.monotonic()
-        rows = self._run([(f"SELECT {', '.join(_KEY_COLUMNS)} FROM {{keys}} WHERE token_sha256 = ?",
-                           (digest,))], fetch=True)
+        rows = self._run(
+            [(f"SELECT {', '.join(_KEY_COLUMNS)} FROM {{keys}} WHERE token_sha256 = ?", (digest,))], fetch=True
+        )
         key = rows[0] if rows else None
         valid = not (key is None or key["revoked_at"] or (key["expires_at"] and key["expires_at"] <= now_iso()))
         with self._keys_lock:
@@ -220,20 +273,33 @@ class ServiceStore:
         if not self.use_due(key_id):
             return
         self._last_use[key_id] = time.monotonic()
-        self._run([("INSERT INTO {key_log} (at, key_id, action, detail) VALUES (?, ?, 'used', ?)",
-                    (now_iso(), key_id, endpoint))])
+        self._run(
+            [
+                (
+                    "INSERT INTO {key_log} (at, key_id, action, detail) VALUES (?, ?, 'used', ?)",
+                    (now_iso(), key_id, endpoint),
+                )
+            ]
+        )
 
     def key_log(self, key_id: str | None = None) -> list[dict[str, Any]]:
         where, params = ("WHERE key_id = ?", (key_id,)) if key_id else ("", ())
-        return self._run([(f"SELECT at, key_id, action, detail FROM {{key_log}} {where} ORDER BY at", params)],
-                         fetch=True)
+        return self._run(
+            [(f"SELECT at, key_id, action, detail FROM {{key_log}} {where} ORDER BY at", params)], fetch=True
+        )
 
     # --- who read whose data ------------------------------------------------------------------
     def record_access(self, key: dict[str, Any], person: str, endpoint: str, purpose: str) -> None:
         """Append one entry to the hash chain (under a table lock on PostgreSQL: several server
         processes append to one chain, never to forks of it)."""
-        entry = {"at": now_iso(), "key_id": key["key_id"], "role": key["role"], "person": person,
-                 "endpoint": endpoint, "purpose": purpose}
+        entry = {
+            "at": now_iso(),
+            "key_id": key["key_id"],
+            "role": key["role"],
+            "person": person,
+            "endpoint": endpoint,
+            "purpose": purpose,
+        }
 
         def append(run: Run) -> None:
             if self.kind == "postgres":
@@ -242,37 +308,69 @@ class ServiceStore:
             sequence = last[0]["sequence"] + 1 if last else 1
             previous = last[0]["entry_sha256"] if last else access_chain.GENESIS
             digest = access_chain.entry_digest(previous, {**entry, "sequence": sequence})
-            run("INSERT INTO {access_log} (sequence, at, key_id, role, person, endpoint, purpose, previous_sha256, "
+            run(
+                "INSERT INTO {access_log} (sequence, at, key_id, role, person, endpoint, purpose, previous_sha256, "
                 "entry_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (sequence, entry["at"], entry["key_id"], entry["role"], person, endpoint, purpose, previous, digest))
+                (sequence, entry["at"], entry["key_id"], entry["role"], person, endpoint, purpose, previous, digest),
+            )
 
         self._transact(append)
 
     def access_entries(self) -> list[dict[str, Any]]:
-        return self._run([("SELECT sequence, at, key_id, role, person, endpoint, purpose, previous_sha256, "
-                           "entry_sha256 FROM {access_log} ORDER BY sequence", ())], fetch=True)
+        return self._run(
+            [
+                (
+                    "SELECT sequence, at, key_id, role, person, endpoint, purpose, previous_sha256, "
+                    "entry_sha256 FROM {access_log} ORDER BY sequence",
+                    (),
+                )
+            ],
+            fetch=True,
+        )
 
     def access_checkpoints(self) -> list[dict[str, Any]]:
-        return self._run([("SELECT sequence, head_sha256, sealed_at, previous_sha256, public_key, signature "
-                           "FROM {access_checkpoints} ORDER BY sequence", ())], fetch=True)
+        return self._run(
+            [
+                (
+                    "SELECT sequence, head_sha256, sealed_at, previous_sha256, public_key, signature "
+                    "FROM {access_checkpoints} ORDER BY sequence",
+                    (),
+                )
+            ],
+            fetch=True,
+        )
 
     def seal_access_log(self, seed: bytes, sealed_at: str) -> dict[str, Any] | None:
         """Sign the chain's head (nothing new since the last checkpoint: no new checkpoint)."""
+
         def seal(run: Run) -> dict[str, Any] | None:
             if self.kind == "postgres":
                 run("LOCK TABLE {access_log} IN EXCLUSIVE MODE")
             head = run("SELECT sequence, entry_sha256 FROM {access_log} ORDER BY sequence DESC LIMIT 1", (), True)
-            last = run("SELECT sequence, head_sha256, sealed_at, previous_sha256 FROM {access_checkpoints} "
-                       "ORDER BY sequence DESC LIMIT 1", (), True)
+            last = run(
+                "SELECT sequence, head_sha256, sealed_at, previous_sha256 FROM {access_checkpoints} "
+                "ORDER BY sequence DESC LIMIT 1",
+                (),
+                True,
+            )
             if not head or (last and last[0]["sequence"] == head[0]["sequence"]):
                 return None
             previous = access_chain.checkpoint_digest(last[0]) if last else access_chain.GENESIS
-            content = {"sequence": head[0]["sequence"], "head_sha256": head[0]["entry_sha256"],
-                       "sealed_at": sealed_at, "previous_sha256": previous}
+            content = {
+                "sequence": head[0]["sequence"],
+                "head_sha256": head[0]["entry_sha256"],
+                "sealed_at": sealed_at,
+                "previous_sha256": previous,
+            }
             checkpoint = access_chain.sign(seed, content)
-            run("INSERT INTO {access_checkpoints} (sequence, head_sha256, sealed_at, previous_sha256, public_key, "
-                "signature) VALUES (?, ?, ?, ?, ?, ?)", tuple(checkpoint[name] for name in (
-                    "sequence", "head_sha256", "sealed_at", "previous_sha256", "public_key", "signature")))
+            run(
+                "INSERT INTO {access_checkpoints} (sequence, head_sha256, sealed_at, previous_sha256, public_key, "
+                "signature) VALUES (?, ?, ?, ?, ?, ?)",
+                tuple(
+                    checkpoint[name]
+                    for name in ("sequence", "head_sha256", "sealed_at", "previous_sha256", "public_key", "signature")
+                ),
+            )
             return checkpoint
 
         return self._transact(seal)
@@ -281,5 +379,13 @@ class ServiceStore:
         return access_chain.verify(self.access_entries(), self.access_checkpoints(), trusted)
 
     def access_log(self, person: str, limit: int = 1000) -> list[dict[str, Any]]:
-        return self._run([("SELECT at, key_id, role, person, endpoint, purpose FROM {access_log} WHERE person = ? "
-                           "ORDER BY sequence LIMIT ?", (person, limit))], fetch=True)
+        return self._run(
+            [
+                (
+                    "SELECT at, key_id, role, person, endpoint, purpose FROM {access_log} WHERE person = ? "
+                    "ORDER BY sequence LIMIT ?",
+                    (person, limit),
+                )
+            ],
+            fetch=True,
+        )

@@ -59,8 +59,12 @@ class Views:
         deadline = time.monotonic() + WAIT_FOR_VIEWS_MAX_S
         while self.position() < min_position:
             if time.monotonic() >= deadline:
-                raise Problem(503, "VIEWS_BEHIND", f"views did not reach position {min_position} in time",
-                              headers={"Retry-After": "1"})
+                raise Problem(
+                    503,
+                    "VIEWS_BEHIND",
+                    f"views did not reach position {min_position} in time",
+                    headers={"Retry-After": "1"},
+                )
             self.catch_up()
 
     def read(self, function: Any, *args: Any) -> Any:

@@ -47,8 +47,13 @@ class Written:
 
 
 class GroupCommitWriter:
-    def __init__(self, app: Any, batch_max: int = BATCH_MAX_DEFAULT, wait_ms: float = WAIT_MS_DEFAULT,
-                 observe: Observer | None = None):
+    def __init__(
+        self,
+        app: Any,
+        batch_max: int = BATCH_MAX_DEFAULT,
+        wait_ms: float = WAIT_MS_DEFAULT,
+        observe: Observer | None = None,
+    ):
         self.app = app
         self.batch_max = batch_max
         self.wait_s = wait_ms / 1000
@@ -125,7 +130,7 @@ class GroupCommitWriter:
         outcomes: list[Outcome] = []
         at = 0
         for request_texts, future in taken:
-            outcomes.append((future, Written(answers[at:at + len(request_texts)], position), None))
+            outcomes.append((future, Written(answers[at : at + len(request_texts)], position), None))
             at += len(request_texts)
         settle(outcomes)
 

@@ -42,8 +42,14 @@ STOP_TIMEOUT_S = 10.0
 class ProcessWriter(GroupCommitWriter):
     """Group commit with the deciding and storing done by a child process."""
 
-    def __init__(self, settings: Any, batch_max: int = BATCH_MAX_DEFAULT, wait_ms: float = WAIT_MS_DEFAULT,
-                 observe: Observer | None = None, rules_override: str | None = None):
+    def __init__(
+        self,
+        settings: Any,
+        batch_max: int = BATCH_MAX_DEFAULT,
+        wait_ms: float = WAIT_MS_DEFAULT,
+        observe: Observer | None = None,
+        rules_override: str | None = None,
+    ):
         self.settings = settings
         self.rules_override = rules_override
         self._child: multiprocessing.process.BaseProcess | None = None
@@ -54,8 +60,11 @@ class ProcessWriter(GroupCommitWriter):
 
     def describe(self) -> dict[str, Any]:
         child = self._child
-        return {"writer": "process", "group_commit": True,
-                "writer_pid": child.pid if child is not None and child.is_alive() else None}
+        return {
+            "writer": "process",
+            "group_commit": True,
+            "writer_pid": child.pid if child is not None and child.is_alive() else None,
+        }
 
     def _prepare(self) -> None:
         """Start the child before the first request needs it (a failure is reported, and the
@@ -70,8 +79,10 @@ class ProcessWriter(GroupCommitWriter):
             outcome = pipe.recv()
         except (EOFError, OSError) as error:
             self._discard()
-            raise StorageError("the writer process stopped: outcome unknown, stored or not; re-send the "
-                               f"commands with the same Idempotency-Key ({type(error).__name__})") from None
+            raise StorageError(
+                "the writer process stopped: outcome unknown, stored or not; re-send the "
+                f"commands with the same Idempotency-Key ({type(error).__name__})"
+            ) from None
         if outcome[0] == "error":
             raise outcome[1]
         return outcome[1], outcome[2]
@@ -83,8 +94,9 @@ class ProcessWriter(GroupCommitWriter):
             self._discard()
             context = multiprocessing.get_context("spawn")
             ours, theirs = context.Pipe()
-            child = context.Process(target=child_main, args=(self.settings, self.rules_override, theirs),
-                                    name="ledger-writer", daemon=True)
+            child = context.Process(
+                target=child_main, args=(self.settings, self.rules_override, theirs), name="ledger-writer", daemon=True
+            )
             child.start()
             theirs.close()
             if not ours.poll(START_TIMEOUT_S):
@@ -147,4 +159,3 @@ def child_main(settings: Any, rules_override: str | None, pipe: Connection) -> N
                 pipe.send(("error", as_ledger_error(error)))
     finally:
         app.close()
-

@@ -67,8 +67,10 @@ def run_bench(settings: Settings, scale_name: str = "small", seed: int = 1, log:
     lines = list(simulate(scale.persons, scale.months, seed))
     start = last_month_start(lines)
     history, measured = lines[:start], lines[start:]
-    say(f"workload: {len(lines)} commands ({scale.persons} persons, {scale.months} months); "
-        f"measured slice: the last month, {len(measured)} commands after {len(history)}")
+    say(
+        f"workload: {len(lines)} commands ({scale.persons} persons, {scale.months} months); "
+        f"measured slice: the last month, {len(measured)} commands after {len(history)}"
+    )
     app = LedgerApp(settings)
     prefetcher = Prefetcher()
     history_s = timed_batches(app, history, scale.batch_size, prefetcher)
@@ -90,9 +92,13 @@ def run_bench(settings: Settings, scale_name: str = "small", seed: int = 1, log:
     rebuild = rebuild_in_child(settings)
     say(f"rebuild ({rebuild['rebuild_source']}): {rebuild['rebuild_events_per_s']:.0f} events/s")
     return {
-        "scale": scale_name, "backend": backend_name(settings), "workload_commands": len(lines),
-        "baseline_commands": len(measured), "measured_from_command": start + 1,
-        "events_before_measured_slice": history_events, "batch_size": scale.batch_size,
+        "scale": scale_name,
+        "backend": backend_name(settings),
+        "workload_commands": len(lines),
+        "baseline_commands": len(measured),
+        "measured_from_command": start + 1,
+        "events_before_measured_slice": history_events,
+        "batch_size": scale.batch_size,
         "commands_per_s": round(len(measured) / grouped_s, 1),
         "baseline_commands_per_s": round(len(measured) / baseline_s, 1),
         "speedup": round(baseline_s / grouped_s, 2),
@@ -146,12 +152,17 @@ def copy_history(source: Any, target: Any, history: list[str], batch_size: int) 
     to_schema = Identifier(target.recorder.datastore.schema)
     with target.recorder.datastore.transaction(commit=True) as cursor:
         for table, order in tables:
-            cursor.execute(SQL(
-                "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
-                "SELECT originator_id, originator_version, topic, state FROM {}.{} " + order
-            ).format(to_schema, Identifier(table), from_schema, Identifier(table)))
-            cursor.execute(SQL("SELECT (SELECT count(*) FROM {}.{}) = (SELECT count(*) FROM {}.{}) AS same").format(
-                to_schema, Identifier(table), from_schema, Identifier(table)))
+            cursor.execute(
+                SQL(
+                    "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
+                    "SELECT originator_id, originator_version, topic, state FROM {}.{} " + order
+                ).format(to_schema, Identifier(table), from_schema, Identifier(table))
+            )
+            cursor.execute(
+                SQL("SELECT (SELECT count(*) FROM {}.{}) = (SELECT count(*) FROM {}.{}) AS same").format(
+                    to_schema, Identifier(table), from_schema, Identifier(table)
+                )
+            )
             if not cursor.fetchone()["same"]:
                 raise RuntimeError(f"bench: the baseline store's copy of {table} differs from the original")
 
@@ -211,12 +222,21 @@ def audit_lines(number: str, events: int) -> Iterator[str]:
     for n in range(1, events):
         at += timedelta(minutes=7)
         if n % 2:
-            yield json.dumps({"type": "credit", "person": number, "amount": "20.00", "source": "adjustment",
-                              "at": at.isoformat()})
+            yield json.dumps(
+                {"type": "credit", "person": number, "amount": "20.00", "source": "adjustment", "at": at.isoformat()}
+            )
         else:
-            yield json.dumps({"type": "deduct", "settlement_id": f"AUDIT-{n:06d}", "patient": number,
-                              "amount": "12.50", "category": "pharmacy", "institution": "PH-AUDIT",
-                              "at": at.isoformat()})
+            yield json.dumps(
+                {
+                    "type": "deduct",
+                    "settlement_id": f"AUDIT-{n:06d}",
+                    "patient": number,
+                    "amount": "12.50",
+                    "category": "pharmacy",
+                    "institution": "PH-AUDIT",
+                    "at": at.isoformat(),
+                }
+            )
 
 
 def audit_replay(app: Any, settings: Settings, batch_size: int) -> dict[str, float]:
@@ -239,8 +259,10 @@ def audit_replay(app: Any, settings: Settings, batch_size: int) -> dict[str, flo
             raise RuntimeError("audit replay loaded the wrong version")
     reader.close()
     timings.sort()
-    return {"audit_replay_ms_p50": round(statistics.median(timings), 2),
-            "audit_replay_ms_p99": round(timings[int(len(timings) * 0.99) - 1], 2)}
+    return {
+        "audit_replay_ms_p50": round(statistics.median(timings), 2),
+        "audit_replay_ms_p99": round(timings[int(len(timings) * 0.99) - 1], 2),
+    }
 
 
 # --- rebuild -------------------------------------------------------------------------------
@@ -260,8 +282,13 @@ def streaming_fold(app: Any, page_size: int = FOLD_PAGE_SIZE) -> dict[str, Any]:
         credited_fen += getattr(event, "amount_fen", 0) if name == "AccountCredited" else 0
         debited_fen += getattr(event, "amount_fen", 0) if name in ("AidDebited", "DeductionSettled") else 0
         events += 1
-    return {"events": events, "by_type": by_type, "by_month": by_month,
-            "credited_fen": credited_fen, "debited_fen": debited_fen}
+    return {
+        "events": events,
+        "by_type": by_type,
+        "by_month": by_month,
+        "credited_fen": credited_fen,
+        "debited_fen": debited_fen,
+    }
 
 
 def peak_rss_kb() -> int:
@@ -291,18 +318,32 @@ def rebuild_worker(settings: Settings) -> dict[str, Any]:
     ViewRunner(app).rebuild()  # the default rebuild page size, as `ledger rebuild` uses it
     elapsed = time.perf_counter() - start
     app.close()
-    return {"rebuild_events_per_s": events / elapsed if elapsed else 0.0, "rebuild_peak_rss_mb": peak_rss_kb() / 1024,
-            "rebuild_source": source, "rebuild_events": events}
+    return {
+        "rebuild_events_per_s": events / elapsed if elapsed else 0.0,
+        "rebuild_peak_rss_mb": peak_rss_kb() / 1024,
+        "rebuild_source": source,
+        "rebuild_events": events,
+    }
 
 
 def rebuild_in_child(settings: Settings) -> dict[str, Any]:
     if settings.backend == "memory":
-        return {"rebuild_events_per_s": float("nan"), "rebuild_peak_rss_mb": float("nan"),
-                "rebuild_source": "not measured on the in-memory store (needs a shared database)"}
+        return {
+            "rebuild_events_per_s": float("nan"),
+            "rebuild_peak_rss_mb": float("nan"),
+            "rebuild_source": "not measured on the in-memory store (needs a shared database)",
+        }
     env = dict(os.environ, LEDGER_BENCH_DB=settings.db, LEDGER_BENCH_KEY=settings.pseudonym_key.decode())
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    completed = subprocess.run([sys.executable, "-m", "infra.tools.bench"], env=env, capture_output=True, text=True,
-                               timeout=1800, check=False, cwd=root)
+    completed = subprocess.run(
+        [sys.executable, "-m", "infra.tools.bench"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+        cwd=root,
+    )
     if completed.returncode != 0:
         raise RuntimeError(f"rebuild worker failed: {completed.stderr.strip()[-500:]}")
     return json.loads(completed.stdout.strip().splitlines()[-1])
@@ -313,6 +354,9 @@ def human_table(result: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 if __name__ == "__main__":  # the rebuild worker (see rebuild_in_child)
-    worker_settings = Settings(db=os.environ["LEDGER_BENCH_DB"], pseudonym_key=os.environ["LEDGER_BENCH_KEY"].encode(),
-                               using_development_key=False)
+    worker_settings = Settings(
+        db=os.environ["LEDGER_BENCH_DB"],
+        pseudonym_key=os.environ["LEDGER_BENCH_KEY"].encode(),
+        using_development_key=False,
+    )
     print(json.dumps(rebuild_worker(worker_settings)))

@@ -42,8 +42,10 @@ def raw_postgres(settings: Settings, sample: list[tuple], rows: int) -> dict[str
     table = f'"{schema or "public"}".bench_raw_events'
     with psycopg.connect(base) as conn:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
-        conn.execute(f"CREATE TABLE {table} (notification_id bigserial PRIMARY KEY, originator_id uuid, "
-                     "originator_version bigint, topic text, state bytea)")
+        conn.execute(
+            f"CREATE TABLE {table} (notification_id bigserial PRIMARY KEY, originator_id uuid, "
+            "originator_version bigint, topic text, state bytea)"
+        )
         conn.commit()
         start = time.perf_counter()
         chunk: list[tuple] = []
@@ -58,8 +60,9 @@ def raw_postgres(settings: Settings, sample: list[tuple], rows: int) -> dict[str
         scanned = 0
         with conn.cursor(name="bench_scan") as cursor:
             cursor.itersize = 10_000
-            cursor.execute(f"SELECT originator_id, originator_version, topic, state FROM {table} "
-                           "ORDER BY notification_id")
+            cursor.execute(
+                f"SELECT originator_id, originator_version, topic, state FROM {table} ORDER BY notification_id"
+            )
             for _ in cursor:
                 scanned += 1
         scan_s = time.perf_counter() - start
@@ -72,9 +75,10 @@ def raw_postgres(settings: Settings, sample: list[tuple], rows: int) -> dict[str
 def copy_rows(conn: Any, table: str, rows: list[tuple]) -> None:
     if not rows:
         return
-    with conn.cursor() as cursor, cursor.copy(
-        f"COPY {table} (originator_id, originator_version, topic, state) FROM STDIN"
-    ) as copy:
+    with (
+        conn.cursor() as cursor,
+        cursor.copy(f"COPY {table} (originator_id, originator_version, topic, state) FROM STDIN") as copy,
+    ):
         for row in rows:
             copy.write_row(row)
     conn.commit()
@@ -87,23 +91,30 @@ def raw_sqlite(settings: Settings, sample: list[tuple], rows: int) -> dict[str, 
     remove_sqlite(path)
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("CREATE TABLE raw (notification_id INTEGER PRIMARY KEY, originator_id TEXT, "
-                 "originator_version INTEGER, topic TEXT, state BLOB)")
+    conn.execute(
+        "CREATE TABLE raw (notification_id INTEGER PRIMARY KEY, originator_id TEXT, "
+        "originator_version INTEGER, topic TEXT, state BLOB)"
+    )
     start = time.perf_counter()
     chunk: list[tuple] = []
     for row in equivalent_rows(sample, rows):
         chunk.append((str(row[0]), row[1], row[2], row[3]))
         if len(chunk) == 10_000:
             conn.executemany(
-                "INSERT INTO raw (originator_id, originator_version, topic, state) VALUES (?,?,?,?)", chunk)
+                "INSERT INTO raw (originator_id, originator_version, topic, state) VALUES (?,?,?,?)", chunk
+            )
             conn.commit()
             chunk = []
     conn.executemany("INSERT INTO raw (originator_id, originator_version, topic, state) VALUES (?,?,?,?)", chunk)
     conn.commit()
     insert_s = time.perf_counter() - start
     start = time.perf_counter()
-    scanned = sum(1 for _ in conn.execute("SELECT originator_id, originator_version, topic, state FROM raw "
-                                          "ORDER BY notification_id"))
+    scanned = sum(
+        1
+        for _ in conn.execute(
+            "SELECT originator_id, originator_version, topic, state FROM raw ORDER BY notification_id"
+        )
+    )
     scan_s = time.perf_counter() - start
     conn.close()
     remove_sqlite(path)

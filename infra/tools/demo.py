@@ -46,39 +46,145 @@ STORY: list[tuple[str, dict]] = [
     ("", {"type": "credit", "person": FATHER, "amount": "500.00", "source": "monthly_contribution", "at": _t(2)}),
     ("", {"type": "credit", "person": MOTHER, "amount": "800.00", "source": "monthly_contribution", "at": _t(2)}),
     ("Family-account bindings (亲情账户): who may present whose e-voucher", {}),
-    ("", {"type": "bind", "binder": FATHER, "member": CHILD, "relationship": "child", "channel": "alipay",
-          "verification": "documents", "at": _t(3)}),
-    ("", {"type": "bind", "binder": MOTHER, "member": CHILD, "relationship": "child", "channel": "nhsa_app",
-          "verification": "documents", "at": _t(3, 10)}),
-    ("", {"type": "bind", "binder": FATHER, "member": GRANDPA, "relationship": "parent", "channel": "wechat",
-          "verification": "face", "at": _t(3, 11)}),
-    ("Refused binds are recorded too, with the rule that refused them (\"why can't I bind?\")", {}),
-    ("", {"type": "bind", "binder": UNCLE, "member": CHILD, "relationship": "other", "channel": "counter",
-          "verification": "counter", "at": _t(4)}),
-    ("", {"type": "bind", "binder": FATHER, "member": MOTHER, "relationship": "spouse", "channel": "alipay",
-          "verification": "documents", "at": _t(4, 10)}),
+    (
+        "",
+        {
+            "type": "bind",
+            "binder": FATHER,
+            "member": CHILD,
+            "relationship": "child",
+            "channel": "alipay",
+            "verification": "documents",
+            "at": _t(3),
+        },
+    ),
+    (
+        "",
+        {
+            "type": "bind",
+            "binder": MOTHER,
+            "member": CHILD,
+            "relationship": "child",
+            "channel": "nhsa_app",
+            "verification": "documents",
+            "at": _t(3, 10),
+        },
+    ),
+    (
+        "",
+        {
+            "type": "bind",
+            "binder": FATHER,
+            "member": GRANDPA,
+            "relationship": "parent",
+            "channel": "wechat",
+            "verification": "face",
+            "at": _t(3, 11),
+        },
+    ),
+    ('Refused binds are recorded too, with the rule that refused them ("why can\'t I bind?")', {}),
+    (
+        "",
+        {
+            "type": "bind",
+            "binder": UNCLE,
+            "member": CHILD,
+            "relationship": "other",
+            "channel": "counter",
+            "verification": "counter",
+            "at": _t(4),
+        },
+    ),
+    (
+        "",
+        {
+            "type": "bind",
+            "binder": FATHER,
+            "member": MOTHER,
+            "relationship": "spouse",
+            "channel": "alipay",
+            "verification": "documents",
+            "at": _t(4, 10),
+        },
+    ),
     ("Mutual-aid authorizations (家庭共济): a binding alone never moves money", {}),
     ("", {"type": "authorize", "authorizer": FATHER, "beneficiary": CHILD, "relationship": "child", "at": _t(5)}),
     ("", {"type": "authorize", "authorizer": MOTHER, "beneficiary": CHILD, "relationship": "child", "at": _t(5, 10)}),
-    ("", {"type": "authorize", "authorizer": GRANDPA, "beneficiary": CHILD, "relationship": "grandchild",
-          "at": _t(5, 11)}),
+    (
+        "",
+        {
+            "type": "authorize",
+            "authorizer": GRANDPA,
+            "beneficiary": CHILD,
+            "relationship": "grandchild",
+            "at": _t(5, 11),
+        },
+    ),
     ("", {"type": "authorize", "authorizer": UNCLE, "beneficiary": CHILD, "relationship": "child", "at": _t(5, 12)}),
     ("Grandpa buys medicine; the pharmacy later disputes a duplicate charge, corrected by a reversal", {}),
-    ("", {"type": "deduct", "settlement_id": "BJ-2025-0315-001201", "patient": GRANDPA, "amount": "150.00",
-          "category": "pharmacy", "institution": "Tongrentang Pharmacy", "presented_by": FATHER, "at": _t(7)}),
-    ("", {"type": "reverse", "settlement_id": "BJ-2025-0315-001201", "reason": "duplicate charge confirmed by pharmacy",
-          "at": _t(8)}),
+    (
+        "",
+        {
+            "type": "deduct",
+            "settlement_id": "BJ-2025-0315-001201",
+            "patient": GRANDPA,
+            "amount": "150.00",
+            "category": "pharmacy",
+            "institution": "Tongrentang Pharmacy",
+            "presented_by": FATHER,
+            "at": _t(7),
+        },
+    ),
+    (
+        "",
+        {
+            "type": "reverse",
+            "settlement_id": "BJ-2025-0315-001201",
+            "reason": "duplicate charge confirmed by pharmacy",
+            "at": _t(8),
+        },
+    ),
     ("The child is treated in hospital; Father presents her e-voucher", {}),
-    ("", {"type": "deduct", "settlement_id": "BJ-2025-0310-000417", "patient": CHILD, "amount": "4300.00",
-          "category": "hospital_self_pay", "institution": "Beijing Children's Hospital", "presented_by": FATHER,
-          "at": _t(10)}),
+    (
+        "",
+        {
+            "type": "deduct",
+            "settlement_id": "BJ-2025-0310-000417",
+            "patient": CHILD,
+            "amount": "4300.00",
+            "category": "hospital_self_pay",
+            "institution": "Beijing Children's Hospital",
+            "presented_by": FATHER,
+            "at": _t(10),
+        },
+    ),
     ("The hospital's system resubmits the same settlement: no money moves twice", {}),
-    ("", {"type": "deduct", "settlement_id": "BJ-2025-0310-000417", "patient": CHILD, "amount": "4300.00",
-          "category": "hospital_self_pay", "institution": "Beijing Children's Hospital", "presented_by": FATHER,
-          "at": _t(10, 12)}),
+    (
+        "",
+        {
+            "type": "deduct",
+            "settlement_id": "BJ-2025-0310-000417",
+            "patient": CHILD,
+            "amount": "4300.00",
+            "category": "hospital_self_pay",
+            "institution": "Beijing Children's Hospital",
+            "presented_by": FATHER,
+            "at": _t(10, 12),
+        },
+    ),
     ("A wellness purchase cannot be paid from personal accounts", {}),
-    ("", {"type": "deduct", "settlement_id": "BJ-2025-0312-000092", "patient": GRANDPA, "amount": "88.00",
-          "category": "wellness", "institution": "Health Store", "at": _t(12)}),
+    (
+        "",
+        {
+            "type": "deduct",
+            "settlement_id": "BJ-2025-0312-000092",
+            "patient": GRANDPA,
+            "amount": "88.00",
+            "category": "wellness",
+            "institution": "Health Store",
+            "at": _t(12),
+        },
+    ),
 ]
 
 
@@ -91,11 +197,15 @@ def _describe(command: dict, result: dict) -> str:
         rule = f" (rule {error['rule']} of {error['rule_version']})" if error.get("rule_version") else ""
         return f"[red]✗ {kind} {who}[/] → [bold]{error['code']}[/]: {error['message']}{rule}"
     if kind == "deduct":
-        paid = ", ".join(f"{NAMES_BY_MASK[line['person']]} {format_fen(line['amount_fen'])}"
-                         for line in result["lines"]) or "nothing"
+        paid = (
+            ", ".join(f"{NAMES_BY_MASK[line['person']]} {format_fen(line['amount_fen'])}" for line in result["lines"])
+            or "nothing"
+        )
         dup = " [yellow](duplicate: original result returned)[/]" if result["duplicate"] else ""
-        return (f"[green]✓ deduct[/] {format_fen(result['amount_fen'])} yuan for {names[0]}: paid by {paid}; "
-                f"out of pocket {format_fen(result['out_of_pocket_fen'])} under {result['rule_version']}{dup}")
+        return (
+            f"[green]✓ deduct[/] {format_fen(result['amount_fen'])} yuan for {names[0]}: paid by {paid}; "
+            f"out of pocket {format_fen(result['out_of_pocket_fen'])} under {result['rule_version']}{dup}"
+        )
     if kind == "reverse":
         return f"[green]✓ reverse[/] refunded {format_fen(result['refunded_fen'])} yuan to the accounts that paid"
     return f"[green]✓ {kind}[/] {who}" + (f" under {result['rule_version']}" if "rule_version" in result else "")
@@ -120,10 +230,15 @@ def run_demo(db: str) -> None:
     rows = []
     for raw, name in NAMES.items():
         person = app.get_person(raw)
-        rows.append({"who": name, "person": person.masked, "status": person.status,
-                     "balance (yuan)": format_fen(person.balance_fen),
-                     "binds/bound by/aided by":
-                         f"{len(person.members)}/{len(person.binders)}/{len(person.authorizers)}"})
+        rows.append(
+            {
+                "who": name,
+                "person": person.masked,
+                "status": person.status,
+                "balance (yuan)": format_fen(person.balance_fen),
+                "binds/bound by/aided by": f"{len(person.members)}/{len(person.binders)}/{len(person.authorizers)}",
+            }
+        )
     console.print(output.rows_table("Balances (yuan) and ties", rows))
     view = queries.bindings_view(app.get_person(FATHER))
     console.print(output.rows_table("Members Father may present", view["members"]))

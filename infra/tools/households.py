@@ -22,8 +22,16 @@ UNBIND_REASONS = ("binder_request", "member_request", "credential_removed", "sys
 UNBIND_WEIGHTS = (50, 25, 12, 8, 5)
 CATEGORIES = ("pharmacy", "hospital_self_pay", "resident_premium", "public_health", "fitness", "wellness")
 CATEGORY_WEIGHTS = (55, 30, 4, 4, 4, 3)
-INSTITUTIONS = ("PH-DASHENLIN", "PH-YIXINTANG", "PH-LAOBAIXING", "HOSP-CITY-1", "HOSP-CITY-2", "HOSP-TCM",
-                "CLINIC-COMMUNITY", "HOSP-CHILDREN")
+INSTITUTIONS = (
+    "PH-DASHENLIN",
+    "PH-YIXINTANG",
+    "PH-LAOBAIXING",
+    "HOSP-CITY-1",
+    "HOSP-CITY-2",
+    "HOSP-TCM",
+    "CLINIC-COMMUNITY",
+    "HOSP-CHILDREN",
+)
 
 
 @dataclass

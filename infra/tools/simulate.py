@@ -79,21 +79,44 @@ class Simulation:
             for k in range(1 if r.random() < 0.1 else 2):
                 age = max(22, couple_age + r.randint(-3, 3))
                 insurance = "employee" if r.random() < 0.78 else "resident"
-                home.adults.append(self._person(region, age, male=(k == 0) ^ (r.random() < 0.5), insurance=insurance,
-                                                role="adult", household=len(self.households) - 1))
+                home.adults.append(
+                    self._person(
+                        region,
+                        age,
+                        male=(k == 0) ^ (r.random() < 0.5),
+                        insurance=insurance,
+                        role="adult",
+                        household=len(self.households) - 1,
+                    )
+                )
             for _ in range(r.choices((0, 1, 2, 3), (22, 40, 30, 8))[0]):
                 age = r.randint(0, max(0, min(26, couple_age - 22)))
                 insurance = "employee" if age >= 22 and r.random() < 0.6 else "resident"
-                home.children.append(self._person(region, age, male=r.random() < 0.5, insurance=insurance,
-                                                   role="child", household=len(self.households) - 1))
+                home.children.append(
+                    self._person(
+                        region,
+                        age,
+                        male=r.random() < 0.5,
+                        insurance=insurance,
+                        role="child",
+                        household=len(self.households) - 1,
+                    )
+                )
             if r.random() < 0.4:
                 elder_region = region if r.random() < 0.65 else r.choice(REGIONS[r.choice(provinces)])
                 elder_age = min(95, couple_age + r.randint(24, 32))
                 for k in range(r.choice((1, 2))):
                     insurance = "employee" if r.random() < 0.45 else "resident"
-                    home.elders.append(self._person(elder_region, elder_age + r.randint(-2, 2), male=k == 0,
-                                                    insurance=insurance, role="elder",
-                                                    household=len(self.households) - 1))
+                    home.elders.append(
+                        self._person(
+                            elder_region,
+                            elder_age + r.randint(-2, 2),
+                            male=k == 0,
+                            insurance=insurance,
+                            role="elder",
+                            household=len(self.households) - 1,
+                        )
+                    )
         del self.people[persons:]
         for home in self.households:
             home.adults = [i for i in home.adults if i < persons]
@@ -128,16 +151,25 @@ class Simulation:
     def lines(self) -> Iterator[str]:
         for m in range(self.months):
             month_start = add_months(self.start, m)
-            self.at(datetime(month_start.year, month_start.month, 1, 0, 0, 0, tzinfo=CST),
-                    lambda when, m=m, month_start=month_start: self._plan_month(m, month_start))
+            self.at(
+                datetime(month_start.year, month_start.month, 1, 0, 0, 0, tzinfo=CST),
+                lambda when, m=m, month_start=month_start: self._plan_month(m, month_start),
+            )
         number = 0
         while self.queue:
             when, _, action = heapq.heappop(self.queue)
             for command in action(when):
                 number += 1  # every command gets an id, as a real sender's would, so re-sending is safe
-                yield json.dumps({"type": command.pop("type"), **command, "at": when.isoformat(),
-                                  "command_id": f"{self.id_prefix}-{number}"},
-                                 ensure_ascii=False, separators=(",", ":"))
+                yield json.dumps(
+                    {
+                        "type": command.pop("type"),
+                        **command,
+                        "at": when.isoformat(),
+                        "command_id": f"{self.id_prefix}-{number}",
+                    },
+                    ensure_ascii=False,
+                    separators=(",", ":"),
+                )
 
     # --- one month of life ---------------------------------------------------------------
     def _plan_month(self, m: int, month_start: date) -> list[dict]:
@@ -168,8 +200,10 @@ class Simulation:
             for authorizer in home.adults + home.elders:
                 for beneficiary in home.adults + home.children + home.elders:
                     if beneficiary != authorizer and r.random() < (0.5 if m <= 1 else 0.15):
-                        self.at(self.moment(month_start, 10, 28),
-                                lambda w, a=authorizer, b=beneficiary: self._authorize(a, b))
+                        self.at(
+                            self.moment(month_start, 10, 28),
+                            lambda w, a=authorizer, b=beneficiary: self._authorize(a, b),
+                        )
 
     def _plan_person(self, p: Resident, month_start: date) -> None:
         r = self.random
@@ -215,8 +249,9 @@ class Simulation:
         if p.status != "active" and self.random.random() > 0.05:
             return []
         low, high = (8_000, 60_000) if source == "monthly_contribution" else (1_000, 200_000)
-        return [{"type": "credit", "person": p.number, "amount": yuan(self.random.randint(low, high)),
-                 "source": source}]
+        return [
+            {"type": "credit", "person": p.number, "amount": yuan(self.random.randint(low, high)), "source": source}
+        ]
 
     def _bind(self, binder_index: int, member_index: int, when: datetime) -> list[dict]:
         r = self.random
@@ -236,8 +271,16 @@ class Simulation:
         if verification != "documents" or minor:
             binder.members.add(member_index)
             member.binders.add(binder_index)
-        return [{"type": "bind", "binder": binder.number, "member": member.number, "relationship": relationship,
-                 "channel": channel, "verification": verification}]
+        return [
+            {
+                "type": "bind",
+                "binder": binder.number,
+                "member": member.number,
+                "relationship": relationship,
+                "channel": channel,
+                "verification": verification,
+            }
+        ]
 
     def _unbind(self, binder_index: int, member_index: int, when: datetime) -> list[dict]:
         r = self.random
@@ -253,8 +296,9 @@ class Simulation:
         elif reason in ("system_forced", "policy_adjustment"):
             command["initiated_by"] = "system"
         if r.random() < 0.25:  # changed their mind: bind again, some within minutes
-            later = when + (timedelta(minutes=r.randint(1, 9)) if r.random() < 0.5
-                            else timedelta(days=r.randint(1, 20)))
+            later = when + (
+                timedelta(minutes=r.randint(1, 9)) if r.random() < 0.5 else timedelta(days=r.randint(1, 20))
+            )
             self.at(later, lambda w: self._bind(binder_index, member_index, w))
         return [command]
 
@@ -268,29 +312,49 @@ class Simulation:
             return []
         authorizer.beneficiaries.add(beneficiary_index)
         beneficiary.authorizers.add(authorizer_index)
-        return [{"type": "authorize", "authorizer": authorizer.number, "beneficiary": beneficiary.number,
-                 "relationship": relationship_of(authorizer, beneficiary, binding=False)}]
+        return [
+            {
+                "type": "authorize",
+                "authorizer": authorizer.number,
+                "beneficiary": beneficiary.number,
+                "relationship": relationship_of(authorizer, beneficiary, binding=False),
+            }
+        ]
 
     def _revoke(self, authorizer_index: int, beneficiary_index: int) -> list[dict]:
         authorizer, beneficiary = self.people[authorizer_index], self.people[beneficiary_index]
         authorizer.beneficiaries.discard(beneficiary_index)
         beneficiary.authorizers.discard(authorizer_index)
         initiated_by = "beneficiary" if self.random.random() < 0.3 else "authorizer"
-        return [{"type": "revoke", "authorizer": authorizer.number, "beneficiary": beneficiary.number,
-                 "initiated_by": initiated_by}]
+        return [
+            {
+                "type": "revoke",
+                "authorizer": authorizer.number,
+                "beneficiary": beneficiary.number,
+                "initiated_by": initiated_by,
+            }
+        ]
 
     def _deduct(self, p: Resident, when: datetime, category: str | None = None) -> list[dict]:
         r = self.random
         if p.status == "unenrolled":
             return []
         category = category or r.choices(CATEGORIES, CATEGORY_WEIGHTS)[0]
-        fen = {"pharmacy": (500, 30_000), "hospital_self_pay": (2_000, 300_000),
-               "resident_premium": (38_000, 40_000)}.get(category, (3_000, 80_000))
+        fen = {
+            "pharmacy": (500, 30_000),
+            "hospital_self_pay": (2_000, 300_000),
+            "resident_premium": (38_000, 40_000),
+        }.get(category, (3_000, 80_000))
         self.settlements += 1
         institution = r.choice(INSTITUTIONS)
-        command = {"type": "deduct", "settlement_id": f"{institution[:4]}-{when:%Y%m}-{self.settlements:08d}",
-                   "patient": p.number, "amount": yuan(r.randint(*fen)), "category": category,
-                   "institution": institution}
+        command = {
+            "type": "deduct",
+            "settlement_id": f"{institution[:4]}-{when:%Y%m}-{self.settlements:08d}",
+            "patient": p.number,
+            "amount": yuan(r.randint(*fen)),
+            "category": category,
+            "institution": institution,
+        }
         if p.binders and (p.role != "adult" or r.random() < 0.1) and r.random() < 0.45:
             command["presented_by"] = self.people[r.choice(sorted(p.binders))].number
         elif r.random() < 0.01:  # a relative who is not (or no longer) bound
@@ -335,8 +399,12 @@ class Simulation:
             return []
         p.status = "cancelled" if kind == "cancel" else "expired"
         for other in p.members | p.binders | p.beneficiaries | p.authorizers:
-            for ties in (self.people[other].members, self.people[other].binders,
-                         self.people[other].beneficiaries, self.people[other].authorizers):
+            for ties in (
+                self.people[other].members,
+                self.people[other].binders,
+                self.people[other].beneficiaries,
+                self.people[other].authorizers,
+            ):
                 ties.discard(p.index)
         p.members, p.binders, p.beneficiaries, p.authorizers = set(), set(), set(), set()
         reason = "deceased" if kind == "cancel" and p.role == "elder" else "insurance ended"

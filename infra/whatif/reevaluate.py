@@ -51,8 +51,13 @@ class Change:
     rule: str  # for the human summary: the rule that decides differently
 
     def to_dict(self) -> dict[str, Any]:
-        return {"at": local_iso(self.at), "command": self.command, "persons": self.persons,
-                "recorded": self.recorded, "reevaluated": self.reevaluated}
+        return {
+            "at": local_iso(self.at),
+            "command": self.command,
+            "persons": self.persons,
+            "recorded": self.recorded,
+            "reevaluated": self.reevaluated,
+        }
 
 
 @dataclass
@@ -72,26 +77,43 @@ class Report:
         return out
 
     def rules_changed_list(self) -> list[dict[str, Any]]:
-        return [{"code": "RULES_CHANGED", "rule_version": version, "recorded_digest": recorded,
-                 "current_digest": current, "decisions": n}
-                for (version, recorded, current), n in sorted(self.rules_changed.items())]
+        return [
+            {
+                "code": "RULES_CHANGED",
+                "rule_version": version,
+                "recorded_digest": recorded,
+                "current_digest": current,
+                "decisions": n,
+            }
+            for (version, recorded, current), n in sorted(self.rules_changed.items())
+        ]
 
     def summary_rows(self) -> list[dict[str, Any]]:
         """Changed decisions by month and rule (what the human output shows)."""
         counts: Counter = Counter()
         for change in self.changed:
-            counts[(month_of(change.at), change.command, change.rule, _outcome(change.recorded),
-                    _outcome(change.reevaluated))] += 1
-        return [{"month": m, "command": c, "rule": r, "recorded": a, "reevaluated": b, "decisions": n}
-                for (m, c, r, a, b), n in sorted(counts.items())]
+            counts[
+                (
+                    month_of(change.at),
+                    change.command,
+                    change.rule,
+                    _outcome(change.recorded),
+                    _outcome(change.reevaluated),
+                )
+            ] += 1
+        return [
+            {"month": m, "command": c, "rule": r, "recorded": a, "reevaluated": b, "decisions": n}
+            for (m, c, r, a, b), n in sorted(counts.items())
+        ]
 
 
 def _outcome(side: dict[str, Any]) -> str:
     if not side["ok"]:
         return side["code"]
     if "lines" in side:
-        return ("split " + "+".join(str(line["amount_fen"]) for line in side["lines"])
-                + f" oop {side['out_of_pocket_fen']}")
+        return (
+            "split " + "+".join(str(line["amount_fen"]) for line in side["lines"]) + f" oop {side['out_of_pocket_fen']}"
+        )
     return "accepted"
 
 
@@ -128,8 +150,15 @@ class Reevaluator:
     global order (an LRU of at most STATES_MAX; an evicted or missing state is loaded with
     `repository.get(id, version=...)`), so "the state just before a decision" costs no replay."""
 
-    def __init__(self, app: Any, rules_name: str, catalogue: Catalogue,
-                 date_from: date | None = None, date_to: date | None = None, page_size: int = PAGE_SIZE):
+    def __init__(
+        self,
+        app: Any,
+        rules_name: str,
+        catalogue: Catalogue,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        page_size: int = PAGE_SIZE,
+    ):
         self.app = app
         self.rules_name = rules_name
         self.catalogue = catalogue
@@ -178,8 +207,12 @@ class Reevaluator:
         self.states[person] = event.mutate(state)
         if len(self.states) > STATES_MAX:
             self.states.popitem(last=False)
-        self.marks[person] = (event.originator_version, type(event), getattr(event, "counterpart", None),
-                              event.timestamp)
+        self.marks[person] = (
+            event.originator_version,
+            type(event),
+            getattr(event, "counterpart", None),
+            event.timestamp,
+        )
 
     def _at(self, person: UUID, version: int) -> Any:
         state = self.states.get(person)
@@ -214,16 +247,22 @@ class Reevaluator:
     def _bind(self, event: ev.BindingStarted | ev.BindRejected) -> Change | None:
         binder = self._originator(event)
         member = self._before(event.counterpart, event)
-        request = BindRequest(relationship=event.relationship, channel=event.channel, verification=event.verification,
-                              member_age_years=event.member_age_years, at=event.timestamp)
+        request = BindRequest(
+            relationship=event.relationship,
+            channel=event.channel,
+            verification=event.verification,
+            member_age_years=event.member_age_years,
+            at=event.timestamp,
+        )
         decision = decide_bind(binder, member, request, self.rules_at(event))
         rejected = isinstance(event, ev.BindRejected)
         recorded = {"ok": not rejected, "code": event.code if isinstance(event, ev.BindRejected) else None}
         if decision.as_outcome() == recorded:
             return None
         rule = decision.rule if not decision.ok else event.rule  # type: ignore[union-attr]
-        return Change(event.timestamp, "bind", [binder.masked, member.masked], recorded, decision.as_outcome(),
-                      rule or "")
+        return Change(
+            event.timestamp, "bind", [binder.masked, member.masked], recorded, decision.as_outcome(), rule or ""
+        )
 
     @handles(ev.AuthorizationGranted)
     def _authorize(self, event: ev.AuthorizationGranted) -> Change | None:
@@ -233,8 +272,14 @@ class Reevaluator:
         recorded = {"ok": True, "code": None}
         if decision.ok:
             return None
-        return Change(event.timestamp, "authorize", [authorizer.masked, beneficiary.masked], recorded,
-                      decision.as_outcome(), decision.rule or "")
+        return Change(
+            event.timestamp,
+            "authorize",
+            [authorizer.masked, beneficiary.masked],
+            recorded,
+            decision.as_outcome(),
+            decision.rule or "",
+        )
 
     @handles(ev.DeductionSettled)
     def _deduct(self, event: ev.DeductionSettled) -> Change | None:
@@ -244,21 +289,39 @@ class Reevaluator:
             presenter = patient if event.presented_by == patient.id else self._before(event.presented_by, event)
         authorizers = {i: self._before(i, event) for i in sorted(patient.authorizers)}
         rules = self.rules_at(event)
-        request = DeductRequest(settlement_id=event.settlement_id, amount_fen=event.amount_fen, category=event.category,
-                                institution=event.institution, presented_by=event.presented_by, at=event.timestamp)
-        recorded = {"ok": True, "code": None,
-                    "lines": [{"person": line.masked, "amount_fen": line.amount_fen} for line in event.lines],
-                    "out_of_pocket_fen": event.out_of_pocket_fen}
+        request = DeductRequest(
+            settlement_id=event.settlement_id,
+            amount_fen=event.amount_fen,
+            category=event.category,
+            institution=event.institution,
+            presented_by=event.presented_by,
+            at=event.timestamp,
+        )
+        recorded = {
+            "ok": True,
+            "code": None,
+            "lines": [{"person": line.masked, "amount_fen": line.amount_fen} for line in event.lines],
+            "out_of_pocket_fen": event.out_of_pocket_fen,
+        }
         try:
             check_deduct(patient, presenter, request, rules)
         except LedgerError as error:
-            return Change(event.timestamp, "deduct", [patient.masked], recorded, {"ok": False, "code": error.code},
-                          error.rule or error.code)
+            return Change(
+                event.timestamp,
+                "deduct",
+                [patient.masked],
+                recorded,
+                {"ok": False, "code": error.code},
+                error.rule or error.code,
+            )
         own, others = accounts_for(patient, authorizers)
         allocation = allocate(event.amount_fen, own, others, rules.spending)
-        reevaluated = {"ok": True, "code": None,
-                       "lines": [{"person": masked, "amount_fen": amount} for _, masked, amount in allocation.lines],
-                       "out_of_pocket_fen": allocation.out_of_pocket_fen}
+        reevaluated = {
+            "ok": True,
+            "code": None,
+            "lines": [{"person": masked, "amount_fen": amount} for _, masked, amount in allocation.lines],
+            "out_of_pocket_fen": allocation.out_of_pocket_fen,
+        }
         if reevaluated == recorded:
             return None
         return Change(event.timestamp, "deduct", [patient.masked], recorded, reevaluated, "spending")

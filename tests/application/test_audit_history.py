@@ -18,8 +18,15 @@ from tests.support.families import at, deduct, masked, national_family
 
 def story(ledger) -> dict[str, str]:
     f = national_family(ledger)
-    ledger.ok("bind", binder=f["mother"], member=f["child"], relationship="child", channel="wechat",
-              verification="documents", at=at(5))
+    ledger.ok(
+        "bind",
+        binder=f["mother"],
+        member=f["child"],
+        relationship="child",
+        channel="wechat",
+        verification="documents",
+        at=at(5),
+    )
     deduct(ledger, f["child"], "800.00", "S-1", day=10)
     ledger.ok("unbind", binder=f["mother"], member=f["child"], reason="credential_removed", at=at(15))
     return f
@@ -33,7 +40,10 @@ def test_timeline_shows_unbind_reason_and_initiator_and_balances(ledger):
     ended = [t for t in result["timeline"] if t["type"] == "BindingEnded"]
     assert len(ended) == 1
     assert (ended[0]["reason"], ended[0]["initiated_by"], ended[0]["counterpart"]) == (
-        "credential_removed", "system", masked(f["child"]))
+        "credential_removed",
+        "system",
+        masked(f["child"]),
+    )
     assert "initiated by system" in ended[0]["text"]
     debit = next(t for t in result["timeline"] if t["type"] == "AidDebited")
     assert debit["amount_fen"] == 28_000 and debit["balance_after_fen"] == 2_000
@@ -50,8 +60,9 @@ def test_state_as_of_a_moment_is_the_prefix_of_the_history(ledger):
     assert state["balance_fen"] == 2_000  # after the deduction of the 10th
     assert state["authorizations"]["beneficiaries"][0]["person"] == masked(f["child"])
     assert [t["after_as_of"] for t in result["timeline"]][-1] is True
-    before_anything = person_history(ledger.app, AuditStore(ledger.app), person.id,
-                                     datetime.fromisoformat("2025-01-01T00:00:00+08:00"))
+    before_anything = person_history(
+        ledger.app, AuditStore(ledger.app), person.id, datetime.fromisoformat("2025-01-01T00:00:00+08:00")
+    )
     assert before_anything["state"] is None
 
 

@@ -32,17 +32,33 @@ def test_several_authorizers_largest_balance_first_ties_to_the_earlier_authoriza
         (masked(f["father"]), 30_000, 4, 0),
     ]
     assert result["candidates"][2]["authorized_at"] == at(2)
-    assert result["recorded"] == result["replayed"] == {
-        "lines": [{"person": masked(f["child"]), "amount_fen": 2_000},
-                  {"person": masked(f["grandma"]), "amount_fen": 50_000},
-                  {"person": masked(f["mother"]), "amount_fen": 28_000}],
-        "out_of_pocket_fen": 0}
+    assert (
+        result["recorded"]
+        == result["replayed"]
+        == {
+            "lines": [
+                {"person": masked(f["child"]), "amount_fen": 2_000},
+                {"person": masked(f["grandma"]), "amount_fen": 50_000},
+                {"person": masked(f["mother"]), "amount_fen": 28_000},
+            ],
+            "out_of_pocket_fen": 0,
+        }
+    )
     assert [(s["remaining_before_fen"], s["paid_fen"]) for s in result["steps"]] == [
-        (80_000, 2_000), (78_000, 50_000), (28_000, 28_000), (0, 0), (0, 0)]
+        (80_000, 2_000),
+        (78_000, 50_000),
+        (28_000, 28_000),
+        (0, 0),
+        (0, 0),
+    ]
     assert result["state_before"]["patient"]["balance_fen"] == 2_000
     assert not result["reversed"]
     assert [e["type"] for e in result["evidence"]] == [
-        "DeductionSettled", "SettlementOpened", "AidDebited", "AidDebited"]
+        "DeductionSettled",
+        "SettlementOpened",
+        "AidDebited",
+        "AidDebited",
+    ]
     assert all(e["hash"] and len(e["hash"]) == 64 for e in result["evidence"])
 
 
@@ -59,8 +75,10 @@ def test_ties_at_the_same_authorization_time_are_broken_by_aggregate_id(ledger):
     by_id = sorted((first, second), key=lambda n: str(ledger.person(n).id))
     assert result["verdict"] == "consistent"
     assert [c["person"] for c in result["candidates"][1:]] == [masked(n) for n in by_id]
-    assert result["recorded"]["lines"] == [{"person": masked(by_id[0]), "amount_fen": 10_000},
-                                           {"person": masked(by_id[1]), "amount_fen": 5_000}]
+    assert result["recorded"]["lines"] == [
+        {"person": masked(by_id[0]), "amount_fen": 10_000},
+        {"person": masked(by_id[1]), "amount_fen": 5_000},
+    ]
 
 
 def test_hubei_replays_most_recently_authorized_first(ledger):
@@ -70,8 +88,10 @@ def test_hubei_replays_most_recently_authorized_first(ledger):
     assert result["verdict"] == "consistent"
     assert result["rule_version"].startswith("hubei+")
     assert result["rules"]["order"] == "most_recent_first"
-    assert result["recorded"]["lines"] == [{"person": masked(f["poor"]), "amount_fen": 150_000},
-                                           {"person": masked(f["rich"]), "amount_fen": 10_000}]
+    assert result["recorded"]["lines"] == [
+        {"person": masked(f["poor"]), "amount_fen": 150_000},
+        {"person": masked(f["rich"]), "amount_fen": 10_000},
+    ]
     assert "most recently authorized" in result["candidates"][1]["why"]
 
 
@@ -81,8 +101,10 @@ def test_shanxi_replays_one_authorizer_and_only_the_balance_above_one_thousand_y
     result = audit(ledger, "S-SX")
     assert result["verdict"] == "consistent"
     assert result["rule_version"].startswith("shanxi+")
-    assert result["recorded"] == {"lines": [{"person": masked(f["rich"]), "amount_fen": 100_000}],
-                                  "out_of_pocket_fen": 20_000}
+    assert result["recorded"] == {
+        "lines": [{"person": masked(f["rich"]), "amount_fen": 100_000}],
+        "out_of_pocket_fen": 20_000,
+    }
     rich, poor = result["candidates"][1], result["candidates"][2]
     assert (rich["balance_before_fen"], rich["available_fen"]) == (200_000, 100_000)
     assert poor["paid_fen"] == 0 and "one authorizer per settlement" in poor["why"]
@@ -94,8 +116,9 @@ def test_reversal_is_shown_with_exact_refunds_and_its_events(ledger):
     ledger.ok("reverse", settlement_id="S-REV", reason="wrong patient", at=at(11))
     result = audit(ledger, "S-REV")
     assert result["verdict"] == "consistent" and result["reversed"]
-    assert result["reversals"] == [{"at": at(11), "reason": "wrong patient", "refunds_exact": True,
-                                    "refunded": result["recorded"]["lines"]}]
+    assert result["reversals"] == [
+        {"at": at(11), "reason": "wrong patient", "refunds_exact": True, "refunded": result["recorded"]["lines"]}
+    ]
     types = [e["type"] for e in result["evidence"]]
     assert types.count("AidRefunded") == 2 and "DeductionReversed" in types and "SettlementReversed" in types
 

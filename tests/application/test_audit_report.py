@@ -53,24 +53,34 @@ def independent_fold(app, month: str, region: str) -> dict:
     return totals
 
 
-@pytest.mark.parametrize("month, region", [("2025-03", ""), ("2025-03", "11"), ("2025-03", "42"),
-                                           ("2025-04", ""), ("2025-02", "")])
+@pytest.mark.parametrize(
+    "month, region", [("2025-03", ""), ("2025-03", "11"), ("2025-03", "42"), ("2025-04", ""), ("2025-02", "")]
+)
 def test_report_totals_match_an_independent_fold(ledger, month, region):
     story(ledger)
     report = compliance_report(AuditStore(ledger.app), month, region)
     expected = independent_fold(ledger.app, month, region)
     assert report["bindings"]["created"] == expected["BindingStarted"]
-    assert report["bindings"]["ended"]["count"] == sum(report["bindings"]["ended"]["by_reason"].values()) \
+    assert (
+        report["bindings"]["ended"]["count"]
+        == sum(report["bindings"]["ended"]["by_reason"].values())
         == expected["BindingEnded"]
+    )
     assert report["bindings"]["rejected"]["count"] == expected["BindRejected"]
     assert report["authorizations"]["created"] == expected["AuthorizationGranted"]
     d = report["deductions"]
     assert (d["count"], d["amount_fen"], d["out_of_pocket_fen"], d["paid_from_accounts_fen"]) == (
-        expected["deductions"], expected["amount"], expected["oop"], expected["accounts"])
+        expected["deductions"],
+        expected["amount"],
+        expected["oop"],
+        expected["accounts"],
+    )
     assert d["paid_from_accounts_fen"] + d["out_of_pocket_fen"] == d["amount_fen"]
     assert report["mutual_aid"]["paid_for_others_fen"] == expected["aid"]
     assert (report["reversals"]["count"], report["reversals"]["amount_fen"]) == (
-        expected["reversals"], expected["refunded"])
+        expected["reversals"],
+        expected["refunded"],
+    )
     assert sum(day["deductions"] for day in report["by_day"]) == d["count"]
 
 
@@ -86,8 +96,11 @@ def test_march_figures_by_hand(ledger):
     assert report["deductions"]["by_category"]["hospital_self_pay"] == {"count": 1, "amount_fen": 500}
     # S-1: grandma 50000 + mother 28000; S-2: father (now the largest) 500;
     # S-3: poor 150000 + rich 10000 (Hubei: most recent first); S-4: poor has 0 left -> rich 1000
-    assert report["mutual_aid"] == {"paid_for_others_fen": 78_000 + 500 + 160_000 + 1_000, "pairs": 5,
-                                    "deductions_with_aid": 4}
+    assert report["mutual_aid"] == {
+        "paid_for_others_fen": 78_000 + 500 + 160_000 + 1_000,
+        "pairs": 5,
+        "deductions_with_aid": 4,
+    }
     assert report["reversals"] == {"count": 1, "amount_fen": 500}
     assert compliance_report(AuditStore(ledger.app), "2025-04")["bindings"]["created"] == 1
     hubei = compliance_report(AuditStore(ledger.app), "2025-03", "42")

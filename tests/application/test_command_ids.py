@@ -25,20 +25,39 @@ FATHER, MOTHER, CHILD = adult(1), adult(2), minor(20)
 
 def story() -> list[tuple[str, dict[str, Any]]]:
     """Every command type once, in an order the rules accept (bind refused once: recorded)."""
-    bind = {"binder": FATHER, "member": CHILD, "relationship": "child", "channel": "alipay",
-            "verification": "documents"}
+    bind = {
+        "binder": FATHER,
+        "member": CHILD,
+        "relationship": "child",
+        "channel": "alipay",
+        "verification": "documents",
+    }
     return [
         ("enroll", {"person": FATHER, "insurance": "employee", "at": "2025-03-01T09:00:00+08:00"}),
         ("enroll", {"person": MOTHER, "insurance": "employee", "at": "2025-03-01T09:01:00+08:00"}),
         ("enroll", {"person": CHILD, "insurance": "resident", "at": "2025-03-01T09:02:00+08:00"}),
-        ("credit", {"person": FATHER, "amount": "300.00", "source": "monthly_contribution",
-                    "at": "2025-03-02T09:00:00+08:00"}),
+        (
+            "credit",
+            {"person": FATHER, "amount": "300.00", "source": "monthly_contribution", "at": "2025-03-02T09:00:00+08:00"},
+        ),
         ("bind", {**bind, "at": "2025-03-03T09:00:00+08:00"}),
         ("bind", {**bind, "at": "2025-03-03T09:05:00+08:00"}),  # ALREADY_BOUND: a recorded refusal
-        ("authorize", {"authorizer": FATHER, "beneficiary": CHILD, "relationship": "child",
-                       "at": "2025-03-04T09:00:00+08:00"}),
-        ("deduct", {"settlement_id": "S-1", "patient": CHILD, "amount": "50.00", "category": "pharmacy",
-                    "institution": "PH-1", "presented_by": FATHER, "at": "2025-03-05T09:00:00+08:00"}),
+        (
+            "authorize",
+            {"authorizer": FATHER, "beneficiary": CHILD, "relationship": "child", "at": "2025-03-04T09:00:00+08:00"},
+        ),
+        (
+            "deduct",
+            {
+                "settlement_id": "S-1",
+                "patient": CHILD,
+                "amount": "50.00",
+                "category": "pharmacy",
+                "institution": "PH-1",
+                "presented_by": FATHER,
+                "at": "2025-03-05T09:00:00+08:00",
+            },
+        ),
         ("reverse", {"settlement_id": "S-1", "reason": "refund", "at": "2025-03-06T09:00:00+08:00"}),
         ("revoke", {"authorizer": FATHER, "beneficiary": CHILD, "at": "2025-03-07T09:00:00+08:00"}),
         ("unbind", {"binder": FATHER, "member": CHILD, "reason": "binder_request", "at": "2025-03-08T09:00:00+08:00"}),
@@ -73,8 +92,21 @@ def test_every_command_type_retried_returns_its_first_answer_and_records_nothing
         assert state(ledger) == before, type_
         assert ledger.app.recorder.max_notification_id() == log_head, type_
         seen_types.add(type_)
-    assert seen_types == {"enroll", "credit", "bind", "authorize", "deduct", "reverse", "revoke", "unbind",
-                          "suspend", "resume", "transfer", "expire", "cancel"}
+    assert seen_types == {
+        "enroll",
+        "credit",
+        "bind",
+        "authorize",
+        "deduct",
+        "reverse",
+        "revoke",
+        "unbind",
+        "suspend",
+        "resume",
+        "transfer",
+        "expire",
+        "cancel",
+    }
 
 
 def test_a_recorded_refusal_is_remembered_and_not_counted_twice(ledger: Ledger):
@@ -134,7 +166,7 @@ def test_group_commit_answers_retries_within_and_across_batches_like_one_at_a_ti
     prefetcher = Prefetcher()
     answers: list[dict] = []
     for start in range(0, len(doubled), batch_size):
-        answers += apply_batch(app, doubled[start:start + batch_size], prefetcher)
+        answers += apply_batch(app, doubled[start : start + batch_size], prefetcher)
     for first, again in zip(answers[::2], answers[1::2], strict=True):
         assert again == {**first, "duplicate": True}
     assert [json.loads(t)["command_id"] for t in doubled] == [a["command_id"] for a in answers]

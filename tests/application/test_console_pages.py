@@ -16,8 +16,14 @@ from tests.support import Ledger
 from tests.support.families import compliance_story
 from tests.support.service import auth, make_server
 
-POSTS = ("/console/persons", "/console/integrity/seal", "/console/integrity/verify-bundle",
-         "/console/projections/rebuild", "/console/projections/checksum", "/console/logout")
+POSTS = (
+    "/console/persons",
+    "/console/integrity/seal",
+    "/console/integrity/verify-bundle",
+    "/console/projections/rebuild",
+    "/console/projections/checksum",
+    "/console/logout",
+)
 
 
 @pytest.fixture
@@ -93,8 +99,11 @@ def test_only_auditor_operator_and_admin_keys_sign_in(served):
 def test_session_cookie_is_httponly_strict_and_expires(served):
     client, _, tokens, _ = served
     form = client.get("/console/login")
-    response = client.post("/console/login", follow_redirects=False,
-                           data={"token": tokens["auditor"], "purpose": "t", "csrf": csrf(form.text)})
+    response = client.post(
+        "/console/login",
+        follow_redirects=False,
+        data={"token": tokens["auditor"], "purpose": "t", "csrf": csrf(form.text)},
+    )
     assert response.status_code == 303
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "max-age=" in cookie and "path=/console" in cookie
@@ -112,8 +121,10 @@ def test_every_form_refuses_a_post_without_its_csrf_token(served):
     client, _, tokens, family = served
     form = client.get("/console/login")
     assert client.post("/console/login", data={"token": tokens["auditor"], "purpose": "t"}).status_code == 403
-    assert client.post("/console/login", data={"token": tokens["auditor"], "purpose": "t",
-                                               "csrf": "forged"}).status_code == 403
+    assert (
+        client.post("/console/login", data={"token": tokens["auditor"], "purpose": "t", "csrf": "forged"}).status_code
+        == 403
+    )
     assert csrf(form.text)
     sign_in(client, tokens["operator"])
     for path in POSTS:
@@ -142,10 +153,17 @@ def test_search_timeline_as_of_and_access_log(served):
     not_found = search(client, "110105201501019999")
     assert not_found.status_code in (404, 422) and "110105201501019999" not in not_found.text
     log = client.get(f"/console/persons/{ref}/access-log")
-    rows = re.findall(r"<tr><td>[^<]+</td><td>(k_[0-9a-f]+)</td><td>auditor</td><td><code>([^<]+)</code></td>"
-                      r"<td>([^<]+)</td>", log.text)
-    assert [r[1] for r in rows] == ["/console/persons (lookup)", "/console/persons/{person_ref}",
-                                    "/console/persons/{person_ref}", "/console/persons/{person_ref}/access-log"]
+    rows = re.findall(
+        r"<tr><td>[^<]+</td><td>(k_[0-9a-f]+)</td><td>auditor</td><td><code>([^<]+)</code></td>"
+        r"<td>([^<]+)</td>",
+        log.text,
+    )
+    assert [r[1] for r in rows] == [
+        "/console/persons (lookup)",
+        "/console/persons/{person_ref}",
+        "/console/persons/{person_ref}",
+        "/console/persons/{person_ref}/access-log",
+    ]
     assert {r[2] for r in rows} == {"complaint 2025-17"}
 
 
@@ -187,12 +205,18 @@ def test_replay_bundle_seal_and_verify_show_what_the_api_computes(served):
     assert bundle.status_code == 200 and "attachment" in bundle.headers["content-disposition"]
     integrity = client.get("/console/integrity")
     assert 'id="seal"' not in integrity.text  # sealing is for operators
-    checked = client.post("/console/integrity/verify-bundle", data={"csrf": csrf(integrity.text)},
-                          files={"bundle": ("s1.json", bundle.content, "application/json")})
+    checked = client.post(
+        "/console/integrity/verify-bundle",
+        data={"csrf": csrf(integrity.text)},
+        files={"bundle": ("s1.json", bundle.content, "application/json")},
+    )
     assert checked.status_code == 200 and 'data-ok="true"' in checked.text and "✘ FAIL" not in checked.text
     tampered = bundle.content.replace(b'"S-1"', b'"S-9"', 1)
-    checked = client.post("/console/integrity/verify-bundle", data={"csrf": csrf(integrity.text)},
-                          files={"bundle": ("bad.json", tampered, "application/json")})
+    checked = client.post(
+        "/console/integrity/verify-bundle",
+        data={"csrf": csrf(integrity.text)},
+        files={"bundle": ("bad.json", tampered, "application/json")},
+    )
     assert 'data-ok="false"' in checked.text and "✘ FAIL" in checked.text
 
 
@@ -202,8 +226,9 @@ def test_report_page_and_downloads_match_the_api(served):
     page = client.get("/console/reports", params={"month": "2025-03", "region": "11"})
     assert page.status_code == 200 and page.text.count("<svg") == 4
     assert_labelled(page.text)
-    api = client.get("/v1/reports/compliance", params={"month": "2025-03", "region": "11"},
-                     headers=auth(tokens["auditor"])).json()
+    api = client.get(
+        "/v1/reports/compliance", params={"month": "2025-03", "region": "11"}, headers=auth(tokens["auditor"])
+    ).json()
     downloaded = client.get("/console/reports/download", params={"month": "2025-03", "region": "11", "format": "json"})
     mine = json.loads(downloaded.text)
     assert mine["deductions"] == api["deductions"] and mine["bindings"] == api["bindings"]

@@ -36,17 +36,36 @@ def commands(parent: str, child: str) -> dict[str, dict]:
     return {
         "credit": {"person": parent, "amount": "1.00", "source": "adjustment"},
         "suspend": {"person": parent},
-        "bind": {"binder": parent, "member": child, "relationship": "child", "channel": "alipay",
-                 "verification": "documents"},
-        "deduct": {"settlement_id": "S-1", "patient": child, "amount": "1.00", "category": "pharmacy",
-                   "institution": "P"},
+        "bind": {
+            "binder": parent,
+            "member": child,
+            "relationship": "child",
+            "channel": "alipay",
+            "verification": "documents",
+        },
+        "deduct": {
+            "settlement_id": "S-1",
+            "patient": child,
+            "amount": "1.00",
+            "category": "pharmacy",
+            "institution": "P",
+        },
         "enroll": {"person": adult(9), "insurance": "employee"},
     }
 
 
 @pytest.mark.parametrize("type_", ["credit", "suspend", "bind", "deduct", "enroll"])
-@pytest.mark.parametrize("at", [FAR, "0001-01-01T00:00:00Z", "1999-12-31T23:59:59.999999Z",
-                                "2100-01-01T00:00:00Z", "2100-01-01T08:00:00+08:00", "1999-12-31T22:59:59-01:00"])
+@pytest.mark.parametrize(
+    "at",
+    [
+        FAR,
+        "0001-01-01T00:00:00Z",
+        "1999-12-31T23:59:59.999999Z",
+        "2100-01-01T00:00:00Z",
+        "2100-01-01T08:00:00+08:00",
+        "1999-12-31T22:59:59-01:00",
+    ],
+)
 def test_at_outside_2000_to_2100_is_invalid_input_naming_at(ledger, family, type_, at):
     result = ledger.do(type_, at=at, **commands(*family)[type_])
     assert result["error"]["code"] == "INVALID_INPUT" and result["error"]["field"] == "at", result
@@ -66,9 +85,11 @@ def test_history_works_after_the_far_future_credit_is_refused(tmp_path, monkeypa
     monkeypatch.setenv("LEDGER_DB", str(tmp_path / "h.db"))
     monkeypatch.setenv("LEDGER_PSEUDONYM_KEY", DEV_KEY.decode())
     person = adult(1)
-    lines = [line("enroll", person=person, insurance="employee"),
-             line("credit", person=person, amount="1.00", source="adjustment", at=FAR),
-             line("suspend", person=person, at=FAR)]
+    lines = [
+        line("enroll", person=person, insurance="employee"),
+        line("credit", person=person, amount="1.00", source="adjustment", at=FAR),
+        line("suspend", person=person, at=FAR),
+    ]
     result = CliRunner().invoke(main, ["apply", "-"], input="\n".join(lines) + "\n")
     assert result.exit_code == 0, result.output
     assert [json.loads(t)["ok"] for t in result.output.splitlines() if t.startswith("{")] == [True, False, False]
@@ -113,8 +134,11 @@ def test_many_maximal_credits_keep_every_view_working(durable_url, monkeypatch):
     monkeypatch.setenv("LEDGER_DB", durable_url)
     monkeypatch.setenv("LEDGER_PSEUDONYM_KEY", DEV_KEY.decode())
     rich, other = adult(1), adult(3)
-    lines = [line("enroll", person=rich, insurance="employee"), line("enroll", person=other, insurance="employee"),
-             line("credit", person=rich, amount="999999999999.99", source="adjustment")]
+    lines = [
+        line("enroll", person=rich, insurance="employee"),
+        line("enroll", person=other, insurance="employee"),
+        line("credit", person=rich, amount="999999999999.99", source="adjustment"),
+    ]
     lines += [line("credit", person=rich, amount=format_fen(AMOUNT_FEN_MAX), source="adjustment")] * 12
     runner = CliRunner()
     applied = runner.invoke(main, ["apply", "-"], input="\n".join(lines) + "\n")
@@ -129,22 +153,32 @@ def test_many_maximal_credits_keep_every_view_working(durable_url, monkeypatch):
         assert runner.invoke(main, ["bindings", person, "--json"]).exit_code == 0
 
 
-@pytest.mark.parametrize("raw", [
-    '{"type": "Enroll", "at": "2025-03-03T09:00:00Z"}',
-    '{"type": "enroll\\u0000", "at": "2025-03-03T09:00:00Z"}',
-    '{"type": "110105198001010112", "at": "2025-03-03T09:00:00Z"}',
-    '{"type": ["enroll"], "at": "2025-03-03T09:00:00Z"}',
-    '{"type": "\\udfff"}',
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"type": "Enroll", "at": "2025-03-03T09:00:00Z"}',
+        '{"type": "enroll\\u0000", "at": "2025-03-03T09:00:00Z"}',
+        '{"type": "110105198001010112", "at": "2025-03-03T09:00:00Z"}',
+        '{"type": ["enroll"], "at": "2025-03-03T09:00:00Z"}',
+        '{"type": "\\udfff"}',
+    ],
+)
 def test_the_echoed_command_is_a_known_type_or_null_and_raw_values_are_not_echoed(app, raw):
     answer = app.apply_line(raw)
     assert answer["command"] is None and answer["error"]["code"] == "INVALID_INPUT"
     assert "110105198001010112" not in json.dumps(answer)
 
 
-@pytest.mark.parametrize(("field", "value"), [("amount", "110105198001010112"), ("amount", "-110105198001010112"),
-                                              ("source", "110105198001010112"), ("person", "110105198001010112x"),
-                                              ("at", "110105198001010112")])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("amount", "110105198001010112"),
+        ("amount", "-110105198001010112"),
+        ("source", "110105198001010112"),
+        ("person", "110105198001010112x"),
+        ("at", "110105198001010112"),
+    ],
+)
 def test_error_messages_name_the_field_without_echoing_the_value(ledger, family, field, value):
     fields = commands(*family)["credit"] | {field: value}
     answer = ledger.do("credit", **fields)

@@ -19,13 +19,35 @@ def test_binds_a_second_apart_at_the_utc8_month_boundary_fall_in_different_month
     binder = ledger.enroll(id_number(seq=11))
     first = ledger.enroll(id_number(birth="20150101", seq=22))
     second = ledger.enroll(id_number(birth="20160101", seq=24))
-    ledger.ok("bind", binder=binder, member=first, relationship="child", channel="alipay",
-              verification="documents", at=LAST_MARCH_SECOND)
-    ledger.ok("bind", binder=binder, member=second, relationship="child", channel="wechat",
-              verification="documents", at=FIRST_APRIL_SECOND)
+    ledger.ok(
+        "bind",
+        binder=binder,
+        member=first,
+        relationship="child",
+        channel="alipay",
+        verification="documents",
+        at=LAST_MARCH_SECOND,
+    )
+    ledger.ok(
+        "bind",
+        binder=binder,
+        member=second,
+        relationship="child",
+        channel="wechat",
+        verification="documents",
+        at=FIRST_APRIL_SECOND,
+    )
     ledger.ok("unbind", binder=binder, member=first, reason="binder_request", at="2025-04-30T15:59:59Z")
-    ledger.refused("bind", "ALREADY_BOUND", binder=binder, member=second, relationship="child", channel="counter",
-                   verification="documents", at="2025-04-30T16:00:00Z")
+    ledger.refused(
+        "bind",
+        "ALREADY_BOUND",
+        binder=binder,
+        member=second,
+        relationship="child",
+        channel="counter",
+        verification="documents",
+        at="2025-04-30T16:00:00Z",
+    )
     runner = ViewRunner(ledger.app)
     runner.catch_up()
 
@@ -51,9 +73,18 @@ def test_quota_json_has_the_documented_shape(ledger):
     runner = ViewRunner(ledger.app)
     runner.catch_up()
     data = _quota(ledger, runner, binder, "2025-04")
-    assert list(data) == ["person", "month", "new_members", "new_binders", "authorizations", "unbinds", "rejected",
-                          "by_channel",
-                          "remaining", "rule_version"]
+    assert list(data) == [
+        "person",
+        "month",
+        "new_members",
+        "new_binders",
+        "authorizations",
+        "unbinds",
+        "rejected",
+        "by_channel",
+        "remaining",
+        "rule_version",
+    ]
     assert data["person"] == binder[:6] + "*" * 8 + binder[-4:]
     assert data["remaining"] == {"new_members": 5, "new_binders": 2, "members_active": 5, "binders_active": None}
     assert data["rule_version"] == "national-2024-12-09"
@@ -66,10 +97,24 @@ def test_mutual_aid_flows_are_bucketed_by_utc8_month(ledger):
     parent = ledger.enroll(id_number(seq=11), balance="500.00")
     child = ledger.enroll(id_number(birth="20150101", seq=22), insurance="resident")
     ledger.ok("authorize", authorizer=parent, beneficiary=child, relationship="child")
-    ledger.ok("deduct", settlement_id="S-APR", patient=child, amount="10.00", category="pharmacy", institution="P",
-              at="2025-04-30T15:59:59Z")
-    ledger.ok("deduct", settlement_id="S-MAY", patient=child, amount="20.00", category="pharmacy", institution="P",
-              at="2025-04-30T16:00:00Z")
+    ledger.ok(
+        "deduct",
+        settlement_id="S-APR",
+        patient=child,
+        amount="10.00",
+        category="pharmacy",
+        institution="P",
+        at="2025-04-30T15:59:59Z",
+    )
+    ledger.ok(
+        "deduct",
+        settlement_id="S-MAY",
+        patient=child,
+        amount="20.00",
+        category="pharmacy",
+        institution="P",
+        at="2025-04-30T16:00:00Z",
+    )
     ledger.ok("reverse", settlement_id="S-APR", at="2025-05-01T08:00:00+08:00")
     runner = ViewRunner(ledger.app)
     runner.catch_up()
@@ -77,8 +122,22 @@ def test_mutual_aid_flows_are_bucketed_by_utc8_month(ledger):
     flows = view_queries.balance_detail(runner.views, pid, masked)["flows"]
     child_masked = child[:6] + "*" * 8 + child[-4:]
     assert flows == [
-        {"month": "2025-04", "direction": "paid_for", "counterpart": child_masked, "paid_fen": 1000,
-         "refunded_fen": 0, "payments": 1, "refunds": 0},
-        {"month": "2025-05", "direction": "paid_for", "counterpart": child_masked, "paid_fen": 2000,
-         "refunded_fen": 1000, "payments": 1, "refunds": 1},
+        {
+            "month": "2025-04",
+            "direction": "paid_for",
+            "counterpart": child_masked,
+            "paid_fen": 1000,
+            "refunded_fen": 0,
+            "payments": 1,
+            "refunds": 0,
+        },
+        {
+            "month": "2025-05",
+            "direction": "paid_for",
+            "counterpart": child_masked,
+            "paid_fen": 2000,
+            "refunded_fen": 1000,
+            "payments": 1,
+            "refunds": 1,
+        },
     ]

@@ -37,8 +37,15 @@ def scenario(ledger):
     p = people
 
     def bind(binder, member, relationship, at, verification="documents"):
-        return ledger.do("bind", binder=p[binder], member=p[member], relationship=relationship, channel="alipay",
-                         verification=verification, at=at)
+        return ledger.do(
+            "bind",
+            binder=p[binder],
+            member=p[member],
+            relationship=relationship,
+            channel="alipay",
+            verification=verification,
+            at=at,
+        )
 
     assert bind("a", "c", "child", "2025-03-03T09:00:00+08:00")["ok"]
     assert bind("b", "c", "other", "2025-03-05T09:00:00+08:00")["ok"]  # seed-000: MEMBER_BOUND_ELSEWHERE
@@ -48,8 +55,15 @@ def scenario(ledger):
     assert bind("d", "c", "other", "2025-04-03T09:00:00+08:00")["ok"]  # seed-000: still bound by b
     ledger.ok("authorize", authorizer=p["p1"], beneficiary=p["k"], relationship="child", at="2025-04-04T09:00:00+08:00")
     ledger.ok("authorize", authorizer=p["p2"], beneficiary=p["k"], relationship="child", at="2025-04-04T10:00:00+08:00")
-    ledger.ok("deduct", settlement_id="S-1", patient=p["k"], amount="4000.00", category="hospital_self_pay",
-              institution="H1", at="2025-04-05T09:00:00+08:00")
+    ledger.ok(
+        "deduct",
+        settlement_id="S-1",
+        patient=p["k"],
+        amount="4000.00",
+        category="hospital_self_pay",
+        institution="H1",
+        at="2025-04-05T09:00:00+08:00",
+    )
     return people
 
 
@@ -61,10 +75,20 @@ def test_exclusive_binding_under_seed_000_changes_exactly_two_binds(ledger, scen
     assert report["rules"] == "seed-000"
     assert report["decisions"] == 8  # five binds (one refused), two authorizations, one deduction
     assert report["changed"] == [
-        {"at": "2025-03-05T09:00:00+08:00", "command": "bind", "persons": [masked(p["b"]), masked(p["c"])],
-         "recorded": {"ok": True, "code": None}, "reevaluated": {"ok": False, "code": "MEMBER_BOUND_ELSEWHERE"}},
-        {"at": "2025-04-03T09:00:00+08:00", "command": "bind", "persons": [masked(p["d"]), masked(p["c"])],
-         "recorded": {"ok": True, "code": None}, "reevaluated": {"ok": False, "code": "MEMBER_BOUND_ELSEWHERE"}},
+        {
+            "at": "2025-03-05T09:00:00+08:00",
+            "command": "bind",
+            "persons": [masked(p["b"]), masked(p["c"])],
+            "recorded": {"ok": True, "code": None},
+            "reevaluated": {"ok": False, "code": "MEMBER_BOUND_ELSEWHERE"},
+        },
+        {
+            "at": "2025-04-03T09:00:00+08:00",
+            "command": "bind",
+            "persons": [masked(p["d"]), masked(p["c"])],
+            "recorded": {"ok": True, "code": None},
+            "reevaluated": {"ok": False, "code": "MEMBER_BOUND_ELSEWHERE"},
+        },
     ]
     assert ledger.app.recorder.max_notification_id() == head  # nothing written
 
@@ -75,42 +99,82 @@ def test_date_range_limits_the_decisions_re_decided(ledger, scenario):
     assert report.decisions == 1
     assert [c.to_dict()["at"] for c in report.changed] == ["2025-04-03T09:00:00+08:00"]
     rows = report.summary_rows()
-    assert rows == [{"month": "2025-04", "command": "bind", "rule": "binding.exclusive", "recorded": "accepted",
-                     "reevaluated": "MEMBER_BOUND_ELSEWHERE", "decisions": 1}]
+    assert rows == [
+        {
+            "month": "2025-04",
+            "command": "bind",
+            "rule": "binding.exclusive",
+            "recorded": "accepted",
+            "reevaluated": "MEMBER_BOUND_ELSEWHERE",
+            "decisions": 1,
+        }
+    ]
 
 
 def test_shanxi_rules_change_only_the_deduction_split(ledger, scenario):
     p = scenario
     name, catalogue = resolve_rules("shanxi")
     report = Reevaluator(ledger.app, name, catalogue).run().to_dict()
-    assert report["changed"] == [{
-        "at": "2025-04-05T09:00:00+08:00", "command": "deduct", "persons": [masked(p["k"])],
-        "recorded": {"ok": True, "code": None, "out_of_pocket_fen": 0,
-                     "lines": [{"person": masked(p["p1"]), "amount_fen": 300000},
-                               {"person": masked(p["p2"]), "amount_fen": 100000}]},
-        "reevaluated": {"ok": True, "code": None, "out_of_pocket_fen": 200000,
-                        "lines": [{"person": masked(p["p1"]), "amount_fen": 200000}]},
-    }]
+    assert report["changed"] == [
+        {
+            "at": "2025-04-05T09:00:00+08:00",
+            "command": "deduct",
+            "persons": [masked(p["k"])],
+            "recorded": {
+                "ok": True,
+                "code": None,
+                "out_of_pocket_fen": 0,
+                "lines": [
+                    {"person": masked(p["p1"]), "amount_fen": 300000},
+                    {"person": masked(p["p2"]), "amount_fen": 100000},
+                ],
+            },
+            "reevaluated": {
+                "ok": True,
+                "code": None,
+                "out_of_pocket_fen": 200000,
+                "lines": [{"person": masked(p["p1"]), "amount_fen": 200000}],
+            },
+        }
+    ]
 
 
 def test_a_recorded_refusal_that_other_rules_would_accept(ledger):
     member = ledger.enroll(id_number(birth="20150101", seq=22))
     binders = [ledger.enroll(id_number(birth=f"198{i}0101", seq=11 + 2 * i)) for i in range(3)]
-    codes = [ledger.do("bind", binder=b, member=member, relationship="other", channel="wechat",
-                       verification="documents", at=f"2025-05-0{i + 1}T09:00:00+08:00").get("error", {}).get("code")
-             for i, b in enumerate(binders)]
+    codes = [
+        ledger.do(
+            "bind",
+            binder=b,
+            member=member,
+            relationship="other",
+            channel="wechat",
+            verification="documents",
+            at=f"2025-05-0{i + 1}T09:00:00+08:00",
+        )
+        .get("error", {})
+        .get("code")
+        for i, b in enumerate(binders)
+    ]
     assert codes == [None, None, "MEMBER_MONTHLY_BINDERS_LIMIT"]
     name, catalogue = resolve_rules("seed-002")  # 6 new binders a month
     report = Reevaluator(ledger.app, name, catalogue).run()
     assert [(c.recorded, c.reevaluated, c.rule) for c in report.changed] == [
-        ({"ok": False, "code": "MEMBER_MONTHLY_BINDERS_LIMIT"}, {"ok": True, "code": None},
-         "binding.binders_new_per_month_max")]
+        (
+            {"ok": False, "code": "MEMBER_MONTHLY_BINDERS_LIMIT"},
+            {"ok": True, "code": None},
+            "binding.binders_new_per_month_max",
+        )
+    ]
 
 
 def test_a_rule_set_file_can_be_used(ledger, scenario, tmp_path):
     path = tmp_path / "strict.toml"
-    path.write_text('kind = "variant"\nname = "strict"\nbase = "national"\neffective_from = 2021-08-01\n'
-                    'regions = []\n\n[binding]\nexclusive = true\n', encoding="utf-8")
+    path.write_text(
+        'kind = "variant"\nname = "strict"\nbase = "national"\neffective_from = 2021-08-01\n'
+        "regions = []\n\n[binding]\nexclusive = true\n",
+        encoding="utf-8",
+    )
     name, catalogue = resolve_rules(str(path))
     report = Reevaluator(ledger.app, name, catalogue).run()
     assert report.rules == "strict" and len(report.changed) == 2

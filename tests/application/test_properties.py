@@ -32,14 +32,28 @@ fen = st.integers(1, 80_000)
 settlement_no = st.integers(0, 5)  # few ids, so duplicates and conflicts happen
 
 credit = st.tuples(st.just("credit"), who, fen)
-deduct = st.tuples(st.just("deduct"), who, fen, settlement_no,
-                   st.sampled_from(["pharmacy", "hospital_self_pay", "pharmacy", "fitness"]))
+deduct = st.tuples(
+    st.just("deduct"),
+    who,
+    fen,
+    settlement_no,
+    st.sampled_from(["pharmacy", "hospital_self_pay", "pharmacy", "fitness"]),
+)
 reverse = st.tuples(st.just("reverse"), settlement_no)
 authorize = st.tuples(st.just("authorize"), who, who, st.sampled_from(["spouse", "parent", "child", "sibling"]))
 # Branches of one_of are drawn about equally often: repeats weight money movements up and
 # account closures down, so that most sequences keep several people active and tied.
 commands = st.one_of(
-    credit, credit, deduct, deduct, deduct, deduct, reverse, reverse, authorize, authorize,
+    credit,
+    credit,
+    deduct,
+    deduct,
+    deduct,
+    deduct,
+    reverse,
+    reverse,
+    authorize,
+    authorize,
     st.tuples(st.just("revoke"), who, who),
     st.tuples(st.just("bind"), who, who, st.sampled_from(["face", "documents"])),
     st.tuples(st.just("unbind"), who, who),
@@ -64,13 +78,23 @@ def to_fields(command: tuple) -> tuple[str, dict[str, Any]]:
         fields = {"authorizer": CAST[args[0]], "beneficiary": CAST[args[1]]}
         return kind, fields | ({"relationship": args[2]} if kind == "authorize" else {})
     if kind == "deduct":
-        return kind, {"settlement_id": f"S-{args[2]}", "patient": CAST[args[0]], "amount": yuan(args[1]),
-                      "category": args[3], "institution": "P"}
+        return kind, {
+            "settlement_id": f"S-{args[2]}",
+            "patient": CAST[args[0]],
+            "amount": yuan(args[1]),
+            "category": args[3],
+            "institution": "P",
+        }
     if kind == "reverse":
         return kind, {"settlement_id": f"S-{args[0]}"}
     if kind == "bind":
-        return kind, {"binder": CAST[args[0]], "member": CAST[args[1]], "relationship": "other",
-                      "channel": "alipay", "verification": args[2]}
+        return kind, {
+            "binder": CAST[args[0]],
+            "member": CAST[args[1]],
+            "relationship": "other",
+            "channel": "alipay",
+            "verification": args[2],
+        }
     if kind == "unbind":
         return kind, {"binder": CAST[args[0]], "member": CAST[args[1]], "reason": "binder_request"}
     if kind == "transfer":
@@ -84,8 +108,13 @@ def enroll_cast(ledger: Ledger) -> None:
         balance = "500.00" if insurance == "employee" else None
         ledger.enroll(number, insurance=insurance, balance=balance, at="2025-03-01T09:00:00+08:00")
     for authorizer, beneficiary in ((0, 3), (1, 3), (1, 4), (2, 0)):
-        ledger.ok("authorize", authorizer=CAST[authorizer], beneficiary=CAST[beneficiary], relationship="child",
-                  at="2025-03-02T09:00:00+08:00")
+        ledger.ok(
+            "authorize",
+            authorizer=CAST[authorizer],
+            beneficiary=CAST[beneficiary],
+            relationship="child",
+            at="2025-03-02T09:00:00+08:00",
+        )
 
 
 def run(ledger: Ledger, sequence: list[tuple], on_result=None) -> list[dict]:
@@ -170,8 +199,15 @@ def test_a_reversal_restores_every_balance(sequence, patient, amount_fen):
     run(ledger, sequence)
     before = balances(ledger)
     when = (START + timedelta(days=10)).isoformat()
-    result = ledger.do("deduct", settlement_id="PROBE", patient=CAST[patient], amount=yuan(amount_fen),
-                       category="pharmacy", institution="P", at=when)
+    result = ledger.do(
+        "deduct",
+        settlement_id="PROBE",
+        patient=CAST[patient],
+        amount=yuan(amount_fen),
+        category="pharmacy",
+        institution="P",
+        at=when,
+    )
     if not result["ok"]:
         assert balances(ledger) == before
         return
@@ -239,8 +275,15 @@ def test_replay_through_a_snapshot_rebuilds_the_live_state():
     for step in range(SNAPSHOT_INTERVAL + 5):
         when = (START + timedelta(minutes=step)).isoformat()
         ledger.ok("credit", person=CAST[0], amount="1.00", source="adjustment", at=when)
-    ledger.ok("deduct", settlement_id="S-long", patient=CAST[3], amount="3.00", category="pharmacy",
-              institution="P", at=(START + timedelta(days=1)).isoformat())
+    ledger.ok(
+        "deduct",
+        settlement_id="S-long",
+        patient=CAST[3],
+        amount="3.00",
+        category="pharmacy",
+        institution="P",
+        at=(START + timedelta(days=1)).isoformat(),
+    )
     person_id = ledger.person(CAST[0]).id
     assert state_of(app.repository.get(person_id)) == app.live[person_id]
     assert ledger.balance(CAST[0]) == 50_000 + 100 * (SNAPSHOT_INTERVAL + 5) - 300  # the larger balance paid

@@ -28,10 +28,24 @@ from tests.support.state import (
 NATIONAL = "national-2024-12-09"
 
 
-def bind(ledger: Ledger, binder: str, member: str, when: str = march(3), relationship: str = "child",
-         verification: str = "documents", channel: str = "alipay") -> dict:
-    return ledger.do("bind", binder=binder, member=member, relationship=relationship, channel=channel,
-                     verification=verification, at=when)
+def bind(
+    ledger: Ledger,
+    binder: str,
+    member: str,
+    when: str = march(3),
+    relationship: str = "child",
+    verification: str = "documents",
+    channel: str = "alipay",
+) -> dict:
+    return ledger.do(
+        "bind",
+        binder=binder,
+        member=member,
+        relationship=relationship,
+        channel=channel,
+        verification=verification,
+        at=when,
+    )
 
 
 def bound(ledger: Ledger, binder: str, member: str, **kwargs) -> dict:
@@ -95,8 +109,15 @@ def test_rejects_unbind_whose_initiator_contradicts_the_reason(ledger, family):
     binder, kids = family
     bound(ledger, binder, kids[0])
     before = snapshot(ledger, binder, kids[0])
-    result = ledger.refused("unbind", "INVALID_INPUT", binder=binder, member=kids[0], reason="binder_request",
-                            initiated_by="member", at=march(4))
+    result = ledger.refused(
+        "unbind",
+        "INVALID_INPUT",
+        binder=binder,
+        member=kids[0],
+        reason="binder_request",
+        initiated_by="member",
+        at=march(4),
+    )
     assert result["error"]["field"] == "initiated_by"
     assert_unchanged(ledger, before)
 
@@ -211,8 +232,15 @@ def test_rejects_unbind_of_a_member_who_is_not_bound(ledger, family):
 def test_rejects_binding_oneself_without_recording_anything(ledger, family):
     binder, _ = family
     before = snapshot(ledger, binder)
-    result = ledger.refused("bind", "INVALID_INPUT", binder=binder, member=binder, relationship="spouse",
-                            channel="alipay", verification="face")
+    result = ledger.refused(
+        "bind",
+        "INVALID_INPUT",
+        binder=binder,
+        member=binder,
+        relationship="spouse",
+        channel="alipay",
+        verification="face",
+    )
     assert result["error"]["field"] == "member"
     assert_unchanged(ledger, before)
 
@@ -234,7 +262,11 @@ def test_rejected_bind_is_recorded_on_both_people_with_code_rule_and_version(led
         event = events_of(ledger, raw)[-1]
         assert type(event).__name__ == "BindRejected"
         assert (event.role, event.code, event.rule, event.rule_version) == (
-            role, "PERSON_NOT_ACTIVE", "binding.both_active", NATIONAL)
+            role,
+            "PERSON_NOT_ACTIVE",
+            "binding.both_active",
+            NATIONAL,
+        )
         assert event.channel == "bank_app"
     assert ledger.person(binder).members == {}
 
@@ -243,8 +275,9 @@ def test_refusals_other_than_binds_record_nothing(ledger, family):
     binder, kids = family
     before = snapshot(ledger, binder, kids[0])
     ledger.refused("enroll", "ALREADY_ENROLLED", person=binder, insurance="employee")
-    ledger.refused("authorize", "AUTHORIZER_NOT_ELIGIBLE", authorizer=kids[0], beneficiary=binder,
-                   relationship="parent")
+    ledger.refused(
+        "authorize", "AUTHORIZER_NOT_ELIGIBLE", authorizer=kids[0], beneficiary=binder, relationship="parent"
+    )
     ledger.refused("revoke", "NOT_AUTHORIZED", authorizer=binder, beneficiary=kids[0])
     ledger.refused("unbind", "NOT_BOUND", binder=binder, member=kids[0], reason="binder_request")
     assert_unchanged(ledger, before)
@@ -270,8 +303,7 @@ def test_missing_face_check_is_reported_before_the_member_monthly_limit(ledger):
     bound(ledger, binders[0], grandma, relationship="parent", verification="face")
     bound(ledger, binders[1], grandma, relationship="parent", verification="face")
     refused(ledger, "FACE_VERIFICATION_REQUIRED", binders[2], grandma, relationship="parent")
-    refused(ledger, "MEMBER_MONTHLY_BINDERS_LIMIT", binders[2], grandma, relationship="parent",
-            verification="face")
+    refused(ledger, "MEMBER_MONTHLY_BINDERS_LIMIT", binders[2], grandma, relationship="parent", verification="face")
 
 
 def test_full_binder_is_reported_before_the_member_monthly_limit(ledger):
@@ -365,8 +397,7 @@ def test_seed_003_allows_three_children_and_six_members_in_all():
     bound(ledger, binder, wife, when=march(2), relationship="spouse", verification="face")
     result = refused(ledger, "RELATIONSHIP_LIMIT", binder, kids[3], when=at(4))
     assert result["error"]["rule"] == "binding.members_by_kind_max.child"
-    refused(ledger, "RELATIONSHIP_NOT_ALLOWED", binder, cousin, when=at(4), relationship="other",
-            verification="face")
+    refused(ledger, "RELATIONSHIP_NOT_ALLOWED", binder, cousin, when=at(4), relationship="other", verification="face")
     bound(ledger, binder, mother, when=at(4), relationship="parent", verification="face")
     refused(ledger, "MEMBER_LIMIT", binder, kids[3], when=at(5))
 

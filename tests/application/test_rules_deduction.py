@@ -11,15 +11,35 @@ from tests.support.state import adult, assert_unchanged, event_names, events_of,
 T = "2025-03-10T10:00:00+08:00"
 
 
-def authorize(ledger: Ledger, authorizer: str, beneficiary: str, relationship: str = "child",
-              when: str = "2025-03-03T09:00:00+08:00") -> None:
+def authorize(
+    ledger: Ledger,
+    authorizer: str,
+    beneficiary: str,
+    relationship: str = "child",
+    when: str = "2025-03-03T09:00:00+08:00",
+) -> None:
     ledger.ok("authorize", authorizer=authorizer, beneficiary=beneficiary, relationship=relationship, at=when)
 
 
-def deduct(ledger: Ledger, patient: str, amount: str, settlement_id: str = "S-1", category: str = "pharmacy",
-           when: str = T, **extra) -> dict:
-    return ledger.do("deduct", settlement_id=settlement_id, patient=patient, amount=amount, category=category,
-                     institution="Pharmacy 1", at=when, **extra)
+def deduct(
+    ledger: Ledger,
+    patient: str,
+    amount: str,
+    settlement_id: str = "S-1",
+    category: str = "pharmacy",
+    when: str = T,
+    **extra,
+) -> dict:
+    return ledger.do(
+        "deduct",
+        settlement_id=settlement_id,
+        patient=patient,
+        amount=amount,
+        category=category,
+        institution="Pharmacy 1",
+        at=when,
+        **extra,
+    )
 
 
 @pytest.fixture
@@ -72,8 +92,10 @@ def test_hubei_patient_is_paid_for_by_the_most_recent_authorizer_first(ledger):
     authorize(ledger, recent, child, when="2025-03-05T09:00:00+08:00")
     result = deduct(ledger, child, "80.00")
     assert result["rule_version"] == "hubei+national-2024-12-09"
-    assert result["lines"] == [{"person": masked(recent), "amount_fen": 5_000},
-                               {"person": masked(rich), "amount_fen": 3_000}]
+    assert result["lines"] == [
+        {"person": masked(recent), "amount_fen": 5_000},
+        {"person": masked(rich), "amount_fen": 3_000},
+    ]
 
 
 def test_shanxi_shares_only_above_one_thousand_yuan_from_one_authorizer(ledger):
@@ -135,20 +157,33 @@ def test_rejects_presenter_without_an_active_binding(ledger, family):
 
 def test_bound_presenter_may_present_until_unbound(ledger, family):
     father, _mother, child = family
-    ledger.ok("bind", binder=father, member=child, relationship="child", channel="alipay", verification="documents",
-              at="2025-03-04T09:00:00+08:00")
+    ledger.ok(
+        "bind",
+        binder=father,
+        member=child,
+        relationship="child",
+        channel="alipay",
+        verification="documents",
+        at="2025-03-04T09:00:00+08:00",
+    )
     assert deduct(ledger, child, "10.00", presented_by=father)["ok"]
     assert events_of(ledger, child)[-1].presented_by == ledger.app.person_ref(father, "p")[0]
     ledger.ok("unbind", binder=father, member=child, reason="binder_request", at="2025-03-11T09:00:00+08:00")
-    result = deduct(ledger, child, "10.00", settlement_id="S-2", presented_by=father,
-                    when="2025-03-12T09:00:00+08:00")
+    result = deduct(ledger, child, "10.00", settlement_id="S-2", presented_by=father, when="2025-03-12T09:00:00+08:00")
     assert result["error"]["code"] == "PRESENTER_NOT_BOUND"
 
 
 def test_binding_the_other_way_round_does_not_let_the_member_present(ledger, family):
     father, _, child = family
-    ledger.ok("bind", binder=father, member=child, relationship="child", channel="alipay", verification="documents",
-              at="2025-03-04T09:00:00+08:00")
+    ledger.ok(
+        "bind",
+        binder=father,
+        member=child,
+        relationship="child",
+        channel="alipay",
+        verification="documents",
+        at="2025-03-04T09:00:00+08:00",
+    )
     assert deduct(ledger, father, "1.00", presented_by=child)["error"]["code"] == "PRESENTER_NOT_BOUND"
 
 
@@ -179,8 +214,14 @@ def test_resubmitted_settlement_is_a_duplicate_and_moves_no_money_even_at_anothe
 def test_same_settlement_id_with_different_content_is_a_conflict(ledger, family, change):
     deduct(ledger, family[2], "400.00")
     before = snapshot(ledger, *family)
-    fields = {"settlement_id": "S-1", "patient": family[2], "amount": "400.00", "category": "pharmacy",
-              "institution": "Pharmacy 1", "at": T} | change
+    fields = {
+        "settlement_id": "S-1",
+        "patient": family[2],
+        "amount": "400.00",
+        "category": "pharmacy",
+        "institution": "Pharmacy 1",
+        "at": T,
+    } | change
     result = ledger.do("deduct", **fields)
     assert result["error"]["code"] == "SETTLEMENT_CONFLICT" and result["error"]["field"] == "settlement_id"
     assert_unchanged(ledger, before)

@@ -21,13 +21,23 @@ def valid_commands(parent: str, child: str) -> dict[str, dict]:
     return {
         "enroll": {"person": adult(9), "insurance": "employee"},
         "credit": {"person": parent, "amount": "1.00", "source": "adjustment"},
-        "bind": {"binder": parent, "member": child, "relationship": "child", "channel": "alipay",
-                 "verification": "documents"},
+        "bind": {
+            "binder": parent,
+            "member": child,
+            "relationship": "child",
+            "channel": "alipay",
+            "verification": "documents",
+        },
         "unbind": {"binder": parent, "member": child, "reason": "binder_request"},
         "authorize": {"authorizer": parent, "beneficiary": child, "relationship": "child"},
         "revoke": {"authorizer": parent, "beneficiary": child},
-        "deduct": {"settlement_id": "S-1", "patient": child, "amount": "1.00", "category": "pharmacy",
-                   "institution": "P"},
+        "deduct": {
+            "settlement_id": "S-1",
+            "patient": child,
+            "amount": "1.00",
+            "category": "pharmacy",
+            "institution": "P",
+        },
         "reverse": {"settlement_id": "S-1"},
         "suspend": {"person": parent},
         "resume": {"person": parent},
@@ -78,9 +88,17 @@ def test_timestamp_without_offset_is_invalid_input_naming_at(ledger, pair, type_
 
 
 @pytest.mark.parametrize("type_", ["credit", "deduct"])
-@pytest.mark.parametrize(("amount", "hint"), [("1.234", "two decimals"), ("-5.00", "positive"),
-                                              ("0", "greater than zero"), ("0.00", "greater than zero"),
-                                              (5, "string"), (5.5, "string")])
+@pytest.mark.parametrize(
+    ("amount", "hint"),
+    [
+        ("1.234", "two decimals"),
+        ("-5.00", "positive"),
+        ("0", "greater than zero"),
+        ("0.00", "greater than zero"),
+        (5, "string"),
+        (5.5, "string"),
+    ],
+)
 def test_bad_amount_is_invalid_input_naming_amount(ledger, pair, type_, amount, hint):
     error = invalid(ledger, pair, type_, **valid_commands(*pair)[type_] | {"amount": amount})
     assert error["field"] == "amount" and hint in error["message"]
@@ -88,8 +106,17 @@ def test_bad_amount_is_invalid_input_naming_amount(ledger, pair, type_, amount, 
 
 @pytest.mark.parametrize(
     ("type_", "field"),
-    [("enroll", "person"), ("credit", "person"), ("bind", "binder"), ("bind", "member"), ("authorize", "authorizer"),
-     ("authorize", "beneficiary"), ("deduct", "patient"), ("deduct", "presented_by"), ("transfer", "person")],
+    [
+        ("enroll", "person"),
+        ("credit", "person"),
+        ("bind", "binder"),
+        ("bind", "member"),
+        ("authorize", "authorizer"),
+        ("authorize", "beneficiary"),
+        ("deduct", "patient"),
+        ("deduct", "presented_by"),
+        ("transfer", "person"),
+    ],
 )
 def test_bad_id_number_is_invalid_id_number_naming_the_field(ledger, pair, type_, field):
     good = adult(1)
@@ -99,8 +126,9 @@ def test_bad_id_number_is_invalid_id_number_naming_the_field(ledger, pair, type_
     assert good not in json.dumps(error) and bad_check not in json.dumps(error)
 
 
-@pytest.mark.parametrize("bad", ["11010519800230011X", "1101051980010101", "110105198001010112345",
-                                 "１１０１０５１９８００１０１０１１2"])
+@pytest.mark.parametrize(
+    "bad", ["11010519800230011X", "1101051980010101", "110105198001010112345", "１１０１０５１９８００１０１０１１2"]
+)
 def test_enroll_rejects_malformed_id_numbers_without_crashing(ledger, pair, bad):
     invalid(ledger, pair, "enroll", "INVALID_ID_NUMBER", person=bad, insurance="employee")
 
@@ -117,8 +145,9 @@ def test_region_must_be_six_ascii_digits(ledger, pair, region):
     assert error["field"] == "region"
 
 
-@pytest.mark.parametrize("text", ["not json", "[1, 2]", '"bind"', "{}",
-                                  '{"type": "teleport", "at": "2025-03-03T09:00:00Z"}'])
+@pytest.mark.parametrize(
+    "text", ["not json", "[1, 2]", '"bind"', "{}", '{"type": "teleport", "at": "2025-03-03T09:00:00Z"}']
+)
 def test_lines_that_are_not_commands_are_invalid_input(ledger, pair, text):
     before = snapshot(ledger, *pair)
     result = ledger.app.apply_line(text)

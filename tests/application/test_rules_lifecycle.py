@@ -27,12 +27,17 @@ def web(ledger: Ledger):
 
 
 def ended_reasons(ledger: Ledger, raw: str) -> list[tuple[str, str, str]]:
-    return [(type(e).__name__, e.reason, e.initiated_by) for e in events_of(ledger, raw)
-            if type(e).__name__ in ("BindingEnded", "AuthorizationEnded")]
+    return [
+        (type(e).__name__, e.reason, e.initiated_by)
+        for e in events_of(ledger, raw)
+        if type(e).__name__ in ("BindingEnded", "AuthorizationEnded")
+    ]
 
 
-@pytest.mark.parametrize(("command", "status", "reason"),
-                         [("cancel", "cancelled", "account_cancelled"), ("expire", "expired", "account_expired")])
+@pytest.mark.parametrize(
+    ("command", "status", "reason"),
+    [("cancel", "cancelled", "account_cancelled"), ("expire", "expired", "account_expired")],
+)
 def test_closing_an_account_ends_every_tie_in_both_directions_with_that_reason(ledger, web, command, status, reason):
     # Goal: the closed person's four kinds of tie all end, on both sides, with the closing reason.
     result = ledger.ok(command, person=web["hub"], reason="moved abroad", at=T)
@@ -44,19 +49,32 @@ def test_closing_an_account_ends_every_tie_in_both_directions_with_that_reason(l
     assert ledger.person(web["binder"]).members == {}
     assert ledger.person(web["beneficiary"]).authorizers == {}
     assert ledger.person(web["authorizer"]).beneficiaries == {}
-    for other, kind in (("member", "BindingEnded"), ("binder", "BindingEnded"),
-                        ("beneficiary", "AuthorizationEnded"), ("authorizer", "AuthorizationEnded")):
+    for other, kind in (
+        ("member", "BindingEnded"),
+        ("binder", "BindingEnded"),
+        ("beneficiary", "AuthorizationEnded"),
+        ("authorizer", "AuthorizationEnded"),
+    ):
         assert ended_reasons(ledger, web[other]) == [(kind, reason, "system")], other
     assert sorted(ended_reasons(ledger, web["hub"])) == sorted(
-        [("BindingEnded", reason, "system")] * 2 + [("AuthorizationEnded", reason, "system")] * 2)
+        [("BindingEnded", reason, "system")] * 2 + [("AuthorizationEnded", reason, "system")] * 2
+    )
 
 
 def test_closed_account_refuses_money_and_a_second_close(ledger, web):
     ledger.ok("cancel", person=web["hub"], at=T)
     before = snapshot(ledger, *web.values())
     ledger.refused("credit", "PERSON_NOT_ACTIVE", person=web["hub"], amount="1.00", source="adjustment", at=T)
-    ledger.refused("deduct", "PERSON_NOT_ACTIVE", settlement_id="S-9", patient=web["hub"], amount="1.00",
-                   category="pharmacy", institution="P", at=T)
+    ledger.refused(
+        "deduct",
+        "PERSON_NOT_ACTIVE",
+        settlement_id="S-9",
+        patient=web["hub"],
+        amount="1.00",
+        category="pharmacy",
+        institution="P",
+        at=T,
+    )
     ledger.refused("cancel", "STATUS_CONFLICT", person=web["hub"], at=T)
     ledger.refused("expire", "STATUS_CONFLICT", person=web["hub"], at=T)
     ledger.refused("transfer", "PERSON_NOT_ACTIVE", person=web["hub"], region="120101", at=T)
@@ -65,8 +83,9 @@ def test_closed_account_refuses_money_and_a_second_close(ledger, web):
 
 def test_former_authorizer_no_longer_pays_after_closing(ledger, web):
     ledger.ok("expire", person=web["authorizer"], at=T)
-    result = ledger.ok("deduct", settlement_id="S-1", patient=web["hub"], amount="150.00", category="pharmacy",
-                       institution="P", at=T)
+    result = ledger.ok(
+        "deduct", settlement_id="S-1", patient=web["hub"], amount="150.00", category="pharmacy", institution="P", at=T
+    )
     assert result["out_of_pocket_fen"] == 5_000
     assert ledger.balance(web["authorizer"]) == 10_000
 
@@ -115,10 +134,15 @@ def test_enrolment_is_once_per_person(ledger):
 
 def test_commands_about_someone_never_enrolled_are_unknown_person(ledger):
     stranger = adult(77)
-    for type_, fields in [("credit", {"person": stranger, "amount": "1.00", "source": "adjustment"}),
-                          ("suspend", {"person": stranger}), ("cancel", {"person": stranger}),
-                          ("deduct", {"patient": stranger, "settlement_id": "S", "amount": "1.00",
-                                      "category": "pharmacy", "institution": "P"})]:
+    for type_, fields in [
+        ("credit", {"person": stranger, "amount": "1.00", "source": "adjustment"}),
+        ("suspend", {"person": stranger}),
+        ("cancel", {"person": stranger}),
+        (
+            "deduct",
+            {"patient": stranger, "settlement_id": "S", "amount": "1.00", "category": "pharmacy", "institution": "P"},
+        ),
+    ]:
         result = ledger.refused(type_, "UNKNOWN_PERSON", **fields)
         assert result["error"]["field"] in ("person", "patient")
     assert ledger.do("reverse", settlement_id="S")["error"]["code"] == "UNKNOWN_SETTLEMENT"

@@ -12,8 +12,13 @@ from tests.support.state import adult, assert_unchanged, events_of, masked, mino
 EARLY = "2024-01-02T09:00:00+08:00"  # enrolment date for stories that start in 2024
 
 
-def authorize(ledger: Ledger, authorizer: str, beneficiary: str, relationship: str = "child",
-              when: str = "2025-03-03T09:00:00+08:00") -> dict:
+def authorize(
+    ledger: Ledger,
+    authorizer: str,
+    beneficiary: str,
+    relationship: str = "child",
+    when: str = "2025-03-03T09:00:00+08:00",
+) -> dict:
     return ledger.do("authorize", authorizer=authorizer, beneficiary=beneficiary, relationship=relationship, at=when)
 
 
@@ -36,14 +41,18 @@ def test_authorization_is_recorded_on_both_people_with_its_rule_version(ledger):
     assert len(ledger.person(child).authorizers) == 1
     granted = events_of(ledger, child)[-1]
     assert (type(granted).__name__, granted.role, granted.rule_version) == (
-        "AuthorizationGranted", "beneficiary", "national-2024-12-09")
+        "AuthorizationGranted",
+        "beneficiary",
+        "national-2024-12-09",
+    )
 
 
 @pytest.mark.parametrize("relationship", ["sibling", "grandparent", "grandchild"])
 def test_rejects_near_relatives_beyond_spouse_parents_children_before_2024_12_09(ledger, relationship):
     giver, taker = ledger.enroll(adult(1), at=EARLY), ledger.enroll(adult(3), at=EARLY)
-    result = refused(ledger, "RELATIONSHIP_NOT_ALLOWED", giver, taker, relationship=relationship,
-                     when="2024-12-08T23:59:59+08:00")
+    result = refused(
+        ledger, "RELATIONSHIP_NOT_ALLOWED", giver, taker, relationship=relationship, when="2024-12-08T23:59:59+08:00"
+    )
     assert result["error"]["rule_version"] == "national-2021-08-01"
     assert result["error"]["rule"] == "mutual_aid.relationships"
 
@@ -65,8 +74,9 @@ def test_allows_spouse_parent_child_under_the_first_national_rules(ledger):
 
 def test_rejects_cross_province_aid_before_2026_01_09(ledger):
     beijing, shanghai = ledger.enroll(adult(1)), ledger.enroll(adult(3, region="310101"))
-    result = refused(ledger, "CROSS_PROVINCE_NOT_ALLOWED", beijing, shanghai, relationship="parent",
-                     when="2026-01-08T23:59:00+08:00")
+    result = refused(
+        ledger, "CROSS_PROVINCE_NOT_ALLOWED", beijing, shanghai, relationship="parent", when="2026-01-08T23:59:00+08:00"
+    )
     assert result["error"]["rule"] == "mutual_aid.cross_province"
 
 
@@ -127,7 +137,10 @@ def test_revoke_ends_the_authorization_on_both_sides_with_who_revoked(ledger):
     assert ledger.person(parent).beneficiaries == {} and ledger.person(child).authorizers == {}
     ended = events_of(ledger, parent)[-1]
     assert (type(ended).__name__, ended.reason, ended.initiated_by) == (
-        "AuthorizationEnded", "revoked_by_beneficiary", "beneficiary")
+        "AuthorizationEnded",
+        "revoked_by_beneficiary",
+        "beneficiary",
+    )
 
 
 def test_rejects_revoking_an_authorization_that_does_not_exist(ledger):
@@ -140,16 +153,18 @@ def test_rejects_revoking_an_authorization_that_does_not_exist(ledger):
 def test_ineligible_authorizer_is_reported_before_a_relationship_not_yet_allowed(ledger):
     # Goal: two rules broken at once; AUTHORIZE_REJECTION_CODES order decides which is reported.
     resident, sister = ledger.enroll(adult(1), insurance="resident", at=EARLY), ledger.enroll(adult(4), at=EARLY)
-    refused(ledger, "AUTHORIZER_NOT_ELIGIBLE", resident, sister, relationship="sibling",
-            when="2024-06-01T09:00:00+08:00")
+    refused(
+        ledger, "AUTHORIZER_NOT_ELIGIBLE", resident, sister, relationship="sibling", when="2024-06-01T09:00:00+08:00"
+    )
     order = AUTHORIZE_REJECTION_CODES
     assert order.index("AUTHORIZER_NOT_ELIGIBLE") < order.index("RELATIONSHIP_NOT_ALLOWED")
 
 
 def test_relationship_is_reported_before_cross_province(ledger):
     beijing, shanghai = ledger.enroll(adult(1), at=EARLY), ledger.enroll(adult(4, region="310101"), at=EARLY)
-    refused(ledger, "RELATIONSHIP_NOT_ALLOWED", beijing, shanghai, relationship="sibling",
-            when="2024-06-01T09:00:00+08:00")
+    refused(
+        ledger, "RELATIONSHIP_NOT_ALLOWED", beijing, shanghai, relationship="sibling", when="2024-06-01T09:00:00+08:00"
+    )
 
 
 def test_inactive_person_is_reported_before_an_ineligible_authorizer(ledger):

@@ -34,8 +34,9 @@ def post_command(client, token, key, **command):
 
 
 def ref_of(client, tokens, number):
-    r = client.post("/v1/persons/lookup", json={"id_number": number},
-                    headers=auth(tokens["auditor"], **{"X-Purpose": "t"}))
+    r = client.post(
+        "/v1/persons/lookup", json={"id_number": number}, headers=auth(tokens["auditor"], **{"X-Purpose": "t"})
+    )
     assert r.status_code == 200, r.text
     return r.json()["person_ref"]
 
@@ -80,12 +81,17 @@ def test_revoked_and_expired_keys_are_refused_and_key_use_is_recorded(served):
 
 def test_metrics_show_requests_latency_batches_and_view_lag(served):
     client, tokens, family, _ = served
-    post_command(client, tokens["fund"], "m-1", type="credit", person=family["father"], amount="1.00",
-                 source="adjustment")
+    post_command(
+        client, tokens["fund"], "m-1", type="credit", person=family["father"], amount="1.00", source="adjustment"
+    )
     client.post("/v1/commands", json={})  # no key: 401, counted like any answer
     text = client.get("/metrics", headers=auth(tokens["operator"])).text
-    for name in ("ledger_http_requests_total", "ledger_http_request_duration_seconds_bucket",
-                 "ledger_commit_batch_commands_bucket", "ledger_view_lag_events"):
+    for name in (
+        "ledger_http_requests_total",
+        "ledger_http_request_duration_seconds_bucket",
+        "ledger_commit_batch_commands_bucket",
+        "ledger_view_lag_events",
+    ):
         assert name in text
     assert 'route="/v1/commands",status="200"' in text and 'route="/v1/commands",status="401"' in text
 
@@ -101,19 +107,22 @@ def test_openapi_31_and_docs(served):
 # --- commands -------------------------------------------------------------------------------
 def test_accepted_command_answers_like_apply_plus_position(served):
     client, tokens, family, app = served
-    r = post_command(client, tokens["fund"], "c-1", type="credit", person=family["father"], amount="5.00",
-                     source="adjustment")
+    r = post_command(
+        client, tokens["fund"], "c-1", type="credit", person=family["father"], amount="5.00", source="adjustment"
+    )
     assert r.status_code == 200 and "idempotency-replayed" not in r.headers
     body = r.json()
     assert body["ok"] and body["command"] == "credit" and body["command_id"] == "c-1"
     assert body["position"] == app.recorder.max_notification_id()
-    again = post_command(client, tokens["fund"], "c-1", type="credit", person=family["father"], amount="5.00",
-                         source="adjustment")
+    again = post_command(
+        client, tokens["fund"], "c-1", type="credit", person=family["father"], amount="5.00", source="adjustment"
+    )
     assert again.status_code == 200 and again.headers["idempotency-replayed"] == "true"
     assert again.json()["duplicate"] is True
     assert app.get_person(family["father"]).balance_fen == 30_000 + 500  # moved once
-    conflict = post_command(client, tokens["fund"], "c-1", type="credit", person=family["father"], amount="6.00",
-                            source="adjustment")
+    conflict = post_command(
+        client, tokens["fund"], "c-1", type="credit", person=family["father"], amount="6.00", source="adjustment"
+    )
     assert is_problem(conflict, 409, "COMMAND_CONFLICT")["field"] == "command_id"
 
 
@@ -129,30 +138,47 @@ def test_idempotency_key_is_required_and_must_agree_with_the_body(served):
     is_problem(r, 401, "UNAUTHORIZED")
     r = client.post("/v1/commands", json=body, headers=auth(tokens["auditor"]))  # then its role
     is_problem(r, 403, "FORBIDDEN")
-    r = client.post("/v1/commands", json={**body, "command_id": "other"},
-                    headers=auth(tokens["fund"], **{"Idempotency-Key": "k-1"}))
+    r = client.post(
+        "/v1/commands", json={**body, "command_id": "other"}, headers=auth(tokens["fund"], **{"Idempotency-Key": "k-1"})
+    )
     assert is_problem(r, 422, "INVALID_INPUT")["field"] == "command_id"
-    r = client.post("/v1/commands", json={**body, "command_id": "k-1"},
-                    headers=auth(tokens["fund"], **{"Idempotency-Key": "k-1"}))
+    r = client.post(
+        "/v1/commands", json={**body, "command_id": "k-1"}, headers=auth(tokens["fund"], **{"Idempotency-Key": "k-1"})
+    )
     assert r.status_code == 200
 
 
 def test_invalid_input_unknown_person_and_rule_refusal_codes(served):
     client, tokens, family, _ = served
-    r = post_command(client, tokens["fund"], "i-1", type="credit", person=family["father"], amount="1.001",
-                     source="adjustment")
+    r = post_command(
+        client, tokens["fund"], "i-1", type="credit", person=family["father"], amount="1.001", source="adjustment"
+    )
     assert is_problem(r, 422, "INVALID_INPUT")["field"] == "amount"
-    r = post_command(client, tokens["fund"], "i-2", type="credit", person="110105198001010000", amount="1.00",
-                     source="adjustment")
+    r = post_command(
+        client, tokens["fund"], "i-2", type="credit", person="110105198001010000", amount="1.00", source="adjustment"
+    )
     is_problem(r, 422, "INVALID_ID_NUMBER")
-    r = post_command(client, tokens["fund"], "i-3", type="credit", person=id_number("110105", "19990101", 51),
-                     amount="1.00", source="adjustment")
+    r = post_command(
+        client,
+        tokens["fund"],
+        "i-3",
+        type="credit",
+        person=id_number("110105", "19990101", 51),
+        amount="1.00",
+        source="adjustment",
+    )
     assert is_problem(r, 404, "UNKNOWN_PERSON")["field"] == "person"
     r = client.post("/v1/commands", content=b"{nope", headers=auth(tokens["fund"], **{"Idempotency-Key": "i-4"}))
     is_problem(r, 422, "INVALID_INPUT")
     # a refused bind is a recorded rejection: 409 with its rule, rule version and `recorded`
-    bind = dict(type="bind", binder=family["father"], member=family["child"], relationship="child",
-                channel="alipay", verification="face")
+    bind = dict(
+        type="bind",
+        binder=family["father"],
+        member=family["child"],
+        relationship="child",
+        channel="alipay",
+        verification="face",
+    )
     assert post_command(client, tokens["channel"], "b-1", **bind).status_code == 200
     problem = is_problem(post_command(client, tokens["channel"], "b-2", **bind), 409, "ALREADY_BOUND")
     assert problem["recorded"] is True and problem["rule_version"] and problem["rule"] and problem["position"] > 0
@@ -162,26 +188,42 @@ def test_invalid_input_unknown_person_and_rule_refusal_codes(served):
 
 def test_scopes_of_channel_and_institution_keys(served):
     client, tokens, family, _ = served
-    bind = dict(type="bind", binder=family["father"], member=family["child"], relationship="child",
-                verification="face", at=at(11))
+    bind = dict(
+        type="bind",
+        binder=family["father"],
+        member=family["child"],
+        relationship="child",
+        verification="face",
+        at=at(11),
+    )
     is_problem(post_command(client, tokens["channel"], "s-1", channel="wechat", **bind), 403, "FORBIDDEN")
     assert post_command(client, tokens["channel"], "s-2", channel="alipay", **bind).status_code == 200
     deduct = dict(type="deduct", patient=family["child"], amount="1.00", category="pharmacy", at=at(11))
-    is_problem(post_command(client, tokens["institution"], "s-3", settlement_id="S-2", institution="H-2", **deduct),
-               403, "FORBIDDEN")
+    is_problem(
+        post_command(client, tokens["institution"], "s-3", settlement_id="S-2", institution="H-2", **deduct),
+        403,
+        "FORBIDDEN",
+    )
     other = client.app.state.store.create_key("institution", institution="H-2")["token"]
     is_problem(post_command(client, other, "s-4", type="reverse", settlement_id="S-1", at=at(12)), 403, "FORBIDDEN")
     r = post_command(client, tokens["institution"], "s-5", type="reverse", settlement_id="S-1", at=at(12))
     assert r.status_code == 200 and r.json()["refunded_fen"] == 5000
     is_problem(post_command(client, tokens["fund"], "s-6", **bind, channel="alipay"), 403, "FORBIDDEN")
-    is_problem(post_command(client, tokens["auditor"], "s-7", type="credit", person=family["father"],
-                            amount="1.00", source="adjustment"), 403, "FORBIDDEN")
+    is_problem(
+        post_command(
+            client, tokens["auditor"], "s-7", type="credit", person=family["father"], amount="1.00", source="adjustment"
+        ),
+        403,
+        "FORBIDDEN",
+    )
 
 
 def test_batch_is_ndjson_in_and_out_like_apply(served):
     client, tokens, family, app = served
-    lines = ndjson(json.loads(line("credit", person=family["father"], amount="1.00", source="adjustment")),
-                   json.loads(line("credit", person=family["mother"], amount="1.001", source="adjustment")))
+    lines = ndjson(
+        json.loads(line("credit", person=family["father"], amount="1.00", source="adjustment")),
+        json.loads(line("credit", person=family["mother"], amount="1.001", source="adjustment")),
+    )
     r = client.post("/v1/commands:batch", content=lines + "\n" + "not json\n", headers=auth(tokens["fund"]))
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/x-ndjson")
     answers = [json.loads(x) for x in r.text.splitlines()]
@@ -207,9 +249,19 @@ def test_batch_lines_are_split_and_screened_as_apply_does(served):
 def test_batch_with_a_forbidden_line_applies_nothing(served):
     client, tokens, family, app = served
     before = app.recorder.max_notification_id()
-    lines = ndjson(json.loads(line("credit", person=family["father"], amount="1.00", source="adjustment")),
-                   json.loads(line("bind", binder=family["father"], member=family["child"], relationship="child",
-                                   channel="alipay", verification="face")))
+    lines = ndjson(
+        json.loads(line("credit", person=family["father"], amount="1.00", source="adjustment")),
+        json.loads(
+            line(
+                "bind",
+                binder=family["father"],
+                member=family["child"],
+                relationship="child",
+                channel="alipay",
+                verification="face",
+            )
+        ),
+    )
     body = is_problem(client.post("/v1/commands:batch", content=lines, headers=auth(tokens["fund"])), 403, "FORBIDDEN")
     assert body["line"] == 2 and app.recorder.max_notification_id() == before
 
@@ -220,8 +272,17 @@ def test_same_idempotency_key_from_concurrent_clients_moves_money_once(served):
     results = []
 
     def send():
-        results.append(post_command(client, tokens["fund"], "same-key", type="credit", person=family["grandma"],
-                                    amount="7.00", source="adjustment"))
+        results.append(
+            post_command(
+                client,
+                tokens["fund"],
+                "same-key",
+                type="credit",
+                person=family["grandma"],
+                amount="7.00",
+                source="adjustment",
+            )
+        )
 
     threads = [threading.Thread(target=send) for _ in range(8)]
     for t in threads:
@@ -237,14 +298,29 @@ def test_one_transaction_mode_answers_the_same(app):
     family = seed_family(app)
     api, tokens = make_server(app, group_commit=False)
     with TestClient(api) as client:
-        r = post_command(client, tokens["fund"], "d-1", type="credit", person=family["father"], amount="2.00",
-                         source="adjustment")
+        r = post_command(
+            client, tokens["fund"], "d-1", type="credit", person=family["father"], amount="2.00", source="adjustment"
+        )
         assert r.status_code == 200 and r.json()["position"] == app.recorder.max_notification_id()
-        assert post_command(client, tokens["fund"], "d-1", type="credit", person=family["father"], amount="2.00",
-                            source="adjustment").headers["idempotency-replayed"] == "true"
-        r = client.post("/v1/commands:batch", content=ndjson(json.loads(line(
-            "credit", person=family["father"], amount="1.00", source="adjustment", at=AFTER_SEED))),
-            headers=auth(tokens["fund"]))
+        assert (
+            post_command(
+                client,
+                tokens["fund"],
+                "d-1",
+                type="credit",
+                person=family["father"],
+                amount="2.00",
+                source="adjustment",
+            ).headers["idempotency-replayed"]
+            == "true"
+        )
+        r = client.post(
+            "/v1/commands:batch",
+            content=ndjson(
+                json.loads(line("credit", person=family["father"], amount="1.00", source="adjustment", at=AFTER_SEED))
+            ),
+            headers=auth(tokens["fund"]),
+        )
         assert json.loads(r.text)["ok"] is True
 
 
@@ -258,15 +334,22 @@ def test_person_reads_by_reference_and_the_access_log(served):
     head = app.recorder.max_notification_id()
     balance = client.get(f"/v1/persons/{ref}/balance", params={"min_position": head}, headers=h).json()
     assert balance["balance_fen"] == app.get_person(family["child"]).balance_fen
-    assert len(client.get(f"/v1/persons/{ref}/authorizations", params={"min_position": head},
-                          headers=h).json()["authorizers"]) == 3
+    assert (
+        len(
+            client.get(f"/v1/persons/{ref}/authorizations", params={"min_position": head}, headers=h).json()[
+                "authorizers"
+            ]
+        )
+        == 3
+    )
     assert client.get(f"/v1/persons/{ref}/bindings", headers=h).json()["members"] == []
     quota = client.get(f"/v1/persons/{ref}/quota", params={"month": "2025-03", "min_position": head}, headers=h)
     assert quota.status_code == 200 and quota.json()["month"] == "2025-03"
     history = client.get(f"/v1/persons/{ref}/history", params={"as_of": "2025-03-05"}, headers=h).json()
     assert history["events"] >= 2 and history["person_ref"] == ref
-    is_problem(client.get(f"/v1/persons/{ref}/balance", params={"min_position": head + 10}, headers=h),
-               422, "INVALID_INPUT")
+    is_problem(
+        client.get(f"/v1/persons/{ref}/balance", params={"min_position": head + 10}, headers=h), 422, "INVALID_INPUT"
+    )
     is_problem(client.get(f"/v1/persons/{ref}/quota", params={"month": "2025-13"}, headers=h), 422, "INVALID_INPUT")
     log = client.get(f"/v1/persons/{ref}/access-log", headers=h).json()["entries"]
     endpoints = [e["endpoint"] for e in log]
@@ -280,23 +363,47 @@ def test_auditor_needs_a_purpose_and_stays_in_its_region(served):
     client, tokens, family, _ = served
     ref = ref_of(client, tokens, family["child"])
     is_problem(client.get(f"/v1/persons/{ref}", headers=auth(tokens["auditor"])), 422, "PURPOSE_REQUIRED")
-    is_problem(client.post("/v1/persons/lookup", json={"id_number": family["child"]}, headers=auth(tokens["auditor"])),
-               422, "PURPOSE_REQUIRED")
+    is_problem(
+        client.post("/v1/persons/lookup", json={"id_number": family["child"]}, headers=auth(tokens["auditor"])),
+        422,
+        "PURPOSE_REQUIRED",
+    )
     wuhan = auth(tokens["auditor_42"], **{"X-Purpose": "t"})
     is_problem(client.get(f"/v1/persons/{ref}", headers=wuhan), 403, "FORBIDDEN")
     r = client.post("/v1/persons/lookup", json={"id_number": OUTSIDER}, headers=wuhan)
     assert r.status_code == 200
     outsider = r.json()["person_ref"]
-    is_problem(client.get(f"/v1/persons/{outsider}", headers=auth(tokens["auditor"], **{"X-Purpose": "t"})),
-               403, "FORBIDDEN")
-    is_problem(client.get("/v1/reports/compliance", params={"month": "2025-03", "region": "42"},
-                          headers=auth(tokens["auditor"])), 403, "FORBIDDEN")
-    is_problem(client.get("/v1/persons/not-a-ref", headers=auth(tokens["auditor"], **{"X-Purpose": "t"})),
-               404, "UNKNOWN_PERSON")
-    is_problem(client.post("/v1/persons/lookup", json={"id_number": id_number("110105", "19990101", 51)},
-                           headers=auth(tokens["auditor"], **{"X-Purpose": "t"})), 404, "UNKNOWN_PERSON")
-    is_problem(client.post("/v1/persons/lookup", json={"id_number": "12345"},
-                           headers=auth(tokens["auditor"], **{"X-Purpose": "t"})), 422, "INVALID_ID_NUMBER")
+    is_problem(
+        client.get(f"/v1/persons/{outsider}", headers=auth(tokens["auditor"], **{"X-Purpose": "t"})), 403, "FORBIDDEN"
+    )
+    is_problem(
+        client.get(
+            "/v1/reports/compliance", params={"month": "2025-03", "region": "42"}, headers=auth(tokens["auditor"])
+        ),
+        403,
+        "FORBIDDEN",
+    )
+    is_problem(
+        client.get("/v1/persons/not-a-ref", headers=auth(tokens["auditor"], **{"X-Purpose": "t"})),
+        404,
+        "UNKNOWN_PERSON",
+    )
+    is_problem(
+        client.post(
+            "/v1/persons/lookup",
+            json={"id_number": id_number("110105", "19990101", 51)},
+            headers=auth(tokens["auditor"], **{"X-Purpose": "t"}),
+        ),
+        404,
+        "UNKNOWN_PERSON",
+    )
+    is_problem(
+        client.post(
+            "/v1/persons/lookup", json={"id_number": "12345"}, headers=auth(tokens["auditor"], **{"X-Purpose": "t"})
+        ),
+        422,
+        "INVALID_ID_NUMBER",
+    )
 
 
 def test_settlement_audit_bundle_reports_seal_verify(served):
@@ -314,8 +421,11 @@ def test_settlement_audit_bundle_reports_seal_verify(served):
     assert bundle.status_code == 200 and bundle.json()["settlement_id"] == "S-1"
     assert client.get("/v1/verify", headers=auth(tokens["operator"])).json()["ok"] is True
     for fmt, kind in (("json", "application/json"), ("csv", "text/csv"), ("html", "text/html")):
-        r = client.get("/v1/reports/compliance", params={"month": "2025-03", "region": "11", "format": fmt},
-                       headers=auth(tokens["auditor"]))
+        r = client.get(
+            "/v1/reports/compliance",
+            params={"month": "2025-03", "region": "11", "format": fmt},
+            headers=auth(tokens["auditor"]),
+        )
         assert r.status_code == 200 and r.headers["content-type"].startswith(kind)
 
 
@@ -338,10 +448,28 @@ def test_unknown_route_is_a_problem(served):
 def endpoints(client, tokens, family):
     ref = ref_of(client, tokens, family["child"])
     credit = json.loads(line("credit", person=family["father"], amount="1.00", source="adjustment", at=AFTER_SEED))
-    bind = json.loads(line("bind", binder=family["mother"], member=family["child"], relationship="child",
-                           channel="alipay", verification="face", at=AFTER_SEED))
-    deduct = json.loads(line("deduct", settlement_id="S-M", patient=family["child"], amount="1.00",
-                             category="pharmacy", institution="H-1", at=AFTER_SEED))
+    bind = json.loads(
+        line(
+            "bind",
+            binder=family["mother"],
+            member=family["child"],
+            relationship="child",
+            channel="alipay",
+            verification="face",
+            at=AFTER_SEED,
+        )
+    )
+    deduct = json.loads(
+        line(
+            "deduct",
+            settlement_id="S-M",
+            patient=family["child"],
+            amount="1.00",
+            category="pharmacy",
+            institution="H-1",
+            at=AFTER_SEED,
+        )
+    )
     return [  # (method, path, kwargs, roles allowed)
         ("GET", "/readyz", {}, {"channel", "institution", "fund", "auditor", "operator", "admin"}),
         ("GET", "/metrics", {}, {"channel", "institution", "fund", "auditor", "operator", "admin"}),

@@ -37,8 +37,9 @@ def test_requests_from_an_event_loop_are_answered_by_the_batch(app):
     writer = GroupCommitWriter(app)
 
     async def scenario() -> list:
-        lines = [line("credit", person=person, amount="1.00", source="adjustment", command_id=f"w-{n}")
-                 for n in range(20)]
+        lines = [
+            line("credit", person=person, amount="1.00", source="adjustment", command_id=f"w-{n}") for n in range(20)
+        ]
         return await asyncio.gather(*(writer.submit_async([text]) for text in lines))
 
     try:

@@ -33,8 +33,11 @@ ENV = {"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode(), **SEAL_ENV}
 def node() -> str:
     found = shutil.which("node")
     if found is None:
-        unavailable("node (Node.js) is not installed: the independent bundle verifier cannot run",
-                    "LEDGER_REQUIRE_NODE", "apt-get install -y nodejs")
+        unavailable(
+            "node (Node.js) is not installed: the independent bundle verifier cannot run",
+            "LEDGER_REQUIRE_NODE",
+            "apt-get install -y nodejs",
+        )
     return found
 
 
@@ -63,8 +66,14 @@ def test_an_independent_javascript_verifier_accepts_a_real_bundle_and_refuses_fo
 
     code, result = check(node, bundle, "--public-key", public_key, "--anchor", anchor)
     assert code == 0 and result["ok"], result
-    assert {c["check"] for c in result["checks"]} >= {"canonical", "bundle_digest", "checkpoint_chain",
-                                                     "checkpoint_signatures", "events_included", "anchor"}
+    assert {c["check"] for c in result["checks"]} >= {
+        "canonical",
+        "bundle_digest",
+        "checkpoint_chain",
+        "checkpoint_signatures",
+        "events_included",
+        "anchor",
+    }
 
     def write(name: str, change) -> Path:
         data = json.loads(bundle.read_bytes())
@@ -78,8 +87,9 @@ def test_an_independent_javascript_verifier_accepts_a_real_bundle_and_refuses_fo
     def richer(data):
         event = next(e for e in data["events"] if e["topic"].endswith("AccountCredited"))
         event["state"] = event["state"].replace('"amount_fen":', '"amount_fen":9')
-        event["record_sha256"] = h.record_digest(event["originator_id"], event["originator_version"],
-                                                 event["topic"], event["state"].encode()).hex()
+        event["record_sha256"] = h.record_digest(
+            event["originator_id"], event["originator_version"], event["topic"], event["state"].encode()
+        ).hex()
 
     def resigned(data):
         c = data["checkpoints"][-1]

@@ -37,8 +37,18 @@ def run(db: str, *args: str, code: int = 0) -> str:
 
 def test_audit_deduction_json_has_the_issue_shape(db):
     data = json.loads(run(db, "audit", "deduction", "S-3", "--json"))
-    assert set(data) >= {"settlement_id", "verdict", "rule_version", "patient", "amount_fen", "recorded", "replayed",
-                         "candidates", "evidence", "reversed"}
+    assert set(data) >= {
+        "settlement_id",
+        "verdict",
+        "rule_version",
+        "patient",
+        "amount_fen",
+        "recorded",
+        "replayed",
+        "candidates",
+        "evidence",
+        "reversed",
+    }
     assert set(data["candidates"][0]) >= {"person", "balance_before_fen", "authorized_at", "rank"}
     assert set(data["evidence"][0]) >= {"position", "person", "type", "at", "hash"}
     assert data["verdict"] == "consistent" and data["rule_version"].startswith("hubei+")
@@ -54,10 +64,15 @@ def test_report_compliance_in_json_csv_and_html(db, tmp_path):
     run(db, "seal")
     data = json.loads(run(db, "report", "compliance", "--month", "2025-03", "--format", "json"))
     assert data["integrity"]["verified"] is True and data["deductions"]["count"] == 4
-    rows = list(csv.DictReader(io.StringIO(run(db, "report", "compliance", "--month", "2025-03", "--region", "42",
-                                              "--format", "csv"))))
-    assert {(r["section"], r["key"], r["value"]) for r in rows} >= {("deductions", "count", "2"),
-                                                                    ("integrity", "verified", "True")}
+    rows = list(
+        csv.DictReader(
+            io.StringIO(run(db, "report", "compliance", "--month", "2025-03", "--region", "42", "--format", "csv"))
+        )
+    )
+    assert {(r["section"], r["key"], r["value"]) for r in rows} >= {
+        ("deductions", "count", "2"),
+        ("integrity", "verified", "True"),
+    }
     out = tmp_path / "march.html"
     run(db, "report", "compliance", "--month", "2025-03", "--format", "html", "--out", str(out))
     assert out.read_text(encoding="utf-8").count("<svg") == 4

@@ -30,16 +30,34 @@ CHART_GREEN = (0x05, 0x96, 0x69)  # deductions by day
 def chromium() -> str:
     found = next((path for path in map(shutil.which, BROWSERS) if path), None)
     if found is None:
-        unavailable("headless Chromium not found (apt-get install -y chromium)", "LEDGER_REQUIRE_CHROMIUM",
-                    "set LEDGER_REQUIRE_CHROMIUM=1 to make this a failure")
+        unavailable(
+            "headless Chromium not found (apt-get install -y chromium)",
+            "LEDGER_REQUIRE_CHROMIUM",
+            "set LEDGER_REQUIRE_CHROMIUM=1 to make this a failure",
+        )
     return found
 
 
 def screenshot(html_file: Path, png: Path, profile: Path) -> None:
-    subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-                    f"--screenshot={png}", "--window-size=1200,2000", html_file.as_uri()],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            f"--screenshot={png}",
+            "--window-size=1200,2000",
+            html_file.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 def decode_png(data: bytes) -> tuple[int, int, list[bytes]]:
@@ -48,8 +66,8 @@ def decode_png(data: bytes) -> tuple[int, int, list[bytes]]:
         raise ValueError("not a PNG")
     offset, chunks, header = 8, [], None
     while offset < len(data):
-        length, kind = struct.unpack(">I4s", data[offset:offset + 8])
-        body = data[offset + 8:offset + 8 + length]
+        length, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        body = data[offset + 8 : offset + 8 + length]
         if kind == b"IHDR":
             header = struct.unpack(">IIBBBBB", body)
         elif kind == b"IDAT":
@@ -64,7 +82,7 @@ def decode_png(data: bytes) -> tuple[int, int, list[bytes]]:
     raw = zlib.decompress(b"".join(chunks))
     stride, rows, previous = width * channels, [], bytearray(width * channels)
     for y in range(height):
-        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
         for x in range(stride):
             left = line[x - channels] if x >= channels else 0
             up, corner = previous[x], previous[x - channels] if x >= channels else 0

@@ -13,9 +13,29 @@ from tests.support.backends import postgres_base_url
 
 
 def test_bench_http_drives_both_modes_and_prints_their_figures():
-    done = subprocess.run([sys.executable, "-m", "infra.cli.main", "--db", postgres_base_url(), "bench-http",
-                           "--clients", "4", "--seconds", "2", "--rounds", "2", "--persons", "20", "--json"],
-                          capture_output=True, text=True, timeout=300, env=ENV)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "infra.cli.main",
+            "--db",
+            postgres_base_url(),
+            "bench-http",
+            "--clients",
+            "4",
+            "--seconds",
+            "2",
+            "--rounds",
+            "2",
+            "--persons",
+            "20",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=ENV,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
     group, single = result["group_commit"], result["one_transaction"]

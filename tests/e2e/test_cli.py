@@ -36,8 +36,16 @@ SCENARIO = lines_of(
     line("bind", binder=FATHER, member=CHILD, relationship="child", channel="alipay", verification="documents"),
     line("authorize", authorizer=FATHER, beneficiary=CHILD, relationship="child", at="2025-03-03T10:00:00+08:00"),
     line("authorize", authorizer=MOTHER, beneficiary=CHILD, relationship="child", at="2025-03-03T11:00:00+08:00"),
-    line("deduct", settlement_id="S-1", patient=CHILD, amount="600.00", category="hospital_self_pay",
-         institution="H1", presented_by=FATHER, at="2025-03-04T10:00:00+08:00"),
+    line(
+        "deduct",
+        settlement_id="S-1",
+        patient=CHILD,
+        amount="600.00",
+        category="hospital_self_pay",
+        institution="H1",
+        presented_by=FATHER,
+        at="2025-03-04T10:00:00+08:00",
+    ),
 )
 
 
@@ -61,10 +69,15 @@ def test_apply_prints_one_json_result_per_line_in_order(tmp_path):
     assert [r["command"] for r in out] == ["enroll"] * 3 + ["credit"] * 2 + ["bind", "authorize", "authorize", "deduct"]
     assert all(r["ok"] for r in out)
     deduct = out[-1]
-    assert deduct["lines"] == [{"person": masked(MOTHER), "amount_fen": 50_000},
-                               {"person": masked(FATHER), "amount_fen": 10_000}]
+    assert deduct["lines"] == [
+        {"person": masked(MOTHER), "amount_fen": 50_000},
+        {"person": masked(FATHER), "amount_fen": 10_000},
+    ]
     assert (deduct["out_of_pocket_fen"], deduct["duplicate"], deduct["rule_version"]) == (
-        0, False, "national-2024-12-09")
+        0,
+        False,
+        "national-2024-12-09",
+    )
 
 
 def test_apply_keeps_going_after_bad_lines_and_reports_each_in_order(db):
@@ -74,10 +87,25 @@ def test_apply_keeps_going_after_bad_lines_and_reports_each_in_order(db):
         line("credit", person=FATHER, amount="1.001", source="adjustment"),
         line("bind", binder=MOTHER, member=CHILD, relationship="child", channel="pigeon", verification="documents"),
         line("credit", person=FATHER, amount="1.00", source="adjustment", at="2025-03-20T09:00:00+08:00"),
-        line("bind", binder=MOTHER, member=CHILD, relationship="child", channel="wechat", verification="face",
-             at="2025-03-03T12:00:00"),
-        line("deduct", settlement_id="S-1", patient=CHILD, amount="600.00", category="hospital_self_pay",
-             institution="H1", presented_by=FATHER, at="2025-03-09T10:00:00+08:00"),
+        line(
+            "bind",
+            binder=MOTHER,
+            member=CHILD,
+            relationship="child",
+            channel="wechat",
+            verification="face",
+            at="2025-03-03T12:00:00",
+        ),
+        line(
+            "deduct",
+            settlement_id="S-1",
+            patient=CHILD,
+            amount="600.00",
+            category="hospital_self_pay",
+            institution="H1",
+            presented_by=FATHER,
+            at="2025-03-09T10:00:00+08:00",
+        ),
         line("enroll", person=FATHER[:17] + ("0" if FATHER[17] != "0" else "1"), insurance="employee"),
     )
     process = ledger("apply", "-", db=db, stdin=stdin)
@@ -138,7 +166,11 @@ def test_person_json_is_masked_and_never_shows_the_id_number(db):
     data = json.loads(process.stdout)
     assert data["person"] == masked(FATHER)
     assert (data["insurance"], data["status"], data["balance_fen"], data["members"]) == (
-        "employee", "active", 20_000, 1)
+        "employee",
+        "active",
+        20_000,
+        1,
+    )
     assert FATHER not in process.stdout and FATHER not in process.stderr
 
 
@@ -162,8 +194,9 @@ def test_invalid_id_number_on_the_command_line_is_one_line_error(db):
     assert "Traceback" not in process.stderr
 
 
-@pytest.mark.parametrize("env", [{"LEDGER_ALLOW_DEVELOPMENT_KEY": "1"},
-                                 {"LEDGER_PSEUDONYM_KEY": "a-secret-of-16-chars-or-more"}])
+@pytest.mark.parametrize(
+    "env", [{"LEDGER_ALLOW_DEVELOPMENT_KEY": "1"}, {"LEDGER_PSEUDONYM_KEY": "a-secret-of-16-chars-or-more"}]
+)
 def test_unreachable_postgres_is_a_one_line_error_without_traceback(env):
     process = ledger("balance", FATHER, "--json", db="postgresql://postgres@127.0.0.1:1/test", env=env)
     assert process.returncode == 2

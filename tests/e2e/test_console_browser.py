@@ -28,14 +28,25 @@ from tests.support import Ledger
 from tests.support.backends import unavailable
 from tests.support.families import compliance_story
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
 
 
 def chromium_path() -> str:
-    found = next((p for p in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")) if
-                  p and Path(p).exists()), None)
+    found = next(
+        (
+            p
+            for p in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser"))
+            if p and Path(p).exists()
+        ),
+        None,
+    )
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -44,8 +55,9 @@ def chromium_path() -> str:
     else:
         missing = "headless Chromium (apt-get install -y chromium)"
     if found is None:
-        unavailable(f"{missing} not found", "LEDGER_REQUIRE_CHROMIUM",
-                    "set LEDGER_REQUIRE_CHROMIUM=1 to make this a failure")
+        unavailable(
+            f"{missing} not found", "LEDGER_REQUIRE_CHROMIUM", "set LEDGER_REQUIRE_CHROMIUM=1 to make this a failure"
+        )
     return found
 
 
@@ -60,14 +72,20 @@ def server(tmp_path: Path) -> Iterator[dict[str, Any]]:
     app = LedgerApp(load_settings(db))
     family = compliance_story(Ledger(app))
     store = ServiceStore(app)
-    tokens = {"auditor": store.create_key("auditor", region="11", name="e2e auditor")["token"],
-              "operator": store.create_key("operator", name="e2e operator")["token"],
-              "channel": store.create_key("channel", channel="alipay")["token"]}
+    tokens = {
+        "auditor": store.create_key("auditor", region="11", name="e2e auditor")["token"],
+        "operator": store.create_key("operator", name="e2e operator")["token"],
+        "channel": store.create_key("channel", channel="alipay")["token"],
+    }
     app.close()
     port = free_port()
     log = open(tmp_path / "server.log", "w+")  # noqa: SIM115 - read back after the server stops
-    process = subprocess.Popen([sys.executable, "-m", "infra.cli.main", "--db", db, "serve", "--port", str(port)],
-                               stdout=log, stderr=subprocess.STDOUT, env=ENV)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.cli.main", "--db", db, "serve", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=ENV,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(base)

@@ -22,8 +22,9 @@ LEDGER = str(Path(sys.executable).with_name("ledger"))
 
 def apply_bytes(data: bytes, db: str, *args: str) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-    return subprocess.run([LEDGER, "--db", db, "apply", "-", *args], input=data, capture_output=True,
-                          timeout=300, env=environment)
+    return subprocess.run(
+        [LEDGER, "--db", db, "apply", "-", *args], input=data, capture_output=True, timeout=300, env=environment
+    )
 
 
 def answers(process: subprocess.CompletedProcess) -> list[dict]:

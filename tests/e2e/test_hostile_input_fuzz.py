@@ -31,8 +31,15 @@ HOSTILE = [
     b"\xc3\x28\xa0\xa1\xf0\x28\x8c\xbc",
     b"\xed\xa0\x80",  # a surrogate encoded as UTF-8: not valid UTF-8
     line("credit", person=adult(999), amount="1.00", source="adjustment", at="9999-12-31T23:59:59Z").encode(),
-    line("deduct", settlement_id="S", patient=adult(999), amount="1.00", category="pharmacy", institution="P",
-         at="0001-01-01T00:00:00Z").encode(),
+    line(
+        "deduct",
+        settlement_id="S",
+        patient=adult(999),
+        amount="1.00",
+        category="pharmacy",
+        institution="P",
+        at="0001-01-01T00:00:00Z",
+    ).encode(),
     line("credit", person=adult(999), amount="999999999999.99", source="adjustment").encode(),
     b'{"type": "\xe4\xb8\xad", "\\ud800": 1}',
     b"[1, 2, 3]",

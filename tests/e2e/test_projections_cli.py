@@ -42,8 +42,15 @@ def family(cli):
         line("bind", binder=parent, member=child, relationship="child", channel="alipay", verification="documents"),
         line("authorize", authorizer=parent, beneficiary=child, relationship="child"),
         line("deduct", settlement_id="S-1", patient=child, amount="30.00", category="pharmacy", institution="P1"),
-        line("bind", binder=other, member=child, relationship="other", channel="wechat", verification="documents",
-             at="2025-03-31T16:00:00Z"),
+        line(
+            "bind",
+            binder=other,
+            member=child,
+            relationship="other",
+            channel="wechat",
+            verification="documents",
+            at="2025-03-31T16:00:00Z",
+        ),
     ]
     cli("apply", "-", input="\n".join(lines) + "\n")
     return {"parent": parent, "child": child, "other": other}
@@ -51,8 +58,11 @@ def family(cli):
 
 def test_person_queries_read_the_views_with_the_aggregate_shapes(cli, family):
     app = LedgerApp(settings_for(cli.db))
-    for command, view in (("bindings", queries.bindings_view), ("authorizations", queries.authorizations_view),
-                          ("balance", queries.balance_view)):
+    for command, view in (
+        ("bindings", queries.bindings_view),
+        ("authorizations", queries.authorizations_view),
+        ("balance", queries.balance_view),
+    ):
         for number in family.values():
             shown = json.loads(cli(command, number, "--json").output)
             assert shown == view(app.get_person(number))
@@ -72,7 +82,8 @@ def test_project_quota_rebuild_and_checksum(cli, family):
 
     quota = json.loads(cli("quota", family["child"], "--month", "2025-04", "--json").output)
     assert quota["new_binders"] == 1 and quota["by_channel"] == {
-        "wechat": {"new_members": 0, "new_binders": 1, "unbinds": 0, "authorizations": 0, "rejected": 0}}
+        "wechat": {"new_members": 0, "new_binders": 1, "unbinds": 0, "authorizations": 0, "rejected": 0}
+    }
     assert quota["remaining"]["new_binders"] == 1
     bad_month = cli("quota", family["child"], "--month", "2025-4", "--json", ok=False)
     assert bad_month.exit_code == 2 and "INVALID_INPUT" in bad_month.output

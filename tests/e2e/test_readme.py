@@ -51,15 +51,16 @@ def test_readme_lists_an_example_for_every_command() -> None:
     from infra.cli.main import main  # the same click group the `ledger` command runs
 
     commands = set(main.commands)
-    shown = {shlex.split(example)[3] if example.startswith("ledger --db") else shlex.split(example)[1]
-             for example, _ in found}
+    shown = {
+        shlex.split(example)[3] if example.startswith("ledger --db") else shlex.split(example)[1]
+        for example, _ in found
+    }
     assert commands <= shown, f"commands without a README example: {sorted(commands - shown)}"
 
 
 def test_readme_examples_run(tmp_path: Path) -> None:
     assert LEDGER.exists(), f"no ledger command beside {sys.executable}"
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("LEDGER_DB", "LEDGER_PSEUDONYM_KEY", "LEDGER_RULES_DIR")}
+    env = {k: v for k, v in os.environ.items() if k not in ("LEDGER_DB", "LEDGER_PSEUDONYM_KEY", "LEDGER_RULES_DIR")}
     shutil.copytree(ROOT / "docs" / "examples", tmp_path / "docs" / "examples")
     prepared = subprocess.run([str(LEDGER), "demo"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert prepared.returncode == 0, prepared.stderr
@@ -69,8 +70,10 @@ def test_readme_examples_run(tmp_path: Path) -> None:
         if slow and not run_slow:
             continue
         argv = shlex.split(example)
-        result = subprocess.run([str(LEDGER), *argv[1:]], cwd=tmp_path, env=env,
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [str(LEDGER), *argv[1:]], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        )
         assert result.returncode == 0, (
-            f"{example}\nexit {result.returncode}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+            f"{example}\nexit {result.returncode}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+        )
         assert "Traceback" not in result.stderr, example

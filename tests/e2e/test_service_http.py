@@ -19,13 +19,19 @@ ENV = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")} | {"L
 
 
 def ledger(db: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "infra.cli.main", "--db", db, *args], capture_output=True, text=True,
-                          timeout=120, env=ENV)
+    return subprocess.run(
+        [sys.executable, "-m", "infra.cli.main", "--db", db, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=ENV,
+    )
 
 
 def call(base: str, method: str, path: str, token: str, body: bytes | None = None, /, **headers: str):
-    request = urllib.request.Request(base + path, data=body, method=method,
-                                     headers={"Authorization": f"Bearer {token}", **headers})
+    request = urllib.request.Request(
+        base + path, data=body, method=method, headers={"Authorization": f"Bearer {token}", **headers}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.headers, response.read().decode()
@@ -42,27 +48,47 @@ def test_serve_over_real_http(tmp_path):
     assert fund["token"] not in listed.stdout and fund["key_id"] in listed.stdout
     port = free_port()
     with open(tmp_path / "server.log", "w+") as log:
-        server = subprocess.Popen([sys.executable, "-m", "infra.cli.main", "--db", db, "serve", "--port", str(port)],
-                                  stdout=log, stderr=subprocess.STDOUT, env=ENV)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "infra.cli.main", "--db", db, "serve", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=ENV,
+        )
         base = f"http://127.0.0.1:{port}"
         person = id_number("110105", "19800101", 11)
         try:
             wait_healthy(base)
-            status, headers, text = call(base, "POST", "/v1/commands", fund["token"],
-                                         line("enroll", person=person, insurance="employee").encode(),
-                                         **{"Idempotency-Key": "e2e-1", "Content-Type": "application/json"})
+            status, headers, text = call(
+                base,
+                "POST",
+                "/v1/commands",
+                fund["token"],
+                line("enroll", person=person, insurance="employee").encode(),
+                **{"Idempotency-Key": "e2e-1", "Content-Type": "application/json"},
+            )
             assert status == 200 and json.loads(text)["position"] >= 1
-            status, headers, _ = call(base, "POST", "/v1/commands", fund["token"],
-                                      line("enroll", person=person, insurance="employee").encode(),
-                                      **{"Idempotency-Key": "e2e-1", "Content-Type": "application/json"})
+            status, headers, _ = call(
+                base,
+                "POST",
+                "/v1/commands",
+                fund["token"],
+                line("enroll", person=person, insurance="employee").encode(),
+                **{"Idempotency-Key": "e2e-1", "Content-Type": "application/json"},
+            )
             assert status == 200 and headers["Idempotency-Replayed"] == "true"
-            status, _, text = call(base, "POST", "/v1/persons/lookup", auditor["token"],
-                                   json.dumps({"id_number": person}).encode(),
-                                   **{"X-Purpose": "e2e", "Content-Type": "application/json"})
+            status, _, text = call(
+                base,
+                "POST",
+                "/v1/persons/lookup",
+                auditor["token"],
+                json.dumps({"id_number": person}).encode(),
+                **{"X-Purpose": "e2e", "Content-Type": "application/json"},
+            )
             assert status == 200
             ref = json.loads(text)["person_ref"]
-            status, _, text = call(base, "GET", f"/v1/persons/{ref}/balance?min_position=1", auditor["token"],
-                                   **{"X-Purpose": "e2e"})
+            status, _, text = call(
+                base, "GET", f"/v1/persons/{ref}/balance?min_position=1", auditor["token"], **{"X-Purpose": "e2e"}
+            )
             assert status == 200 and json.loads(text)["balance_fen"] == 0
             # a careless client puts an ID number in a URL: refused, and the log masks it
             status, headers, _ = call(base, "GET", f"/v1/persons/{person}", auditor["token"], **{"X-Purpose": "e2e"})

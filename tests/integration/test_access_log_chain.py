@@ -71,18 +71,28 @@ def rewrite_all(tamper, store: ServiceStore, seed: bytes | None) -> None:
     previous = access_chain.GENESIS
     for entry in store.access_entries():
         digest = access_chain.entry_digest(previous, entry)
-        tamper.execute("UPDATE ledger_access_log SET previous_sha256 = ?, entry_sha256 = ? WHERE sequence = ?",
-                       (previous, digest, entry["sequence"]))
+        tamper.execute(
+            "UPDATE ledger_access_log SET previous_sha256 = ?, entry_sha256 = ? WHERE sequence = ?",
+            (previous, digest, entry["sequence"]),
+        )
         previous = digest
     if seed is not None:
         tamper.execute("DELETE FROM ledger_access_checkpoints")
-        head = {"sequence": 2, "head_sha256": previous, "sealed_at": "2025-04-01T00:00:00+00:00",
-                "previous_sha256": access_chain.GENESIS}
+        head = {
+            "sequence": 2,
+            "head_sha256": previous,
+            "sealed_at": "2025-04-01T00:00:00+00:00",
+            "previous_sha256": access_chain.GENESIS,
+        }
         forged = access_chain.sign(seed, head)
-        tamper.execute("INSERT INTO ledger_access_checkpoints (sequence, head_sha256, sealed_at, previous_sha256, "
-                       "public_key, signature) VALUES (?, ?, ?, ?, ?, ?)",
-                       tuple(forged[k] for k in ("sequence", "head_sha256", "sealed_at", "previous_sha256",
-                                                 "public_key", "signature")))
+        tamper.execute(
+            "INSERT INTO ledger_access_checkpoints (sequence, head_sha256, sealed_at, previous_sha256, "
+            "public_key, signature) VALUES (?, ?, ?, ?, ?, ?)",
+            tuple(
+                forged[k]
+                for k in ("sequence", "head_sha256", "sealed_at", "previous_sha256", "public_key", "signature")
+            ),
+        )
 
 
 def test_a_rewritten_chain_is_caught_by_its_checkpoint(sealed):
@@ -102,8 +112,13 @@ def test_a_rewritten_chain_re_signed_with_another_key_is_caught_by_the_published
 
 def test_ledger_verify_reports_the_access_log_and_fails_on_tampering(sealed, durable_url):
     _, _, tamper = sealed
-    env = {**os.environ, "PYTHONPATH": str(REPO), "LEDGER_DB": durable_url, "LEDGER_PSEUDONYM_KEY": DEV_KEY.decode(),
-           "LEDGER_SEAL_KEY": SEAL_SEED_HEX}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "LEDGER_DB": durable_url,
+        "LEDGER_PSEUDONYM_KEY": DEV_KEY.decode(),
+        "LEDGER_SEAL_KEY": SEAL_SEED_HEX,
+    }
     good = subprocess.run([*LEDGER, "verify", "--json"], env=env, capture_output=True, text=True, cwd=REPO)
     assert json.loads(good.stdout)["access_log"]["ok"] is True
     tamper.execute("UPDATE ledger_access_log SET person = ? WHERE sequence = 1", ("someone-else",))

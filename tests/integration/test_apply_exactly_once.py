@@ -38,8 +38,14 @@ def ledger_env(db: str) -> dict[str, str]:
 
 
 def apply(db: str, path: Path, batch_size: int) -> list[dict]:
-    done = subprocess.run([*LEDGER, "apply", "--batch-size", str(batch_size), str(path)], env=ledger_env(db),
-                          capture_output=True, text=True, timeout=600, cwd=REPO)
+    done = subprocess.run(
+        [*LEDGER, "apply", "--batch-size", str(batch_size), str(path)],
+        env=ledger_env(db),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+    )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     return [json.loads(text) for text in done.stdout.splitlines()]
@@ -47,8 +53,14 @@ def apply(db: str, path: Path, batch_size: int) -> list[dict]:
 
 def apply_killed(db: str, path: Path, batch_size: int, answers_before_kill: int) -> int:
     """Start `ledger apply`, kill -9 it once it has answered this many lines; how many it answered."""
-    process = subprocess.Popen([*LEDGER, "apply", "--batch-size", str(batch_size), str(path)], env=ledger_env(db),
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO)
+    process = subprocess.Popen(
+        [*LEDGER, "apply", "--batch-size", str(batch_size), str(path)],
+        env=ledger_env(db),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=REPO,
+    )
     answered = 0
     assert process.stdout is not None
     for _ in process.stdout:
@@ -72,8 +84,9 @@ def final_state(db: str, numbers: list[str]) -> tuple[dict, dict]:
             people[number] = {k: v for k, v in vars(person).items() if k != "_pending_events"}
     finally:
         app.close()
-    done = subprocess.run([*LEDGER, "checksum", "--json"], env=ledger_env(db), capture_output=True, text=True,
-                          timeout=300, cwd=REPO)
+    done = subprocess.run(
+        [*LEDGER, "checksum", "--json"], env=ledger_env(db), capture_output=True, text=True, timeout=300, cwd=REPO
+    )
     assert done.returncode == 0, done.stderr
     return people, json.loads(done.stdout)
 
@@ -109,8 +122,11 @@ def test_apply_killed_again_and_again_moves_each_command_s_money_once(durable_ur
     assert len(stored) == sum(1 for a in rerun if a["ok"] or a["error"].get("recorded"))
     for answer in rerun:
         if answer["command_id"] in stored:
-            assert {**answer, "duplicate": None} == {**stored[answer["command_id"]], "line": answer["line"],
-                                                     "duplicate": None}
+            assert {**answer, "duplicate": None} == {
+                **stored[answer["command_id"]],
+                "line": answer["line"],
+                "duplicate": None,
+            }
     people, _ = final_state(durable_url, people_of(lines))
     assert sum(state["balance_fen"] for state in people.values()) == money_moved(list(stored.values()))
 
@@ -119,8 +135,9 @@ def stored_records(db: str) -> list:
     """Every command record in the store (each holds the answer its command was given)."""
     app = LedgerApp(settings_for(db))
     try:
-        records = [app.mapper.to_domain_event(n) for n in notifications(app.recorder)
-                   if n.topic.endswith(":CommandRecorded")]
+        records = [
+            app.mapper.to_domain_event(n) for n in notifications(app.recorder) if n.topic.endswith(":CommandRecorded")
+        ]
     finally:
         app.close()
     return records
@@ -136,7 +153,7 @@ def test_apply_killed_again_and_again_then_rerun_equals_one_clean_run(durable_ur
     kills, rerun = killed_and_rerun(durable_url, path, lines)
     stored = [a["ok"] or a["error"].get("recorded", False) for a in clean]
     replayed = [bool(a.get("duplicate")) and "command_id" in a for a in rerun]
-    assert sum(replayed[:kills[-1]]) >= sum(stored[:kills[-1]])  # what the killed runs stored was not decided again
+    assert sum(replayed[: kills[-1]]) >= sum(stored[: kills[-1]])  # what the killed runs stored was not decided again
     numbers = people_of(lines)
     assert final_state(durable_url, numbers) == final_state(clean_db, numbers)
 
@@ -168,9 +185,17 @@ def test_six_group_commit_writers_on_shared_families_answer_every_line_without_g
         path.write_text("\n".join(lines[k::writers]) + "\n")
         paths.append(path)
     LedgerApp(settings_for(pg_url)).close()  # create the schema's tables once, before the race
-    processes = [subprocess.Popen([*LEDGER, "apply", "--batch-size", "50", str(p)], env=ledger_env(pg_url),
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
-                 for p in paths]
+    processes = [
+        subprocess.Popen(
+            [*LEDGER, "apply", "--batch-size", "50", str(p)],
+            env=ledger_env(pg_url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        for p in paths
+    ]
     deadline = time.monotonic() + 600
     outputs = [p.communicate(timeout=max(1.0, deadline - time.monotonic())) for p in processes]
     answers: list[dict] = []

@@ -48,7 +48,13 @@ def test_a_bundle_holds_offline_and_reproduces_the_replay(sealed_app):
     assert checked["verdict"] == result["verdict"] == "consistent"
     bundle = json.loads(data)
     assert {e["topic"].rsplit(":", 1)[-1] for e in bundle["events"]} >= {
-        "PersonEnrolled", "AuthorizationGranted", "DeductionSettled", "AidDebited", "DeductionReversed", "AidRefunded"}
+        "PersonEnrolled",
+        "AuthorizationGranted",
+        "DeductionSettled",
+        "AidDebited",
+        "DeductionReversed",
+        "AidRefunded",
+    }
     assert len(bundle["checkpoints"]) >= 2  # proofs come from several segments, chained to the anchor
     assert "110105" + "19" not in data.decode()  # no plain ID number (masked ones only)
 
@@ -66,8 +72,9 @@ def test_a_reforged_event_fails_its_inclusion_proof(sealed_app):
     data, _ = build_bundle(sealed_app, AuditStore(sealed_app), "S-1")
 
     def richer_grandma(bundle):
-        event = next(e for e in bundle["events"] if '"amount_fen":50000' in e["state"]
-                     and e["topic"].endswith("AccountCredited"))
+        event = next(
+            e for e in bundle["events"] if '"amount_fen":50000' in e["state"] and e["topic"].endswith("AccountCredited")
+        )
         event["state"] = event["state"].replace("50000", "90000")
 
     assert "events_included" in failed(verify_bundle(reforge(data, richer_grandma), CATALOGUE))
@@ -110,8 +117,11 @@ def test_cli_writes_bundle_and_html_and_verifies_offline(sealed_app, tmp_path):
     env = {"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode(), **SEAL_ENV}
     runner = CliRunner()
     bundle_path, html_path = tmp_path / "s1.json", tmp_path / "s1.html"
-    made = runner.invoke(main, ["--db", url, "audit", "deduction", "S-1", "--json", "--bundle", str(bundle_path),
-                                "--html", str(html_path)], env=env)
+    made = runner.invoke(
+        main,
+        ["--db", url, "audit", "deduction", "S-1", "--json", "--bundle", str(bundle_path), "--html", str(html_path)],
+        env=env,
+    )
     assert made.exit_code == 0, made.output
     replay = json.loads(made.output.splitlines()[-1])
     assert replay["verdict"] == "consistent" and replay["reversed"] is True
@@ -121,8 +131,9 @@ def test_cli_writes_bundle_and_html_and_verifies_offline(sealed_app, tmp_path):
     cwd = os.getcwd()
     os.chdir(offline)
     try:
-        held = runner.invoke(main, ["verify-bundle", str(bundle_path), "--json"],
-                             env={"LEDGER_DB": "/nonexistent/x.db"})
+        held = runner.invoke(
+            main, ["verify-bundle", str(bundle_path), "--json"], env={"LEDGER_DB": "/nonexistent/x.db"}
+        )
         assert held.exit_code == 0, held.output
         assert json.loads(held.output)["ok"] is True
         data = bytearray(bundle_path.read_bytes())

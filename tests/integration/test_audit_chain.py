@@ -102,7 +102,7 @@ def test_a_row_inserted_in_a_sealed_gap_is_caught(sealed):
 def test_a_forged_link_row_is_caught(sealed):
     store, tamper, _, _ = sealed
     tamper.execute("UPDATE audit_chain_links SET link_sha256=? WHERE position=?", ("0" * 64, 6))
-    assert ("links" in {p["kind"] for p in chain.verify(store)["problems"]})
+    assert "links" in {p["kind"] for p in chain.verify(store)["problems"]}
 
 
 def test_verify_cli_exits_1_with_json_problems(sealed):

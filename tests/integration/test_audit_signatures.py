@@ -59,8 +59,10 @@ def test_seal_key_generates_fresh_seeds_and_prints_the_public_key_of_the_configu
     both = last_json(run("seal-key", "--generate", "--json").stdout)
     assert signing.public_key_of(bytes.fromhex(both["seed"])).hex() == both["public_key"]
     db = str(tmp_path / "x.db")
-    assert run("--db", db, "seal-key", LEDGER_SEAL_KEY=seed).stdout.strip() == signing.public_key_of(
-        bytes.fromhex(seed)).hex()
+    assert (
+        run("--db", db, "seal-key", LEDGER_SEAL_KEY=seed).stdout.strip()
+        == signing.public_key_of(bytes.fromhex(seed)).hex()
+    )
     assert last_json(run("--db", db, "seal-key", "--json", **SEAL_ENV).stdout) == {"public_key": PUBLIC}
 
 
@@ -101,11 +103,22 @@ def test_the_signed_bytes_are_the_context_and_the_canonical_checkpoint(ledger):
     national_family(ledger)
     store = AuditStore(ledger.app)
     checkpoint = chain.seal(store, "2025-04-01T00:00:00+00:00", seed=SEAL_SEED)[0]
-    content = {k: checkpoint[k] for k in ("sequence", "first_position", "position", "record_count", "head_sha256",
-                                          "merkle_root_sha256", "sealed_at", "previous_sha256")}
+    content = {
+        k: checkpoint[k]
+        for k in (
+            "sequence",
+            "first_position",
+            "position",
+            "record_count",
+            "head_sha256",
+            "merkle_root_sha256",
+            "sealed_at",
+            "previous_sha256",
+        )
+    }
     message = b"family-ledger/checkpoint/v1\n" + json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
     assert signing.signed_bytes(checkpoint) == message
-    assert hashlib.sha256(message[len(signing.SIGNING_CONTEXT):]).hexdigest() == checkpoint["checkpoint_sha256"]
+    assert hashlib.sha256(message[len(signing.SIGNING_CONTEXT) :]).hexdigest() == checkpoint["checkpoint_sha256"]
     assert checkpoint["public_key"] == PUBLIC
     Ed25519PublicKey.from_public_bytes(bytes.fromhex(PUBLIC)).verify(bytes.fromhex(checkpoint["signature"]), message)
     assert chain.verify(store, bytes.fromhex(PUBLIC))["ok"]
@@ -127,11 +140,29 @@ def test_unsigned_foreign_and_damaged_signatures_are_caught(store_url):
     assert unsigned.exit_code == 1 and "checkpoint 1 is unsigned" in unsigned.stdout
 
     # A checkpoint signed by another key, even validly.
-    content = dict(zip(("sequence", "first_position", "position", "record_count", "head_sha256",
-                        "merkle_root_sha256", "sealed_at", "previous_sha256"),
-                       tamper._run(("SELECT sequence, first_position, position, record_count, head_sha256, "
-                                    "merkle_root_sha256, sealed_at, previous_sha256 FROM audit_checkpoints "
-                                    "WHERE sequence=1", ()))[0][0], strict=True))
+    content = dict(
+        zip(
+            (
+                "sequence",
+                "first_position",
+                "position",
+                "record_count",
+                "head_sha256",
+                "merkle_root_sha256",
+                "sealed_at",
+                "previous_sha256",
+            ),
+            tamper._run(
+                (
+                    "SELECT sequence, first_position, position, record_count, head_sha256, "
+                    "merkle_root_sha256, sealed_at, previous_sha256 FROM audit_checkpoints "
+                    "WHERE sequence=1",
+                    (),
+                )
+            )[0][0],
+            strict=True,
+        )
+    )
     other, signature = signing.sign_checkpoint(b"\x07" * 32, content)
     tamper.execute("UPDATE audit_checkpoints SET public_key=?, signature=? WHERE sequence=1", (other, signature))
     assert run("--db", url, "verify").exit_code == 0  # valid under the key it names: only the published key tells
@@ -139,8 +170,10 @@ def test_unsigned_foreign_and_damaged_signatures_are_caught(store_url):
     assert foreign.exit_code == 1 and "signed by another key" in foreign.stdout
 
     # A damaged signature fails even without a key.
-    tamper.execute("UPDATE audit_checkpoints SET public_key=?, signature=? WHERE sequence=1",
-                   (other, signature[:-2] + ("00" if signature[-2:] != "00" else "01")))
+    tamper.execute(
+        "UPDATE audit_checkpoints SET public_key=?, signature=? WHERE sequence=1",
+        (other, signature[:-2] + ("00" if signature[-2:] != "00" else "01")),
+    )
     damaged = run("--db", url, "verify")
     assert damaged.exit_code == 1 and "does not verify" in damaged.output
 
@@ -151,10 +184,12 @@ def test_an_audit_table_from_before_signatures_gains_the_columns(tmp_path):
     national_family(Ledger(app))
     app.close()
     with sqlite3.connect(url) as conn:
-        conn.execute("CREATE TABLE audit_checkpoints (sequence INTEGER PRIMARY KEY, first_position INTEGER NOT NULL, "
-                     "position INTEGER NOT NULL, record_count INTEGER NOT NULL, head_sha256 TEXT NOT NULL, "
-                     "merkle_root_sha256 TEXT NOT NULL, sealed_at TEXT NOT NULL, previous_sha256 TEXT NOT NULL, "
-                     "checkpoint_sha256 TEXT NOT NULL)")
+        conn.execute(
+            "CREATE TABLE audit_checkpoints (sequence INTEGER PRIMARY KEY, first_position INTEGER NOT NULL, "
+            "position INTEGER NOT NULL, record_count INTEGER NOT NULL, head_sha256 TEXT NOT NULL, "
+            "merkle_root_sha256 TEXT NOT NULL, sealed_at TEXT NOT NULL, previous_sha256 TEXT NOT NULL, "
+            "checkpoint_sha256 TEXT NOT NULL)"
+        )
     conn.close()
     assert run("--db", url, "seal", **SEAL_ENV).exit_code == 0
     assert run("--db", url, "verify", "--public-key", PUBLIC).exit_code == 0

@@ -30,14 +30,28 @@ def story(ledger: Ledger) -> tuple[str, ...]:
     uncle = ledger.enroll(adult(5, birth="19700101"))
     for binder in (father, mother):
         ledger.ok("bind", binder=binder, member=child, relationship="child", channel="alipay", verification="documents")
-    ledger.refused("bind", "MEMBER_MONTHLY_BINDERS_LIMIT", binder=uncle, member=child, relationship="other",
-                   channel="counter", verification="documents")
+    ledger.refused(
+        "bind",
+        "MEMBER_MONTHLY_BINDERS_LIMIT",
+        binder=uncle,
+        member=child,
+        relationship="other",
+        channel="counter",
+        verification="documents",
+    )
     ledger.ok("authorize", authorizer=father, beneficiary=child, relationship="child", at="2025-03-04T09:00:00+08:00")
     ledger.ok("authorize", authorizer=mother, beneficiary=child, relationship="child", at="2025-03-05T09:00:00+08:00")
-    ledger.ok("deduct", settlement_id="S-1", patient=child, amount="600.00", category="hospital_self_pay",
-              institution="H1", presented_by=mother, at=T)
-    ledger.ok("deduct", settlement_id="S-2", patient=child, amount="50.00", category="pharmacy",
-              institution="P1", at=T)
+    ledger.ok(
+        "deduct",
+        settlement_id="S-1",
+        patient=child,
+        amount="600.00",
+        category="hospital_self_pay",
+        institution="H1",
+        presented_by=mother,
+        at=T,
+    )
+    ledger.ok("deduct", settlement_id="S-2", patient=child, amount="50.00", category="pharmacy", institution="P1", at=T)
     ledger.ok("reverse", settlement_id="S-2", reason="returned", at="2025-03-11T10:00:00+08:00")
     return father, mother, child, uncle
 
@@ -57,14 +71,32 @@ def test_deduction_split_duplicate_conflict_and_reversal_on_every_backend(any_ba
     # S-1: child 20 yuan, then mother (500, the larger balance), then father 80; S-2 reversed.
     assert (ledger.balance(child), ledger.balance(mother), ledger.balance(father)) == (0, 0, 22_000)
     before = snapshot(ledger, father, mother, child)
-    again = ledger.ok("deduct", settlement_id="S-1", patient=child, amount="600.00", category="hospital_self_pay",
-                      institution="H1", presented_by=mother, at="2025-03-20T10:00:00+08:00")
+    again = ledger.ok(
+        "deduct",
+        settlement_id="S-1",
+        patient=child,
+        amount="600.00",
+        category="hospital_self_pay",
+        institution="H1",
+        presented_by=mother,
+        at="2025-03-20T10:00:00+08:00",
+    )
     assert again["duplicate"] is True
-    assert again["lines"] == [{"person": masked(child), "amount_fen": 2_000},
-                              {"person": masked(mother), "amount_fen": 50_000},
-                              {"person": masked(father), "amount_fen": 8_000}]
-    ledger.refused("deduct", "SETTLEMENT_CONFLICT", settlement_id="S-1", patient=child, amount="601.00",
-                   category="hospital_self_pay", institution="H1", at=T)
+    assert again["lines"] == [
+        {"person": masked(child), "amount_fen": 2_000},
+        {"person": masked(mother), "amount_fen": 50_000},
+        {"person": masked(father), "amount_fen": 8_000},
+    ]
+    ledger.refused(
+        "deduct",
+        "SETTLEMENT_CONFLICT",
+        settlement_id="S-1",
+        patient=child,
+        amount="601.00",
+        category="hospital_self_pay",
+        institution="H1",
+        at=T,
+    )
     ledger.refused("reverse", "ALREADY_REVERSED", settlement_id="S-2", at="2025-03-20T10:00:00+08:00")
     ledger.refused("reverse", "UNKNOWN_SETTLEMENT", settlement_id="S-404")
     assert snapshot(ledger, father, mother, child) == before
@@ -104,8 +136,9 @@ def stored_text(url: str) -> str:
     base, schema = url.split("?schema=")
     chunks = []
     with psycopg.connect(base) as conn:
-        tables = conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-                              (schema,)).fetchall()
+        tables = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,)
+        ).fetchall()
         assert tables
         for (table,) in tables:
             for row in conn.execute(f'SELECT * FROM "{schema}"."{table}"').fetchall():
@@ -131,8 +164,12 @@ def test_a_named_postgres_schema_is_created_on_first_use():
     try:
         app.close()
         with psycopg.connect(base) as conn:
-            tables = {r[0] for r in conn.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,))}
+            tables = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,)
+                )
+            }
         assert "familyledger_events" in tables
     finally:
         with psycopg.connect(base, autocommit=True) as conn:

@@ -30,8 +30,10 @@ def pg_app(pg_url):
 
 def batch(state: bytes = b"ours") -> list[StoredEvent]:
     aggregate = uuid.uuid4()
-    return [StoredEvent(originator_id=aggregate, originator_version=v, topic="t:Event", state=state + bytes([v]))
-            for v in (1, 2, 3)]
+    return [
+        StoredEvent(originator_id=aggregate, originator_version=v, topic="t:Event", state=state + bytes([v]))
+        for v in (1, 2, 3)
+    ]
 
 
 @pytest.fixture
@@ -128,8 +130,10 @@ def test_every_connection_gets_the_bounded_waits(pg_url, monkeypatch):
             parameters = conn.info.get_parameters()
             assert (parameters["keepalives"], parameters["keepalives_idle"]) == ("1", "7")
             assert parameters["tcp_user_timeout"] == "30000" and parameters["connect_timeout"] == "10"
-        with pytest.raises(OperationalError, match="statement timeout"), \
-                recorder.datastore.get_connection() as conn:  # a server-side bound
+        with (
+            pytest.raises(OperationalError, match="statement timeout"),
+            recorder.datastore.get_connection() as conn,
+        ):  # a server-side bound
             conn.execute("SELECT pg_sleep(3)")
         assert getattr(app.snapshots.recorder, "datastore", None) is recorder.datastore  # one datastore for all
     finally:

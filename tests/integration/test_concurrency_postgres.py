@@ -54,8 +54,17 @@ def test_racing_binders_never_give_a_member_more_than_two_new_binders_a_month(pg
     child = setup.enroll(minor(200), insurance="resident")
 
     def work(ledger: Ledger, n: int) -> list[dict]:
-        return [ledger.do("bind", binder=binders[n], member=child, relationship="child", channel="alipay",
-                          verification="documents", at=T)]
+        return [
+            ledger.do(
+                "bind",
+                binder=binders[n],
+                member=child,
+                relationship="child",
+                channel="alipay",
+                verification="documents",
+                at=T,
+            )
+        ]
 
     results = [r for rs in race(pg_url, work) for r in rs]
     codes = Counter(r["error"]["code"] if not r["ok"] else "OK" for r in results)
@@ -73,8 +82,17 @@ def test_racing_binds_by_one_binder_never_exceed_five_members(pg_url, setup):
     kids = [setup.enroll(minor(300 + n), insurance="resident") for n in range(WRITERS)]
 
     def work(ledger: Ledger, n: int) -> list[dict]:
-        return [ledger.do("bind", binder=binder, member=kids[n], relationship="child", channel="wechat",
-                          verification="documents", at=T)]
+        return [
+            ledger.do(
+                "bind",
+                binder=binder,
+                member=kids[n],
+                relationship="child",
+                channel="wechat",
+                verification="documents",
+                at=T,
+            )
+        ]
 
     results = [r for rs in race(pg_url, work) for r in rs]
     codes = Counter(r["error"]["code"] if not r["ok"] else "OK" for r in results)
@@ -95,11 +113,29 @@ def test_racing_deductions_conserve_money_and_pay_each_settlement_once(pg_url, s
     total_before = sum(setup.balance(p) for p in people)
 
     def work(ledger: Ledger, n: int) -> list[dict]:
-        results = [ledger.do("deduct", settlement_id="S-shared", patient=child, amount="120.00",
-                             category="pharmacy", institution="P", at=T)]
+        results = [
+            ledger.do(
+                "deduct",
+                settlement_id="S-shared",
+                patient=child,
+                amount="120.00",
+                category="pharmacy",
+                institution="P",
+                at=T,
+            )
+        ]
         for k in range(3):
-            results.append(ledger.do("deduct", settlement_id=f"S-{n}-{k}", patient=child, amount="70.00",
-                                     category="hospital_self_pay", institution="H", at=T))
+            results.append(
+                ledger.do(
+                    "deduct",
+                    settlement_id=f"S-{n}-{k}",
+                    patient=child,
+                    amount="70.00",
+                    category="hospital_self_pay",
+                    institution="H",
+                    at=T,
+                )
+            )
         return results
 
     results = [r for rs in race(pg_url, work) for r in rs]
@@ -124,8 +160,17 @@ def test_racing_conflicting_settlements_settle_exactly_one_version(pg_url, setup
     parent = setup.enroll(adult(1), balance="1000.00")
 
     def work(ledger: Ledger, n: int) -> list[dict]:
-        return [ledger.do("deduct", settlement_id="S-contested", patient=parent, amount=f"{10 + n}.00",
-                          category="pharmacy", institution="P", at=T)]
+        return [
+            ledger.do(
+                "deduct",
+                settlement_id="S-contested",
+                patient=parent,
+                amount=f"{10 + n}.00",
+                category="pharmacy",
+                institution="P",
+                at=T,
+            )
+        ]
 
     results = [r for rs in race(pg_url, work) for r in rs]
     winners = [r for r in results if r["ok"]]

@@ -27,9 +27,14 @@ def _ha_available() -> str | None:
         return "the drill installs packages and runs pg_autoctl as postgres: needs root"
     if shutil.which("pg_autoctl") and Path("/usr/lib/postgresql/15/lib/pgautofailover.so").exists():
         return None
-    install = subprocess.run("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
-                             "postgresql-15-auto-failover pg-auto-failover-cli", shell=True,
-                             capture_output=True, text=True, timeout=600)
+    install = subprocess.run(
+        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
+        "postgresql-15-auto-failover pg-auto-failover-cli",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if install.returncode != 0:
         return f"pg_auto_failover packages could not be installed: {install.stderr.strip()[-300:]}"
     return None
@@ -41,8 +46,14 @@ def test_failover_drill_loses_and_duplicates_nothing():
         unavailable(missing, "LEDGER_REQUIRE_HA")
     # Outside pytest's private tmp dirs: pg_autoctl runs as postgres and must reach its directory.
     env = {**os.environ, "LEDGER_HA_DIR": os.environ.get("LEDGER_HA_DIR", "/tmp/ledger-ha-test")}
-    run = subprocess.run([str(ROOT / "scripts/ha-drill"), "--json", "--persons", "1000"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=1500)
+    run = subprocess.run(
+        [str(ROOT / "scripts/ha-drill"), "--json", "--persons", "1000"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
     lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
     assert lines, f"no result; exit {run.returncode}\n{run.stderr[-3000:]}"
     result = json.loads(lines[-1])

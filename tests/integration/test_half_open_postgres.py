@@ -28,9 +28,14 @@ from tests.tcp_proxy import LostCommitProxy
 
 pytestmark = pytest.mark.postgres
 LEDGER = str(Path(sys.executable).with_name("ledger"))
-BOUNDS = {"LEDGER_PG_CONNECT_TIMEOUT_S": "2", "LEDGER_PG_TCP_USER_TIMEOUT_S": "3",
-          "LEDGER_PG_KEEPALIVE_IDLE_S": "1", "LEDGER_PG_KEEPALIVE_INTERVAL_S": "1",
-          "LEDGER_PG_KEEPALIVE_COUNT_N": "2", "LEDGER_PG_COMMIT_OUTCOME_TIMEOUT_S": "4"}
+BOUNDS = {
+    "LEDGER_PG_CONNECT_TIMEOUT_S": "2",
+    "LEDGER_PG_TCP_USER_TIMEOUT_S": "3",
+    "LEDGER_PG_KEEPALIVE_IDLE_S": "1",
+    "LEDGER_PG_KEEPALIVE_INTERVAL_S": "1",
+    "LEDGER_PG_KEEPALIVE_COUNT_N": "2",
+    "LEDGER_PG_COMMIT_OUTCOME_TIMEOUT_S": "4",
+}
 
 
 def netfilter() -> str:
@@ -42,8 +47,10 @@ def netfilter() -> str:
 
 
 def drop_rules(port: int) -> list[list[str]]:
-    return [["INPUT", "-i", "lo", "-p", "tcp", "--dport", str(port), "-j", "DROP"],
-            ["INPUT", "-i", "lo", "-p", "tcp", "--sport", str(port), "-j", "DROP"]]
+    return [
+        ["INPUT", "-i", "lo", "-p", "tcp", "--dport", str(port), "-j", "DROP"],
+        ["INPUT", "-i", "lo", "-p", "tcp", "--sport", str(port), "-j", "DROP"],
+    ]
 
 
 @pytest.fixture
@@ -65,9 +72,14 @@ def test_a_connection_that_goes_half_open_mid_apply_is_one_storage_error(schema)
     proxy = LostCommitProxy(nth=10**9)  # forwards everything: never loses a reply by itself
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     env |= {"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode(), **BOUNDS}
-    process = subprocess.Popen([LEDGER, "--db", f"{proxy.url(base)}?schema={name}", "apply", "-"],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=env)
+    process = subprocess.Popen(
+        [LEDGER, "--db", f"{proxy.url(base)}?schema={name}", "apply", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     rules = drop_rules(proxy.port)
     assert process.stdin is not None and process.stdout is not None
     try:

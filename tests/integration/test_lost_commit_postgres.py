@@ -43,24 +43,44 @@ def scenario() -> str:
             line("enroll", person=child, insurance="resident"),
             line("credit", person=father, amount="300.00", source="monthly_contribution", command_id=f"c-f-{n}"),
             line("credit", person=mother, amount="500.00", source="monthly_contribution", command_id=f"c-m-{n}"),
-            line("bind", binder=father, member=child, relationship="child", channel="alipay",
-                 verification="documents", command_id=f"b-{n}"),
-            line("authorize", authorizer=father, beneficiary=child, relationship="child",
-                 at="2025-03-03T10:00:00+08:00"),
-            line("authorize", authorizer=mother, beneficiary=child, relationship="child",
-                 at="2025-03-03T11:00:00+08:00"),
-            line("deduct", settlement_id=f"S-{n}", patient=child, amount="600.00", category="hospital_self_pay",
-                 institution="H1", presented_by=father, at="2025-03-04T10:00:00+08:00", command_id=f"d-{n}"),
+            line(
+                "bind",
+                binder=father,
+                member=child,
+                relationship="child",
+                channel="alipay",
+                verification="documents",
+                command_id=f"b-{n}",
+            ),
+            line(
+                "authorize", authorizer=father, beneficiary=child, relationship="child", at="2025-03-03T10:00:00+08:00"
+            ),
+            line(
+                "authorize", authorizer=mother, beneficiary=child, relationship="child", at="2025-03-03T11:00:00+08:00"
+            ),
+            line(
+                "deduct",
+                settlement_id=f"S-{n}",
+                patient=child,
+                amount="600.00",
+                category="hospital_self_pay",
+                institution="H1",
+                presented_by=father,
+                at="2025-03-04T10:00:00+08:00",
+                command_id=f"d-{n}",
+            ),
         ]
     return "".join(text + "\n" for text in lines)
 
 
-def run_ledger(db: str, *args: str, stdin: str = "", env: dict | None = None,
-               timeout: float = 180) -> subprocess.CompletedProcess:
+def run_ledger(
+    db: str, *args: str, stdin: str = "", env: dict | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     environment |= {"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode()} | (env or {})
-    return subprocess.run([LEDGER, "--db", db, *args], input=stdin, capture_output=True, text=True,
-                          timeout=timeout, env=environment)
+    return subprocess.run(
+        [LEDGER, "--db", db, *args], input=stdin, capture_output=True, text=True, timeout=timeout, env=environment
+    )
 
 
 @pytest.fixture
@@ -96,8 +116,9 @@ def stored(url: str) -> tuple[dict[str, int], int]:
     return balances, count
 
 
-@pytest.mark.parametrize(("batch_size", "nth", "lose"), [(50, 2, "reply"), (1, 7, "reply"), (50, 2, "commit"),
-                                                         (1, 7, "commit")])
+@pytest.mark.parametrize(
+    ("batch_size", "nth", "lose"), [(50, 2, "reply"), (1, 7, "reply"), (50, 2, "commit"), (1, 7, "commit")]
+)
 def test_a_lost_commit_reply_ends_exactly_like_a_clean_run(schemas, batch_size, nth, lose):
     """`reply`: stored, the reply lost (must not be decided again); `commit`: the COMMIT lost,
     rolled back by the server (must be sent again)."""
@@ -122,9 +143,14 @@ def test_a_lost_commit_reply_ends_exactly_like_a_clean_run(schemas, batch_size, 
     assert stored(f"{base}?schema={lossy}") == stored(clean_url)
 
 
-SMALL_TIMEOUTS = {"LEDGER_PG_CONNECT_TIMEOUT_S": "2", "LEDGER_PG_STATEMENT_TIMEOUT_S": "3",
-                  "LEDGER_PG_KEEPALIVE_IDLE_S": "1", "LEDGER_PG_KEEPALIVE_INTERVAL_S": "1",
-                  "LEDGER_PG_KEEPALIVE_COUNT_N": "2", "LEDGER_PG_COMMIT_OUTCOME_TIMEOUT_S": "3"}
+SMALL_TIMEOUTS = {
+    "LEDGER_PG_CONNECT_TIMEOUT_S": "2",
+    "LEDGER_PG_STATEMENT_TIMEOUT_S": "3",
+    "LEDGER_PG_KEEPALIVE_IDLE_S": "1",
+    "LEDGER_PG_KEEPALIVE_INTERVAL_S": "1",
+    "LEDGER_PG_KEEPALIVE_COUNT_N": "2",
+    "LEDGER_PG_COMMIT_OUTCOME_TIMEOUT_S": "3",
+}
 
 
 def test_a_server_that_accepts_and_never_answers_gives_one_storage_error_line(schemas):
@@ -132,8 +158,9 @@ def test_a_server_that_accepts_and_never_answers_gives_one_storage_error_line(sc
     proxy = StalledProxy(stall_after=0)
     started = time.monotonic()
     try:
-        process = run_ledger(f"{proxy.url(base)}?schema={schema}", "apply", "-", stdin=scenario(),
-                             env=SMALL_TIMEOUTS, timeout=60)
+        process = run_ledger(
+            f"{proxy.url(base)}?schema={schema}", "apply", "-", stdin=scenario(), env=SMALL_TIMEOUTS, timeout=60
+        )
     finally:
         proxy.close()
     elapsed = time.monotonic() - started

@@ -52,8 +52,15 @@ def test_an_id_number_in_free_text_is_stored_masked(durable_url):
     gone = ledger.enroll(id_number(seq=15))
     ledger.ok("suspend", person=parent, reason=f"lost card of {SECRET}", at="2025-03-01T09:00:00+08:00")
     ledger.ok("resume", person=parent, at="2025-03-01T10:00:00+08:00")
-    ledger.ok("deduct", settlement_id="S-1", patient=parent, amount="10.00", category="pharmacy",
-              institution=f"clinic of {VALID.lower()}", at="2025-03-02T09:00:00+08:00")
+    ledger.ok(
+        "deduct",
+        settlement_id="S-1",
+        patient=parent,
+        amount="10.00",
+        category="pharmacy",
+        institution=f"clinic of {VALID.lower()}",
+        at="2025-03-02T09:00:00+08:00",
+    )
     ledger.ok("reverse", settlement_id="S-1", reason=f"{VALID},wrong patient", at="2025-03-02T10:00:00+08:00")
     ledger.ok("cancel", person=other, reason=f"({SECRET})", at="2025-03-03T09:00:00+08:00")
     ledger.ok("expire", person=gone, reason=f"身份证{SECRET}丢失", at="2025-03-03T09:00:00+08:00")
@@ -77,22 +84,31 @@ def test_masked_free_text_is_what_the_answer_and_a_retry_see(app):
     assert SECRET not in json.dumps([first, again])
 
 
-@pytest.mark.parametrize("fields", [
-    {"type": "credit", "person": id_number(), "amount": SECRET, "source": "adjustment"},
-    {"type": "credit", "person": id_number(), "amount": f" {SECRET} ", "source": "adjustment"},
-    {"type": SECRET, "person": id_number()},
-    {"type": "suspend", "person": id_number(), SECRET: "x"},
-    {"type": "suspend", "person": id_number(), "reason": {"n": SECRET}},
-    {"type": "suspend", "person": SECRET},
-    {"type": "suspend", "person": id_number(), "command_id": SECRET},
-    {"type": "suspend", "person": id_number(), "command_id": f"retry-{SECRET}"},
-    {"type": "reverse", "settlement_id": SECRET},
-    {"type": "reverse", "settlement_id": f"S:{SECRET}"},
-    {"type": "deduct", "settlement_id": f"S-{SECRET}", "patient": id_number(), "amount": "1.00",
-     "category": "pharmacy", "institution": "H"},
-    {"type": "credit", "person": id_number(), "amount": "1.00", "source": SECRET},
-    {"type": "enroll", "person": id_number(seq=99), "insurance": "employee", "region": SECRET},
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"type": "credit", "person": id_number(), "amount": SECRET, "source": "adjustment"},
+        {"type": "credit", "person": id_number(), "amount": f" {SECRET} ", "source": "adjustment"},
+        {"type": SECRET, "person": id_number()},
+        {"type": "suspend", "person": id_number(), SECRET: "x"},
+        {"type": "suspend", "person": id_number(), "reason": {"n": SECRET}},
+        {"type": "suspend", "person": SECRET},
+        {"type": "suspend", "person": id_number(), "command_id": SECRET},
+        {"type": "suspend", "person": id_number(), "command_id": f"retry-{SECRET}"},
+        {"type": "reverse", "settlement_id": SECRET},
+        {"type": "reverse", "settlement_id": f"S:{SECRET}"},
+        {
+            "type": "deduct",
+            "settlement_id": f"S-{SECRET}",
+            "patient": id_number(),
+            "amount": "1.00",
+            "category": "pharmacy",
+            "institution": "H",
+        },
+        {"type": "credit", "person": id_number(), "amount": "1.00", "source": SECRET},
+        {"type": "enroll", "person": id_number(seq=99), "insurance": "employee", "region": SECRET},
+    ],
+)
 def test_no_answer_repeats_an_id_number_given_in_the_wrong_place(app, fields):
     Ledger(app).enroll(id_number())
     text = json.dumps({"at": "2025-03-03T09:00:00+08:00", **fields})
@@ -103,12 +119,22 @@ def test_no_answer_repeats_an_id_number_given_in_the_wrong_place(app, fields):
 
 def test_the_cli_never_prints_an_id_number_given_in_the_wrong_place(tmp_path):
     db = str(tmp_path / "ledger.db")
-    lines = [json.dumps({"type": "reverse", "settlement_id": SECRET, "at": "2025-03-03T09:00:00+08:00"}),
-             json.dumps({"type": SECRET, "at": "2025-03-03T09:00:00+08:00"}),
-             json.dumps({"type": "credit", "person": VALID, "amount": SECRET, "source": "adjustment",
-                         "at": "2025-03-03T09:00:00+08:00"})]
-    result = CliRunner().invoke(main, ["--db", db, "apply", "-"], input="\n".join(lines) + "\n",
-                                env={"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode()})
+    lines = [
+        json.dumps({"type": "reverse", "settlement_id": SECRET, "at": "2025-03-03T09:00:00+08:00"}),
+        json.dumps({"type": SECRET, "at": "2025-03-03T09:00:00+08:00"}),
+        json.dumps(
+            {
+                "type": "credit",
+                "person": VALID,
+                "amount": SECRET,
+                "source": "adjustment",
+                "at": "2025-03-03T09:00:00+08:00",
+            }
+        ),
+    ]
+    result = CliRunner().invoke(
+        main, ["--db", db, "apply", "-"], input="\n".join(lines) + "\n", env={"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode()}
+    )
     assert result.exit_code == 0 and len(result.stdout.splitlines()) == 3
     assert not ID_LIKE.search(result.output)
 
@@ -140,9 +166,12 @@ def test_sqlite_files_are_created_readable_by_the_owner_only(tmp_path, open_umas
 
 def test_the_cli_creates_its_sqlite_file_0600(tmp_path, open_umask):
     db = str(tmp_path / "cli.db")
-    result = CliRunner().invoke(main, ["--db", db, "apply", "-"],
-                                input=line("enroll", person=id_number(), insurance="employee") + "\n",
-                                env={"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode()})
+    result = CliRunner().invoke(
+        main,
+        ["--db", db, "apply", "-"],
+        input=line("enroll", person=id_number(), insurance="employee") + "\n",
+        env={"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode()},
+    )
     assert result.exit_code == 0, result.output
     assert mode(db) == 0o600
     for extra in (db + "-wal", db + "-shm"):

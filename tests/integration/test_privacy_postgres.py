@@ -24,11 +24,25 @@ def test_no_table_holds_a_plain_id_number(pg_url):
     parent = ledger.enroll(id_number(seq=11), balance="300.00")
     child = ledger.enroll(id_number(birth="20150101", seq=22), insurance="resident")
     ledger.ok("bind", binder=parent, member=child, relationship="child", channel="alipay", verification="documents")
-    ledger.refused("bind", "ALREADY_BOUND", binder=parent, member=child, relationship="child", channel="alipay",
-                   verification="documents")
+    ledger.refused(
+        "bind",
+        "ALREADY_BOUND",
+        binder=parent,
+        member=child,
+        relationship="child",
+        channel="alipay",
+        verification="documents",
+    )
     ledger.ok("authorize", authorizer=parent, beneficiary=child, relationship="child")
-    ledger.ok("deduct", settlement_id="S-1", patient=child, amount="20.00", category="pharmacy", institution="P",
-              presented_by=parent)
+    ledger.ok(
+        "deduct",
+        settlement_id="S-1",
+        patient=child,
+        amount="20.00",
+        category="pharmacy",
+        institution="P",
+        presented_by=parent,
+    )
     ledger.ok("reverse", settlement_id="S-1")
     ViewRunner(app).catch_up()
     seal(AuditStore(app), "2025-03-04T00:00:00+08:00", seed=SEAL_SEED)
@@ -38,10 +52,13 @@ def test_no_table_holds_a_plain_id_number(pg_url):
 
     base, _ = pg_url.split("?", 1)
     with psycopg.connect(base) as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,))]
+        tables = [
+            r[0]
+            for r in conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,))
+        ]
         dump = "".join(
-            str(row) for table in tables
+            str(row)
+            for table in tables
             for row in conn.execute(SQL("SELECT * FROM {}.{}").format(Identifier(schema), Identifier(table)))
         )
     # The dump really covers event states, views and chain: the masked form is there.

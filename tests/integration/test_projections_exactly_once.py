@@ -109,7 +109,8 @@ def test_the_library_projection_entry_point_writes_one_event_and_its_tracking(le
     runner = ViewRunner(ledger.app, names=["balances"])
     projection = BalancesProjection(runner.views)
     for notification in ledger.app.recorder.select_notifications(start=1, limit=100):
-        projection.process_event(ledger.app.mapper.to_domain_event(notification),
-                                 Tracking(ledger.app.name, notification.id))
+        projection.process_event(
+            ledger.app.mapper.to_domain_event(notification), Tracking(ledger.app.name, notification.id)
+        )
     assert runner.positions() == {"balances": runner.head()}
     assert runner.summaries() == ViewRunner(ledger.app, names=["balances"]).rebuild()

@@ -29,8 +29,11 @@ def _store_as_version_1(app, events):
         state = json.loads(record.state)
         state.pop("message")
         assert state.pop("class_version") == 2
-        stored.append(StoredEvent(record.originator_id, record.originator_version, record.topic,
-                                  app.mapper.transcoder.encode(state)))
+        stored.append(
+            StoredEvent(
+                record.originator_id, record.originator_version, record.topic, app.mapper.transcoder.encode(state)
+            )
+        )
     app.recorder.insert_events(stored)
 
 
@@ -41,8 +44,13 @@ def test_projections_and_aggregates_read_version_1_bind_rejections(backend_app):
     adult = ledger.enroll(id_number(birth="19600101", seq=22))
     binder_agg, adult_agg = app.get_person(binder), app.get_person(adult)
     at = datetime.fromisoformat(AT)
-    request = BindRequest(relationship="parent", channel="nhsa_app", verification="documents",
-                          member_age_years=age_on(local_date(datetime(1960, 1, 1)), local_date(at)), at=at)
+    request = BindRequest(
+        relationship="parent",
+        channel="nhsa_app",
+        verification="documents",
+        member_age_years=age_on(local_date(datetime(1960, 1, 1)), local_date(at)),
+        at=at,
+    )
     decision = bind(binder_agg, adult_agg, request, app.rules_for(at, binder_agg.region))
     assert decision.code == "FACE_VERIFICATION_REQUIRED"
     _store_as_version_1(app, [*binder_agg.collect_events(), *adult_agg.collect_events()])
@@ -56,8 +64,16 @@ def test_projections_and_aggregates_read_version_1_bind_rejections(backend_app):
     assert "FACE_VERIFICATION_REQUIRED" in old[0].message and "before event version 2" in old[0].message
 
     # a new rejection is stored at version 2 with the explanation given at the time
-    ledger.refused("bind", "FACE_VERIFICATION_REQUIRED", binder=binder, member=adult, relationship="parent",
-                   channel="alipay", verification="documents", at="2025-04-02T10:00:00+08:00")
+    ledger.refused(
+        "bind",
+        "FACE_VERIFICATION_REQUIRED",
+        binder=binder,
+        member=adult,
+        relationship="parent",
+        channel="alipay",
+        verification="documents",
+        at="2025-04-02T10:00:00+08:00",
+    )
     latest = app.recorder.select_notifications(start=1, limit=100)[-2]
     assert json.loads(latest.state)["class_version"] == 2
     assert "must verify by face or counter" in app.mapper.to_domain_event(latest).message

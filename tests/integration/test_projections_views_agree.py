@@ -43,7 +43,10 @@ def test_ignored_events_still_advance_every_view(ledger):
     head = runner.head()
     assert runner.positions() == dict.fromkeys(runner.positions(), head)
     assert runner.summaries()["authorizations"] == {
-        "rows": 0, "checksum": runner.summaries()["authorizations"]["checksum"], "events": 5}
+        "rows": 0,
+        "checksum": runner.summaries()["authorizations"]["checksum"],
+        "events": 5,
+    }
 
 
 def test_follow_keeps_the_views_current_until_stopped(tmp_path):

@@ -34,8 +34,9 @@ def test_rejects_a_different_key_and_accepts_the_original(durable_url):
 def test_cli_names_the_key_problem_on_one_line(tmp_path):
     db = str(tmp_path / "ledger.db")
     app_with(db, KEY_A).close()
-    result = CliRunner().invoke(main, ["--db", db, "balance", id_number()],
-                                env={"LEDGER_PSEUDONYM_KEY": KEY_B.decode()})
+    result = CliRunner().invoke(
+        main, ["--db", db, "balance", id_number()], env={"LEDGER_PSEUDONYM_KEY": KEY_B.decode()}
+    )
     assert result.exit_code == 2
     assert "LEDGER_PSEUDONYM_KEY is not the key" in result.output and "Traceback" not in result.output
 
@@ -103,8 +104,9 @@ def test_cli_refuses_a_store_without_its_key_check_on_one_line(tmp_path):
     first.close()
     delete_key_check(db)
     line_ = line("enroll", person=id_number(), insurance="employee", at="2025-01-02T09:00:00+08:00")
-    result = CliRunner().invoke(main, ["--db", db, "apply", "-"], input=line_ + "\n",
-                                env={"LEDGER_PSEUDONYM_KEY": KEY_B.decode()})
+    result = CliRunner().invoke(
+        main, ["--db", db, "apply", "-"], input=line_ + "\n", env={"LEDGER_PSEUDONYM_KEY": KEY_B.decode()}
+    )
     assert result.exit_code == 2
     assert "no pseudonym key check" in result.output and "Traceback" not in result.output
     assert result.output.count("\n") == 1 and '"ok"' not in result.output

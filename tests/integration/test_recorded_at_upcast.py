@@ -55,8 +55,9 @@ def test_an_old_store_without_recorded_times_loads_replays_and_verifies(tmp_path
         store = AuditStore(app)
         chain.seal(store, "2025-03-31T00:00:00+08:00", seed=SEAL_SEED)
         assert chain.verify(store)["ok"] is True
-        Ledger(app).ok("credit", person=family["child"], amount="1.00", source="adjustment",
-                       at="2025-03-20T09:00:00+08:00")  # old and new events side by side
+        Ledger(app).ok(
+            "credit", person=family["child"], amount="1.00", source="adjustment", at="2025-03-20T09:00:00+08:00"
+        )  # old and new events side by side
         assert app.get_person(family["child"]).balance_fen == 100
     finally:
         app.close()

@@ -72,8 +72,12 @@ def test_every_decision_records_the_digest_of_its_rule_content(durable_url):
     shipped = load_catalogue().get(LABEL).digest
     events = [app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(start=1, limit=1000)]
     carrying = [e for e in events if hasattr(e, "rule_version")]
-    assert {type(e).__name__ for e in carrying} == {"AuthorizationGranted", "DeductionSettled", "AidDebited",
-                                                     "SettlementOpened"}
+    assert {type(e).__name__ for e in carrying} == {
+        "AuthorizationGranted",
+        "DeductionSettled",
+        "AidDebited",
+        "SettlementOpened",
+    }
     assert {getattr(e, "rule_digest", None) for e in carrying} == {shipped} and len(shipped) == 64
     app.close()
 
@@ -83,8 +87,12 @@ def test_a_changed_catalogue_under_the_same_label_is_rules_changed_in_the_audit_
     result, _, _ = audit_deduction(app, AuditStore(app), "S-1")
     recorded, current = load_catalogue().get(LABEL).digest, app.catalogue.get(LABEL).digest
     assert recorded != current
-    assert result["rules_changed"] == {"code": "RULES_CHANGED", "rule_version": LABEL,
-                                       "recorded_digest": recorded, "current_digest": current}
+    assert result["rules_changed"] == {
+        "code": "RULES_CHANGED",
+        "rule_version": LABEL,
+        "recorded_digest": recorded,
+        "current_digest": current,
+    }
     assert result["verdict"] == "mismatch"
     assert any(d.startswith("RULES_CHANGED") and recorded in d and current in d for d in result["differences"])
 
@@ -92,8 +100,11 @@ def test_a_changed_catalogue_under_the_same_label_is_rules_changed_in_the_audit_
 def test_new_decisions_under_the_changed_content_are_told_apart_by_their_digest(story):
     _, app, f = story
     deduct(Ledger(app), f["child"], "10.00", "S-2", day=11)
-    settled = {e.settlement_id: e for e in (app.mapper.to_domain_event(n) for n in
-               app.recorder.select_notifications(start=1, limit=1000)) if isinstance(e, ev.DeductionSettled)}
+    settled = {
+        e.settlement_id: e
+        for e in (app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(start=1, limit=1000))
+        if isinstance(e, ev.DeductionSettled)
+    }
     assert settled["S-1"].rule_version == settled["S-2"].rule_version == LABEL
     assert settled["S-1"].rule_digest != settled["S-2"].rule_digest == app.catalogue.get(LABEL).digest
 
@@ -121,8 +132,15 @@ def test_reevaluate_recorded_reports_rules_changed(story):
     _, app, _ = story
     report = Reevaluator(app, RECORDED, app.catalogue).run().to_dict()
     recorded, current = load_catalogue().get(LABEL).digest, app.catalogue.get(LABEL).digest
-    assert report["rules_changed"] == [{"code": "RULES_CHANGED", "rule_version": LABEL, "recorded_digest": recorded,
-                                        "current_digest": current, "decisions": 4}]
+    assert report["rules_changed"] == [
+        {
+            "code": "RULES_CHANGED",
+            "rule_version": LABEL,
+            "recorded_digest": recorded,
+            "current_digest": current,
+            "decisions": 4,
+        }
+    ]
     assert report["digests_not_recorded"] == 0
     fine = Reevaluator(app, RECORDED, load_catalogue()).run().to_dict()
     assert fine["rules_changed"] == [] and fine["changed"] == []
@@ -146,8 +164,9 @@ def test_a_what_if_app_refuses_to_store_anything(durable_url):
     live.close()
     what_if = app_on(durable_url, rules_override="seed-002")
     with pytest.raises(Exception, match="what-if"):
-        what_if.apply_line(line("enroll", person=id_number(seq=13), insurance="employee",
-                                at="2025-01-02T09:00:00+08:00"))
+        what_if.apply_line(
+            line("enroll", person=id_number(seq=13), insurance="employee", at="2025-01-02T09:00:00+08:00")
+        )
     what_if.close()
     again = app_on(durable_url)
     assert again.recorder.max_notification_id() == 1  # only the first enrolment
@@ -159,16 +178,28 @@ def test_apply_with_rules_is_a_dry_run_that_stores_nothing(tmp_path):
     db = str(tmp_path / "ledger.db")
     env = {"LEDGER_PSEUDONYM_KEY": DEV_KEY.decode()}
     parent, child = id_number(seq=11), id_number(birth="20150101", seq=22)
-    setup = [line("enroll", person=parent, insurance="employee", at="2025-01-02T09:00:00+08:00"),
-             line("enroll", person=child, insurance="resident", at="2025-01-02T09:00:00+08:00")]
+    setup = [
+        line("enroll", person=parent, insurance="employee", at="2025-01-02T09:00:00+08:00"),
+        line("enroll", person=child, insurance="resident", at="2025-01-02T09:00:00+08:00"),
+    ]
     assert CliRunner().invoke(main, ["--db", db, "apply", "-"], input="\n".join(setup) + "\n", env=env).exit_code == 0
     count = sqlite3.connect(db).execute("SELECT count(*) FROM stored_events").fetchone()[0]
-    what_if = [line("bind", binder=parent, member=child, relationship="child", channel="alipay",
-                    verification="documents", command_id="w-1"),
-               line("credit", person=parent, amount="10.00", source="adjustment"),
-               line("credit", person=parent, amount="oops", source="adjustment")]
-    result = CliRunner().invoke(main, ["--db", db, "apply", "--rules", "seed-002", "-"],
-                                input="\n".join(what_if) + "\n", env=env)
+    what_if = [
+        line(
+            "bind",
+            binder=parent,
+            member=child,
+            relationship="child",
+            channel="alipay",
+            verification="documents",
+            command_id="w-1",
+        ),
+        line("credit", person=parent, amount="10.00", source="adjustment"),
+        line("credit", person=parent, amount="oops", source="adjustment"),
+    ]
+    result = CliRunner().invoke(
+        main, ["--db", db, "apply", "--rules", "seed-002", "-"], input="\n".join(what_if) + "\n", env=env
+    )
     assert result.exit_code == 0, result.output
     answers = [json.loads(text) for text in result.stdout.splitlines()]
     assert [a["ok"] for a in answers] == [True, True, False]

@@ -24,6 +24,7 @@ def test_concurrent_retries_move_money_once(durable_url, group_commit, writer_ki
     body = json.loads(line("credit", person=person, amount="3.00", source="adjustment"))
     statuses, replayed = [], []
     with TestClient(api) as client:
+
         def send(key):
             r = client.post("/v1/commands", json=body, headers=auth(tokens["fund"], **{"Idempotency-Key": key}))
             statuses.append(r.status_code)

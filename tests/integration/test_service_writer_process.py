@@ -52,8 +52,9 @@ def store_locked(app: LedgerApp) -> Iterator[None]:
 
         recorder: Any = app.recorder
         with psycopg.connect(app.settings.db.split("?")[0]) as pg, pg.transaction():
-            pg.execute(f'LOCK TABLE "{recorder.datastore.schema}"."{recorder.events_table_name}" '
-                       "IN ACCESS EXCLUSIVE MODE")
+            pg.execute(
+                f'LOCK TABLE "{recorder.datastore.schema}"."{recorder.events_table_name}" IN ACCESS EXCLUSIVE MODE'
+            )
             yield
     else:
         lite = sqlite3.connect(app.settings.db, isolation_level=None)
@@ -66,8 +67,9 @@ def store_locked(app: LedgerApp) -> Iterator[None]:
 
 
 def credits(count: int) -> list[str]:
-    return [line("credit", person=PERSON, amount="1.00", source="adjustment", command_id=f"c-{n}")
-            for n in range(count)]
+    return [
+        line("credit", person=PERSON, amount="1.00", source="adjustment", command_id=f"c-{n}") for n in range(count)
+    ]
 
 
 def test_a_child_killed_mid_batch_answers_storage_error_and_a_retry_moves_money_once(app):
@@ -94,9 +96,13 @@ def test_a_child_killed_mid_batch_answers_storage_error_and_a_retry_moves_money_
 
 
 def test_the_child_answers_as_the_in_process_writer(app, tmp_path):
-    lines = [*credits(3), "not json", line("credit", person=PERSON, amount="-1", source="adjustment"),
-             line("credit", person=id_number("110105", "19900101", 13), amount="1.00", source="adjustment"),
-             credits(1)[0]]
+    lines = [
+        *credits(3),
+        "not json",
+        line("credit", person=PERSON, amount="-1", source="adjustment"),
+        line("credit", person=id_number("110105", "19900101", 13), amount="1.00", source="adjustment"),
+        credits(1)[0],
+    ]
     twin = LedgerApp(settings_for(str(tmp_path / "twin.db")))
     Ledger(twin).enroll(PERSON, balance="10.00")
     in_thread, in_child = GroupCommitWriter(twin), ProcessWriter(app.settings)
@@ -108,8 +114,12 @@ def test_the_child_answers_as_the_in_process_writer(app, tmp_path):
         in_child.close()
         twin.close()
     assert got == expected
-    assert [a.get("error", {}).get("code") for a in got][3:] == ["INVALID_INPUT", "INVALID_INPUT", "UNKNOWN_PERSON",
-                                                                 None]
+    assert [a.get("error", {}).get("code") for a in got][3:] == [
+        "INVALID_INPUT",
+        "INVALID_INPUT",
+        "UNKNOWN_PERSON",
+        None,
+    ]
     assert got[-1]["duplicate"] is True
 
 

@@ -14,11 +14,12 @@ PARENT, CHILD = id_number(seq=11), id_number(birth="20150101", seq=22)
 
 
 def history() -> list[str]:
-    return [line("enroll", person=PARENT, insurance="employee"),
-            line("enroll", person=CHILD, insurance="resident"),
-            line("credit", person=PARENT, amount="50.00", source="adjustment"),
-            line("bind", binder=PARENT, member=CHILD, relationship="child", channel="alipay",
-                 verification="documents")]
+    return [
+        line("enroll", person=PARENT, insurance="employee"),
+        line("enroll", person=CHILD, insurance="resident"),
+        line("credit", person=PARENT, amount="50.00", source="adjustment"),
+        line("bind", binder=PARENT, member=CHILD, relationship="child", channel="alipay", verification="documents"),
+    ]
 
 
 def test_a_failed_commit_stores_nothing_and_raises(app, monkeypatch):
@@ -54,8 +55,9 @@ def test_a_conflicting_writer_makes_the_whole_batch_decide_again(app, monkeypatc
 
     monkeypatch.setattr(app.events, "put", conflicted_once)
     prefetcher = Prefetcher()
-    results = apply_batch(app, [*history()[2:], line("credit", person=CHILD, amount="1.00", source="adjustment")],
-                          prefetcher)
+    results = apply_batch(
+        app, [*history()[2:], line("credit", person=CHILD, amount="1.00", source="adjustment")], prefetcher
+    )
     assert len(attempts) == 2 and attempts[0] == attempts[1]
     assert [r["ok"] for r in results] == [True, True, True]
     assert app.get_person(PARENT).balance_fen == 5000

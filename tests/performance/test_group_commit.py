@@ -32,8 +32,9 @@ def final_state(app: LedgerApp, lines: list[str]) -> dict:
     numbers: set[str] = set()
     for text in lines:
         data = json.loads(text)
-        numbers.update(data[k] for k in ("person", "binder", "member", "authorizer", "beneficiary", "patient")
-                       if k in data)
+        numbers.update(
+            data[k] for k in ("person", "binder", "member", "authorizer", "beneficiary", "patient") if k in data
+        )
     state: dict[str, Any] = {}
     for number in sorted(numbers):
         try:
@@ -93,10 +94,24 @@ def test_a_batch_of_commands_on_the_same_people_sees_its_own_pending_events(app)
         line("bind", binder=parent, member=child, relationship="child", channel="alipay", verification="documents"),
         line("bind", binder=parent, member=child, relationship="child", channel="wechat", verification="documents"),
         line("authorize", authorizer=parent, beneficiary=child, relationship="child"),
-        line("deduct", settlement_id="S-1", patient=child, amount="30.00", category="pharmacy",
-             institution="P1", presented_by=parent),
-        line("deduct", settlement_id="S-1", patient=child, amount="30.00", category="pharmacy",
-             institution="P1", presented_by=parent),  # duplicate
+        line(
+            "deduct",
+            settlement_id="S-1",
+            patient=child,
+            amount="30.00",
+            category="pharmacy",
+            institution="P1",
+            presented_by=parent,
+        ),
+        line(
+            "deduct",
+            settlement_id="S-1",
+            patient=child,
+            amount="30.00",
+            category="pharmacy",
+            institution="P1",
+            presented_by=parent,
+        ),  # duplicate
         line("deduct", settlement_id="S-2", patient=child, amount="99.00", category="fitness", institution="G"),
         line("reverse", settlement_id="S-1"),
         line("reverse", settlement_id="S-1"),
@@ -107,16 +122,34 @@ def test_a_batch_of_commands_on_the_same_people_sees_its_own_pending_events(app)
     got = [{"line": n, **r} for n, r in enumerate(apply_batch(app, texts, Prefetcher()), start=1)]
     assert got == expected
     codes = [r["ok"] or r["error"]["code"] for r in got]
-    assert codes == [True, "ALREADY_ENROLLED", True, True, True, "ALREADY_BOUND", True, True, True,
-                     "CATEGORY_NOT_ELIGIBLE", True, "ALREADY_REVERSED", True, "PERSON_NOT_ACTIVE"]
+    assert codes == [
+        True,
+        "ALREADY_ENROLLED",
+        True,
+        True,
+        True,
+        "ALREADY_BOUND",
+        True,
+        True,
+        True,
+        "CATEGORY_NOT_ELIGIBLE",
+        True,
+        "ALREADY_REVERSED",
+        True,
+        "PERSON_NOT_ACTIVE",
+    ]
     assert got[8]["duplicate"] is True
     assert app.get_person(parent).balance_fen == 10000 and app.get_person(parent).status == "cancelled"
 
 
 def test_blank_lines_keep_their_place_in_the_results(app):
     person = id_number(seq=31)
-    texts = [line("enroll", person=person, insurance="employee"), "", "  ",
-             line("credit", person=person, amount="5.00", source="adjustment")]
+    texts = [
+        line("enroll", person=person, insurance="employee"),
+        "",
+        "  ",
+        line("credit", person=person, amount="5.00", source="adjustment"),
+    ]
     results = list(apply_results(app, texts, batch_size=10))
     assert [r["line"] for r in results] == [1, 2, 3, 4]
     assert [r["ok"] for r in results] == [True, False, False, True]

@@ -16,11 +16,19 @@ PARENT, CHILD = id_number(seq=31), id_number(birth="20150101", seq=32)
 
 
 def history() -> list[str]:
-    return [line("enroll", person=PARENT, insurance="employee"),
-            line("enroll", person=CHILD, insurance="resident"),
-            line("credit", person=PARENT, amount="50.00", source="adjustment"),
-            line("deduct", settlement_id="S-CACHE-1", patient=PARENT, amount="10.00", category="pharmacy",
-                 institution="PH-DASHENLIN")]
+    return [
+        line("enroll", person=PARENT, insurance="employee"),
+        line("enroll", person=CHILD, insurance="resident"),
+        line("credit", person=PARENT, amount="50.00", source="adjustment"),
+        line(
+            "deduct",
+            settlement_id="S-CACHE-1",
+            patient=PARENT,
+            amount="10.00",
+            category="pharmacy",
+            institution="PH-DASHENLIN",
+        ),
+    ]
 
 
 def test_settlement_entries_are_not_kept_between_batches(app):
@@ -49,8 +57,7 @@ def test_a_person_changed_by_another_writer_is_read_again(pg_url):
             return stored(events, **kwargs)
 
         writer.events.put = counted  # type: ignore[method-assign, assignment]  # counts puts on this instance
-        result = apply_batch(writer, [line("credit", person=PARENT, amount="1.00", source="adjustment")],
-                             prefetcher)
+        result = apply_batch(writer, [line("credit", person=PARENT, amount="1.00", source="adjustment")], prefetcher)
         # 50 - 10 + 7 + 1 yuan, decided once on the fresh state (no conflict, no second attempt).
         assert result[0]["ok"] and result[0]["balance_fen"] == 4800, result
         assert puts == [1]
@@ -71,8 +78,7 @@ def test_a_cached_person_with_a_snapshot_is_read_on_top_of_the_newer_of_the_two(
         if changed_elsewhere:
             assert other.apply_line(line("credit", person=PARENT, amount="7.00", source="adjustment"))["ok"]
         other.take_snapshot(parent_id)  # a snapshot as new as the store, beside the cached state
-        result = apply_batch(writer, [line("credit", person=PARENT, amount="1.00", source="adjustment")],
-                             prefetcher)
+        result = apply_batch(writer, [line("credit", person=PARENT, amount="1.00", source="adjustment")], prefetcher)
         assert result[0]["ok"] and result[0]["balance_fen"] == 4100 + (700 if changed_elsewhere else 0), result
     finally:
         writer.close()

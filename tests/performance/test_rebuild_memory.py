@@ -58,8 +58,10 @@ def test_a_child_s_peak_memory_is_its_own_not_its_parent_s():
 
     parent = bytearray(200 * 1024 * 1024)
     parent[::4096] = b"\x01" * len(parent[::4096])  # make the parent's pages resident
-    code = ("import resource; from infra.tools.bench import peak_rss_kb; "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, peak_rss_kb())")
+    code = (
+        "import resource; from infra.tools.bench import peak_rss_kb; "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, peak_rss_kb())"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     inherited_kb, own_kb = map(int, done.stdout.split())  # inherited_kb: about the parent's 200 MB here
     assert own_kb < 150 * 1024, (inherited_kb, own_kb)

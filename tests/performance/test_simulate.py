@@ -45,8 +45,21 @@ def test_people_have_valid_id_numbers_from_several_provinces():
 def test_the_workload_mixes_every_kind_of_command_and_money_is_decimal_yuan():
     lines = [json.loads(line) for line in simulate(600, 12, seed=1)]
     kinds = Counter(line["type"] for line in lines)
-    for kind in ("enroll", "credit", "bind", "unbind", "authorize", "revoke", "deduct", "reverse",
-                 "suspend", "resume", "cancel", "expire", "transfer"):
+    for kind in (
+        "enroll",
+        "credit",
+        "bind",
+        "unbind",
+        "authorize",
+        "revoke",
+        "deduct",
+        "reverse",
+        "suspend",
+        "resume",
+        "cancel",
+        "expire",
+        "transfer",
+    ):
         assert kinds[kind] > 0, kind
     amounts = [line["amount"] for line in lines if "amount" in line]
     assert all(isinstance(a, str) and a.count(".") == 1 and len(a.split(".")[1]) == 2 for a in amounts)

@@ -19,7 +19,7 @@ def id_number(region: str = "110105", birth: str = "19800101", seq: int = 11) ->
 
 def last_json(output: str) -> dict:
     """The JSON object a command printed, after any warning lines before it."""
-    return json.loads(output[output.index("{"):])
+    return json.loads(output[output.index("{") :])
 
 
 def failed(result: dict) -> set[str]:

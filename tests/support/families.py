@@ -56,9 +56,16 @@ def regional_family(ledger: Ledger, region: str) -> dict[str, str]:
 
 
 def deduct(ledger: Ledger, patient: str, amount: str, settlement_id: str, day: int = 10, **fields) -> dict:
-    return ledger.ok("deduct", settlement_id=settlement_id, patient=patient, amount=amount,
-                     category=fields.pop("category", "pharmacy"), institution=fields.pop("institution", "H-1"),
-                     at=at(day), **fields)
+    return ledger.ok(
+        "deduct",
+        settlement_id=settlement_id,
+        patient=patient,
+        amount=amount,
+        category=fields.pop("category", "pharmacy"),
+        institution=fields.pop("institution", "H-1"),
+        at=at(day),
+        **fields,
+    )
 
 
 def record_wrong_split(ledger: Ledger) -> dict[str, str]:
@@ -69,15 +76,34 @@ def record_wrong_split(ledger: Ledger) -> dict[str, str]:
     patient, mother, grandma = (ledger.person(f[k]) for k in ("child", "mother", "grandma"))
     when = datetime.fromisoformat(at(10))
     request = DeductRequest("S-BAD", 80_000, "pharmacy", "H-1", None, when)
-    lines = (ev.PaymentLine(person=patient.id, masked=patient.masked, amount_fen=2_000),
-             ev.PaymentLine(person=mother.id, masked=mother.masked, amount_fen=30_000),
-             ev.PaymentLine(person=grandma.id, masked=grandma.masked, amount_fen=48_000))
-    patient.record(ev.DeductionSettled, settlement_id="S-BAD", amount_fen=80_000, category="pharmacy",
-                   institution="H-1", presented_by=None, lines=lines, out_of_pocket_fen=0,
-                   fingerprint=fingerprint(patient.id, request), rule_version="national-2024-12-09", timestamp=when)
+    lines = (
+        ev.PaymentLine(person=patient.id, masked=patient.masked, amount_fen=2_000),
+        ev.PaymentLine(person=mother.id, masked=mother.masked, amount_fen=30_000),
+        ev.PaymentLine(person=grandma.id, masked=grandma.masked, amount_fen=48_000),
+    )
+    patient.record(
+        ev.DeductionSettled,
+        settlement_id="S-BAD",
+        amount_fen=80_000,
+        category="pharmacy",
+        institution="H-1",
+        presented_by=None,
+        lines=lines,
+        out_of_pocket_fen=0,
+        fingerprint=fingerprint(patient.id, request),
+        rule_version="national-2024-12-09",
+        timestamp=when,
+    )
     for payer, line in ((mother, lines[1]), (grandma, lines[2])):
-        payer.record(ev.AidDebited, settlement_id="S-BAD", patient=patient.id, patient_masked=patient.masked,
-                     amount_fen=line.amount_fen, rule_version="national-2024-12-09", timestamp=when)
+        payer.record(
+            ev.AidDebited,
+            settlement_id="S-BAD",
+            patient=patient.id,
+            patient_masked=patient.masked,
+            amount_fen=line.amount_fen,
+            rule_version="national-2024-12-09",
+            timestamp=when,
+        )
     settlement = Settlement.open(patient.pending_events[-1], patient.masked)
     app.save(patient, settlement, mother, grandma)
     return f
@@ -93,10 +119,25 @@ def compliance_story(ledger: Ledger) -> dict[str, str]:
     ledger.ok("bind", binder=f["father"], member=f["child"], channel="alipay", at=at(5), **bind)
     ledger.ok("bind", binder=f["mother"], member=f["child"], channel="wechat", at=at(5, 10), **bind)
     ledger.ok("bind", binder=f["father"], member=kid, channel="alipay", at=at(6), **bind)
-    ledger.ok("bind", binder=h["rich"], member=h["patient"], channel="nhsa_app", relationship="child",
-              verification="face", at=at(6))
-    ledger.refused("bind", "FACE_VERIFICATION_REQUIRED", binder=f["grandma"], member=f["father"],
-                   channel="counter", relationship="child", verification="documents", at=at(7))
+    ledger.ok(
+        "bind",
+        binder=h["rich"],
+        member=h["patient"],
+        channel="nhsa_app",
+        relationship="child",
+        verification="face",
+        at=at(6),
+    )
+    ledger.refused(
+        "bind",
+        "FACE_VERIFICATION_REQUIRED",
+        binder=f["grandma"],
+        member=f["father"],
+        channel="counter",
+        relationship="child",
+        verification="documents",
+        at=at(7),
+    )
     deduct(ledger, f["child"], "800.00", "S-1", day=10)
     deduct(ledger, f["child"], "5.00", "S-2", day=11, category="hospital_self_pay")
     deduct(ledger, h["patient"], "1600.00", "S-3", day=12)

@@ -22,8 +22,9 @@ def _sql(tamper: Any) -> tuple[str, str]:
     return ("rowid", "?") if isinstance(tamper, SQLiteTamper) else ("notification_id", "%s")
 
 
-def rewrite_whole_chain(tamper: SQLiteTamper | PostgresTamper, position: int, old: bytes, new: bytes,
-                        seed: bytes | None = None) -> None:
+def rewrite_whole_chain(
+    tamper: SQLiteTamper | PostgresTamper, position: int, old: bytes, new: bytes, seed: bytes | None = None
+) -> None:
     """Replace `old` by `new` in the stored state at `position`, then recompute every link row,
     Merkle root, chain head and checkpoint digest (and, given a seed, every signature)."""
     column, mark = _sql(tamper)
@@ -31,8 +32,13 @@ def rewrite_whole_chain(tamper: SQLiteTamper | PostgresTamper, position: int, ol
     state = bytes(tamper.row(position)[3])
     assert old in state, f"{old!r} is not in the record at position {position}"
     tamper.set_state(position, state.replace(old, new))
-    rows = tamper._run((f"SELECT {column}, originator_id, originator_version, topic, state FROM {table} "
-                        f"WHERE {column} >= 1 ORDER BY {column}", ()))[0]
+    rows = tamper._run(
+        (
+            f"SELECT {column}, originator_id, originator_version, topic, state FROM {table} "
+            f"WHERE {column} >= 1 ORDER BY {column}",
+            (),
+        )
+    )[0]
     head, links, leaves = h.GENESIS, {}, {}
     for pos, oid, version, topic, data in rows:
         data = data.encode() if isinstance(data, str) else bytes(data)
@@ -41,31 +47,49 @@ def rewrite_whole_chain(tamper: SQLiteTamper | PostgresTamper, position: int, ol
         head = h.link(head, pos, oid, version, topic, data)
         links[pos] = (digest.hex(), h.state_digest(data).hex(), head.hex())
         leaves[pos] = h.leaf(pos, digest)
-    update = (f"UPDATE audit_chain_links SET record_sha256={mark}, state_sha256={mark}, link_sha256={mark} "
-              f"WHERE position={mark}")
+    update = (
+        f"UPDATE audit_chain_links SET record_sha256={mark}, state_sha256={mark}, link_sha256={mark} "
+        f"WHERE position={mark}"
+    )
     tamper._run(*[(update, (*values, pos)) for pos, values in links.items()])
-    checkpoints = tamper._run(("SELECT sequence, first_position, position, record_count, sealed_at "
-                               "FROM audit_checkpoints ORDER BY sequence", ()))[0]
+    checkpoints = tamper._run(
+        (
+            "SELECT sequence, first_position, position, record_count, sealed_at "
+            "FROM audit_checkpoints ORDER BY sequence",
+            (),
+        )
+    )[0]
     previous = h.GENESIS.hex()
     statements: list[tuple[str, tuple]] = []
     for sequence, first, last, count, sealed_at in checkpoints:
         content = {
-            "sequence": sequence, "first_position": first, "position": last, "record_count": count,
+            "sequence": sequence,
+            "first_position": first,
+            "position": last,
+            "record_count": count,
             "head_sha256": links[max(p for p in links if p <= last)][2],
             "merkle_root_sha256": h.merkle_root([leaves[p] for p in sorted(leaves) if first <= p <= last]).hex(),
-            "sealed_at": sealed_at, "previous_sha256": previous,
+            "sealed_at": sealed_at,
+            "previous_sha256": previous,
         }
         checkpoint_sha256 = h.checkpoint_digest(content)
-        statements.append((f"UPDATE audit_checkpoints SET head_sha256={mark}, merkle_root_sha256={mark}, "
-                           f"previous_sha256={mark}, checkpoint_sha256={mark} WHERE sequence={mark}",
-                           (content["head_sha256"], content["merkle_root_sha256"], previous, checkpoint_sha256,
-                            sequence)))
+        statements.append(
+            (
+                f"UPDATE audit_checkpoints SET head_sha256={mark}, merkle_root_sha256={mark}, "
+                f"previous_sha256={mark}, checkpoint_sha256={mark} WHERE sequence={mark}",
+                (content["head_sha256"], content["merkle_root_sha256"], previous, checkpoint_sha256, sequence),
+            )
+        )
         if seed is not None:
             from infra.audit import signing
 
             public, signature = signing.sign_checkpoint(seed, content)
-            statements.append((f"UPDATE audit_checkpoints SET public_key={mark}, signature={mark} "
-                               f"WHERE sequence={mark}", (public, signature, sequence)))
+            statements.append(
+                (
+                    f"UPDATE audit_checkpoints SET public_key={mark}, signature={mark} WHERE sequence={mark}",
+                    (public, signature, sequence),
+                )
+            )
         previous = checkpoint_sha256
     tamper._run(*statements)
 

@@ -32,8 +32,19 @@ from tests.support import id_number
 
 REGIONS = ("110105", "110108", "140105", "420102", "340102", "310101")
 START = datetime(2025, 1, 1, 0, 0, tzinfo=CST)
-COMMANDS = (("credit", 22), ("bind", 22), ("unbind", 6), ("authorize", 10), ("revoke", 2), ("deduct", 26),
-            ("reverse", 4), ("suspend", 1), ("resume", 2), ("transfer", 0.3), ("cancel", 0.05))
+COMMANDS = (
+    ("credit", 22),
+    ("bind", 22),
+    ("unbind", 6),
+    ("authorize", 10),
+    ("revoke", 2),
+    ("deduct", 26),
+    ("reverse", 4),
+    ("suspend", 1),
+    ("resume", 2),
+    ("transfer", 0.3),
+    ("cancel", 0.05),
+)
 
 
 @dataclass
@@ -84,8 +95,13 @@ class History:
             number = id_number(region=region, birth=birth, seq=100 + n)
             _, facts = parse_id_number(number)
             insurance = "employee" if self.rng.random() < 0.7 else "resident"
-            person = Person.enroll(pseudonym=pseudonym(number, key), masked=mask(number), region=region,
-                                   insurance=insurance, at=self._tick())
+            person = Person.enroll(
+                pseudonym=pseudonym(number, key),
+                masked=mask(number),
+                region=region,
+                insurance=insurance,
+                at=self._tick(),
+            )
             self.persons[person.id] = person
             self.births[person.id] = facts.birth_date
             self.numbers[person.id] = number
@@ -185,8 +201,9 @@ class History:
             at=at,
         )
         authorizers = {i: self.persons[i] for i in sorted(patient.authorizers)}
-        _, settlement, payers = deduction.deduct(patient, presenter, authorizers, request,
-                                                 self._rules(at, patient.region))
+        _, settlement, payers = deduction.deduct(
+            patient, presenter, authorizers, request, self._rules(at, patient.region)
+        )
         self.settlements[request.settlement_id] = settlement
         self._collect(patient, settlement, *payers)
 
@@ -226,4 +243,3 @@ class History:
         others = {i: self.persons[i] for i in lifecycle.counterpart_ids(person)}
         lifecycle.close_account(person, others, status=self.rng.choice(("cancelled", "expired")), reason="", at=at)
         self._collect(person, *others.values())
-

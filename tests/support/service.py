@@ -37,8 +37,15 @@ def seed_family(app: Any) -> dict[str, str]:
     """The national family, a deduction S-1 by institution H-1, and a Wuhan person."""
     ledger = Ledger(app)
     family = national_family(ledger)
-    ledger.ok("deduct", settlement_id="S-1", patient=family["child"], amount="50.00", category="pharmacy",
-              institution="H-1", at=at(10))
+    ledger.ok(
+        "deduct",
+        settlement_id="S-1",
+        patient=family["child"],
+        amount="50.00",
+        category="pharmacy",
+        institution="H-1",
+        at=at(10),
+    )
     ledger.enroll(OUTSIDER, balance="10.00", at=at(1))
     return family
 

@@ -21,8 +21,9 @@ class SQLiteTamper:
         return out
 
     def row(self, position: int) -> tuple:
-        return self._run((f"SELECT originator_id, originator_version, topic, state FROM {self.table} WHERE rowid=?",
-                          (position,)))[0][0]
+        return self._run(
+            (f"SELECT originator_id, originator_version, topic, state FROM {self.table} WHERE rowid=?", (position,))
+        )[0][0]
 
     def set_state(self, position: int, state: bytes) -> None:
         self._run((f"UPDATE {self.table} SET state=? WHERE rowid=?", (state, position)))
@@ -36,9 +37,12 @@ class SQLiteTamper:
         self._run((update, ("tmp", -1, "tmp", b"", first)), (update, (*a, second)), (update, (*b, first)))
 
     def insert(self, position: int, originator_id: str, version: int, topic: str, state: bytes) -> None:
-        self._run((f"INSERT INTO {self.table} (rowid, originator_id, originator_version, topic, state) "
-                   "VALUES (?,?,?,?,?)",
-                   (position, originator_id, version, topic, state)))
+        self._run(
+            (
+                f"INSERT INTO {self.table} (rowid, originator_id, originator_version, topic, state) VALUES (?,?,?,?,?)",
+                (position, originator_id, version, topic, state),
+            )
+        )
 
     def make_gap_before_last(self, size: int) -> int:
         """Move the last row `size` positions on (before sealing): positions in between are free."""
@@ -67,8 +71,12 @@ class PostgresTamper:
         return out
 
     def row(self, position: int) -> tuple:
-        return self._run((f"SELECT originator_id, originator_version, topic, state FROM {self.table} "
-                          "WHERE notification_id=%s", (position,)))[0][0]
+        return self._run(
+            (
+                f"SELECT originator_id, originator_version, topic, state FROM {self.table} WHERE notification_id=%s",
+                (position,),
+            )
+        )[0][0]
 
     def set_state(self, position: int, state: bytes) -> None:
         self._run((f"UPDATE {self.table} SET state=%s WHERE notification_id=%s", (state, position)))
@@ -78,19 +86,27 @@ class PostgresTamper:
 
     def swap(self, first: int, second: int) -> None:
         a, b = self.row(first), self.row(second)
-        update = (f"UPDATE {self.table} SET originator_id=%s, originator_version=%s, topic=%s, state=%s "
-                  "WHERE notification_id=%s")
+        update = (
+            f"UPDATE {self.table} SET originator_id=%s, originator_version=%s, topic=%s, state=%s "
+            "WHERE notification_id=%s"
+        )
         self._run((update, (a[0], -1, "tmp", b"", first)), (update, (*a, second)), (update, (*b, first)))
 
     def insert(self, position: int, originator_id: str, version: int, topic: str, state: bytes) -> None:
-        self._run((f"INSERT INTO {self.table} (notification_id, originator_id, originator_version, topic, state) "
-                   "VALUES (%s,%s,%s,%s,%s)", (position, originator_id, version, topic, state)))
+        self._run(
+            (
+                f"INSERT INTO {self.table} (notification_id, originator_id, originator_version, topic, state) "
+                "VALUES (%s,%s,%s,%s,%s)",
+                (position, originator_id, version, topic, state),
+            )
+        )
 
     def make_gap_before_last(self, size: int) -> int:
         last = self._run((f"SELECT max(notification_id) FROM {self.table}", ()))[0][0][0]
-        self._run((f"UPDATE {self.table} SET notification_id=notification_id+%s WHERE notification_id=%s",
-                   (size, last)),
-                  (f"SELECT setval(pg_get_serial_sequence('{self.table}', 'notification_id'), %s)", (last + size,)))
+        self._run(
+            (f"UPDATE {self.table} SET notification_id=notification_id+%s WHERE notification_id=%s", (size, last)),
+            (f"SELECT setval(pg_get_serial_sequence('{self.table}', 'notification_id'), %s)", (last + size,)),
+        )
         return last
 
     def execute(self, sql: str, params: tuple = ()) -> None:

@@ -18,6 +18,7 @@ def assert_views_agree_with_aggregates(app: Any, views: Any, numbers: list[str],
         assert view_queries.authorizations_view(views, pid, masked) == queries.authorizations_view(person), masked
         assert view_queries.balance_view(views, pid, masked) == queries.balance_view(person), masked
         detail = view_queries.balance_detail(views, pid, masked)
-        assert detail["balance_fen"] == (detail["credited_fen"] - detail["paid_own_fen"]
-                                         - detail["paid_for_others_fen"] + detail["refunded_fen"]), masked
+        assert detail["balance_fen"] == (
+            detail["credited_fen"] - detail["paid_own_fen"] - detail["paid_for_others_fen"] + detail["refunded_fen"]
+        ), masked
     return len(numbers)

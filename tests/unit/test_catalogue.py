@@ -110,9 +110,7 @@ def test_malformed_toml_is_a_catalogue_error_naming_the_file():
 
 
 def test_bad_field_in_a_base_file_names_file_and_field():
-    text = shipped_files()["national-2021-08-01.toml"].replace(
-        "members_active_max = 5", "members_active_max = \"five\""
-    )
+    text = shipped_files()["national-2021-08-01.toml"].replace("members_active_max = 5", 'members_active_max = "five"')
     with pytest.raises(CatalogueError) as caught:
         parse_catalogue(shipped_files() | {"national-2021-08-01.toml": text})
     assert "national-2021-08-01.toml" in str(caught.value)

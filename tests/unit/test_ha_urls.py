@@ -6,8 +6,7 @@ import dataclasses
 
 from infra.config import Settings, postgres_connect_params, postgres_env, postgres_hosts
 
-HA_URL = ("postgresql://postgres:p%40ss@127.0.0.1:5441,127.0.0.1:5442/ledger"
-          "?target_session_attrs=read-write&schema=s1")
+HA_URL = "postgresql://postgres:p%40ss@127.0.0.1:5441,127.0.0.1:5442/ledger?target_session_attrs=read-write&schema=s1"
 
 
 def test_hosts_and_ports_keep_every_server_in_order():
@@ -30,8 +29,9 @@ def test_libpq_parameters_are_the_query_less_our_schema():
 
 
 def test_a_read_app_prefers_a_standby_and_creates_no_table():
-    settings = Settings(db="postgresql://postgres@h1:5441,h2:5442/ledger?schema=s", pseudonym_key=b"k" * 16,
-                        using_development_key=False)
+    settings = Settings(
+        db="postgresql://postgres@h1:5441,h2:5442/ledger?schema=s", pseudonym_key=b"k" * 16, using_development_key=False
+    )
     assert settings.eventsourcing_env()["CREATE_TABLE"] == "y" and settings.connect_params() == {}
     reader = dataclasses.replace(settings, read_only=True)
     assert reader.eventsourcing_env()["CREATE_TABLE"] == "n"

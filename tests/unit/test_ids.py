@@ -86,8 +86,11 @@ def test_pseudonym_is_keyed_and_deterministic():
 
 @pytest.mark.parametrize(
     ("birth", "day", "age"),
-    [(date(2009, 3, 3), date(2025, 3, 3), 16), (date(2009, 3, 4), date(2025, 3, 3), 15),
-     (date(2008, 2, 29), date(2025, 2, 28), 16)],
+    [
+        (date(2009, 3, 3), date(2025, 3, 3), 16),
+        (date(2009, 3, 4), date(2025, 3, 3), 15),
+        (date(2008, 2, 29), date(2025, 2, 28), 16),
+    ],
 )
 def test_age_counts_whole_years_on_the_day(birth, day, age):
     assert age_on(birth, day) == age
@@ -99,10 +102,13 @@ def test_mask_id_numbers_masks_every_id_like_substring():
 
     assert mask_id_numbers("lost card of 11010519700707100X") == "lost card of 110105********100X"
     assert mask_id_numbers("身份证11010519700707100x丢失") == "身份证110105********100x丢失"  # no \b in Chinese
-    assert mask_id_numbers("a 110105197007071001, b 420102198001010011.") == \
-        "a 110105********1001, b 420102********0011."
+    assert (
+        mask_id_numbers("a 110105197007071001, b 420102198001010011.") == "a 110105********1001, b 420102********0011."
+    )
     assert mask_id_numbers("１１０１０５１９７００７０７１００Ｘ") == "１１０１０５********１００Ｘ"  # full-width
-    assert mask_id_numbers("card 1234567890123456789012 and 12345678901234567") == \
-        "card 1234567890123456789012 and 12345678901234567"  # longer and shorter runs are not ID numbers
+    assert (
+        mask_id_numbers("card 1234567890123456789012 and 12345678901234567")
+        == "card 1234567890123456789012 and 12345678901234567"
+    )  # longer and shorter runs are not ID numbers
     assert holds_id_number("S-11010519700707100X") and not holds_id_number("WH-2025-0410-000001")
     assert mask_id_numbers(mask_id_numbers("x 11010519700707100X")) == "x 110105********100X"  # idempotent

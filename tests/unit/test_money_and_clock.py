@@ -11,8 +11,9 @@ from domain.errors import InvalidInputError
 from domain.money import format_fen, parse_yuan
 
 
-@pytest.mark.parametrize(("raw", "fen"), [("12.30", 1230), ("12.3", 1230), ("0.01", 1), ("7", 700),
-                                          ("999999999999.99", 99999999999999)])
+@pytest.mark.parametrize(
+    ("raw", "fen"), [("12.30", 1230), ("12.3", 1230), ("0.01", 1), ("7", 700), ("999999999999.99", 99999999999999)]
+)
 def test_parses_decimal_yuan_strings_to_fen(raw, fen):
     assert parse_yuan(raw) == fen
 

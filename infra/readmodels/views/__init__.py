@@ -53,9 +53,22 @@ from infra.readmodels.views.sqlite import SQLiteLedgerViews
 from projections.registry import PROJECTIONS
 
 __all__ = [
-    "FETCH_ROWS_MAX", "GENERATIONS_TABLE", "POINTER_TABLE", "READ_ATTEMPTS_MAX", "TABLE_PREFIX", "BeforeCommit",
-    "Pointer", "PostgresLedgerViews", "RebuildSupersededError", "SQLiteLedgerViews", "ViewCursor", "assert_pointer",
-    "fresh_pairs", "open_views", "physical_name", "tracking_key",
+    "FETCH_ROWS_MAX",
+    "GENERATIONS_TABLE",
+    "POINTER_TABLE",
+    "READ_ATTEMPTS_MAX",
+    "TABLE_PREFIX",
+    "BeforeCommit",
+    "Pointer",
+    "PostgresLedgerViews",
+    "RebuildSupersededError",
+    "SQLiteLedgerViews",
+    "ViewCursor",
+    "assert_pointer",
+    "fresh_pairs",
+    "open_views",
+    "physical_name",
+    "tracking_key",
 ]
 
 

@@ -108,8 +108,10 @@ class _LedgerViews:
         raise NotImplementedError
 
     def lock_pointer_sql(self) -> str:
-        return (f"SELECT active_generation, building_generation, last_generation "
-                f"FROM {self.qualify(POINTER_TABLE)} WHERE view = ?")
+        return (
+            f"SELECT active_generation, building_generation, last_generation "
+            f"FROM {self.qualify(POINTER_TABLE)} WHERE view = ?"
+        )
 
     def fetchmany(self, cursor: Any, size: int) -> list[Any]:
         return cursor.fetchmany(size)
@@ -133,15 +135,19 @@ class _LedgerViews:
         """INSERT full rows, or overwrite every column of the existing ones."""
         updates = ", ".join(f"{c} = excluded.{c}" for c in table.value_columns) or None
         action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
-        return (f"INSERT INTO {name} ({', '.join(table.column_names)}) {values} "
-                f"ON CONFLICT ({', '.join(table.key)}) {action}")
+        return (
+            f"INSERT INTO {name} ({', '.join(table.column_names)}) {values} "
+            f"ON CONFLICT ({', '.join(table.key)}) {action}"
+        )
 
     @staticmethod
     def add_sql(name: str, table: Table, values: str) -> str:
         """INSERT rows of counters, or add them to the existing ones."""
         updates = ", ".join(f"{c} = cur.{c} + excluded.{c}" for c in table.value_columns)
-        return (f"INSERT INTO {name} AS cur ({', '.join(table.column_names)}) {values} "
-                f"ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}")
+        return (
+            f"INSERT INTO {name} AS cur ({', '.join(table.column_names)}) {values} "
+            f"ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}"
+        )
 
     # --- generations --------------------------------------------------------------------
     def _run(self, cursor: Any, sql: str, params: Sequence[Any] = ()) -> None:
@@ -168,27 +174,40 @@ class _LedgerViews:
         for table in projection.tables:
             name = physical_name(table, generation)
             columns = ", ".join(f"{column} {self.types[kind]}" for column, kind in table.columns)
-            self._run(cursor, f"CREATE TABLE IF NOT EXISTS {self.qualify(name)} ({columns}, "
-                              f"PRIMARY KEY ({', '.join(table.key)}))")
+            self._run(
+                cursor,
+                f"CREATE TABLE IF NOT EXISTS {self.qualify(name)} ({columns}, PRIMARY KEY ({', '.join(table.key)}))",
+            )
             for index in table.indexes:
                 index_name = f"{name}_{'_'.join(index)}_idx"
-                self._run(cursor,
-                          f"CREATE INDEX IF NOT EXISTS {index_name} ON {self.qualify(name)} ({', '.join(index)})")
-        self._run(cursor,
-                  self.insert_ignore(GENERATIONS_TABLE, ("view", "generation", "events"), ("view", "generation")),
-                  (projection.name, generation, 0))
+                self._run(
+                    cursor, f"CREATE INDEX IF NOT EXISTS {index_name} ON {self.qualify(name)} ({', '.join(index)})"
+                )
+        self._run(
+            cursor,
+            self.insert_ignore(GENERATIONS_TABLE, ("view", "generation", "events"), ("view", "generation")),
+            (projection.name, generation, 0),
+        )
 
     def _drop_generation(self, cursor: Any, projection: type[LedgerProjection], generation: int) -> None:
         for table in projection.tables:
             self._run(cursor, f"DROP TABLE IF EXISTS {self.qualify(physical_name(table, generation))}")
-        self._run(cursor, f"DELETE FROM {self.qualify(GENERATIONS_TABLE)} WHERE view = ? AND generation = ?",
-                  (projection.name, generation))
-        self._run(cursor, f"DELETE FROM {self.qualify(self.tracking_table)} WHERE application_name = ?",
-                  (tracking_key(projection.name, generation),))
+        self._run(
+            cursor,
+            f"DELETE FROM {self.qualify(GENERATIONS_TABLE)} WHERE view = ? AND generation = ?",
+            (projection.name, generation),
+        )
+        self._run(
+            cursor,
+            f"DELETE FROM {self.qualify(self.tracking_table)} WHERE application_name = ?",
+            (tracking_key(projection.name, generation),),
+        )
 
     def insert_ignore(self, table: str, columns: Sequence[str], key: Sequence[str]) -> str:
-        return (f"INSERT INTO {self.qualify(table)} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
-                f"ON CONFLICT ({', '.join(key)}) DO NOTHING")
+        return (
+            f"INSERT INTO {self.qualify(table)} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
+            f"ON CONFLICT ({', '.join(key)}) DO NOTHING"
+        )
 
     @property
     def tracking_table(self) -> str:
@@ -197,9 +216,13 @@ class _LedgerViews:
     def ensure_view(self, projection: type[LedgerProjection]) -> Pointer:
         """Create the view's pointer and first generation on first use."""
         with self.write_transaction() as cursor:
-            self._run(cursor, self.insert_ignore(POINTER_TABLE, ("view", "active_generation", "building_generation",
-                                                                 "last_generation"), ("view",)),
-                      (projection.name, 1, None, 1))
+            self._run(
+                cursor,
+                self.insert_ignore(
+                    POINTER_TABLE, ("view", "active_generation", "building_generation", "last_generation"), ("view",)
+                ),
+                (projection.name, 1, None, 1),
+            )
             pointer = self._pointer(cursor, projection.name)
             pointer = assert_pointer(pointer, projection.name)
             self._create_generation(cursor, projection, pointer.active)
@@ -207,8 +230,12 @@ class _LedgerViews:
 
     def pointer(self, view: str) -> Pointer | None:
         with self.read_transaction() as cursor:
-            row = self._one(cursor, f"SELECT active_generation, building_generation, last_generation "
-                                    f"FROM {self.qualify(POINTER_TABLE)} WHERE view = ?", (view,))
+            row = self._one(
+                cursor,
+                f"SELECT active_generation, building_generation, last_generation "
+                f"FROM {self.qualify(POINTER_TABLE)} WHERE view = ?",
+                (view,),
+            )
             return None if row is None else Pointer(*row)
 
     def position(self, view: str, generation: int) -> int:
@@ -228,10 +255,12 @@ class _LedgerViews:
             return pointer.building  # type: ignore[return-value]
 
     def _drop_stale(self, cursor: Any, projection: type[LedgerProjection], pointer: Pointer) -> None:
-        self._run(cursor, f"SELECT generation FROM {self.qualify(GENERATIONS_TABLE)} WHERE view = ?",
-                  (projection.name,))
-        stale = [row[0] for row in map(self.as_tuple, cursor.fetchall())
-                 if row[0] not in (pointer.active, pointer.building)]
+        self._run(
+            cursor, f"SELECT generation FROM {self.qualify(GENERATIONS_TABLE)} WHERE view = ?", (projection.name,)
+        )
+        stale = [
+            row[0] for row in map(self.as_tuple, cursor.fetchall()) if row[0] not in (pointer.active, pointer.building)
+        ]
         for generation in sorted(stale):
             self._drop_generation(cursor, projection, generation)
 
@@ -272,19 +301,25 @@ class _LedgerViews:
                 self._write_page(cursor, projection, target, records)
                 last = fresh[-1][1].notification_id
                 self._insert_tracking(cursor, Tracking(key, last))  # type: ignore[attr-defined]
-                self._run(cursor, f"UPDATE {self.qualify(GENERATIONS_TABLE)} SET events = events + ? "
-                                  "WHERE view = ? AND generation = ?", (len(fresh), view, target))
+                self._run(
+                    cursor,
+                    f"UPDATE {self.qualify(GENERATIONS_TABLE)} SET events = events + ? "
+                    "WHERE view = ? AND generation = ?",
+                    (len(fresh), view, target),
+                )
             if switch:
                 self._set_pointer(cursor, view, Pointer(target, None, pointer.last))
             if before_commit is not None:
                 before_commit(view, target, fresh[-1][1].notification_id if fresh else position)
             return len(fresh)
 
-    def _write_page(self, cursor: Any, projection: LedgerProjection, generation: int,
-                    records: list[Record | None]) -> None:
+    def _write_page(
+        self, cursor: Any, projection: LedgerProjection, generation: int, records: list[Record | None]
+    ) -> None:
         names = {t.name: self.qualify(physical_name(t, generation)) for t in projection.tables}
-        changes = PageChanges(projection.tables,
-                              lambda table, keys: self.load_rows(cursor, table, names[table.name], keys))
+        changes = PageChanges(
+            projection.tables, lambda table, keys: self.load_rows(cursor, table, names[table.name], keys)
+        )
         projection.prepare(records, changes)
         projection.handle_page(records, changes)
         for writes in changes.writes():
@@ -296,8 +331,11 @@ class _LedgerViews:
         """A read transaction on the generation in service (or a given one)."""
         with self.read_transaction() as cursor:
             if generation is None:
-                row = self._one(cursor, f"SELECT active_generation FROM {self.qualify(POINTER_TABLE)} WHERE view = ?",
-                                (projection.name,))
+                row = self._one(
+                    cursor,
+                    f"SELECT active_generation FROM {self.qualify(POINTER_TABLE)} WHERE view = ?",
+                    (projection.name,),
+                )
                 if row is None:
                     raise LookupError(f"view {projection.name} does not exist yet: run `ledger project`")
                 generation = row[0]
@@ -330,8 +368,11 @@ class _LedgerViews:
                         digest.update(_ROW_ENCODER.encode(self.as_tuple(row)).encode())
                         digest.update(b"\n")
                     rows += len(batch)
-            events_row = self._one(reader.cursor, f"SELECT events FROM {self.qualify(GENERATIONS_TABLE)} "
-                                                   "WHERE view = ? AND generation = ?", (projection.name, generation))
+            events_row = self._one(
+                reader.cursor,
+                f"SELECT events FROM {self.qualify(GENERATIONS_TABLE)} WHERE view = ? AND generation = ?",
+                (projection.name, generation),
+            )
         return {"rows": rows, "checksum": "sha256:" + digest.hexdigest(), "events": events_row[0] if events_row else 0}
 
 

@@ -24,13 +24,18 @@ class PostgresLedgerViews(_LedgerViews, PostgresTrackingRecorder):
     def __init__(self, datastore: Any, **kwargs: Any):
         super().__init__(datastore, **kwargs)
         schema = Identifier(self.datastore.schema)
-        self.sql_create_statements.extend([
-            SQL("CREATE TABLE IF NOT EXISTS {0}.{1} (view TEXT PRIMARY KEY, active_generation BIGINT NOT NULL, "
-                "building_generation BIGINT, last_generation BIGINT NOT NULL)"
+        self.sql_create_statements.extend(
+            [
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {0}.{1} (view TEXT PRIMARY KEY, active_generation BIGINT NOT NULL, "
+                    "building_generation BIGINT, last_generation BIGINT NOT NULL)"
                 ).format(schema, Identifier(POINTER_TABLE)),
-            SQL("CREATE TABLE IF NOT EXISTS {0}.{1} (view TEXT, generation BIGINT, events BIGINT NOT NULL, "
-                "PRIMARY KEY (view, generation))").format(schema, Identifier(GENERATIONS_TABLE)),
-        ])
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {0}.{1} (view TEXT, generation BIGINT, events BIGINT NOT NULL, "
+                    "PRIMARY KEY (view, generation))"
+                ).format(schema, Identifier(GENERATIONS_TABLE)),
+            ]
+        )
 
     def qualify(self, name: str) -> str:
         return f'"{self.datastore.schema}"."{name}"'
@@ -67,17 +72,22 @@ class PostgresLedgerViews(_LedgerViews, PostgresTrackingRecorder):
 
     def load_rows(self, cursor: Any, table: Table, name: str, keys: list[Key]) -> dict[Key, Row]:
         key_list = ", ".join(table.key)
-        cursor.execute(f"SELECT {', '.join(table.column_names)} FROM {name} WHERE ({key_list}) IN "
-                       f"(SELECT * FROM {self._unnest(table, table.key)})", self._arrays(keys, len(table.key)))
+        cursor.execute(
+            f"SELECT {', '.join(table.column_names)} FROM {name} WHERE ({key_list}) IN "
+            f"(SELECT * FROM {self._unnest(table, table.key)})",
+            self._arrays(keys, len(table.key)),
+        )
         width = len(table.key)
         return {row[:width]: row for row in map(self.as_tuple, cursor.fetchall())}
 
     def write_rows(self, cursor: Any, name: str, writes: TableWrites) -> None:
         table = writes.table
         if writes.deletes:
-            cursor.execute(f"DELETE FROM {name} WHERE ({', '.join(table.key)}) IN "
-                           f"(SELECT * FROM {self._unnest(table, table.key)})",
-                           self._arrays(writes.deletes, len(table.key)))
+            cursor.execute(
+                f"DELETE FROM {name} WHERE ({', '.join(table.key)}) IN "
+                f"(SELECT * FROM {self._unnest(table, table.key)})",
+                self._arrays(writes.deletes, len(table.key)),
+            )
         if writes.puts:
             cursor.execute(self.put_sql(name, table, self._stage(cursor, table, writes.puts)))
         if writes.adds:

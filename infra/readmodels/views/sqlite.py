@@ -68,8 +68,9 @@ class SQLiteLedgerViews(_LedgerViews, SQLiteTrackingRecorder):
         table = writes.table
         values = f"VALUES ({', '.join('?' for _ in table.columns)})"
         if writes.deletes:
-            cursor.executemany(f"DELETE FROM {name} WHERE " + " AND ".join(f"{k} = ?" for k in table.key),
-                               writes.deletes)
+            cursor.executemany(
+                f"DELETE FROM {name} WHERE " + " AND ".join(f"{k} = ?" for k in table.key), writes.deletes
+            )
         if writes.puts:
             cursor.executemany(self.put_sql(name, table, values), writes.puts)
         if writes.adds:

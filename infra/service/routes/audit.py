@@ -24,19 +24,32 @@ def audited(svc: Service, settlement_id: str, key: dict[str, Any], purpose: str,
     try:
         settlement = svc.ledger.repository.get(settlement_aggregate_id(settlement_id))
     except AggregateNotFoundError:
-        raise Problem(404, "UNKNOWN_SETTLEMENT", "settlement_id: no such deduction",
-                      field="settlement_id") from None
+        raise Problem(404, "UNKNOWN_SETTLEMENT", "settlement_id: no such deduction", field="settlement_id") from None
     svc.read_person(str(settlement.patient), key, purpose, endpoint)
     return AuditStore(svc.ledger)
 
 
-@router.get("/v1/settlements/{settlement_id}/audit", summary="Replay a deduction",
-            responses={200: {"description": "The replay (JSON) or an HTML page",
-                             "content": {"application/json": {"schema": {"type": "object"}},
-                                         "text/html": {"schema": {"type": "string"}}}},
-                       **problem_responses(401, 403, 404, 422)})
-def settlement_audit(settlement_id: SettlementId, key: Auditor, purpose: Purpose, svc: Svc,
-                     format: Annotated[str, Query(pattern="^(json|html)$")] = "json") -> Response:
+@router.get(
+    "/v1/settlements/{settlement_id}/audit",
+    summary="Replay a deduction",
+    responses={
+        200: {
+            "description": "The replay (JSON) or an HTML page",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/html": {"schema": {"type": "string"}},
+            },
+        },
+        **problem_responses(401, 403, 404, 422),
+    },
+)
+def settlement_audit(
+    settlement_id: SettlementId,
+    key: Auditor,
+    purpose: Purpose,
+    svc: Svc,
+    format: Annotated[str, Query(pattern="^(json|html)$")] = "json",
+) -> Response:
     from infra.audit.html import render_audit
     from infra.audit.replay import audit_deduction
 
@@ -47,10 +60,17 @@ def settlement_audit(settlement_id: SettlementId, key: Auditor, purpose: Purpose
     return JSONResponse(result)
 
 
-@router.get("/v1/settlements/{settlement_id}/bundle", summary="Offline evidence bundle",
-            responses={200: {"description": "The bundle (canonical JSON)",
-                             "content": {"application/json": {"schema": {"type": "object"}}}},
-                       **problem_responses(401, 403, 404, 409, 422)})
+@router.get(
+    "/v1/settlements/{settlement_id}/bundle",
+    summary="Offline evidence bundle",
+    responses={
+        200: {
+            "description": "The bundle (canonical JSON)",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        **problem_responses(401, 403, 404, 409, 422),
+    },
+)
 def settlement_bundle(settlement_id: SettlementId, key: Auditor, purpose: Purpose, svc: Svc) -> Response:
     from infra.audit.bundle import build_bundle
 
@@ -59,15 +79,28 @@ def settlement_bundle(settlement_id: SettlementId, key: Auditor, purpose: Purpos
     return Response(data, media_type="application/json")
 
 
-@router.get("/v1/reports/compliance", summary="Monthly compliance report",
-            responses={200: {"description": "json, csv or html",
-                             "content": {"application/json": {"schema": {"type": "object"}},
-                                         "text/csv": {"schema": {"type": "string"}},
-                                         "text/html": {"schema": {"type": "string"}}}},
-                       **problem_responses(401, 403, 422)})
-def compliance(key: Auditor, svc: Svc, month: Annotated[str, Query(pattern=r"^[0-9]{4}-[0-9]{2}$")],
-               region: Annotated[str, Query(pattern="^[0-9]{0,6}$")] = "",
-               format: Annotated[str, Query(pattern="^(json|csv|html)$")] = "json") -> Response:
+@router.get(
+    "/v1/reports/compliance",
+    summary="Monthly compliance report",
+    responses={
+        200: {
+            "description": "json, csv or html",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/csv": {"schema": {"type": "string"}},
+                "text/html": {"schema": {"type": "string"}},
+            },
+        },
+        **problem_responses(401, 403, 422),
+    },
+)
+def compliance(
+    key: Auditor,
+    svc: Svc,
+    month: Annotated[str, Query(pattern=r"^[0-9]{4}-[0-9]{2}$")],
+    region: Annotated[str, Query(pattern="^[0-9]{0,6}$")] = "",
+    format: Annotated[str, Query(pattern="^(json|csv|html)$")] = "json",
+) -> Response:
     from infra.audit.html import render_report
     from infra.audit.report import compliance_report, to_csv
     from infra.audit.store import AuditStore

@@ -23,9 +23,12 @@ command_defs = command_schema.pop("$defs", {})
 
 IDEMPOTENCY_KEY_MAX = 128
 IDEMPOTENCY_KEY_PARAMETER = {
-    "name": "Idempotency-Key", "in": "header", "required": True,
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": True,
     "description": "The command id; a retry with the same key returns the original answer.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX, "title": "Idempotency-Key"}}
+    "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX, "title": "Idempotency-Key"},
+}
 
 
 def idempotency_key(request: Request) -> str:
@@ -34,8 +37,9 @@ def idempotency_key(request: Request) -> str:
     if value is None:
         raise Problem(422, "INVALID_INPUT", "Idempotency-Key: Field required", field="Idempotency-Key")
     if not 1 <= len(value) <= IDEMPOTENCY_KEY_MAX:
-        raise Problem(422, "INVALID_INPUT", f"Idempotency-Key: 1 to {IDEMPOTENCY_KEY_MAX} characters",
-                      field="Idempotency-Key")
+        raise Problem(
+            422, "INVALID_INPUT", f"Idempotency-Key: 1 to {IDEMPOTENCY_KEY_MAX} characters", field="Idempotency-Key"
+        )
     return value
 
 
@@ -47,13 +51,25 @@ async def check_command(key: dict, data: dict, svc: Service) -> None:
         auth.check_command(key, data)
 
 
-@router.post("/v1/commands", summary="Apply one command (idempotent by Idempotency-Key)",
-             openapi_extra={"security": [{"HTTPBearer": []}], "parameters": [IDEMPOTENCY_KEY_PARAMETER],
-                            "requestBody": {"required": True, "content": {"application/json": {
-                                "schema": {"$ref": "#/components/schemas/Command"}}}}},
-             responses={200: {"description": "Accepted: the apply result plus `position`",
-                              "content": {"application/json": {"schema": {"type": "object"}}}},
-                        **problem_responses(401, 403, 404, 409, 422, 503)})
+@router.post(
+    "/v1/commands",
+    summary="Apply one command (idempotent by Idempotency-Key)",
+    openapi_extra={
+        "security": [{"HTTPBearer": []}],
+        "parameters": [IDEMPOTENCY_KEY_PARAMETER],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Command"}}},
+        },
+    },
+    responses={
+        200: {
+            "description": "Accepted: the apply result plus `position`",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        **problem_responses(401, 403, 404, 409, 422, 503),
+    },
+)
 async def command(request: Request) -> Response:
     # The busiest route takes no FastAPI dependencies or parameters: resolving them cost about
     # a quarter of the server's time per request. The key, its role and the header are checked
@@ -70,26 +86,37 @@ async def command(request: Request) -> Response:
     if not isinstance(data, dict):
         raise Problem(422, "INVALID_INPUT", "body: must be a JSON object", field="body")
     if "command_id" in data and data["command_id"] != command_id:
-        raise Problem(422, "INVALID_INPUT", "command_id: differs from the Idempotency-Key header",
-                      field="command_id")
+        raise Problem(422, "INVALID_INPUT", "command_id: differs from the Idempotency-Key header", field="command_id")
     await check_command(key, data, svc)
     text = json.dumps({**data, "command_id": command_id}, ensure_ascii=False)
     written = await svc.write([text])
     answer = written.answers[0]
     headers = {"Idempotency-Replayed": "true"} if answer.get("duplicate") else {}
     if not answer["ok"]:
-        raise Problem.of_error(answer["error"], headers, command=answer.get("command"),
-                               command_id=answer.get("command_id"),
-                               position=written.position if answer["error"].get("recorded") else None)
+        raise Problem.of_error(
+            answer["error"],
+            headers,
+            command=answer.get("command"),
+            command_id=answer.get("command_id"),
+            position=written.position if answer["error"].get("recorded") else None,
+        )
     return JSONResponse({**answer, "position": written.position}, headers=headers)
 
 
-@router.post("/v1/commands:batch", summary="Apply NDJSON command lines; NDJSON answers",
-             openapi_extra={"requestBody": {"required": True, "content": {"application/x-ndjson": {
-                 "schema": {"type": "string"}}}}},
-             responses={200: {"description": "One JSON answer per line, as `ledger apply` prints",
-                              "content": {"application/x-ndjson": {"schema": {"type": "string"}}}},
-                        **problem_responses(401, 403, 422)})
+@router.post(
+    "/v1/commands:batch",
+    summary="Apply NDJSON command lines; NDJSON answers",
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}
+    },
+    responses={
+        200: {
+            "description": "One JSON answer per line, as `ledger apply` prints",
+            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+        },
+        **problem_responses(401, 403, 422),
+    },
+)
 async def command_batch(request: Request, key: Writer, svc: Svc) -> Response:
     # Lines as `ledger apply` reads them: split on LF only, each screened on its own (an empty,
     # overlong or non-UTF-8 line is refused alone; the others are decided).
@@ -111,8 +138,13 @@ async def command_batch(request: Request, key: Writer, svc: Svc) -> Response:
     real = [text for text in screened if isinstance(text, str)]
     written = await svc.write(real) if real else None
     answers = iter(written.answers if written else [])
-    out = [json.dumps({"line": number, **(next(answers) if isinstance(text, str) else text)}, ensure_ascii=False)
-           for number, text in enumerate(screened, start=1)]
+    out = [
+        json.dumps({"line": number, **(next(answers) if isinstance(text, str) else text)}, ensure_ascii=False)
+        for number, text in enumerate(screened, start=1)
+    ]
     position = written.position if written else svc.ledger.recorder.max_notification_id() or 0
-    return Response("".join(line + "\n" for line in out), media_type="application/x-ndjson",
-                    headers={"Ledger-Position": str(position)})
+    return Response(
+        "".join(line + "\n" for line in out),
+        media_type="application/x-ndjson",
+        headers={"Ledger-Position": str(position)},
+    )

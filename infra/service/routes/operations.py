@@ -19,8 +19,11 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@health.get("/readyz", summary="Readiness: store reachable, views caught up within a bound",
-            responses=problem_responses(401, 503))
+@health.get(
+    "/readyz",
+    summary="Readiness: store reachable, views caught up within a bound",
+    responses=problem_responses(401, 503),
+)
 def readyz(key: Key, svc: Svc) -> Response:
     try:
         head = svc.ledger.recorder.max_notification_id() or 0
@@ -30,19 +33,22 @@ def readyz(key: Key, svc: Svc) -> Response:
     lag = max(0, head - position)
     if lag > svc.ready_lag_max:
         raise Problem(503, "VIEWS_BEHIND", f"views are {lag} events behind (bound {svc.ready_lag_max})")
-    return JSONResponse({"status": "ready", "head": head, "views_position": position, "lag": lag,
-                         **svc.writer.describe()})
+    return JSONResponse(
+        {"status": "ready", "head": head, "views_position": position, "lag": lag, **svc.writer.describe()}
+    )
 
 
-@health.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse,
-            responses=problem_responses(401))
+@health.get(
+    "/metrics", summary="Prometheus metrics", response_class=PlainTextResponse, responses=problem_responses(401)
+)
 def metrics_endpoint(key: Key, svc: Svc) -> Response:
     body, content_type = svc.metrics.render()
     return Response(body, media_type=content_type)
 
 
-@router.post("/v1/seal", summary="Extend the hash chain and store a checkpoint",
-             responses=problem_responses(401, 403, 409, 503))
+@router.post(
+    "/v1/seal", summary="Extend the hash chain and store a checkpoint", responses=problem_responses(401, 403, 409, 503)
+)
 def seal(key: Operator, svc: Svc) -> dict[str, Any]:
     from infra.audit.chain import seal as run
     from infra.audit.store import AuditStore, SealConflictError
@@ -60,12 +66,16 @@ def seal(key: Operator, svc: Svc) -> dict[str, Any]:
     except SealConflictError:
         raise Problem(409, "SEAL_CONFLICT", "another seal ran at the same time; seal again") from None
     checkpoints = audit_store.checkpoints()
-    return {"written": written, "checkpoint": checkpoints[-1] if checkpoints else None,
-            "access_log_checkpoint": svc.store.seal_access_log(seal_key.seed, sealed_at)}
+    return {
+        "written": written,
+        "checkpoint": checkpoints[-1] if checkpoints else None,
+        "access_log_checkpoint": svc.store.seal_access_log(seal_key.seed, sealed_at),
+    }
 
 
-@router.get("/v1/verify", summary="Recompute the hash chain (ok=false if altered)",
-            responses=problem_responses(401, 403))
+@router.get(
+    "/v1/verify", summary="Recompute the hash chain (ok=false if altered)", responses=problem_responses(401, 403)
+)
 def verify(key: Operator, svc: Svc) -> dict[str, Any]:
     from infra.audit.chain import verify as run
     from infra.audit.store import AuditStore
@@ -82,16 +92,18 @@ def projections(key: Operator, svc: Svc) -> dict[str, Any]:
     return {"head": head, "views": {n: {"position": p, "lag": max(0, head - p)} for n, p in positions.items()}}
 
 
-@router.get("/v1/projections/checksum", summary="Row count and SHA-256 of the live views",
-            responses=problem_responses(401, 403))
+@router.get(
+    "/v1/projections/checksum", summary="Row count and SHA-256 of the live views", responses=problem_responses(401, 403)
+)
 def checksum(key: Operator, svc: Svc) -> dict[str, Any]:
     svc.views.catch_up()
     with svc.views.lock:
         return {"views": svc.views.runner.summaries()}
 
 
-@router.post("/v1/projections/rebuild", summary="Rebuild every view, then switch",
-             responses=problem_responses(401, 403))
+@router.post(
+    "/v1/projections/rebuild", summary="Rebuild every view, then switch", responses=problem_responses(401, 403)
+)
 def rebuild(key: Operator, svc: Svc) -> dict[str, Any]:
     with svc.views.lock:
         return {"views": svc.views.runner.rebuild()}
