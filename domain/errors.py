@@ -7,6 +7,8 @@ is a `LedgerInvariantError` and is never caught as an ordinary refusal.
 
 from __future__ import annotations
 
+from domain.masking import mask_id_numbers
+
 
 class LedgerError(Exception):
     code = "LEDGER_ERROR"
@@ -34,9 +36,7 @@ class LedgerError(Exception):
 
 def scrub(text: str) -> str:
     """Every ID-number-like substring of an error message masked (the one place answers'
-    messages pass through; see domain.ids.mask_id_numbers)."""
-    from domain.ids import mask_id_numbers  # domain.ids imports this module
-
+    messages pass through; see domain.masking)."""
     return mask_id_numbers(text) if isinstance(text, str) else text
 
 

@@ -10,7 +10,7 @@ pseudonyms) plus the masked ID number for display; never the plain number.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import OriginatorIDError, OriginatorVersionError
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.clock import month_of
 from domain.errors import LedgerInvariantError
+from domain.person_state import PersonState
 from domain.vocabulary import (  # re-exported too: the events' vocabulary
     AidRole,
     AuthorizationEndReason,
@@ -30,9 +31,6 @@ from domain.vocabulary import (  # re-exported too: the events' vocabulary
     UnbindReason,
     Verification,
 )
-
-if TYPE_CHECKING:
-    from domain.person import Person
 
 
 class DomainEvent(BaseModel):
@@ -86,7 +84,7 @@ class PersonEnrolled(CreatedEvent):
     region: str
     insurance: Insurance
 
-    def apply(self, person: Person) -> None:
+    def apply(self, person: PersonState) -> None:
         person.masked = self.masked
         person.region = self.region
         person.insurance = self.insurance
@@ -96,26 +94,26 @@ class PersonEnrolled(CreatedEvent):
 class PersonSuspended(DomainEvent):
     reason: str = ""
 
-    def apply(self, person: Person) -> None:
+    def apply(self, person: PersonState) -> None:
         person.status = "suspended"
 
 
 class PersonResumed(DomainEvent):
-    def apply(self, person: Person) -> None:
+    def apply(self, person: PersonState) -> None:
         person.status = "active"
 
 
 class PersonCancelled(DomainEvent):
     reason: str = ""
 
-    def apply(self, person: Person) -> None:
+    def apply(self, person: PersonState) -> None:
         person.status = "cancelled"
 
 
 class PersonExpired(DomainEvent):
     reason: str = ""
 
-    def apply(self, person: Person) -> None:
+    def apply(self, person: PersonState) -> None:
         person.status = "expired"
 
 
@@ -123,7 +121,7 @@ class PersonTransferred(DomainEvent):
     region_from: str
     region_to: str
 
-    def apply(self, person: Person) -> None:
+    def apply(self, person: PersonState) -> None:
         person.region = self.region_to
 
 
@@ -131,7 +129,7 @@ class AccountCredited(DomainEvent):
     amount_fen: int = Field(gt=0)
     source: CreditSource
 
-    def apply(self, person: Person) -> None:
+    def apply(self, person: PersonState) -> None:
         person.balance_fen += self.amount_fen
 
 
@@ -152,7 +150,7 @@ class BindingStarted(DomainEvent):
     # label. Events stored before the ledger kept it read None: the default is their upcast.
     rule_digest: str | None = None
 
-    def apply(self, person: Person) -> None:
+    def apply(self, person: PersonState) -> None:
         tie = {
             "masked": self.counterpart_masked,
             "relationship": self.relationship,
@@ -175,7 +173,7 @@ class BindingEnded(DomainEvent):
     initiated_by: Initiator
     channel: Channel | None = None  # the channel a party used to unbind; None: not given, or ended by the ledger
 
-    def apply(self, person: Person) -> None:
+    def apply(self, person: PersonState) -> None:
         ties = person.members if self.role == "binder" else person.binders
         ties.pop(self.counterpart, None)
         person.last_unbound_at[self.counterpart] = self.timestamp
@@ -227,7 +225,7 @@ class AuthorizationGranted(DomainEvent):
     # label. Events stored before the ledger kept it read None: the default is their upcast.
     rule_digest: str | None = None
 
-    def apply(self, person: Person) -> None:
+    def apply(self, person: PersonState) -> None:
         tie = {"masked": self.counterpart_masked, "relationship": self.relationship, "since": self.timestamp}
         if self.role == "authorizer":
             person.beneficiaries[self.counterpart] = tie
@@ -242,7 +240,7 @@ class AuthorizationEnded(DomainEvent):
     initiated_by: Initiator
     channel: Channel | None = None  # the channel a party used to revoke; None: not given, or ended by the ledger
 
-    def apply(self, person: Person) -> None:
+    def apply(self, person: PersonState) -> None:
         ties = person.beneficiaries if self.role == "authorizer" else person.authorizers
         ties.pop(self.counterpart, None)
 
@@ -271,7 +269,7 @@ class DeductionSettled(DomainEvent):
     # label. Events stored before the ledger kept it read None: the default is their upcast.
     rule_digest: str | None = None
 
-    def apply(self, person: Person) -> None:
+    def apply(self, person: PersonState) -> None:
         own = sum(line.amount_fen for line in self.lines if line.person == person.id)
         person.balance_fen -= own
         person.deductions_count += 1
@@ -289,7 +287,7 @@ class AidDebited(DomainEvent):
     # label. Events stored before the ledger kept it read None: the default is their upcast.
     rule_digest: str | None = None
 
-    def apply(self, person: Person) -> None:
+    def apply(self, person: PersonState) -> None:
         person.balance_fen -= self.amount_fen
 
 
@@ -300,7 +298,7 @@ class DeductionReversed(DomainEvent):
     lines: tuple[PaymentLine, ...]
     reason: str = ""
 
-    def apply(self, person: Person) -> None:
+    def apply(self, person: PersonState) -> None:
         own = sum(line.amount_fen for line in self.lines if line.person == person.id)
         person.balance_fen += own
 
@@ -311,7 +309,7 @@ class AidRefunded(DomainEvent):
     amount_fen: int = Field(gt=0)
     reason: str = ""
 
-    def apply(self, person: Person) -> None:
+    def apply(self, person: PersonState) -> None:
         person.balance_fen += self.amount_fen
 
 

@@ -53,27 +53,6 @@ def parse_id_number(raw: object, field: str = "id_number") -> tuple[str, IdFacts
     return number, IdFacts(region=number[:6], birth_date=birth, sex=sex)
 
 
-def mask(number: str) -> str:
-    """First 6 characters, 8 asterisks, last 4: '110105********123X'."""
-    return number[:6] + "*" * 8 + number[-4:]
-
-
-# Anything that looks like an 18-character ID number in text: 17 digits and a digit or X (either
-# case; ASCII or full-width), not part of a longer run of digits. Bounded by digits only, not by
-# `\b`: Chinese text puts characters right against the number ("身份证110105...丢失"), and `\b`
-# treats those characters as part of a word. Over-masking a number that is not an ID is harmless.
-ID_NUMBER_LIKE = re.compile(r"(?<![0-9０-９])[0-9０-９]{17}[0-9０-９XxＸｘ](?![0-9０-９])")
-
-
-def mask_id_numbers(text: str) -> str:
-    """`text` with every ID-number-like substring masked as `mask` does (6 + 8 asterisks + 4)."""
-    return ID_NUMBER_LIKE.sub(lambda match: mask(match.group()), text)
-
-
-def holds_id_number(text: str) -> bool:
-    return ID_NUMBER_LIKE.search(text) is not None
-
-
 def sex_from_masked(masked: str) -> str:
     return "male" if int(masked[16]) % 2 == 1 else "female"
 

@@ -2,9 +2,10 @@
 tracking position in one transaction (see projections.base and infra.readmodels.views)."""
 
 from projections.balances import BalancesProjection
-from projections.base import LedgerProjection, Table
+from projections.base import LedgerProjection
 from projections.quota import QuotaProjection
 from projections.registry import NAMES, PROJECTIONS, by_name
+from projections.tables import Table
 from projections.ties import AuthorizationsProjection, BindingsProjection, PersonsProjection
 
 __all__ = [

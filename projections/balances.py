@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from domain import events as ev
 from projections._time import month
-from projections.base import LedgerProjection, Record, Table, handles
+from projections.base import LedgerProjection, Record, handles
 from projections.changes import PageChanges
+from projections.tables import Table
 
 AMOUNTS = (
     "balance_fen",

@@ -20,22 +20,18 @@ tracking recorder.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar, Protocol
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
 from domain.dispatch import handler_table, handles
+from projections.changes import PageChanges
+from projections.tables import Table
 
-if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
-
-    from projections.changes import PageChanges
-
-__all__ = ["LedgerProjection", "Record", "Table", "ViewRecorder", "handles", "record_of"]
+__all__ = ["LedgerProjection", "Record", "ViewRecorder", "handles", "record_of"]
 
 Record = dict[str, Any]
 
@@ -45,35 +41,6 @@ def record_of(domain_event: Any) -> Record:
     record = domain_event.model_dump(mode="json")
     record["topic"] = get_topic(type(domain_event))
     return record
-
-
-@dataclass(frozen=True)
-class Table:
-    """A view table. Column types are portable: 'text' or 'int' (64-bit)."""
-
-    name: str  # logical name; the physical name adds a prefix and the generation
-    columns: tuple[tuple[str, str], ...]
-    key: tuple[str, ...]
-    indexes: tuple[tuple[str, ...], ...] = ()
-    additive: bool = False  # rows of 'int' counters after the key, only ever added to
-
-    def __post_init__(self) -> None:
-        if self.column_names[: len(self.key)] != self.key:
-            raise ValueError(f"view table {self.name!r}: the key columns must come first, in key order")
-        if self.additive and any(kind != "int" for _, kind in self.columns[len(self.key) :]):
-            raise ValueError(f"view table {self.name!r}: an additive table holds only 'int' counters")
-
-    @cached_property
-    def value_columns(self) -> tuple[str, ...]:
-        return self.column_names[len(self.key) :]
-
-    @cached_property
-    def column_names(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self.columns)
-
-    @cached_property
-    def text_columns(self) -> frozenset[str]:
-        return frozenset(name for name, kind in self.columns if kind == "text")
 
 
 class ViewRecorder(Protocol):

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from projections.base import Table
+from projections.tables import Table
 
 Key = tuple[Any, ...]
 Row = tuple[Any, ...]

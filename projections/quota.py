@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from domain import events as ev
 from projections._time import month
-from projections.base import LedgerProjection, Record, Table, handles
+from projections.base import LedgerProjection, Record, handles
 from projections.changes import PageChanges
+from projections.tables import Table
 
 METRICS = ("new_members", "new_binders", "unbinds", "authorizations", "rejected")
 UNSPECIFIED = "unspecified"

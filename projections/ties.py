@@ -10,8 +10,9 @@ from __future__ import annotations
 from domain import events as ev
 from domain.clock import local_iso
 from projections._time import epoch_us, parse
-from projections.base import LedgerProjection, Record, Table, handles
+from projections.base import LedgerProjection, Record, handles
 from projections.changes import PageChanges
+from projections.tables import Table
 
 
 def _since(e: Record) -> dict[str, object]:

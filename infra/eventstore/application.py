@@ -36,7 +36,8 @@ from domain.errors import (
     LedgerInvariantError,
     StorageError,
 )
-from domain.ids import mask, parse_id_number, person_id, pseudonym
+from domain.ids import parse_id_number, person_id, pseudonym
+from domain.masking import mask
 from domain.person import Person
 from domain.rules import Catalogue, RuleSet
 from infra.config import Settings, apply_connect_params, ensure_postgres_schema

@@ -28,7 +28,7 @@ from pydantic_core import PydanticCustomError
 
 from domain.command_record import COMMAND_ID_PATTERN
 from domain.errors import InvalidInputError
-from domain.ids import holds_id_number, mask_id_numbers
+from domain.masking import holds_id_number, mask_id_numbers
 from domain.vocabulary import (
     AidRelationship,
     BindingRelationship,

@@ -26,7 +26,8 @@ from domain.errors import (
     UnknownPersonError,
     UnknownSettlementError,
 )
-from domain.ids import age_on, mask, parse_id_number, person_id, pseudonym
+from domain.ids import age_on, parse_id_number, person_id, pseudonym
+from domain.masking import mask
 from domain.money import parse_amount
 from domain.person import Person
 from domain.settlement import Settlement, settlement_aggregate_id

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from domain.ids import mask
+from domain.masking import mask
 
 PROBLEM_TYPE = "application/problem+json"
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from rich.panel import Panel
 
-from domain.ids import check_character, mask
+from domain.ids import check_character
+from domain.masking import mask
 from domain.money import format_fen
 from infra.cli import output
 from infra.config import DEVELOPMENT_KEY, Settings, warn_development_key

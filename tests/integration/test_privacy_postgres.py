@@ -8,7 +8,7 @@ import psycopg
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
-from domain.ids import mask
+from domain.masking import mask
 from infra.audit.chain import seal
 from infra.audit.store import AuditStore
 from infra.eventstore.application import LedgerApp

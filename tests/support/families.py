@@ -6,7 +6,7 @@ from datetime import datetime
 
 from domain import events as ev
 from domain.deduction import DeductRequest, fingerprint
-from domain.ids import mask
+from domain.masking import mask
 from domain.settlement import Settlement
 from tests.support import Ledger, id_number
 

@@ -25,7 +25,8 @@ from uuid import UUID
 from domain import binding, deduction, lifecycle, mutual_aid
 from domain.clock import CST, local_date
 from domain.errors import LedgerError
-from domain.ids import age_on, mask, parse_id_number, pseudonym
+from domain.ids import age_on, parse_id_number, pseudonym
+from domain.masking import mask
 from domain.person import Person
 from domain.settlement import Settlement
 from tests.support import id_number

@@ -7,7 +7,8 @@ from datetime import date
 import pytest
 
 from domain.errors import InvalidIdNumberError
-from domain.ids import age_on, check_character, mask, parse_id_number, person_id, pseudonym
+from domain.ids import age_on, check_character, parse_id_number, person_id, pseudonym
+from domain.masking import mask
 from tests.support import id_number
 
 # A published example number whose check character is X (MOD 11-2 gives 10).
@@ -98,7 +99,7 @@ def test_age_counts_whole_years_on_the_day(birth, day, age):
 
 # --- ID numbers inside text ----------------------------------------------------------------------
 def test_mask_id_numbers_masks_every_id_like_substring():
-    from domain.ids import holds_id_number, mask_id_numbers
+    from domain.masking import holds_id_number, mask_id_numbers
 
     assert mask_id_numbers("lost card of 11010519700707100X") == "lost card of 110105********100X"
     assert mask_id_numbers("身份证11010519700707100x丢失") == "身份证110105********100x丢失"  # no \b in Chinese

@@ -13,8 +13,9 @@ from typing import Any, ClassVar
 
 from eventsourcing.persistence import OperationalError, ProgrammingError, Tracking
 
-from projections.base import LedgerProjection, Record, Table, record_of
+from projections.base import LedgerProjection, Record, record_of
 from projections.changes import Key, PageChanges, Row, TableWrites
+from projections.tables import Table
 
 TABLE_PREFIX = "lv_"
 POINTER_TABLE = "ledger_view_pointer"

@@ -12,8 +12,8 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from infra.readmodels.views.base import FETCH_ROWS_MAX, GENERATIONS_TABLE, POINTER_TABLE, _LedgerViews
-from projections.base import Table
 from projections.changes import Key, Row, TableWrites
+from projections.tables import Table
 
 
 class PostgresLedgerViews(_LedgerViews, PostgresTrackingRecorder):

@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
 from infra.readmodels.views.base import GENERATIONS_TABLE, POINTER_TABLE, _LedgerViews
-from projections.base import Table
 from projections.changes import Key, Row, TableWrites
+from projections.tables import Table
 
 
 class SQLiteLedgerViews(_LedgerViews, SQLiteTrackingRecorder):
