@@ -330,6 +330,9 @@ class SettlementOpened(CreatedEvent):
     # SHA-256 of the rule set's content (RuleSet.digest): tells apart rules changed under the same
     # label. Events stored before the ledger kept it read None: the default is their upcast.
     rule_digest: str | None = None
+    # Who settled it, so that a reversal's scope is judged on the settlement itself. Events
+    # stored before read None; the patient's DeductionSettled event still names the institution.
+    institution: str | None = None
 
     def apply(self, settlement: Any) -> None:
         settlement.settlement_id = self.settlement_id
@@ -341,6 +344,7 @@ class SettlementOpened(CreatedEvent):
         settlement.out_of_pocket_fen = self.out_of_pocket_fen
         settlement.rule_version = self.rule_version
         settlement.rule_digest = self.rule_digest
+        settlement.institution = self.institution
         settlement.opened_at = self.timestamp
 
 

@@ -28,6 +28,7 @@ class Settlement(BaseAggregate[UUID]):
     out_of_pocket_fen: int
     rule_version: str
     rule_digest: str | None
+    institution: str | None
     opened_at: datetime
 
     def init_state(self) -> None:
@@ -48,6 +49,7 @@ class Settlement(BaseAggregate[UUID]):
             out_of_pocket_fen=settled.out_of_pocket_fen,
             rule_version=settled.rule_version,
             rule_digest=settled.rule_digest,
+            institution=settled.institution,
             timestamp=settled.timestamp,
         )
 

@@ -33,6 +33,7 @@ from domain.rules.model import RuleSet
 from domain.settlement import settlement_aggregate_id
 from infra.audit import hashing as h
 from infra.audit import signing
+from infra.audit.evidence_store import EvidenceStore
 from infra.audit.replay import (
     SETTLEMENT_TOPICS,
     Gathered,
@@ -43,7 +44,6 @@ from infra.audit.replay import (
     rules_changed,
     time_check,
 )
-from infra.audit.store import AuditStore
 
 FORMAT = "family-ledger-evidence-bundle/1"
 
@@ -56,7 +56,7 @@ class BundleTamperedError(LedgerError):
     code = "LOG_ALTERED"
 
 
-def build_bundle(app: Any, store: AuditStore, settlement_id: str) -> tuple[bytes, dict[str, Any]]:
+def build_bundle(app: Any, store: EvidenceStore, settlement_id: str) -> tuple[bytes, dict[str, Any]]:
     result, gathered, rules = audit_deduction(app, store, settlement_id)
     wanted = _wanted(store, gathered)
     checkpoints = store.checkpoints()
@@ -85,7 +85,7 @@ def build_bundle(app: Any, store: AuditStore, settlement_id: str) -> tuple[bytes
     return h.canonical_json(body) + b"\n", result
 
 
-def _wanted(store: AuditStore, gathered: Gathered) -> dict[int, Any]:
+def _wanted(store: EvidenceStore, gathered: Gathered) -> dict[int, Any]:
     """Positions -> stored events the offline verifier needs."""
     wanted = {item.position: item.stored for item in gathered.involved}
     for originator, version in gathered.versions_before.items():
@@ -95,7 +95,7 @@ def _wanted(store: AuditStore, gathered: Gathered) -> dict[int, Any]:
     return wanted
 
 
-def _events_with_proofs(store: AuditStore, checkpoints: list[dict], wanted: dict[int, Any]) -> list[dict[str, Any]]:
+def _events_with_proofs(store: EvidenceStore, checkpoints: list[dict], wanted: dict[int, Any]) -> list[dict[str, Any]]:
     out = []
     by_segment: dict[int, list[int]] = {}
     for position in sorted(wanted):
@@ -314,7 +314,7 @@ ALLOWED_AGGREGATES = ("domain.person:Person", "domain.settlement:Settlement")
 def _decode(item: dict) -> Any:
     """Decode an event from the file; only the ledger's own topics are resolved (a forged topic
     must never make the verifier import an arbitrary module)."""
-    from infra.eventstore.mapper import decode_event
+    from infra.storage.mapper import decode_event
 
     topic, state = item["topic"], json.loads(item["state"])
     name = topic.removeprefix("domain.events:")

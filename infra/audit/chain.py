@@ -28,14 +28,14 @@ from typing import Any
 
 from infra.audit import hashing as h
 from infra.audit import signing
-from infra.audit.store import AuditStore, LinkRow
+from infra.audit.evidence_store import EvidenceStore, LinkRow
 
 SEGMENT_RECORDS_MAX = 65536  # bounds the Merkle tree a bundle proof is cut from
 PROBLEMS_MAX = 1000  # problems listed in full; the count is always exact
 
 
 def seal(
-    store: AuditStore, sealed_at: str, segment_records_max: int = SEGMENT_RECORDS_MAX, *, seed: bytes
+    store: EvidenceStore, sealed_at: str, segment_records_max: int = SEGMENT_RECORDS_MAX, *, seed: bytes
 ) -> list[dict[str, Any]]:
     """Extend the chain to the end of the log; return the checkpoints written (maybe none), each
     signed with the Ed25519 key `seed` (32 bytes)."""
@@ -73,7 +73,7 @@ def seal(
 
 
 def _write(
-    store: AuditStore,
+    store: EvidenceStore,
     links: list[LinkRow],
     tree: h.MerkleAccumulator,
     sequence: int,
@@ -112,7 +112,7 @@ class _Scan:
             self.problems.append(problem)
 
 
-def _merge(store: AuditStore, stop: int) -> Iterator[tuple[int, Any, LinkRow | None]]:
+def _merge(store: EvidenceStore, stop: int) -> Iterator[tuple[int, Any, LinkRow | None]]:
     """Pairs (position, log record or None, sealed link or None) in position order up to `stop`."""
     log, links = store.iter_log(0, stop), store.iter_links(0, stop)
     record, row = next(log, None), next(links, None)
@@ -157,7 +157,7 @@ def trust(public_key: bytes | None, anchor: str | None) -> dict[str, Any]:
     }
 
 
-def verify(store: AuditStore, public_key: bytes | None = None, anchor: str | None = None) -> dict[str, Any]:
+def verify(store: EvidenceStore, public_key: bytes | None = None, anchor: str | None = None) -> dict[str, Any]:
     """Recompute the chain; with `public_key` every checkpoint must be signed by it, with `anchor`
     (a checkpoint_sha256 published earlier) the chain of checkpoints must contain it."""
     anchor = anchor.strip().lower() if anchor else None
@@ -406,7 +406,7 @@ def _public(checkpoint: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def links_for(store: AuditStore, positions: list[int]) -> dict[int, tuple[str | None, bool]]:
+def links_for(store: EvidenceStore, positions: list[int]) -> dict[int, tuple[str | None, bool]]:
     """The chain link of each position: as sealed, or (past the last checkpoint) as the next seal
     would compute it from the log as it is now. Positions not in the log get (None, False)."""
     checkpoints = store.checkpoints()

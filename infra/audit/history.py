@@ -19,8 +19,8 @@ from uuid import UUID
 from domain import events as ev
 from domain.clock import CST, local_iso
 from domain.errors import InvalidInputError
-from infra.audit.store import AuditStore
-from infra.readmodels.queries import AID_FIELDS, BINDING_FIELDS, tie_rows
+from infra.audit.evidence_store import EvidenceStore
+from infra.eventstore.person_reads import AID_FIELDS, BINDING_FIELDS, tie_rows
 
 
 def parse_moment(raw: str, field: str) -> datetime:
@@ -98,7 +98,7 @@ def _text(kind: str, s: dict[str, Any]) -> str:
 
 
 def person_history(
-    app: Any, store: AuditStore, person_id: UUID, as_of: datetime | None, known_at: datetime | None = None
+    app: Any, store: EvidenceStore, person_id: UUID, as_of: datetime | None, known_at: datetime | None = None
 ) -> dict[str, Any]:
     stored = store.events_of(person_id)[:EVENTS_MAX]
     names: dict[UUID, str] = {}

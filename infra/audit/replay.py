@@ -24,7 +24,7 @@ from domain.person import Person
 from domain.rules.model import RuleSet
 from domain.settlement import settlement_aggregate_id
 from domain.spending import allocate
-from infra.audit.store import AuditStore
+from infra.audit.evidence_store import EvidenceStore
 
 SETTLEMENT_TOPICS = (
     "DeductionSettled",
@@ -58,7 +58,7 @@ class Gathered:
 
 
 def _settlement_events(
-    app: Any, store: AuditStore, originator: UUID, settlement_id: str, masked: str | None
+    app: Any, store: EvidenceStore, originator: UUID, settlement_id: str, masked: str | None
 ) -> list[Involved]:
     found = []
     for position, stored in store.events_of(originator):
@@ -70,7 +70,7 @@ def _settlement_events(
     return found
 
 
-def gather(app: Any, store: AuditStore, settlement_id: str) -> Gathered:
+def gather(app: Any, store: EvidenceStore, settlement_id: str) -> Gathered:
     try:
         settlement = app.repository.get(settlement_aggregate_id(settlement_id))
     except AggregateNotFoundError:
@@ -334,7 +334,7 @@ def time_check(decision: Any, inputs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _inputs(app: Any, store: AuditStore, gathered: Gathered) -> dict[str, Any]:
+def _inputs(app: Any, store: EvidenceStore, gathered: Gathered) -> dict[str, Any]:
     """The last event of each account the decision read (its state just before the decision)."""
     names = {
         gathered.patient_before.id: gathered.patient_before.masked,
@@ -348,7 +348,7 @@ def _inputs(app: Any, store: AuditStore, gathered: Gathered) -> dict[str, Any]:
     return inputs
 
 
-def audit_deduction(app: Any, store: AuditStore, settlement_id: str) -> tuple[dict[str, Any], Gathered, RuleSet]:
+def audit_deduction(app: Any, store: EvidenceStore, settlement_id: str) -> tuple[dict[str, Any], Gathered, RuleSet]:
     """The audit of one settlement: the replay plus the evidence (events, positions, chain hashes)."""
     from infra.audit.chain import links_for
 

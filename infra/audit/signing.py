@@ -68,7 +68,7 @@ def signature_problem(checkpoint: dict[str, Any], trusted: bytes | None) -> str 
 
 
 def _development_public_key() -> str:
-    from infra.config import DEVELOPMENT_SEAL_SEED
+    from infra.settings import DEVELOPMENT_SEAL_SEED
 
     return public_key_of(DEVELOPMENT_SEAL_SEED).hex()
 

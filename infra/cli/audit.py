@@ -12,30 +12,22 @@ This is the only place of the feature that reads the clock (the time a checkpoin
 
 from __future__ import annotations
 
+import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from infra.audit import signing
+from infra.audit.bundle import verify_bundle as check_bundle
 from infra.audit.history import parse_moment
+from infra.audit.report import to_csv
 from infra.cli import output
 from infra.cli.context import guarded
-from infra.service.store import ServiceStore
-
-
-def _store(obj: Any) -> Any:
-    from infra.audit.store import AuditStore
-
-    return AuditStore(obj.app())
-
-
-def _read_store(obj: Any) -> Any:
-    """For reading commands: the replica of --read-db when one is given."""
-    from infra.audit.store import AuditStore
-
-    return AuditStore(obj.read_app())
+from infra.eventstore.rule_files import load_catalogue
+from infra.pages.rendering import render_audit, render_report
+from infra.settings import ConfigError, load_seal_key, load_seal_public_key, warn_development_seal_key
 
 
 def _write(path: str, data: str | bytes) -> None:
@@ -65,16 +57,12 @@ def audit_deduction(
     """Replay a deduction from the event store and compare it with what was recorded.
 
     Exit status 1 when the recorded split does not match the replay."""
-    from infra.audit.bundle import build_bundle
-    from infra.audit.html import render_audit
-    from infra.audit.replay import audit_deduction as run
-
-    store = _read_store(obj)
+    audits = obj.read_ledger().audits
     if bundle_file:
-        data, result = build_bundle(store.app, store, settlement_id)
+        data, result = audits.bundle(settlement_id)
         _write(bundle_file, data)
     else:
-        result = run(store.app, store, settlement_id)[0]
+        result = audits.deduction(settlement_id)
     if html_file:
         _write(html_file, render_audit(result))
     if as_json:
@@ -105,13 +93,11 @@ def audit_deduction(
 def history(obj: Any, id_number: str, as_of: str | None, known_at: str | None, as_json: bool) -> None:
     """A person's timeline with effective and recorded times, and their state as of a moment
     and as known at a moment (bindings, authorizations, balance)."""
-    from infra.audit.history import person_history
-
-    app = obj.read_app()
+    reads = obj.read_ledger().reads
     moment = parse_moment(as_of, "as_of") if as_of else None
     known = parse_moment(known_at, "known_at") if known_at else None
-    person = app.get_person(id_number)  # UNKNOWN_PERSON if not enrolled
-    result = person_history(app, _read_store(obj), person.id, moment, known)
+    person = reads.by_id_number(id_number)  # UNKNOWN_PERSON if not enrolled
+    result = reads.history(person.id, moment, known)
     if as_json:
         output.emit_json(result)
     else:
@@ -126,23 +112,8 @@ def seal(obj: Any, as_json: bool) -> None:
     """Extend the hash chain to the end of the log and store a signed checkpoint.
 
     Signs with LEDGER_SEAL_KEY (refused without it on PostgreSQL; the public DEVELOPMENT key on SQLite)."""
-    from infra.audit.chain import seal as run
-    from infra.audit.store import SealConflictError
-    from infra.config import load_seal_key, warn_development_seal_key
-
-    key = load_seal_key(obj.db)
-    warn_development_seal_key(key)
-    sealed_at = datetime.now(UTC).isoformat(timespec="seconds")
-    store = _store(obj)
-    try:
-        written = run(store, sealed_at, seed=key.seed)
-    except SealConflictError:
-        output.err_console.print("another seal ran at the same time; run `ledger seal` again")
-        sys.exit(2)
-    checkpoints = store.checkpoints()
-    last = checkpoints[-1] if checkpoints else None
-    access = ServiceStore(obj.app()).seal_access_log(key.seed, sealed_at)
-    result = {"written": written, "checkpoint": last, "access_log_checkpoint": access}
+    result = obj.ledger().evidence.seal()
+    written, last, access = result["written"], result["checkpoint"], result["access_log_checkpoint"]
     if as_json:
         output.emit_json(result)
         return
@@ -166,9 +137,6 @@ def seal(obj: Any, as_json: bool) -> None:
 @guarded
 def seal_key(obj: Any, generate: bool, as_json: bool) -> None:
     """Print the public key of the configured seal key (to publish), or --generate a new key."""
-    from infra.audit import signing
-    from infra.config import load_seal_key, warn_development_seal_key
-
     if generate:
         seed = signing.generate_seed()
         if as_json:
@@ -189,12 +157,6 @@ def seal_key(obj: Any, generate: bool, as_json: bool) -> None:
         sys.stdout.write(public + "\n")
 
 
-def _trusted(public_key: str | None) -> bytes | None:
-    from infra.config import load_seal_public_key
-
-    return load_seal_public_key(public_key)
-
-
 PUBLIC_KEY_HELP = (
     "The seal key's published public key (64 hex; default LEDGER_SEAL_PUBLIC_KEY): "
     "every checkpoint must be signed by it."
@@ -210,13 +172,9 @@ ANCHOR_HELP = "A checkpoint hash published earlier (printed by `ledger seal`): t
 @guarded
 def verify(obj: Any, public_key: str | None, anchor: str | None, as_json: bool) -> None:
     """Recompute the hash chain up to the last checkpoint; exit 1 if anything was altered."""
-    from infra.audit.chain import verify as run
-
-    trusted = _trusted(public_key)
-    result = run(_read_store(obj), trusted, anchor)
-    readers = ServiceStore(obj.read_app(), create=False)
-    access = readers.verify_access_log(trusted) if readers.has_access_log() else None
-    result["access_log"] = access
+    evidence = obj.read_ledger().evidence
+    result = evidence.verify(evidence.public_key(public_key), anchor)
+    access = result["access_log"]
     if as_json:
         output.emit_json(result)
     else:
@@ -227,7 +185,7 @@ def verify(obj: Any, public_key: str | None, anchor: str | None, as_json: bool) 
                 f"access log: {access['entries']} entries, sealed through {access['sealed_through']}: {state}",
                 highlight=False,
             )
-    sys.exit(0 if result["ok"] and (access is None or access["ok"]) else 1)
+    sys.exit(0 if result["ok"] else 1)
 
 
 @click.command("verify-bundle")
@@ -237,16 +195,12 @@ def verify(obj: Any, public_key: str | None, anchor: str | None, as_json: bool) 
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def verify_bundle(file: str, public_key: str | None, anchor: str | None, as_json: bool) -> None:
     """Check an evidence bundle offline, with no database; exit 1 if it does not hold."""
-    from infra.audit.bundle import verify_bundle as run
-    from infra.config import ConfigError
-    from infra.eventstore.catalogue import load_catalogue
-
     try:
-        trusted = _trusted(public_key)
+        trusted = load_seal_public_key(public_key)
     except ConfigError as error:
         output.err_console.print(f"[bold red]error:[/] {error}", highlight=False)
         sys.exit(2)
-    result = run(Path(file).read_bytes(), load_catalogue(), public_key=trusted, anchor=anchor)
+    result = check_bundle(Path(file).read_bytes(), load_catalogue(), public_key=trusted, anchor=anchor)
     if as_json:
         output.emit_json(result)
     else:
@@ -299,12 +253,7 @@ def report() -> None:
 @guarded
 def compliance(obj: Any, month: str, region: str, fmt: str, out: str | None) -> None:
     """Bindings, unbinds, rejections, deductions, mutual aid and integrity for one month."""
-    import json
-
-    from infra.audit.html import render_report
-    from infra.audit.report import compliance_report, to_csv
-
-    result = compliance_report(_read_store(obj), month, region)
+    result = obj.read_ledger().audits.compliance(month, region)
     text = {
         "json": lambda r: json.dumps(output.annotate(r), ensure_ascii=False, indent=2) + "\n",
         "csv": to_csv,

@@ -7,12 +7,14 @@ import sys
 from typing import Any
 
 import click
+from rich.panel import Panel
 
 from infra.cli import output
 from infra.cli.context import LedgerContext, guarded
-from infra.eventstore.commands import read_lines
-from infra.groupcommit.batch import BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX, apply_results
-from infra.readmodels import queries
+from infra.commands.parsing import read_lines
+from infra.eventstore.rule_files import load_catalogue
+from infra.tools.demo import run_demo
+from infra.writing.write_path import BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX
 
 
 @click.command()
@@ -35,8 +37,8 @@ from infra.readmodels import queries
 @guarded
 def apply(obj: LedgerContext, file: Any, rules: str | None, batch_size: int) -> None:
     """Apply one JSON command per line from FILE (or - for stdin); print one JSON result per line."""
-    app = obj.app(rules_override=rules)
-    results = app.dry_run(read_lines(file)) if rules else apply_results(app, read_lines(file), batch_size=batch_size)
+    commands = obj.ledger(rules_override=rules).commands
+    results = commands.dry_run(read_lines(file)) if rules else commands.stream(read_lines(file), batch_size=batch_size)
     failures = 0
     for result in results:
         failures += not result["ok"]
@@ -52,7 +54,8 @@ def apply(obj: LedgerContext, file: Any, rules: str | None, batch_size: int) -> 
 @click.pass_obj
 @guarded
 def person(obj: LedgerContext, id_number: str, as_json: bool) -> None:
-    data = queries.person_view(obj.app().get_person(id_number))
+    reads = obj.ledger().reads
+    data = reads.state(reads.by_id_number(id_number))
     if as_json:
         output.emit_json(data)
     else:
@@ -70,9 +73,18 @@ def person(obj: LedgerContext, id_number: str, as_json: bool) -> None:
 @guarded
 def demo(demo_db: str) -> None:
     """Run a realistic family scenario on the embedded default and narrate it."""
-    from infra.tools.demo import run_demo
-
-    run_demo(demo_db)
+    console = output.console
+    for kind, what in run_demo(demo_db):
+        if kind == "title":
+            console.print(Panel.fit(what, style="bold"))
+        elif kind == "heading":
+            console.print(f"\n[bold underline]{what}[/]")
+        elif kind == "step":
+            console.print("  " + what, highlight=False)
+        elif kind == "table":
+            console.print(output.rows_table(*what))
+        else:
+            console.print(what)
 
 
 @click.command()
@@ -80,8 +92,6 @@ def demo(demo_db: str) -> None:
 @guarded
 def rules(obj: LedgerContext) -> None:
     """List the rule sets in the catalogue."""
-    from infra.eventstore.catalogue import load_catalogue
-
     catalogue = load_catalogue(obj.rules_dir)
     rows = [
         {

@@ -1,6 +1,6 @@
 """CLI commands of the performance work: `ledger simulate` and `ledger bench`.
 
-(`ledger apply --batch-size N` lives with `apply` in infra.cli.ledger; the group commit in infra.groupcommit.batch.)
+(`ledger apply --batch-size N` lives with `apply` in infra.cli.ledger; the group commit in infra.writing.)
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import click
 
 from infra.cli import output
 from infra.cli.context import LedgerContext, guarded
-from infra.groupcommit.batch import BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX
+from infra.writing.write_path import BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX
 
 
 @click.command()
@@ -46,10 +46,8 @@ def simulate(obj: LedgerContext, persons: int, months: int, seed: int, out: str 
                 count += 1
         output.err_console.print(f"wrote {count} command lines to {out}")
         return
-    from infra.groupcommit.batch import apply_results
-
     summary: dict[str, int] = {}
-    for result in apply_results(obj.app(), lines, batch_size=batch_size):
+    for result in obj.ledger().commands.stream(lines, batch_size=batch_size):
         key = "ok" if result["ok"] else result["error"]["code"]
         summary[key] = summary.get(key, 0) + 1
     output.emit_json({"applied": sum(summary.values()), "results": dict(sorted(summary.items()))})

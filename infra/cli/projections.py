@@ -19,7 +19,7 @@ from rich.text import Text
 from domain.errors import InvalidInputError
 from infra.cli import output
 from infra.cli.context import LedgerContext, guarded
-from infra.readmodels import view_queries
+from infra.readmodels import view_reads
 from infra.readmodels.runner import (
     PAGE_SIZE_DEFAULT,
     PAGE_SIZE_MAX,
@@ -62,7 +62,7 @@ def progress_reporter(runner: ViewRunner, title: str) -> tuple[Any, Callable[[in
 
 
 def _runner(obj: LedgerContext, names: tuple[str, ...] = (), page_size: int | None = PAGE_SIZE_DEFAULT) -> ViewRunner:
-    return ViewRunner(obj.app(), names=names, page_size=page_size)
+    return ViewRunner(obj.ledger().app, names=names, page_size=page_size)
 
 
 def _parse_day(text: str | None, field: str) -> date | None:
@@ -127,11 +127,9 @@ def project(obj: LedgerContext, follow: bool, interval: float, page_size: int, a
 @guarded
 def quota(obj: LedgerContext, id_number: str, month: str, rules: str | None, as_json: bool) -> None:
     """Monthly binding quota of a person: counts, by channel, and what remains."""
-    app = obj.app()
-    runner = _runner(obj)
-    runner.catch_up()
-    pid, masked, _ = app.person_ref(id_number, "person")
-    data = view_queries.quota_view(runner.views, app.catalogue, pid, masked, month, rules)
+    ledger = obj.ledger()
+    ledger.views.catch_up()
+    data = ledger.reads.quota(ledger.reads.by_id_number(id_number), month, rules)
     if as_json:
         output.emit_json(data)
         return
@@ -201,7 +199,9 @@ def reevaluate(obj: LedgerContext, rules_name: str, date_from: str | None, date_
     from infra.whatif.reevaluate import RECORDED, Reevaluator, resolve_rules
 
     name, catalogue = resolve_rules(rules_name, obj.rules_dir)
-    reevaluator = Reevaluator(obj.read_app(), name, catalogue, _parse_day(date_from, "from"), _parse_day(date_to, "to"))
+    reevaluator = Reevaluator(
+        obj.read_ledger().app, name, catalogue, _parse_day(date_from, "from"), _parse_day(date_to, "to")
+    )
     report = reevaluator.run()
     if as_json:
         output.emit_json(report.to_dict())
@@ -258,12 +258,11 @@ def _person_view_command(
     @click.pass_obj
     @guarded
     def command(obj: LedgerContext, id_number: str, as_json: bool, detail: bool) -> None:
-        app = obj.app()
-        runner = _runner(obj)
-        runner.catch_up()
-        pid, masked, _ = app.person_ref(id_number, "person")
-        reader = view_queries.balance_detail if (detail and name == "balance") else view
-        data = reader(runner.views, pid, masked)
+        ledger = obj.ledger()
+        ledger.views.catch_up()
+        reader = view_reads.balance_detail if (detail and name == "balance") else view
+        person = ledger.reads.by_id_number(id_number)
+        data = ledger.reads.from_views(reader, person.id, person.masked)
         if as_json:
             output.emit_json(data)
         else:
@@ -275,7 +274,7 @@ def _person_view_command(
 
 balance = _person_view_command(
     "balance",
-    view_queries.balance_view,
+    view_reads.balance_view,
     "the personal-account balance",
     lambda d: [
         output.key_value_table(f"Balance of {d['person']}", d),
@@ -284,7 +283,7 @@ balance = _person_view_command(
 )
 bindings = _person_view_command(
     "bindings",
-    view_queries.bindings_view,
+    view_reads.bindings_view,
     "the active family-account bindings",
     lambda d: [
         output.rows_table(f"Members bound by {d['person']}", d["members"]),
@@ -293,7 +292,7 @@ bindings = _person_view_command(
 )
 authorizations = _person_view_command(
     "authorizations",
-    view_queries.authorizations_view,
+    view_reads.authorizations_view,
     "the active mutual-aid authorizations",
     lambda d: [
         output.rows_table(f"Authorizers of {d['person']} (may spend their balance)", d["authorizers"]),

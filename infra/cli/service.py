@@ -11,37 +11,16 @@ ledger bench-http [--clients 64] [--seconds 10] [--rounds 5] [--json]   (on Post
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
 import click
+import uvicorn
 
 from infra.cli import output
 from infra.cli.context import LedgerContext, fail, guarded
-from infra.config import KEY_CACHE_S_DEFAULT, KEY_CACHE_S_LIMIT
-
-
-class RedactIdNumbers(logging.Filter):
-    """Masks any ID number in a log line (uvicorn's access log prints the request path)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        from infra.service.problems import redact
-
-        if record.args:
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        return True
-
-
-def log_config() -> dict[str, Any]:
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = {**LOGGING_CONFIG, "filters": {"redact": {"()": RedactIdNumbers}}}
-    config["handlers"] = {
-        name: {**handler, "filters": ["redact"]} for name, handler in LOGGING_CONFIG["handlers"].items()
-    }
-    return config
+from infra.core.bootstrap import open_ledger
+from infra.service.app import create_app
+from infra.service.server_logging import log_config
+from infra.settings import KEY_CACHE_S_DEFAULT, KEY_CACHE_S_LIMIT, warn_development_key
+from infra.tools.bench_http import run as run_bench_http
 
 
 @click.command()
@@ -106,11 +85,9 @@ def serve(
     follow_views: bool,
 ) -> None:
     """Serve the ledger over HTTP (FastAPI on uvicorn): OpenAPI at /openapi.json, docs at /docs."""
-    import uvicorn
-
-    from infra.service.app import create_app
-
-    ledger = obj.app()
+    settings = obj.settings()
+    warn_development_key(settings)
+    ledger = open_ledger(settings, key_cache_s=key_cache_s)
     if writer_kind is None:
         writer_kind = "thread" if ledger.settings.backend == "memory" else "process"
     elif writer_kind == "process" and ledger.settings.backend == "memory":
@@ -122,7 +99,6 @@ def serve(
         wait_ms=wait_ms,
         follow_views=follow_views,
         writer_kind=writer_kind,
-        key_cache_s=key_cache_s,
     )
     uvicorn.run(api, host=host, port=port, log_config=log_config(), access_log=access_log, workers=1)
 
@@ -155,15 +131,13 @@ def keys_create(
     as_json: bool,
 ) -> None:
     """Create a key; its token is printed once and cannot be shown again."""
-    from infra.service.store import ServiceStore
-
     if role == "channel" and not channel:
         fail("a channel key needs --channel")
     if role == "institution" and not institution:
         fail("an institution key needs --institution")
     if region is not None and not region.isdigit():
         fail("--region must be digits (a region-code prefix)")
-    key = ServiceStore(obj.app()).create_key(
+    key = obj.ledger().keys.create_key(
         role, channel=channel, institution=institution, region=region, name=name, expires_days=expires_days
     )
     if as_json:
@@ -178,9 +152,7 @@ def keys_create(
 @guarded
 def keys_list(obj: LedgerContext, as_json: bool) -> None:
     """Every key (never the tokens)."""
-    from infra.service.store import ServiceStore
-
-    rows = ServiceStore(obj.app()).list_keys()
+    rows = obj.ledger().keys.list_keys()
     if as_json:
         output.emit_json({"keys": rows})
     else:
@@ -193,9 +165,7 @@ def keys_list(obj: LedgerContext, as_json: bool) -> None:
 @guarded
 def keys_revoke(obj: LedgerContext, key_id: str) -> None:
     """Revoke a key: its token is refused from the next request on."""
-    from infra.service.store import ServiceStore
-
-    if not ServiceStore(obj.app()).revoke_key(key_id):
+    if not obj.ledger().keys.revoke_key(key_id):
         fail(f"no active key {key_id}")
     output.console.print(f"revoked {key_id}", highlight=False)
 
@@ -207,15 +177,13 @@ def keys_revoke(obj: LedgerContext, key_id: str) -> None:
 @guarded
 def access_log(obj: LedgerContext, id_number: str, as_json: bool) -> None:
     """Who read the data of the person with ID number ID, when, through which endpoint, and why."""
-    from infra.service.store import ServiceStore
-
-    app = obj.app()
-    pid, masked, _ = app.person_ref(id_number, "person")
-    rows = ServiceStore(app).access_log(str(pid))
+    ledger = obj.ledger()
+    ref = ledger.reads.ref_of(id_number, "person")
+    rows = ledger.access.of_person(str(ref.id))
     if as_json:
-        output.emit_json({"person": masked, "person_ref": str(pid), "entries": rows})
+        output.emit_json({"person": ref.masked, "person_ref": str(ref.id), "entries": rows})
     else:
-        output.console.print(output.rows_table(f"Reads of {masked}'s data", rows, empty="(nobody read it)"))
+        output.console.print(output.rows_table(f"Reads of {ref.masked}'s data", rows, empty="(nobody read it)"))
 
 
 @click.command("bench-http")
@@ -241,9 +209,7 @@ def access_log(obj: LedgerContext, id_number: str, as_json: bool) -> None:
 def bench_http(obj: LedgerContext, clients: int, seconds: float, persons: int, rounds: int, as_json: bool) -> None:
     """Start `ledger serve` on the --db PostgreSQL store and drive it over real HTTP from another
     process, with and without group commit; print requests/s and latency of both, and the ratio."""
-    from infra.service.bench import run
-
-    result = run(
+    result = run_bench_http(
         obj.settings(),
         clients=clients,
         seconds=seconds,

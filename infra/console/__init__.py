@@ -1,14 +1,15 @@
 """The auditor's and operator's console: HTML pages under /console, served by `ledger serve`.
 
-`mount_console(api, ledger, store, views)` adds them to the service's FastAPI app. The pages
-call the same functions as the CLI and the API (infra.audit, infra.readmodels) and the same key
-lookup and scope checks (infra.service.store, infra.service.auth). See docs/console.md.
+`mount_console(api, ledger)` adds them to the service's FastAPI app. The pages call the same
+core as the CLI and the API (infra.core: reads, audits, evidence, views) with the signed-in key
+as the principal, and render with the shared templates (infra.pages). See docs/console.md.
 """
 
 from typing import Any
 
+from infra.console.routes import router
+from infra.core.ledger import Ledger
 
-def mount_console(api: Any, ledger: Any, store: Any, views: Any) -> None:
-    from infra.console.routes import router
 
-    api.include_router(router(ledger, store, views))
+def mount_console(api: Any, ledger: Ledger) -> None:
+    api.include_router(router(ledger))

@@ -1,6 +1,9 @@
-"""The console's integrity page (/console/integrity): the audit chain's verification and checkpoints,
+"""The console's integrity page (/console/integrity): the evidence's verification and checkpoints,
 sealing new checkpoints (operators, /console/integrity/seal) and checking an uploaded evidence
 bundle against the configured public key and an optional anchor (/console/integrity/verify-bundle).
+
+Seal, verify and the bundle check are the core's (infra.core.evidence_service), with the same
+inputs from the same configuration as `ledger seal`, `ledger verify` and the API.
 """
 
 import re
@@ -9,8 +12,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
-from infra.console.plumbing import BUNDLE_MAX_BYTES, CONSOLE_ROLES, Console, Redirect, now_iso
+from domain.errors import LedgerError
+from infra.console.plumbing import BUNDLE_MAX_BYTES, CONSOLE_ROLES, Console, Redirect
 from infra.console.sessions import Session
+from infra.settings import ConfigError
 
 
 def integrity_page(
@@ -22,19 +27,15 @@ def integrity_page(
     bundle_result: dict[str, Any] | None = None,
     bundle_error: str | None = None,
 ) -> Response:
-    """The integrity page: the chain verified against the configured public key, its checkpoints and,
-    after an upload, the bundle's result or error."""
-    from infra.audit.chain import verify
-    from infra.audit.store import AuditStore
-    from infra.config import ConfigError, load_seal_public_key
-
-    audit_store = AuditStore(console.ledger)
+    """The integrity page: the evidence verified against the configured public key, the
+    checkpoints and, after an upload, the bundle's result or error."""
+    evidence = console.ledger.evidence
     try:
-        public_key, key_error = load_seal_public_key(), None
+        public_key, key_error = evidence.public_key(), None
     except ConfigError as error:
         public_key, key_error = None, str(error)
-    checked = verify(audit_store, public_key)
-    checkpoints = audit_store.checkpoints()
+    checked = evidence.verify(public_key) if key_error is None else evidence.verify(None)
+    checkpoints = evidence.checkpoints()
     return console.page(
         "integrity.html",
         request,
@@ -52,9 +53,7 @@ def integrity_page(
 
 
 def register_integrity_pages(api: APIRouter, console: Console) -> None:
-    from infra.audit.store import AuditStore
-
-    ledger, html, signed_in, check_csrf = console.ledger, console.html, console.signed_in, console.check_csrf
+    evidence, html, signed_in, check_csrf = console.ledger.evidence, console.html, console.signed_in, console.check_csrf
 
     @api.get("/integrity")
     @html
@@ -65,26 +64,18 @@ def register_integrity_pages(api: APIRouter, console: Console) -> None:
     @api.post("/integrity/seal")
     @html
     def seal(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
-        from infra.audit.chain import seal as run
-        from infra.audit.store import SealConflictError
-        from infra.config import ConfigError, load_seal_key
-
         session, _ = signed_in(request, "operator")
         check_csrf(session, csrf)
-        audit_store = AuditStore(ledger)
         try:
-            written = run(audit_store, now_iso(), seed=load_seal_key(ledger.settings.db).seed)
-        except SealConflictError:
-            session.flash.append(("error", "Another seal ran at the same time; seal again. 另一封存正在进行，请重试。"))
-        except ConfigError as error:
-            session.flash.append(("error", str(error)))
+            sealed = evidence.seal()
+        except LedgerError as error:  # SEAL_CONFLICT, SEAL_KEY_MISSING: told on the page
+            session.flash.append(("error", error.message))
         else:
-            checkpoints = audit_store.checkpoints()
+            position = sealed["checkpoint"]["position"] if sealed["checkpoint"] else 0
             session.flash.append(
                 (
                     "info",
-                    f"Sealed: {len(written)} new checkpoint(s); sealed through position "
-                    f"{checkpoints[-1]['position'] if checkpoints else 0}. 已封存。",
+                    f"Sealed: {len(sealed['written'])} new checkpoint(s); sealed through position {position}. 已封存。",
                 )
             )
         raise Redirect("/console/integrity")
@@ -97,34 +88,26 @@ def register_integrity_pages(api: APIRouter, console: Console) -> None:
         anchor: Annotated[str, Form()] = "",
         csrf: Annotated[str, Form()] = "",
     ) -> Response:
-        from infra.audit.bundle import verify_bundle as run
-        from infra.config import ConfigError, load_seal_public_key
-
         session, key = signed_in(request, *CONSOLE_ROLES)
         check_csrf(session, csrf)
         data = bundle.file.read(BUNDLE_MAX_BYTES + 1) if bundle is not None else b""
-        if not data:
-            return integrity_page(
-                console, request, session, key, 422, bundle_error="Choose a bundle file. 请选择证据包文件。"
-            )
-        if len(data) > BUNDLE_MAX_BYTES:
-            return integrity_page(
-                console,
-                request,
-                session,
-                key,
-                413,
-                bundle_error=f"A bundle is at most {BUNDLE_MAX_BYTES // 2**20} MiB. 文件过大。",
-            )
-        anchor = anchor.strip().lower()
-        if anchor and not re.fullmatch(r"[0-9a-f]{64}", anchor):
-            return integrity_page(
-                console, request, session, key, 422, bundle_error="Anchor: 64 hex characters. 锚点格式错误。"
-            )
+        refusal = _upload_refusal(data, anchor.strip().lower())
+        if refusal is not None:
+            return integrity_page(console, request, session, key, refusal[0], bundle_error=refusal[1])
         try:
-            trusted = load_seal_public_key()
+            result = evidence.verify_bundle(data, anchor=anchor.strip().lower() or None)
         except ConfigError as error:
             return integrity_page(console, request, session, key, 500, bundle_error=str(error))
-        result = run(data, ledger.catalogue, public_key=trusted, anchor=anchor or None)
         name = bundle.filename if bundle is not None else ""
         return integrity_page(console, request, session, key, bundle_result={**result, "file": name})
+
+
+def _upload_refusal(data: bytes, anchor: str) -> tuple[int, str] | None:
+    """(status, message) when the upload cannot be checked at all, else None."""
+    if not data:
+        return 422, "Choose a bundle file. 请选择证据包文件。"
+    if len(data) > BUNDLE_MAX_BYTES:
+        return 413, f"A bundle is at most {BUNDLE_MAX_BYTES // 2**20} MiB. 文件过大。"
+    if anchor and not re.fullmatch(r"[0-9a-f]{64}", anchor):
+        return 422, "Anchor: 64 hex characters. 锚点格式错误。"
+    return None

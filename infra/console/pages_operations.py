@@ -10,12 +10,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from infra.console.plumbing import Console, Redirect, now_iso
+from infra.readmodels.live_views import LiveViews
 
 
 class Rebuild:
     """One background rebuild of the views at a time, with its progress for the page to poll."""
 
-    def __init__(self, views: Any):
+    def __init__(self, views: LiveViews):
         self.views = views
         self._lock = threading.Lock()
         self.state: dict[str, Any] = {"running": False}
@@ -30,7 +31,7 @@ class Rebuild:
                 "by": by,
                 "started_at": now_iso(),
                 "finished_at": None,
-                "head": self.views.runner.head(),
+                "head": self.views.head(),
                 "done": 0,
                 "last": 0,
                 "error": None,
@@ -43,8 +44,7 @@ class Rebuild:
             self.state.update(done=done, last=last)
 
         try:
-            with self.views.lock:
-                result = self.views.runner.rebuild(progress)
+            result = self.views.rebuild(progress)
             self.checksum = {"at": now_iso(), "views": result}
         except Exception as error:  # noqa: BLE001 - shown on the page; the old generation keeps serving
             self.state["error"] = f"{type(error).__name__}: {error}"
@@ -59,14 +59,14 @@ class Rebuild:
 
 
 def register_operations_pages(api: APIRouter, console: Console) -> None:
-    views, html, signed_in, check_csrf = console.views, console.html, console.signed_in, console.check_csrf
+    views, html, signed_in, check_csrf = console.ledger.views, console.html, console.signed_in, console.check_csrf
     rebuild = Rebuild(views)
 
     @api.get("/projections")
     @html
     def projections(request: Request) -> Response:
         session, key = signed_in(request, "operator")
-        head = views.runner.head()
+        head = views.head()
         positions = None
         if views.lock.acquire(timeout=0.5):  # a running rebuild holds it: show its progress only
             try:
@@ -113,6 +113,5 @@ def register_operations_pages(api: APIRouter, console: Console) -> None:
             session.flash.append(("error", "A rebuild is running; checksums after it. 重建进行中。"))
             raise Redirect("/console/projections")
         views.catch_up()
-        with views.lock:
-            rebuild.checksum = {"at": now_iso(), "views": views.runner.summaries()}
+        rebuild.checksum = {"at": now_iso(), "views": views.summaries()}
         raise Redirect("/console/projections")

@@ -1,8 +1,8 @@
 """The console's person pages: look a person up by ID number (/console/persons), their timeline as
 of a moment (/console/persons/{person_ref}) and who read their data (.../access-log).
 
-Every read is appended to the access log with the purpose given at sign-in; the ID number typed
-in is never echoed or put in a URL, only the opaque person_ref.
+Every read is appended to the access log with the purpose given at sign-in (by the core); the ID
+number typed in is never echoed or put in a URL, only the opaque person_ref.
 """
 
 from typing import Annotated
@@ -12,13 +12,14 @@ from fastapi.responses import Response
 
 from domain.errors import LedgerError
 from infra.console.plumbing import Console, Redirect, moment, picker_value
-from infra.service.problems import Problem
+from infra.roles import Principal
+
+NOT_IN_REGION = "No enrolled person with this ID number in your region. 您的辖区内查无此人。"
+NOT_AN_ID_NUMBER = "Not a valid 18-character ID number. 身份证号码格式不正确。"
 
 
 def register_person_pages(api: APIRouter, console: Console) -> None:
-    from infra.audit.store import AuditStore
-
-    ledger, store, html, page, signed_in = console.ledger, console.store, console.html, console.page, console.signed_in
+    reads, html, page, signed_in = console.ledger.reads, console.html, console.page, console.signed_in
 
     @api.get("/persons")
     @html
@@ -32,18 +33,14 @@ def register_person_pages(api: APIRouter, console: Console) -> None:
         session, key = signed_in(request, "auditor")
         console.check_csrf(session, csrf)
         try:
-            pid, _, _ = ledger.person_ref(id_number.strip()[:64], "id_number")
-            person = console.person_of(str(pid), key)
-        except (LedgerError, Problem) as error:
-            code = error.code if isinstance(error, Problem) else error.to_dict()["code"]
-            messages = {
-                "UNKNOWN_PERSON": "No enrolled person with this ID number in your region. 您的辖区内查无此人。",
-                "FORBIDDEN": "No enrolled person with this ID number in your region. 您的辖区内查无此人。",
-            }
-            message = messages.get(code, "Not a valid 18-character ID number. 身份证号码格式不正确。")
-            return page("persons.html", request, session, key, status=404 if code in messages else 422, error=message)
-        store.record_access(key, str(person.id), "/console/persons (lookup)", session.purpose)
-        raise Redirect(f"/console/persons/{pid}")
+            ref = reads.lookup(
+                id_number.strip()[:64], Principal.of_key(key), session.purpose, "/console/persons (lookup)"
+            )
+        except LedgerError as error:
+            known = error.code in ("UNKNOWN_PERSON", "FORBIDDEN")  # one answer for both: no oracle
+            message = NOT_IN_REGION if known else NOT_AN_ID_NUMBER
+            return page("persons.html", request, session, key, status=404 if known else 422, error=message)
+        raise Redirect(f"/console/persons/{ref.id}")
 
     @api.get("/persons/{person_ref}")
     @html
@@ -53,12 +50,10 @@ def register_person_pages(api: APIRouter, console: Console) -> None:
         as_of: Annotated[str | None, Query(max_length=40)] = None,
         known_at: Annotated[str | None, Query(max_length=40)] = None,
     ) -> Response:
-        from infra.audit.history import person_history
-
         session, key = signed_in(request, "auditor")
         as_of_at, known = moment(as_of, "as_of"), moment(known_at, "known_at")
         found = console.read_person(person_ref, key, session, "/console/persons/{person_ref}")
-        history = person_history(ledger, AuditStore(ledger), found.id, as_of_at, known)
+        history = reads.history(found.id, as_of_at, known)
         return page(
             "person.html",
             request,
@@ -83,6 +78,6 @@ def register_person_pages(api: APIRouter, console: Console) -> None:
             key,
             ref=person_ref,
             masked=found.masked,
-            entries=store.access_log(str(found.id)),
+            entries=reads.access_entries(found),
             tab="access",
         )

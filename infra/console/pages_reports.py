@@ -10,31 +10,24 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from domain.clock import CST
+from infra.audit.report import to_csv
 from infra.console.plumbing import Console, download_name, secured
-from infra.service import auth
+from infra.pages.rendering import render_report, report_context
+from infra.roles import Principal
 
 Month = Annotated[str | None, Query(max_length=7)]
 Region = Annotated[str | None, Query(max_length=6)]
 
 
 def register_report_pages(api: APIRouter, console: Console) -> None:
-    from infra.audit.store import AuditStore
-
-    ledger, html, page, signed_in = console.ledger, console.html, console.page, console.signed_in
+    audits, html, page, signed_in = console.ledger.audits, console.html, console.page, console.signed_in
 
     def report_of(key: dict[str, Any], month: str, region: str) -> dict[str, Any]:
-        from infra.audit.report import compliance_report
-        from infra.readmodels.view_queries import parse_month
-
-        parse_month(month)
-        auth.check_region(key, region)
-        return compliance_report(AuditStore(ledger), month, region)
+        return audits.compliance(month, region, Principal.of_key(key))
 
     @api.get("/reports")
     @html
     def reports(request: Request, month: Month = None, region: Region = None) -> Response:
-        from infra.audit.html import report_context
-
         session, key = signed_in(request, "auditor")
         region = key.get("region") or "" if region is None else region.strip()
         if not month:
@@ -51,9 +44,6 @@ def register_report_pages(api: APIRouter, console: Console) -> None:
         format: Annotated[str, Query(pattern="^(json|csv|html)$")] = "json",
         region: Annotated[str, Query(max_length=6)] = "",
     ) -> Response:
-        from infra.audit.html import render_report
-        from infra.audit.report import to_csv
-
         _, key = signed_in(request, "auditor")
         result = report_of(key, month, region)
         body, kind = {

@@ -1,56 +1,48 @@
 """The console's deduction pages: one settlement's audit (/console/settlements/{settlement_id}) and its
 downloads, the evidence bundle (.../bundle) and the offline audit file (.../audit.html).
 
-Each is a read of the patient's data, checked against the key's region and written to the access log.
+Each is a read of the patient's data, checked against the key's region and written to the access
+log by the core (infra.core.audit_service).
 """
 
 from typing import Any
 
-from eventsourcing.application import AggregateNotFoundError
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from domain.settlement import settlement_aggregate_id
-from infra.console.plumbing import Console, download_name, secured
+from infra.console.plumbing import PAGE_WORDING, Console, PageError, download_name, secured
 from infra.console.sessions import Session
-from infra.service.problems import Problem
+from infra.pages.rendering import audit_context, render_audit
+from infra.roles import Principal
+
+NO_SUCH_DEDUCTION = PAGE_WORDING["UNKNOWN_SETTLEMENT"]
+SETTLEMENT_ID_MAX = 64
 
 
 def register_settlement_pages(api: APIRouter, console: Console) -> None:
-    from infra.audit.store import AuditStore
+    audits, html, page, signed_in = console.ledger.audits, console.html, console.page, console.signed_in
 
-    ledger, html, page, signed_in = console.ledger, console.html, console.page, console.signed_in
-
-    def audited(settlement_id: str, key: dict[str, Any], session: Session, endpoint: str) -> Any:
-        if len(settlement_id) > 64:
-            raise Problem(404, "UNKNOWN_SETTLEMENT", "no such deduction 查无此笔扣款")
-        try:
-            settlement = ledger.repository.get(settlement_aggregate_id(settlement_id))
-        except AggregateNotFoundError:
-            raise Problem(404, "UNKNOWN_SETTLEMENT", "no such deduction 查无此笔扣款") from None
-        console.read_person(str(settlement.patient), key, session, endpoint)
-        return AuditStore(ledger)
+    def audited(settlement_id: str, key: dict[str, Any], session: Session, endpoint: str) -> dict[str, Any]:
+        if len(settlement_id) > SETTLEMENT_ID_MAX:
+            raise PageError(404, "UNKNOWN_SETTLEMENT", NO_SUCH_DEDUCTION)
+        return audits.deduction(settlement_id, Principal.of_key(key), session.purpose, endpoint)
 
     @api.get("/settlements/{settlement_id}")
     @html
     def settlement(request: Request, settlement_id: str) -> Response:
-        from infra.audit.html import audit_context
-        from infra.audit.replay import audit_deduction
-
         session, key = signed_in(request, "auditor")
-        audit_store = audited(settlement_id, key, session, "/console/settlements/{settlement_id}")
-        result = audit_deduction(ledger, audit_store, settlement_id)[0]
+        result = audited(settlement_id, key, session, "/console/settlements/{settlement_id}")
         sealed = bool(result["evidence"]) and all(e["sealed"] for e in result["evidence"])
         return page("settlement.html", request, session, key, sealed=sealed, **audit_context(result))
 
     @api.get("/settlements/{settlement_id}/bundle")
     @html
     def bundle(request: Request, settlement_id: str) -> Response:
-        from infra.audit.bundle import build_bundle
-
         session, key = signed_in(request, "auditor")
-        audit_store = audited(settlement_id, key, session, "/console/settlements/{settlement_id}/bundle")
-        data, _ = build_bundle(ledger, audit_store, settlement_id)
+        if len(settlement_id) > SETTLEMENT_ID_MAX:
+            raise PageError(404, "UNKNOWN_SETTLEMENT", NO_SUCH_DEDUCTION)
+        endpoint = "/console/settlements/{settlement_id}/bundle"
+        data, _ = audits.bundle(settlement_id, Principal.of_key(key), session.purpose, endpoint)
         name = f"bundle-{download_name(settlement_id)}.json"
         return secured(
             Response(
@@ -61,15 +53,12 @@ def register_settlement_pages(api: APIRouter, console: Console) -> None:
     @api.get("/settlements/{settlement_id}/audit.html")
     @html
     def audit_file(request: Request, settlement_id: str) -> Response:
-        from infra.audit.html import render_audit
-        from infra.audit.replay import audit_deduction
-
         session, key = signed_in(request, "auditor")
-        audit_store = audited(settlement_id, key, session, "/console/settlements/{settlement_id}/audit.html")
+        result = audited(settlement_id, key, session, "/console/settlements/{settlement_id}/audit.html")
         name = f"audit-{download_name(settlement_id)}.html"
         return secured(
             Response(
-                render_audit(audit_deduction(ledger, audit_store, settlement_id)[0]),
+                render_audit(result),
                 media_type="text/html",
                 headers={"Content-Disposition": f'attachment; filename="{name}"'},
             )

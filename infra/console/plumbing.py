@@ -1,6 +1,7 @@
 """What every console page family shares: constants, the security headers, form-value helpers and
-`Console`, which holds the ledger, the service's key store, the views and the sessions, and
-renders pages, checks sign-in, roles, regions and CSRF tokens and writes the access log.
+`Console`, which holds the ledger (infra.core) and the sessions, renders pages, and checks
+sign-in, roles and CSRF tokens. Scopes and the access log are the core's: pages pass the
+signed-in key on as a `Principal`.
 
 Errors are pages, never tracebacks (`Console.html`); no ID number is ever echoed or put in a URL.
 """
@@ -15,12 +16,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from domain.clock import CST
 from domain.errors import LedgerError
+from domain.masking import mask_id_numbers
 from domain.person import Person
+from infra.audit.history import parse_moment
 from infra.console.sessions import COOKIE, Session, Sessions
-from infra.console.templating import render
-from infra.service import auth
-from infra.service.deps import person_in_scope
-from infra.service.problems import Problem, redact, status_of
+from infra.core.ledger import Ledger
+from infra.http_statuses import status_of
+from infra.pages.templating import render
+from infra.roles import Principal
 
 CONSOLE_ROLES = ("auditor", "operator", "admin")
 PURPOSE_MAX = 200
@@ -49,6 +52,23 @@ class Redirect(Exception):
         self.to = to
 
 
+class PageError(Exception):
+    """A refusal shown as an error page with its HTTP status (the console's problem)."""
+
+    def __init__(self, status: int, code: str, detail: str):
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+
+# The console's own wording of the core's refusals, bilingual, for the pages people read.
+PAGE_WORDING = {
+    "UNKNOWN_PERSON": "no enrolled person with this reference 查无此人",
+    "UNKNOWN_SETTLEMENT": "no such deduction 查无此笔扣款",
+}
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -61,8 +81,6 @@ def secured(response: Response) -> Response:
 def moment(raw: str | None, field: str) -> datetime | None:
     """A time from a picker: `datetime-local` (no offset: UTC+8, the ledger's time), or what the
     CLI accepts (ISO-8601 with an offset, or a date meaning the end of that day in UTC+8)."""
-    from infra.cli.audit import parse_moment
-
     raw = (raw or "").strip()
     if not raw:
         return None
@@ -85,10 +103,9 @@ def download_name(text: str) -> str:
 class Console:
     """One console's state and the checks every page makes, shared by the page families."""
 
-    def __init__(self, ledger: Any, store: Any, views: Any):
+    def __init__(self, ledger: Ledger):
         self.ledger = ledger
-        self.store = store
-        self.views = views
+        self.keys = ledger.keys
         self.sessions = Sessions()
 
     def current(self, request: Request) -> Session | None:
@@ -123,7 +140,7 @@ class Console:
         return response
 
     def html(self, function: Any) -> Any:
-        """Problems and ledger errors become an error page with their status; a lost session a
+        """Page errors and ledger errors become an error page with their status; a lost session a
         redirect to the sign-in page."""
 
         @functools.wraps(function)
@@ -133,14 +150,16 @@ class Console:
                 return function(*args, **kwargs)
             except Redirect as redirect:
                 return secured(RedirectResponse(redirect.to, status_code=303))
-            except Problem as problem:
+            except PageError as problem:
                 status, code, detail = problem.status, problem.code, problem.detail
             except LedgerError as error:
                 body = error.to_dict()
-                status, code, detail = status_of(body["code"]), body["code"], body.get("message", body["code"])
+                code = body["code"]
+                status, detail = status_of(code), PAGE_WORDING.get(code, body.get("message", code))
             session = self.current(request)
-            key = self.store.key_for_token(session.token) if session is not None and session.token else None
-            return self.page("error.html", request, session, key, status=status, code=code, detail=redact(str(detail)))
+            key = self.keys.key_for_token(session.token) if session is not None and session.token else None
+            detail = mask_id_numbers(str(detail))
+            return self.page("error.html", request, session, key, status=status, code=code, detail=detail)
 
         return wrapper
 
@@ -148,32 +167,26 @@ class Console:
         session = self.current(request)
         if session is None or session.token is None:
             raise Redirect("/console/login")
-        key = self.store.key_for_token(session.token)
+        key = self.keys.key_for_token(session.token)
         if key is None:
             self.sessions.end(session.sid)
             raise Redirect("/console/login?ended=1")
-        self.store.record_use(key["key_id"], request.url.path)
+        self.keys.record_use(key["key_id"], request.url.path)
         if roles:
-            auth.check_role(key, roles)
+            Principal.of_key(key).check_role(*roles)
         return session, key
 
     @staticmethod
     def check_csrf(session: Session, given: str) -> None:
         if not session.csrf_ok(given):
-            raise Problem(
+            raise PageError(
                 403,
                 "CSRF_REFUSED",
                 "the form's CSRF token is missing or wrong: open the page again and "
                 "resubmit 表单校验失败，请重新打开页面后提交",
             )
 
-    def person_of(self, ref: str, key: dict[str, Any]) -> Person:
-        """As the API: the person a person_ref names, within the key's region; 404 otherwise."""
-        return person_in_scope(
-            self.ledger, ref, key, detail="no enrolled person with this reference 查无此人", field=None
-        )
-
     def read_person(self, ref: str, key: dict[str, Any], session: Session, endpoint: str) -> Person:
-        person = self.person_of(ref, key)
-        self.store.record_access(key, str(person.id), endpoint, session.purpose)
-        return person
+        """As the API: the person a person_ref names, within the key's region, the read logged
+        with the purpose given at sign-in."""
+        return self.ledger.reads.read_person(ref, Principal.of_key(key), session.purpose, endpoint)

@@ -1,17 +1,14 @@
 """The console's pages (HTML, under /console; left out of the OpenAPI document).
 
-Every figure comes from the functions the CLI and the API call: person_history, audit_deduction,
-build_bundle, verify_bundle, chain.seal/verify, compliance_report, the ViewRunner. Keys are
-looked up with the service's ServiceStore, roles and regions checked with infra.service.auth,
-and every read of one person's data is appended to the same access log, with the purpose given
-at sign-in. Errors are pages, never tracebacks; no ID number is ever echoed or put in a URL.
+Every figure comes from the core the CLI and the API call (infra.core.ledger.Ledger: reads,
+audits, evidence, views); keys are looked up in its key store, and every read of one person's
+data is scoped and appended to the same access log there, with the purpose given at sign-in.
+Errors are pages, never tracebacks; no ID number is ever echoed or put in a URL.
 
 `router` builds the APIRouter and registers each page family from its own module: sign-in and
 home (session_routes), persons, settlements, integrity, reports and operations (pages_*), all
 sharing one `Console` (plumbing). The shared names stay importable from here.
 """
-
-from typing import Any
 
 from fastapi import APIRouter
 
@@ -35,6 +32,7 @@ from infra.console.plumbing import (
     secured,
 )
 from infra.console.session_routes import register_session_routes
+from infra.core.ledger import Ledger
 
 __all__ = [
     "BUNDLE_MAX_BYTES",
@@ -54,9 +52,9 @@ __all__ = [
 ]
 
 
-def router(ledger: Any, store: Any, views: Any) -> APIRouter:
+def router(ledger: Ledger) -> APIRouter:
     api = APIRouter(prefix="/console", include_in_schema=False)
-    console = Console(ledger, store, views)
+    console = Console(ledger)
     register_session_routes(api, console)
     register_person_pages(api, console)
     register_settlement_pages(api, console)

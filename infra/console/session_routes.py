@@ -15,7 +15,7 @@ from infra.console.sessions import COOKIE, Session
 
 
 def register_session_routes(api: APIRouter, console: Console) -> None:
-    sessions, store, html, current = console.sessions, console.store, console.html, console.current
+    sessions, keys, html, current = console.sessions, console.keys, console.html, console.current
 
     def login_page(
         request: Request, session: Session | None, status: int = 200, error: str | None = None, info: str | None = None
@@ -28,7 +28,7 @@ def register_session_routes(api: APIRouter, console: Console) -> None:
     @api.get("/login")
     def login_form(request: Request, ended: Annotated[str | None, Query(max_length=4)] = None) -> Response:
         session = current(request)
-        if session is not None and session.token is not None and store.key_for_token(session.token):
+        if session is not None and session.token is not None and keys.key_for_token(session.token):
             return secured(RedirectResponse("/console/", status_code=303))
         return login_page(
             request, session, info="Your session ended. Sign in again. 会话已结束，请重新登录。" if ended else None
@@ -49,7 +49,7 @@ def register_session_routes(api: APIRouter, console: Console) -> None:
                 403,
                 "The sign-in form expired or did not come from this console; try again. 登录表单已过期，请重试。",
             )
-        key = store.key_for_token(token.strip()) if token.strip() else None
+        key = keys.key_for_token(token.strip()) if token.strip() else None
         if key is None:
             return login_page(request, session, 401, "Unknown, expired or revoked key. 密钥无效、已过期或已吊销。")
         if key["role"] not in CONSOLE_ROLES:
@@ -75,7 +75,7 @@ def register_session_routes(api: APIRouter, console: Console) -> None:
         if key["expires_at"]:
             expires_in = (datetime.fromisoformat(key["expires_at"]) - datetime.now(UTC)).total_seconds()
         signed = sessions.sign_in(session, key, token.strip(), purpose, expires_in)
-        store.record_use(key["key_id"], request.url.path)
+        keys.record_use(key["key_id"], request.url.path)
         return console.set_cookie(secured(RedirectResponse("/console/", status_code=303)), request, signed)
 
     @api.post("/logout")

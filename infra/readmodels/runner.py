@@ -22,21 +22,18 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.utils import resolve_topic
-from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Identifier
 
 from domain.errors import InvalidInputError
-from infra.eventstore.backend import backend_of
-from infra.eventstore.log import pages
-from infra.eventstore.mapper import upcast_state
 from infra.readmodels.views import BeforeCommit, fresh_pairs, open_views
+from infra.storage.mapper import upcast_state
+from infra.storage.paging import pages
 from projections.base import LedgerProjection, Record
 from projections.registry import by_name
 
@@ -96,14 +93,7 @@ class ViewRunner:
         """The next page of the log after `after`: (record, tracking) pairs, in notification
         order; the record is None for an event no view of this runner handles."""
         limit = limit or self.page_size
-        recorder = self.app.recorder
-        if backend_of(recorder) == "postgres":
-            rows = _postgres_rows(recorder, after, limit, self.topics)
-        else:
-            rows = [
-                (n.id, n.originator_id, n.originator_version, n.topic, n.state if n.topic in self.topics else None)
-                for n in recorder.select_notifications(start=after + 1, limit=limit)
-            ]
+        rows = self.app.recorder.log_rows(after, limit, self.topics)
         name = self.app.name
         return [
             (None if state is None else _record(topic, state, str(originator_id), version), Tracking(name, id_))
@@ -203,19 +193,6 @@ class ViewRunner:
 
 
 # --- decoding ------------------------------------------------------------------------------
-def _postgres_rows(recorder: Any, after: int, limit: int, topics: Collection[str]) -> list[tuple]:
-    """One keyset page of the log, read directly: the originator id as text, and the state only
-    for the topics wanted (the rest are read only to advance the positions)."""
-    statement = SQL(
-        "SELECT notification_id, originator_id::text, originator_version, topic, "
-        "CASE WHEN topic = ANY(%s) THEN state END FROM {0}.{1} WHERE notification_id > %s "
-        "ORDER BY notification_id LIMIT %s"
-    ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
-    with recorder.datastore.get_connection() as connection, connection.cursor(row_factory=tuple_row) as cursor:
-        cursor.execute(statement, (sorted(topics), after, limit), prepare=True)
-        return cursor.fetchall()
-
-
 def _notification_id(pair: tuple[Record | None, Tracking]) -> int:
     return pair[1].notification_id
 

@@ -1,11 +1,11 @@
-"""The HTTP application: `create_app(ledger_app)` → FastAPI.
+"""The HTTP application: `create_app(ledger)` -> FastAPI.
 
-Every answer comes from the same functions the CLI calls: commands through
-`LedgerApp.apply_line` / `infra.groupcommit.batch.apply_batch` (via infra.service.writer),
-person reads through infra.readmodels.view_queries and infra.readmodels.queries, audits,
-bundles, history, reports, seal and verify through infra.audit. This module adds keys and
-scopes, HTTP statuses, the access log and metrics. The routes live in infra.service.routes,
-one module per audience; what they share (keys, roles, person look-ups) in infra.service.deps.
+Every answer comes from the core (infra.core.ledger.Ledger), exactly as the CLI and the console
+get theirs: commands through its one write path (gathered into group commits by
+infra.service.writer), reads, audits, bundles, reports, seal and verify through its services.
+This package adds only what a network edge needs: bearer keys and roles as dependencies, HTTP
+statuses (problem+json), request bodies parsed once into typed commands, and metrics. The
+routes live in infra.service.routes, one module per audience.
 
 No ID number appears in a URL: a person is named by `person_ref` (the aggregate id, a UUID),
 obtained with POST /v1/persons/lookup.
@@ -22,39 +22,40 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.errors import LedgerError
-from infra.config import KEY_CACHE_S_DEFAULT
+from infra.commands.parsing import command_schema
 from infra.console import mount_console
+from infra.core.ledger import Ledger
 from infra.service.deps import Service
 from infra.service.metrics import Metrics
 from infra.service.problems import PROBLEM_SCHEMA, Problem
 from infra.service.routes import audit, commands, operations, persons
-from infra.service.store import ServiceStore
-from infra.service.views import Views
 from infra.service.writer import BATCH_MAX_DEFAULT, WAIT_MS_DEFAULT, DirectWriter, GroupCommitWriter
+from infra.service.writer_process import ProcessWriter
 
 READY_LAG_MAX_DEFAULT = 10_000  # /readyz: views at most this many events behind the log
 
 
 def create_app(
-    ledger: Any,
+    ledger: Ledger,
     *,
     group_commit: bool = True,
     batch_max: int = BATCH_MAX_DEFAULT,
     wait_ms: float = WAIT_MS_DEFAULT,
     ready_lag_max: int = READY_LAG_MAX_DEFAULT,
     follow_views: bool = True,
-    key_cache_s: float = KEY_CACHE_S_DEFAULT,
     writer_kind: str = "thread",
 ) -> FastAPI:
-    """The service of `ledger`. `writer_kind`: "thread" decides group commits in this process,
-    "process" in a child process (infra.service.writer_process; not for the in-memory store).
-    The child is started with multiprocessing's `spawn`, which imports the caller's main module
-    again: a script that embeds the service keeps its start-up under `if __name__ == "__main__"`."""
+    """The service of `ledger` (its keys are cached for the ledger's `key_cache_s`).
+    `writer_kind`: "thread" decides group commits in this process, "process" in a child process
+    (infra.service.writer_process; not for the in-memory store). The child is started with
+    multiprocessing's `spawn`, which imports the caller's main module again: a script that
+    embeds the service keeps its start-up under `if __name__ == "__main__"`."""
     metrics = Metrics()
-    views = Views(ledger)
-    metrics.view_lag.set_function(lambda: views.lag())
+    views = ledger.views
+    metrics.view_lag.set_function(views.lag)
+    metrics.view_failures.set_function(lambda: views.failures)
     writer = make_writer(ledger, group_commit, writer_kind, batch_max, wait_ms, metrics)
-    service = Service(ledger, ServiceStore(ledger, key_cache_s=key_cache_s), views, writer, metrics, ready_lag_max)
+    service = Service(ledger, writer, metrics, ready_lag_max)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -71,25 +72,25 @@ def create_app(
         description="Commands, reads and audits of the family-account ledger. See docs/service.md.",
     )
     api.state.service = service
-    api.state.ledger, api.state.store, api.state.views, api.state.writer = ledger, service.store, views, writer
     add_error_handlers(api)
     api.add_middleware(MeasureRequests, metrics=metrics)
     # in the order requests are matched: the command routes, the busiest, first; the console last
     for router in (commands.router, persons.router, operations.health, audit.router, operations.router):
         api.include_router(router)
-    mount_console(api, ledger, service.store, views)  # the HTML console under /console (infra/console)
+    mount_console(api, ledger)  # the HTML console under /console (infra/console)
     add_schemas(api)
     return api
 
 
-def make_writer(ledger: Any, group_commit: bool, kind: str, batch_max: int, wait_ms: float, metrics: Metrics) -> Any:
+def make_writer(
+    ledger: Ledger, group_commit: bool, kind: str, batch_max: int, wait_ms: float, metrics: Metrics
+) -> GroupCommitWriter | DirectWriter:
     if not group_commit:
-        return DirectWriter(ledger, metrics.observe_batch)
+        return DirectWriter(ledger.commands, metrics.observe_batch)
     if kind == "process":
-        from infra.service.writer_process import ProcessWriter
-
-        return ProcessWriter(ledger.settings, batch_max, wait_ms, metrics.observe_batch, ledger.rules_override)
-    return GroupCommitWriter(ledger, batch_max, wait_ms, metrics.observe_batch)
+        rules_override = ledger.app.rules_override
+        return ProcessWriter(ledger.settings, batch_max, wait_ms, metrics.observe_batch, rules_override)
+    return GroupCommitWriter(ledger.commands, batch_max, wait_ms, metrics.observe_batch)
 
 
 class MeasureRequests:
@@ -156,8 +157,9 @@ def add_schemas(api: FastAPI) -> None:
         if api.openapi_schema is None:
             schema = original_openapi()
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.update(commands.command_defs)
-            components["Command"] = commands.command_schema
+            commands_schema = command_schema()
+            components.update(commands_schema.pop("$defs", {}))
+            components["Command"] = commands_schema
             components["Problem"] = PROBLEM_SCHEMA
             api.openapi_schema = schema
         return api.openapi_schema

@@ -37,6 +37,11 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.view_failures = Gauge(
+            "ledger_view_follower_failures",
+            "Rounds in which the views follower failed to catch up, since the server started (each is logged)",
+            registry=self.registry,
+        )
         self.view_lag = Gauge(
             "ledger_view_lag_events", "Events the slowest view is behind the log", registry=self.registry
         )

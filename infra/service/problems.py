@@ -3,40 +3,16 @@ ledger code. Nothing here decides anything: the codes come from the ledger's ans
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from domain.masking import mask
+from domain.masking import mask_id_numbers
+from infra.http_statuses import status_of
 
 PROBLEM_TYPE = "application/problem+json"
 
-# A ledger code's HTTP status: invalid input 422, unknown person or settlement 404, storage 503,
-# every other refusal (rules, status, conflicts) 409.
-STATUS_OF_CODE = {
-    "INVALID_INPUT": 422,
-    "INVALID_ID_NUMBER": 422,
-    "UNKNOWN_RULE_VERSION": 422,
-    "PURPOSE_REQUIRED": 422,
-    "UNKNOWN_PERSON": 404,
-    "UNKNOWN_SETTLEMENT": 404,
-    "NOT_FOUND": 404,
-    "STORAGE_ERROR": 503,
-    "UNAUTHORIZED": 401,
-    "FORBIDDEN": 403,
-}
-
-_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
-
-
-def redact(text: str) -> str:
-    """Any 18-character ID number in `text`, masked (for log lines and echoed messages)."""
-    return _ID_NUMBER.sub(lambda m: mask(m.group(0).upper()), text)
-
-
-def status_of(code: str) -> int:
-    return STATUS_OF_CODE.get(code, 409)
+RETRY_AFTER_S = {"VIEWS_BEHIND": "1"}  # codes a client should retry soon
 
 
 class Problem(Exception):
@@ -52,14 +28,16 @@ class Problem(Exception):
     def of_error(cls, error: dict[str, Any], headers: dict[str, str] | None = None, **extra: Any) -> Problem:
         """From a ledger answer's `error` object (code, message, field, rule, rule_version, recorded)."""
         fields = {k: error[k] for k in ("field", "rule", "rule_version", "recorded") if k in error}
-        return cls(status_of(error["code"]), error["code"], error.get("message", ""), headers, **fields, **extra)
+        code = error["code"]
+        retry = {"Retry-After": RETRY_AFTER_S[code]} if code in RETRY_AFTER_S else {}
+        return cls(status_of(code), code, error.get("message", ""), retry | (headers or {}), **fields, **extra)
 
     def body(self, instance: str | None = None) -> dict[str, Any]:
         body = {
             "type": f"urn:family-ledger:problem:{self.code.lower()}",
             "title": self.code,
             "status": self.status,
-            "detail": redact(self.detail),
+            "detail": mask_id_numbers(self.detail),
             "code": self.code,
             **self.extra,
         }

@@ -1,18 +1,19 @@
 """Writes inside the server: one writer thread gathers concurrent requests into group commits.
 
-Each request puts its command lines and a future on a queue. The writer takes what is waiting
-(at most `batch_max` lines; once it has a first request it waits at most `wait_ms` for more),
-applies them with infra.groupcommit.batch.apply_batch (decided in memory, stored with one save,
-the same function `ledger apply` uses), and only then resolves each request's future with its
-answers and the log head after the save. While a batch is being stored the next one fills up,
-so the wait is short and batches grow with load.
+Each request puts its submissions (typed commands, parsed once at the edge, and the key that
+sent them) and a future on a queue. The writer takes what is waiting (at most `batch_max`
+submissions; once it has a first request it waits at most `wait_ms` for more), executes them
+through the core's one write path (`CommandService.execute`: decided in memory, stored with one
+save, as `ledger apply` does), and only then resolves each request's future with its answers
+and the log head after the save. While a batch is being stored the next one fills up, so the
+wait is short and batches grow with load.
 
 `ProcessWriter` (infra.service.writer_process) gathers the same way and hands each batch to a
 child process that decides and stores it, so that deciding does not share the server's
 interpreter lock with the HTTP handling.
 
 `DirectWriter` is the comparison mode (`ledger serve --no-group-commit`): every command is its
-own transaction, decided in the request's thread by `LedgerApp.apply_line`.
+own transaction, decided in the request's thread through the same write path.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from concurrent.futures import Future
 from typing import Any
 
 from domain.errors import LedgerError, StorageError
-from infra.eventstore.backend import one_line
-from infra.groupcommit.batch import apply_batch
-from infra.groupcommit.prefetch import Prefetcher
+from infra.commands.answers import Answer
+from infra.core.command_service import CommandService
+from infra.storage.errors import one_line
+from infra.writing.write_path import Submission
 
 BATCH_MAX_DEFAULT = 500
 WAIT_MS_DEFAULT = 2.0
@@ -39,9 +41,9 @@ Outcome = tuple[Any, Any, BaseException | None]  # (future, result, exception)
 
 
 class Written:
-    """Answers of one request's lines, and the log head once they were stored."""
+    """Answers of one request's submissions, and the log head once they were stored."""
 
-    def __init__(self, answers: list[dict], position: int):
+    def __init__(self, answers: list[Answer], position: int):
         self.answers = answers
         self.position = position
 
@@ -49,16 +51,15 @@ class Written:
 class GroupCommitWriter:
     def __init__(
         self,
-        app: Any,
+        commands: CommandService | None,
         batch_max: int = BATCH_MAX_DEFAULT,
         wait_ms: float = WAIT_MS_DEFAULT,
         observe: Observer | None = None,
     ):
-        self.app = app
+        self.commands = commands
         self.batch_max = batch_max
         self.wait_s = wait_ms / 1000
         self.observe = observe
-        self.prefetcher: Prefetcher | None = Prefetcher()
         self.queue: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="group-commit-writer", daemon=True)
@@ -68,17 +69,17 @@ class GroupCommitWriter:
         """For /readyz: how commands are written."""
         return {"writer": "thread", "group_commit": True}
 
-    def submit(self, texts: list[str]) -> Future:
-        """Queue `texts`; the future holds their `Written` once the batch is stored."""
+    def submit(self, submissions: list[Submission]) -> Future:
+        """Queue `submissions`; the future holds their `Written` once the batch is stored."""
         future: Future = Future()
-        self.queue.put((texts, future))
+        self.queue.put((submissions, future))
         return future
 
-    def submit_async(self, texts: list[str]) -> asyncio.Future:
+    def submit_async(self, submissions: list[Submission]) -> asyncio.Future:
         """As `submit`, for a caller in an event loop: the futures of one batch are settled
         together, by one callback on the loop (not one cross-thread wake-up per request)."""
         future = asyncio.get_running_loop().create_future()
-        self.queue.put((texts, future))
+        self.queue.put((submissions, future))
         return future
 
     def close(self) -> None:
@@ -86,7 +87,7 @@ class GroupCommitWriter:
         self.queue.put(None)
         self._thread.join(timeout=10)
 
-    def _gather(self) -> list[tuple[list[str], Future]]:
+    def _gather(self) -> list[tuple[list[Submission], Future]]:
         first = self.queue.get()
         if first is None:
             return []
@@ -114,31 +115,33 @@ class GroupCommitWriter:
             if taken:
                 self._store(taken)
 
-    def _apply(self, texts: list[str]) -> tuple[list[dict], int]:
-        return store_batch(self.app, texts, self.prefetcher)
+    def _apply(self, submissions: list[Submission]) -> tuple[list[Answer], int]:
+        if self.commands is None:
+            raise StorageError("this writer has no ledger of its own")
+        return store_batch(self.commands, submissions)
 
-    def _store(self, taken: list[tuple[list[str], Future]]) -> None:
-        texts = [text for request_texts, _ in taken for text in request_texts]
+    def _store(self, taken: list[tuple[list[Submission], Future]]) -> None:
+        submissions = [one for request, _ in taken for one in request]
         started = time.perf_counter()
         try:
-            answers, position = self._apply(texts)
+            answers, position = self._apply(submissions)
         except BaseException as error:  # noqa: BLE001 - every waiting request must hear of it
             settle([(future, None, as_ledger_error(error)) for _, future in taken])
             return
         if self.observe:
-            self.observe(len(texts), time.perf_counter() - started)
+            self.observe(len(submissions), time.perf_counter() - started)
         outcomes: list[Outcome] = []
         at = 0
-        for request_texts, future in taken:
-            outcomes.append((future, Written(answers[at : at + len(request_texts)], position), None))
-            at += len(request_texts)
+        for request, future in taken:
+            outcomes.append((future, Written(answers[at : at + len(request)], position), None))
+            at += len(request)
         settle(outcomes)
 
 
-def store_batch(app: Any, texts: list[str], prefetcher: Prefetcher | None) -> tuple[list[dict], int]:
+def store_batch(commands: CommandService, submissions: list[Submission]) -> tuple[list[Answer], int]:
     """Answers of one batch (one group commit), and the log head once it is stored: what either
     writer, in this process or in its child, does with a batch."""
-    return apply_batch(app, texts, prefetcher), app.recorder.max_notification_id() or 0
+    return commands.execute(submissions), commands.position()
 
 
 def as_ledger_error(error: BaseException) -> LedgerError:
@@ -180,17 +183,16 @@ def _resolve(outcome: Outcome) -> None:
 class DirectWriter:
     """One transaction per command, in the caller's thread (no group commit)."""
 
-    def __init__(self, app: Any, observe: Observer | None = None):
-        self.app = app
+    def __init__(self, commands: CommandService, observe: Observer | None = None):
+        self.commands = commands
         self.observe = observe
 
-    def write(self, texts: list[str]) -> Written:
+    def write(self, submissions: list[Submission]) -> Written:
         started = time.perf_counter()
-        answers = [self.app.apply_line(text) for text in texts]
-        position = self.app.recorder.max_notification_id() or 0
+        answers = [self.commands.execute_alone(submission) for submission in submissions]
         if self.observe:
-            self.observe(len(texts), time.perf_counter() - started)
-        return Written(answers, position)
+            self.observe(len(submissions), time.perf_counter() - started)
+        return Written(answers, self.commands.position())
 
     def describe(self) -> dict[str, Any]:
         return {"writer": "request", "group_commit": False}

@@ -4,17 +4,18 @@ One Python process runs one thread at a time. In the server, the HTTP handling (
 and deciding and storing batches (the writer) each take about half a millisecond of that per
 command, so on one process they wait for each other. Here the server keeps the gathering of
 `GroupCommitWriter` (a thread that takes what requests are waiting, within `batch_max` and
-`wait_ms`) and sends each batch, as its command lines, over a pipe to one child process, which
-applies it with the same `apply_batch` `ledger apply` uses and sends back the answers and the log
-head. The child is the store's only writer in this server; its prefetch cache lives as long as
-it does.
+`wait_ms`) and sends each batch, as its submissions (typed commands, parsed once at the edge, and
+their senders), over a pipe to one child process, which executes it through the same core write
+path `ledger apply` uses and sends back the answers and the log head. The child is the
+store's only writer in this server; its prefetch cache lives as long as it does.
 
 If the child stops (killed, crashed), the requests of the batch it held are answered
 STORAGE_ERROR: their outcome is unknown, and a retry with the same Idempotency-Key is answered
 from the ledger's command records, stored or not. The next batch starts a new child.
 
-The child is started with the `spawn` method: it builds its own `LedgerApp` from the server's
-settings (store, rules, pseudonym key) and never shares a connection with the server.
+The child is started with the `spawn` method: it opens its own ledger (infra.core.bootstrap)
+from the server's settings (store, rules, pseudonym key) and never shares a connection with the
+server.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from domain.errors import LedgerError, StorageError
+from infra.commands.answers import Answer
+from infra.core.bootstrap import open_ledger
 from infra.service.writer import (
     BATCH_MAX_DEFAULT,
     WAIT_MS_DEFAULT,
@@ -34,6 +37,8 @@ from infra.service.writer import (
     as_ledger_error,
     store_batch,
 )
+from infra.settings import Settings
+from infra.writing.write_path import Submission
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
@@ -44,7 +49,7 @@ class ProcessWriter(GroupCommitWriter):
 
     def __init__(
         self,
-        settings: Any,
+        settings: Settings,
         batch_max: int = BATCH_MAX_DEFAULT,
         wait_ms: float = WAIT_MS_DEFAULT,
         observe: Observer | None = None,
@@ -55,8 +60,7 @@ class ProcessWriter(GroupCommitWriter):
         self._child: multiprocessing.process.BaseProcess | None = None
         self._pipe: Connection | None = None
         self._child_lock = threading.Lock()
-        super().__init__(None, batch_max, wait_ms, observe)
-        self.prefetcher = None  # the child keeps its own
+        super().__init__(None, batch_max, wait_ms, observe)  # the child holds the ledger
 
     def describe(self) -> dict[str, Any]:
         child = self._child
@@ -72,10 +76,10 @@ class ProcessWriter(GroupCommitWriter):
         with contextlib.suppress(LedgerError):
             self._running()
 
-    def _apply(self, texts: list[str]) -> tuple[list[dict], int]:
+    def _apply(self, submissions: list[Submission]) -> tuple[list[Answer], int]:
         pipe = self._running()
         try:
-            pipe.send(texts)
+            pipe.send(submissions)
             outcome = pipe.recv()
         except (EOFError, OSError) as error:
             self._discard()
@@ -132,30 +136,26 @@ class ProcessWriter(GroupCommitWriter):
             self._discard()
 
 
-def child_main(settings: Any, rules_override: str | None, pipe: Connection) -> None:
-    """The child: build the ledger, then apply each batch received until the pipe closes."""
-    from infra.eventstore.application import LedgerApp
-    from infra.groupcommit.prefetch import Prefetcher
-
+def child_main(settings: Settings, rules_override: str | None, pipe: Connection) -> None:
+    """The child: open the ledger, then execute each batch received until the pipe closes."""
     try:
-        app = LedgerApp(settings, rules_override=rules_override)
+        ledger = open_ledger(settings, rules_override=rules_override)
     except BaseException as error:  # noqa: BLE001 - the server must hear why
         pipe.send(("error", as_ledger_error(error)))
         return
     pipe.send(("ready",))
-    prefetcher = Prefetcher()
     try:
         while True:
             try:
-                texts = pipe.recv()
+                submissions = pipe.recv()
             except EOFError:
                 return
-            if texts is None:
+            if submissions is None:
                 return
             try:
-                answers, position = store_batch(app, texts, prefetcher)
+                answers, position = store_batch(ledger.commands, submissions)
                 pipe.send(("ok", answers, position))
             except BaseException as error:  # noqa: BLE001 - every waiting request must hear of it
                 pipe.send(("error", as_ledger_error(error)))
     finally:
-        app.close()
+        ledger.close()

@@ -33,14 +33,20 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
+
+import psycopg
+from psycopg.sql import SQL, Identifier
 
 from domain.clock import CST
 from domain.ids import check_character, person_id, pseudonym
-from infra.config import Settings, split_schema
-from infra.eventstore.log import notifications
-from infra.groupcommit.batch import apply_stream
-from infra.groupcommit.prefetch import Prefetcher
+from infra.core.bootstrap import open_ledger
+from infra.core.ledger import Ledger
+from infra.eventstore.application import LedgerApp
+from infra.readmodels.runner import REBUILD_PAGE_SIZE_DEFAULT, ViewRunner
+from infra.settings import Settings
+from infra.storage.postgres import PostgresLedgerRecorder
+from infra.store_urls import split_schema
 from infra.tools.bench_raw import raw_reference, remove_sqlite
 from infra.tools.simulate import simulate
 
@@ -60,8 +66,6 @@ SCALES = {"small": Scale(persons=1500, months=3), "full": Scale(persons=20000, m
 
 
 def run_bench(settings: Settings, scale_name: str = "small", seed: int = 1, log: Any = None) -> dict[str, Any]:
-    from infra.eventstore.application import LedgerApp
-
     scale = SCALES[scale_name]
     say = log or (lambda message: None)
     lines = list(simulate(scale.persons, scale.months, seed))
@@ -71,24 +75,23 @@ def run_bench(settings: Settings, scale_name: str = "small", seed: int = 1, log:
         f"workload: {len(lines)} commands ({scale.persons} persons, {scale.months} months); "
         f"measured slice: the last month, {len(measured)} commands after {len(history)}"
     )
-    app = LedgerApp(settings)
-    prefetcher = Prefetcher()
-    history_s = timed_batches(app, history, scale.batch_size, prefetcher)
-    history_events = app.recorder.max_notification_id() or 0
+    ledger = open_ledger(settings)
+    history_s = timed_batches(ledger, history, scale.batch_size)
+    history_events = ledger.commands.position()
     say(f"history: {len(history) / history_s:.0f} commands/s, {history_events} events")
     with sibling_store(settings, "baseline") as baseline_settings:
-        baseline_app = LedgerApp(baseline_settings)
-        copy_history(app, baseline_app, history, scale.batch_size)
-        baseline_s = timed_one_by_one(baseline_app, measured)
+        baseline = open_ledger(baseline_settings)
+        copy_history(ledger, baseline, history, scale.batch_size)
+        baseline_s = timed_one_by_one(baseline, measured)
     say(f"baseline (measured slice, one transaction per command): {len(measured) / baseline_s:.0f} commands/s")
-    grouped_s = timed_batches(app, measured, scale.batch_size, prefetcher)
+    grouped_s = timed_batches(ledger, measured, scale.batch_size)
     say(f"group commit (measured slice): {len(measured) / grouped_s:.0f} commands/s")
-    audit = audit_replay(app, settings, scale.batch_size)
+    audit = audit_replay(ledger, settings, scale.batch_size)
     say(f"audit replay: p99 {audit['audit_replay_ms_p99']:.1f} ms")
-    events = app.recorder.max_notification_id() or 0
-    raw = raw_reference(settings, app, events)
+    events = ledger.commands.position()
+    raw = raw_reference(settings, ledger.app, events)
     say(f"raw: insert {raw['raw_insert_rows_per_s']:.0f} rows/s, scan {raw['raw_scan_rows_per_s']:.0f} rows/s")
-    app.close()
+    ledger.close()
     rebuild = rebuild_in_child(settings)
     say(f"rebuild ({rebuild['rebuild_source']}): {rebuild['rebuild_events_per_s']:.0f} events/s")
     return {
@@ -114,12 +117,12 @@ def run_bench(settings: Settings, scale_name: str = "small", seed: int = 1, log:
 
 
 # --- the write path ------------------------------------------------------------------------
-def timed_one_by_one(app: Any, lines: list[str]) -> float:
+def timed_one_by_one(ledger: Ledger, lines: list[str]) -> float:
     start = time.perf_counter()
     for text in lines:
-        app.apply_line(text)
+        ledger.commands.apply_line(text)
     elapsed = time.perf_counter() - start
-    app.close()
+    ledger.close()
     return elapsed
 
 
@@ -134,23 +137,24 @@ def last_month_start(lines: list[str]) -> int:
     return start
 
 
-def copy_history(source: Any, target: Any, history: list[str], batch_size: int) -> None:
+def copy_history(source_ledger: Ledger, target_ledger: Ledger, history: list[str], batch_size: int) -> None:
     """Give the fresh `target` store the same stored history as `source` (untimed).
 
     On PostgreSQL the events and snapshots are copied row for row, in notification order; other
     backends apply the same commands again with group commit, which stores the same events."""
-    if not source.settings.is_postgres:
-        for _ in apply_stream(target, history, batch_size=batch_size, prefetcher=Prefetcher()):
+    if not source_ledger.settings.is_postgres:
+        for _ in target_ledger.commands.stream(history, batch_size=batch_size):
             pass
         return
-    from psycopg.sql import SQL, Identifier
-
-    tables = [(source.recorder.events_table_name, "ORDER BY notification_id")]
-    if source.snapshots is not None:
-        tables.append((source.snapshots.recorder.events_table_name, ""))
-    from_schema = Identifier(source.recorder.datastore.schema)
-    to_schema = Identifier(target.recorder.datastore.schema)
-    with target.recorder.datastore.transaction(commit=True) as cursor:
+    source = cast(PostgresLedgerRecorder, source_ledger.app.recorder)
+    target = cast(PostgresLedgerRecorder, target_ledger.app.recorder)
+    snapshots = source_ledger.app.snapshots
+    tables = [(source.events_table_name, "ORDER BY notification_id")]
+    if snapshots is not None:
+        tables.append((cast(PostgresLedgerRecorder, snapshots.recorder).events_table_name, ""))
+    from_schema = Identifier(source.datastore.schema)
+    to_schema = Identifier(target.datastore.schema)
+    with target.datastore.transaction(commit=True) as cursor:
         for table, order in tables:
             cursor.execute(
                 SQL(
@@ -163,13 +167,16 @@ def copy_history(source: Any, target: Any, history: list[str], batch_size: int) 
                     to_schema, Identifier(table), from_schema, Identifier(table)
                 )
             )
-            if not cursor.fetchone()["same"]:
+            same = cursor.fetchone()
+            if same is None or not same["same"]:
                 raise RuntimeError(f"bench: the baseline store's copy of {table} differs from the original")
 
 
-def timed_batches(app: Any, lines: list[str], batch_size: int, prefetcher: Prefetcher) -> float:
+def timed_batches(ledger: Ledger, lines: list[str], batch_size: int) -> float:
+    """Seconds to apply `lines` with group commit (the ledger's write path keeps its prefetch
+    cache between calls, as a long-running writer does)."""
     start = time.perf_counter()
-    for _ in apply_stream(app, lines, batch_size=batch_size, prefetcher=prefetcher):
+    for _ in ledger.commands.stream(lines, batch_size=batch_size):
         pass
     return time.perf_counter() - start
 
@@ -184,8 +191,6 @@ class sibling_store:
     def __enter__(self) -> Settings:
         db = self.settings.db
         if self.settings.is_postgres:
-            import psycopg
-
             base, schema = split_schema(db)
             self.schema = f"{schema or 'bench'}_{self.suffix}"
             with psycopg.connect(base, autocommit=True) as conn:
@@ -201,8 +206,6 @@ class sibling_store:
 
     def __exit__(self, *exc: Any) -> None:
         if self.settings.is_postgres:
-            import psycopg
-
             with psycopg.connect(split_schema(self.settings.db)[0], autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
         elif self.settings.backend == "sqlite":
@@ -239,12 +242,10 @@ def audit_lines(number: str, events: int) -> Iterator[str]:
             )
 
 
-def audit_replay(app: Any, settings: Settings, batch_size: int) -> dict[str, float]:
-    from infra.eventstore.application import LedgerApp
-
+def audit_replay(ledger: Ledger, settings: Settings, batch_size: int) -> dict[str, float]:
     first17 = "42010619700101" + "777"
     number = first17 + check_character(first17)
-    for _ in apply_stream(app, audit_lines(number, AUDIT_EVENTS), batch_size=batch_size, prefetcher=Prefetcher()):
+    for _ in ledger.commands.stream(audit_lines(number, AUDIT_EVENTS), batch_size=batch_size):
         pass
     pid = person_id(pseudonym(number, settings.pseudonym_key))
     reader = LedgerApp(settings)  # no cache: every load is a replay from the store
@@ -266,15 +267,15 @@ def audit_replay(app: Any, settings: Settings, batch_size: int) -> dict[str, flo
 
 
 # --- rebuild -------------------------------------------------------------------------------
-def streaming_fold(app: Any, page_size: int = FOLD_PAGE_SIZE) -> dict[str, Any]:
+def streaming_fold(app: LedgerApp, page_size: int = FOLD_PAGE_SIZE) -> dict[str, Any]:
     """Read the whole log in bounded pages, decode every event and fold it into small
     aggregates (events by type and month, money moved). Memory holds one page."""
     by_type: dict[str, int] = {}
     by_month: dict[str, int] = {}
     credited_fen = debited_fen = 0
     events = 0
-    for notification in notifications(app.recorder, page_size=page_size):
-        event = app.mapper.to_domain_event(notification)
+    for notification in app.recorder.iter_log(page_size=page_size):
+        event: Any = app.mapper.to_domain_event(notification)
         name = type(event).__name__
         by_type[name] = by_type.get(name, 0) + 1
         month = event.timestamp.astimezone(CST).strftime("%Y-%m")
@@ -308,9 +309,6 @@ def peak_rss_kb() -> int:
 
 def rebuild_worker(settings: Settings) -> dict[str, Any]:
     """Runs in the child process: the projections' rebuild of every view."""
-    from infra.eventstore.application import LedgerApp
-    from infra.readmodels.runner import REBUILD_PAGE_SIZE_DEFAULT, ViewRunner
-
     app = LedgerApp(settings)
     events = app.recorder.max_notification_id() or 0
     source = f"projections: ViewRunner.rebuild (all views), pages of {REBUILD_PAGE_SIZE_DEFAULT:,} events"

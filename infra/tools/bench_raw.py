@@ -8,7 +8,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from infra.config import Settings, split_schema
+from infra.settings import Settings
+from infra.store_urls import split_schema
 
 
 def sample_rows(app: Any, limit: int = 5_000) -> list[tuple]:

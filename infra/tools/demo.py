@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-
-from rich.panel import Panel
+from typing import Any
 
 from domain.ids import check_character
 from domain.masking import mask
 from domain.money import format_fen
-from infra.cli import output
-from infra.config import DEVELOPMENT_KEY, Settings, warn_development_key
-from infra.eventstore.application import LedgerApp
-from infra.readmodels import queries
+from infra.core.bootstrap import open_ledger
+from infra.core.ledger import Ledger
+from infra.eventstore import person_reads
+from infra.settings import DEVELOPMENT_KEY, Settings, warn_development_key
 
 
 def _id(region: str, birth: str, seq: int) -> str:
@@ -212,42 +212,47 @@ def _describe(command: dict, result: dict) -> str:
     return f"[green]✓ {kind}[/] {who}" + (f" under {result['rule_version']}" if "rule_version" in result else "")
 
 
-def run_demo(db: str) -> None:
+Narration = tuple[
+    str, Any
+]  # ("title", text) | ("heading", text) | ("step", text) | ("table", (title, rows)) | ("text", text)
+
+
+def run_demo(db: str) -> Iterator[Narration]:
+    """Tell the story on a fresh SQLite file at `db`, each step through the ledger's own commands;
+    what to show, in order (the CLI renders it)."""
     path = Path(db)
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(str(path) + suffix).unlink(missing_ok=True)
     settings = Settings(db=str(path), pseudonym_key=DEVELOPMENT_KEY, using_development_key=True)
     warn_development_key(settings)
-    app = LedgerApp(settings)
-    console = output.console
-    console.print(Panel.fit(f"Family-account ledger demo — SQLite file {path}", style="bold"))
-    for title, command in STORY:
-        if not command:
-            console.print(f"\n[bold underline]{title}[/]")
-            continue
-        result = app.apply_line(json.dumps(command))
-        console.print("  " + _describe(command, result), highlight=False)
-    console.print("\n[bold underline]Where the family stands[/]")
-    rows = []
-    for raw, name in NAMES.items():
-        person = app.get_person(raw)
-        rows.append(
-            {
-                "who": name,
-                "person": person.masked,
-                "status": person.status,
-                "balance (yuan)": format_fen(person.balance_fen),
-                "binds/bound by/aided by": f"{len(person.members)}/{len(person.binders)}/{len(person.authorizers)}",
-            }
+    ledger = open_ledger(settings)
+    try:
+        yield "title", f"Family-account ledger demo — SQLite file {path}"
+        for title, command in STORY:
+            if not command:
+                yield "heading", title
+                continue
+            yield "step", _describe(command, ledger.commands.apply_line(json.dumps(command)))
+        yield "heading", "Where the family stands"
+        yield "table", ("Balances (yuan) and ties", [_standing(ledger, raw, name) for raw, name in NAMES.items()])
+        members = person_reads.bindings_view(ledger.reads.by_id_number(FATHER))["members"]
+        yield "table", ("Members Father may present", members)
+        yield (
+            "text",
+            (
+                f"\nEverything above is now immutable history in {path}. Try (the command is .venv/bin/ledger):\n"
+                f"  ledger --db {path} bindings {FATHER}\n"
+                f"  ledger --db {path} audit deduction BJ-2025-0310-000417 --html dispute.html\n"
+                f"  ledger --db {path} history {FATHER}\n"
+                f"  ledger --db {path} seal && ledger --db {path} verify"
+            ),
         )
-    console.print(output.rows_table("Balances (yuan) and ties", rows))
-    view = queries.bindings_view(app.get_person(FATHER))
-    console.print(output.rows_table("Members Father may present", view["members"]))
-    console.print(
-        f"\nEverything above is now immutable history in {path}. Try (the command is .venv/bin/ledger):\n"
-        f"  ledger --db {path} bindings {FATHER}\n"
-        f"  ledger --db {path} audit deduction BJ-2025-0310-000417 --html dispute.html\n"
-        f"  ledger --db {path} history {FATHER}\n"
-        f"  ledger --db {path} seal && ledger --db {path} verify"
-    )
-    app.close()
+    finally:
+        ledger.close()
+
+
+def _standing(ledger: Ledger, raw: str, name: str) -> dict[str, str]:
+    person = ledger.reads.by_id_number(raw)
+    ties = f"{len(person.members)}/{len(person.binders)}/{len(person.authorizers)}"
+    return {"who": name, "person": person.masked, "status": person.status,
+            "balance (yuan)": format_fen(person.balance_fen), "binds/bound by/aided by": ties}  # fmt: skip

@@ -35,8 +35,8 @@ from domain.errors import InvalidInputError, LedgerError
 from domain.mutual_aid import decide_authorize
 from domain.rules import Catalogue, RuleSet, parse_catalogue
 from domain.spending import allocate
-from infra.eventstore.catalogue import catalogue_files
-from infra.eventstore.log import notifications
+from infra.eventstore.rule_files import catalogue_files
+from infra.storage.paging import notifications
 
 PAGE_SIZE = 500
 

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from click.testing import CliRunner
 
+from infra.audit.evidence_store import EvidenceStore
 from infra.audit.history import person_history
-from infra.audit.store import AuditStore
 from infra.cli.main import main
 from infra.eventstore.application import LedgerApp
 from tests.support import DEV_KEY, Ledger
@@ -35,7 +35,7 @@ def story(ledger) -> dict[str, str]:
 def test_timeline_shows_unbind_reason_and_initiator_and_balances(ledger):
     f = story(ledger)
     person = ledger.person(f["mother"])
-    result = person_history(ledger.app, AuditStore(ledger.app), person.id, None)
+    result = person_history(ledger.app, EvidenceStore(ledger.app), person.id, None)
     assert result["person"] == masked(f["mother"])
     ended = [t for t in result["timeline"] if t["type"] == "BindingEnded"]
     assert len(ended) == 1
@@ -54,14 +54,14 @@ def test_state_as_of_a_moment_is_the_prefix_of_the_history(ledger):
     f = story(ledger)
     person = ledger.person(f["mother"])
     moment = datetime.fromisoformat(at(12))
-    result = person_history(ledger.app, AuditStore(ledger.app), person.id, moment)
+    result = person_history(ledger.app, EvidenceStore(ledger.app), person.id, moment)
     state = result["state"]
     assert state["bindings"]["members"][0]["person"] == masked(f["child"])  # still bound on the 12th
     assert state["balance_fen"] == 2_000  # after the deduction of the 10th
     assert state["authorizations"]["beneficiaries"][0]["person"] == masked(f["child"])
     assert [t["after_as_of"] for t in result["timeline"]][-1] is True
     before_anything = person_history(
-        ledger.app, AuditStore(ledger.app), person.id, datetime.fromisoformat("2025-01-01T00:00:00+08:00")
+        ledger.app, EvidenceStore(ledger.app), person.id, datetime.fromisoformat("2025-01-01T00:00:00+08:00")
     )
     assert before_anything["state"] is None
 

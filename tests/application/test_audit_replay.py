@@ -9,14 +9,14 @@ from __future__ import annotations
 import pytest
 
 from domain.errors import UnknownSettlementError
+from infra.audit.evidence_store import EvidenceStore
 from infra.audit.replay import audit_deduction
-from infra.audit.store import AuditStore
 from tests.support import id_number
 from tests.support.families import at, deduct, masked, national_family, record_wrong_split, regional_family
 
 
 def audit(ledger, settlement_id: str) -> dict:
-    return audit_deduction(ledger.app, AuditStore(ledger.app), settlement_id)[0]
+    return audit_deduction(ledger.app, EvidenceStore(ledger.app), settlement_id)[0]
 
 
 def test_several_authorizers_largest_balance_first_ties_to_the_earlier_authorization(ledger):

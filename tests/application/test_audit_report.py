@@ -18,9 +18,9 @@ import pytest
 from domain import events as ev
 from domain.clock import month_of
 from infra.audit import chain
-from infra.audit.html import render_report
+from infra.audit.evidence_store import EvidenceStore
 from infra.audit.report import compliance_report, to_csv
-from infra.audit.store import AuditStore
+from infra.pages.rendering import render_report
 from tests.support.families import compliance_story as story
 from tests.support.seal import SEAL_SEED
 
@@ -58,7 +58,7 @@ def independent_fold(app, month: str, region: str) -> dict:
 )
 def test_report_totals_match_an_independent_fold(ledger, month, region):
     story(ledger)
-    report = compliance_report(AuditStore(ledger.app), month, region)
+    report = compliance_report(EvidenceStore(ledger.app), month, region)
     expected = independent_fold(ledger.app, month, region)
     assert report["bindings"]["created"] == expected["BindingStarted"]
     assert (
@@ -86,7 +86,7 @@ def test_report_totals_match_an_independent_fold(ledger, month, region):
 
 def test_march_figures_by_hand(ledger):
     story(ledger)
-    report = compliance_report(AuditStore(ledger.app), "2025-03")
+    report = compliance_report(EvidenceStore(ledger.app), "2025-03")
     b = report["bindings"]
     assert (b["created"], b["by_channel"]) == (4, {"alipay": 2, "nhsa_app": 1, "wechat": 1})
     assert b["ended"]["by_reason"] == {"binder_request": 1, "member_request": 1}
@@ -102,14 +102,14 @@ def test_march_figures_by_hand(ledger):
         "deductions_with_aid": 4,
     }
     assert report["reversals"] == {"count": 1, "amount_fen": 500}
-    assert compliance_report(AuditStore(ledger.app), "2025-04")["bindings"]["created"] == 1
-    hubei = compliance_report(AuditStore(ledger.app), "2025-03", "42")
+    assert compliance_report(EvidenceStore(ledger.app), "2025-04")["bindings"]["created"] == 1
+    hubei = compliance_report(EvidenceStore(ledger.app), "2025-03", "42")
     assert hubei["deductions"]["amount_fen"] == 161_000 and hubei["bindings"]["created"] == 1
 
 
 def test_integrity_reflects_the_seal(ledger):
     story(ledger)
-    store = AuditStore(ledger.app)
+    store = EvidenceStore(ledger.app)
     assert compliance_report(store, "2025-03")["integrity"]["verified"] is False  # nothing sealed
     chain.seal(store, "2025-04-01T00:00:00+00:00", seed=SEAL_SEED)
     integrity = compliance_report(store, "2025-03")["integrity"]
@@ -118,7 +118,7 @@ def test_integrity_reflects_the_seal(ledger):
 
 def test_csv_and_html_carry_the_same_figures(ledger):
     story(ledger)
-    report = compliance_report(AuditStore(ledger.app), "2025-03")
+    report = compliance_report(EvidenceStore(ledger.app), "2025-03")
     rows = list(csv.DictReader(io.StringIO(to_csv(report))))
     lookup = {(r["section"], r["key"]): r["value"] for r in rows}
     assert lookup[("deductions", "amount_fen")] == str(report["deductions"]["amount_fen"])
@@ -133,6 +133,6 @@ def test_bad_month_and_region_are_invalid_input(ledger):
     from domain.errors import InvalidInputError
 
     with pytest.raises(InvalidInputError):
-        compliance_report(AuditStore(ledger.app), "2025-13")
+        compliance_report(EvidenceStore(ledger.app), "2025-13")
     with pytest.raises(InvalidInputError):
-        compliance_report(AuditStore(ledger.app), "2025-03", "hubei")
+        compliance_report(EvidenceStore(ledger.app), "2025-03", "hubei")

@@ -15,9 +15,8 @@ from typing import Any
 import pytest
 
 from domain.command_record import command_aggregate_id
-from infra.groupcommit.batch import apply_batch
-from infra.groupcommit.prefetch import Prefetcher
-from tests.support import Ledger, line
+from infra.writing.prefetch import Prefetcher
+from tests.support import Ledger, apply_batch, line
 from tests.support.state import adult, minor, snapshot
 
 FATHER, MOTHER, CHILD = adult(1), adult(2), minor(20)
@@ -83,10 +82,10 @@ def test_every_command_type_retried_returns_its_first_answer_and_records_nothing
     seen_types = set()
     for number, (type_, fields) in enumerate(story()):
         text = with_id(number, type_, fields)
-        first = ledger.app.apply_line(text)
+        first = ledger.apply_line(text)
         before = state(ledger)
         log_head = ledger.app.recorder.max_notification_id()
-        again = ledger.app.apply_line(text)
+        again = ledger.apply_line(text)
         assert again == {**first, "duplicate": True}, type_
         assert again["command_id"] == f"story-{number}"
         assert state(ledger) == before, type_
@@ -111,52 +110,52 @@ def test_every_command_type_retried_returns_its_first_answer_and_records_nothing
 
 def test_a_recorded_refusal_is_remembered_and_not_counted_twice(ledger: Ledger):
     commands = story()[:6]
-    answers = [ledger.app.apply_line(with_id(n, t, f)) for n, (t, f) in enumerate(commands)]
+    answers = [ledger.apply_line(with_id(n, t, f)) for n, (t, f) in enumerate(commands)]
     assert answers[5]["error"]["code"] == "ALREADY_BOUND" and answers[5]["error"]["recorded"] is True
     rejections_before = [type(e).__name__ for e in ledger.app.events.get(ledger.app.person_ref(FATHER, "p")[0])]
-    again = ledger.app.apply_line(with_id(5, *commands[5]))
+    again = ledger.apply_line(with_id(5, *commands[5]))
     assert again == {**answers[5], "duplicate": True}
     rejections_after = [type(e).__name__ for e in ledger.app.events.get(ledger.app.person_ref(FATHER, "p")[0])]
     assert rejections_after == rejections_before
 
 
 def test_same_id_with_other_content_is_a_conflict_naming_command_id(ledger: Ledger):
-    ledger.app.apply_line(with_id(0, *story()[0]))
-    ledger.app.apply_line(with_id(3, "credit", {**story()[3][1], "person": FATHER}))
+    ledger.apply_line(with_id(0, *story()[0]))
+    ledger.apply_line(with_id(3, "credit", {**story()[3][1], "person": FATHER}))
     before = snapshot(ledger, FATHER)
     other = with_id(3, "credit", {**story()[3][1], "amount": "999.00"})
-    answer = ledger.app.apply_line(other)
+    answer = ledger.apply_line(other)
     assert answer["ok"] is False and answer["command_id"] == "story-3"
     assert answer["error"]["code"] == "COMMAND_CONFLICT" and answer["error"]["field"] == "command_id"
     assert snapshot(ledger, FATHER) == before
 
 
 def test_the_same_instant_written_with_another_offset_is_the_same_content(ledger: Ledger):
-    ledger.app.apply_line(with_id(0, *story()[0]))
-    first = ledger.app.apply_line(with_id(3, *story()[3]))
+    ledger.apply_line(with_id(0, *story()[0]))
+    first = ledger.apply_line(with_id(3, *story()[3]))
     utc = {**story()[3][1], "at": "2025-03-02T01:00:00Z"}
-    assert ledger.app.apply_line(with_id(3, "credit", utc)) == {**first, "duplicate": True}
+    assert ledger.apply_line(with_id(3, "credit", utc)) == {**first, "duplicate": True}
 
 
 def test_a_refusal_that_records_nothing_is_decided_again_on_retry(ledger: Ledger):
     """PRESENTER_NOT_BOUND stores nothing, so the id is not used up: once the binding exists,
     the same command with the same id is decided again and accepted (documented rule)."""
     for number, (type_, fields) in enumerate(story()[:4]):
-        ledger.app.apply_line(with_id(number, type_, fields))
+        ledger.apply_line(with_id(number, type_, fields))
     deduct = with_id(7, *story()[7])
-    first = ledger.app.apply_line(deduct)
+    first = ledger.apply_line(deduct)
     assert first["error"]["code"] == "PRESENTER_NOT_BOUND"
     assert command_aggregate_id("story-7") not in ledger.app.repository
-    ledger.app.apply_line(with_id(4, *story()[4]))
-    second = ledger.app.apply_line(deduct)
+    ledger.apply_line(with_id(4, *story()[4]))
+    second = ledger.apply_line(deduct)
     assert second["ok"] is True and second["duplicate"] is False
 
 
 def test_unknown_person_is_not_remembered(ledger: Ledger):
     credit = with_id(3, *story()[3])
-    assert ledger.app.apply_line(credit)["error"]["code"] == "UNKNOWN_PERSON"
-    ledger.app.apply_line(with_id(0, *story()[0]))
-    assert ledger.app.apply_line(credit)["ok"] is True
+    assert ledger.apply_line(credit)["error"]["code"] == "UNKNOWN_PERSON"
+    ledger.apply_line(with_id(0, *story()[0]))
+    assert ledger.apply_line(credit)["ok"] is True
 
 
 @pytest.mark.parametrize("batch_size", [1, 4, 100])

@@ -260,7 +260,7 @@ def test_a_revoked_key_ends_its_session(served):
     client, api, tokens, _ = served
     sign_in(client, tokens["auditor"])
     assert client.get("/console/persons").status_code == 200
-    store = api.state.store
+    store = api.state.service.ledger.keys
     key_id = next(k["key_id"] for k in store.list_keys() if k["role"] == "auditor" and k["region"] == "11")
     assert store.revoke_key(key_id)
     ended = client.get("/console/persons")

@@ -20,8 +20,8 @@ from domain.money import AMOUNT_FEN_MAX, format_fen
 from domain.person import BALANCE_FEN_MAX
 from infra.cli import output
 from infra.cli.main import main
-from infra.eventstore.commands import Credit, parse_command
-from tests.support import DEV_KEY, Ledger, line
+from infra.commands.people import Credit
+from tests.support import DEV_KEY, Ledger, apply_line, line, parse_command
 from tests.support.state import adult, authorized_pair
 
 FAR = "9999-12-31T23:59:59Z"
@@ -164,7 +164,7 @@ def test_many_maximal_credits_keep_every_view_working(durable_url, monkeypatch):
     ],
 )
 def test_the_echoed_command_is_a_known_type_or_null_and_raw_values_are_not_echoed(app, raw):
-    answer = app.apply_line(raw)
+    answer = apply_line(app, raw)
     assert answer["command"] is None and answer["error"]["code"] == "INVALID_INPUT"
     assert "110105198001010112" not in json.dumps(answer)
 
@@ -187,7 +187,7 @@ def test_error_messages_name_the_field_without_echoing_the_value(ledger, family,
 
 
 def test_an_unknown_field_with_an_odd_name_is_refused_without_echoing_it(app):
-    answer = app.apply_line('{"type": "enroll", "\\ud800\\u0007110105198001010112": 1}')
+    answer = apply_line(app, '{"type": "enroll", "\\ud800\\u0007110105198001010112": 1}')
     assert answer["error"]["code"] == "INVALID_INPUT" and "110105" not in json.dumps(answer)
     output.emit_json(answer)
 
@@ -206,6 +206,6 @@ def test_emit_json_never_fails(monkeypatch, value):
 
 @pytest.mark.parametrize("number", ["110105198013320112", "110105180001010112"])
 def test_id_number_messages_do_not_repeat_the_birth_date(app, number):
-    answer = app.apply_line(line("enroll", person=number, insurance="employee"))
+    answer = apply_line(app, line("enroll", person=number, insurance="employee"))
     assert answer["error"]["code"] == "INVALID_ID_NUMBER" and answer["error"]["field"] == "person"
     assert number[6:14] not in answer["error"]["message"] and number[6:10] not in answer["error"]["message"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra.readmodels import view_queries
+from infra.readmodels import view_reads
 from infra.readmodels.runner import ViewRunner
 from tests.support import id_number
 
@@ -12,7 +12,7 @@ FIRST_APRIL_SECOND = "2025-03-31T16:00:00Z"  # 00:00:00 on 1 April in UTC+8
 
 def _quota(ledger, runner, number, month):
     pid, masked, _ = ledger.app.person_ref(number, "person")
-    return view_queries.quota_view(runner.views, ledger.app.catalogue, pid, masked, month)
+    return view_reads.quota_view(runner.views, ledger.app.catalogue, pid, masked, month)
 
 
 def test_binds_a_second_apart_at_the_utc8_month_boundary_fall_in_different_months(ledger):
@@ -89,7 +89,7 @@ def test_quota_json_has_the_documented_shape(ledger):
     assert data["remaining"] == {"new_members": 5, "new_binders": 2, "members_active": 5, "binders_active": None}
     assert data["rule_version"] == "national-2024-12-09"
     pid, masked = ledger.app.person_ref(binder, "p")[:2]
-    seed_002 = view_queries.quota_view(runner.views, ledger.app.catalogue, pid, masked, "2025-04", "seed-002")
+    seed_002 = view_reads.quota_view(runner.views, ledger.app.catalogue, pid, masked, "2025-04", "seed-002")
     assert seed_002["rule_version"] == "seed-002+national-2024-12-09" and seed_002["remaining"]["new_binders"] == 6
 
 
@@ -119,7 +119,7 @@ def test_mutual_aid_flows_are_bucketed_by_utc8_month(ledger):
     runner = ViewRunner(ledger.app)
     runner.catch_up()
     pid, masked, _ = ledger.app.person_ref(parent, "person")
-    flows = view_queries.balance_detail(runner.views, pid, masked)["flows"]
+    flows = view_reads.balance_detail(runner.views, pid, masked)["flows"]
     child_masked = child[:6] + "*" * 8 + child[-4:]
     assert flows == [
         {

@@ -223,9 +223,9 @@ class RecordingLedgerApp(LedgerApp):
         super().__init__(*args, **kwargs)
         self.live: dict[Any, dict[str, Any]] = {}
 
-    def save(self, *objs: Any, **kwargs: Any) -> Any:
-        recordings = super().save(*objs, **kwargs)
-        for obj in objs:
+    def save_collected(self, events: Any, aggregates: Any, tracking: Any = None) -> Any:
+        recordings = super().save_collected(events, aggregates, tracking)
+        for obj in aggregates:
             if isinstance(obj, Person):
                 self.live[obj.id] = copy.deepcopy(state_of(obj))
         return recordings

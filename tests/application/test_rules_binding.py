@@ -9,7 +9,7 @@ import pytest
 
 from domain.errors import BIND_REJECTION_CODES
 from infra.eventstore.application import LedgerApp
-from infra.eventstore.catalogue import load_catalogue
+from infra.eventstore.rule_files import load_catalogue
 from tests.support import Ledger
 from tests.support.backends import settings_for
 from tests.support.state import (

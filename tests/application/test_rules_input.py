@@ -150,14 +150,14 @@ def test_region_must_be_six_ascii_digits(ledger, pair, region):
 )
 def test_lines_that_are_not_commands_are_invalid_input(ledger, pair, text):
     before = snapshot(ledger, *pair)
-    result = ledger.app.apply_line(text)
+    result = ledger.apply_line(text)
     assert result["ok"] is False and result["error"]["code"] == "INVALID_INPUT"
     assert result["error"]["field"] in ("line", "type")
     assert_unchanged(ledger, before)
 
 
 def test_z_suffix_is_an_accepted_offset(ledger):
-    result = ledger.app.apply_line(line("enroll", at="2025-03-03T01:00:00Z", person=adult(9), insurance="employee"))
+    result = ledger.apply_line(line("enroll", at="2025-03-03T01:00:00Z", person=adult(9), insurance="employee"))
     assert result["ok"], result
 
 

@@ -70,7 +70,7 @@ def test_readyz_is_503_when_views_are_too_far_behind(app):
 
 def test_revoked_and_expired_keys_are_refused_and_key_use_is_recorded(served):
     client, _tokens, _, _ = served
-    store = client.app.state.store
+    store = client.app.state.service.ledger.keys
     key = store.create_key("operator", name="ops")
     assert client.get("/v1/verify", headers=auth(key["token"])).status_code == 200
     assert store.revoke_key(key["key_id"])
@@ -204,7 +204,7 @@ def test_scopes_of_channel_and_institution_keys(served):
         403,
         "FORBIDDEN",
     )
-    other = client.app.state.store.create_key("institution", institution="H-2")["token"]
+    other = client.app.state.service.ledger.keys.create_key("institution", institution="H-2")["token"]
     is_problem(post_command(client, other, "s-4", type="reverse", settlement_id="S-1", at=at(12)), 403, "FORBIDDEN")
     r = post_command(client, tokens["institution"], "s-5", type="reverse", settlement_id="S-1", at=at(12))
     assert r.status_code == 200 and r.json()["refunded_fen"] == 5000

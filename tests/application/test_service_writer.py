@@ -11,7 +11,9 @@ from concurrent.futures import Future
 import pytest
 
 from domain.errors import StorageError
+from infra.core.command_service import CommandService
 from infra.service.writer import GroupCommitWriter, settle
+from infra.writing.streams import submission_of
 from tests.support import Ledger, id_number, line
 
 
@@ -34,13 +36,13 @@ def test_settle_answers_thread_and_loop_futures_and_skips_cancelled_ones():
 def test_requests_from_an_event_loop_are_answered_by_the_batch(app):
     person = id_number("110105", "19800101", 11)
     Ledger(app).enroll(person, balance="10.00")
-    writer = GroupCommitWriter(app)
+    writer = GroupCommitWriter(CommandService(app))
 
     async def scenario() -> list:
         lines = [
             line("credit", person=person, amount="1.00", source="adjustment", command_id=f"w-{n}") for n in range(20)
         ]
-        return await asyncio.gather(*(writer.submit_async([text]) for text in lines))
+        return await asyncio.gather(*(writer.submit_async([submission_of(text)]) for text in lines))
 
     try:
         written = asyncio.run(scenario())

@@ -16,15 +16,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from infra.audit.evidence_store import EvidenceStore
 from infra.audit.history import person_history
 from infra.audit.replay import audit_deduction
 from infra.audit.report import compliance_report
-from infra.audit.store import AuditStore
 from infra.eventstore.application import LedgerApp
-from infra.readmodels import view_queries
+from infra.readmodels import view_reads
 from infra.readmodels.runner import ViewRunner
 from infra.tools.simulate import simulate
-from tests.support import Ledger, line
+from tests.support import Ledger, apply_line, line
 from tests.support.backends import settings_for
 from tests.support.state import adult, minor, snapshot
 
@@ -113,7 +113,7 @@ def test_duplicates_are_recognised_before_the_time_check(timed: Ledger):
     credit = line(
         "credit", person=FATHER, amount="1.00", source="adjustment", at="2025-04-01T09:00:00+08:00", command_id="c-1"
     )
-    first = timed.app.apply_line(credit)
+    first = timed.apply_line(credit)
     timed.ok("authorize", authorizer=FATHER, beneficiary=CHILD, relationship="child", at="2025-04-02T09:00:00+08:00")
     deduct = dict(
         settlement_id="S-1",
@@ -126,7 +126,7 @@ def test_duplicates_are_recognised_before_the_time_check(timed: Ledger):
     settled = timed.ok("deduct", **deduct)
     timed.ok("credit", person=FATHER, amount="2.00", source="adjustment", at="2025-04-20T09:00:00+08:00")
     timed.ok("credit", person=CHILD, amount="2.00", source="adjustment", at="2025-04-20T09:00:00+08:00")
-    assert timed.app.apply_line(credit) == {**first, "duplicate": True}  # dated before what is recorded
+    assert timed.apply_line(credit) == {**first, "duplicate": True}  # dated before what is recorded
     assert timed.ok("deduct", **deduct) == {**settled, "duplicate": True}
 
 
@@ -136,14 +136,14 @@ def test_late_but_ordered_entries_show_as_of_but_not_known_before_their_recordin
     clock.now = datetime(2025, 3, 20, 2, 0, tzinfo=UTC)  # recorded on the 20th, effective on the 10th
     timed.ok("credit", person=FATHER, amount="100.00", source="monthly_contribution", at="2025-03-10T09:00:00+08:00")
     app, pid = timed.app, timed.app.person_ref(FATHER, "p")[0]
-    as_of_15th = person_history(app, AuditStore(app), pid, datetime.fromisoformat("2025-03-15T00:00:00+08:00"))
+    as_of_15th = person_history(app, EvidenceStore(app), pid, datetime.fromisoformat("2025-03-15T00:00:00+08:00"))
     assert as_of_15th["state"]["balance_fen"] == 10_000  # in effect on the 15th, as now known
-    known_15th = person_history(app, AuditStore(app), pid, None, datetime.fromisoformat("2025-03-15T00:00:00+08:00"))
+    known_15th = person_history(app, EvidenceStore(app), pid, None, datetime.fromisoformat("2025-03-15T00:00:00+08:00"))
     assert known_15th["state"]["balance_fen"] == 0  # the ledger did not know it yet on the 15th
     assert known_15th["timeline"][-1]["after_known_at"] is True
     both = person_history(
         app,
-        AuditStore(app),
+        EvidenceStore(app),
         pid,
         datetime.fromisoformat("2025-03-15T00:00:00+08:00"),
         datetime.fromisoformat("2025-03-21T00:00:00+08:00"),
@@ -166,7 +166,7 @@ def test_the_deduction_audit_shows_both_times_and_that_no_input_is_from_its_futu
         institution="P1",
         at="2025-03-04T09:00:00+08:00",
     )
-    result, _, _ = audit_deduction(timed.app, AuditStore(timed.app), "S-1")
+    result, _, _ = audit_deduction(timed.app, EvidenceStore(timed.app), "S-1")
     assert all(e["recorded_at"] == "2025-06-01T20:00:00+08:00" for e in result["evidence"])
     check = result["time_check"]
     assert check["ok"] is True and check["accounts_read"] == 2 and check["inputs_from_its_future"] == []
@@ -206,11 +206,11 @@ def test_channels_are_recorded_on_unbind_authorize_and_revoke_and_counted(timed:
     runner = ViewRunner(timed.app)
     runner.catch_up()
     pid, masked = timed.app.person_ref(FATHER, "p")[:2]
-    quota = view_queries.quota_view(runner.views, timed.app.catalogue, pid, masked, "2025-03")
+    quota = view_reads.quota_view(runner.views, timed.app.catalogue, pid, masked, "2025-03")
     assert quota["by_channel"]["counter"]["unbinds"] == 1
     assert quota["by_channel"]["wechat"]["authorizations"] == 1
     assert quota["by_channel"]["unspecified"]["authorizations"] == 1
-    report = compliance_report(AuditStore(timed.app), "2025-03")
+    report = compliance_report(EvidenceStore(timed.app), "2025-03")
     assert report["bindings"]["ended"]["by_channel"] == {"counter": 1}
     assert report["authorizations"]["created_by_channel"] == {"unspecified": 1, "wechat": 1}
     refused = timed.do(
@@ -221,7 +221,8 @@ def test_channels_are_recorded_on_unbind_authorize_and_revoke_and_counted(timed:
 
 def test_generated_workloads_never_trip_the_time_rules():
     app = LedgerApp(settings_for("memory://"), clock=lambda: datetime(2099, 1, 1, tzinfo=UTC))
-    codes = {answer["error"]["code"] for answer in map(app.apply_line, simulate(150, 6, seed=31)) if not answer["ok"]}
+    answers = [apply_line(app, text) for text in simulate(150, 6, seed=31)]
+    codes = {answer["error"]["code"] for answer in answers if not answer["ok"]}
     app.close()
     assert not codes & {"OUT_OF_ORDER", "FUTURE_DATED"}, codes
 
@@ -273,13 +274,13 @@ def test_no_accepted_decision_reads_an_event_effective_after_it(commands):
     settled = [
         json.loads(text)["settlement_id"]
         for text in (command(*c) for c in commands)
-        if app.apply_line(text)["ok"] and json.loads(text)["type"] == "deduct"
+        if apply_line(app, text)["ok"] and json.loads(text)["type"] == "deduct"
     ]
     for person in PEOPLE:  # every decision's own account: effective order is the recorded order
         stamps = [cast(Any, e).timestamp for e in app.events.get(app.person_ref(person, "p")[0])]
         assert stamps == sorted(stamps)
     for settlement_id in settled:  # a deduction's inputs also include accounts it did not change
-        assert audit_deduction(app, AuditStore(app), settlement_id)[0]["time_check"]["ok"]
+        assert audit_deduction(app, EvidenceStore(app), settlement_id)[0]["time_check"]["ok"]
     app.close()
 
 
@@ -287,7 +288,7 @@ def test_the_demo_story_never_trips_the_time_rules():
     from infra.tools.demo import STORY
 
     app = LedgerApp(settings_for("memory://"))
-    answers = [app.apply_line(json.dumps(command)) for _, command in STORY if command]
+    answers = [apply_line(app, json.dumps(command)) for _, command in STORY if command]
     app.close()
     codes = {answer["error"]["code"] for answer in answers if not answer["ok"]}
     assert answers and not codes & {"OUT_OF_ORDER", "FUTURE_DATED"}, codes

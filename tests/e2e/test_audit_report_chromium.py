@@ -15,10 +15,10 @@ import subprocess
 import zlib
 from pathlib import Path
 
-from infra.audit.html import render_audit, render_report
+from infra.audit.evidence_store import EvidenceStore
 from infra.audit.replay import audit_deduction
 from infra.audit.report import compliance_report
-from infra.audit.store import AuditStore
+from infra.pages.rendering import render_audit, render_report
 from tests.support.backends import unavailable
 from tests.support.families import compliance_story as story
 
@@ -110,7 +110,7 @@ def test_compliance_report_renders_with_charts_in_headless_chromium(ledger, tmp_
     assert browser
     story(ledger)
     page = tmp_path / "report.html"
-    page.write_text(render_report(compliance_report(AuditStore(ledger.app), "2025-03")), encoding="utf-8")
+    page.write_text(render_report(compliance_report(EvidenceStore(ledger.app), "2025-03")), encoding="utf-8")
     png = tmp_path / "report.png"
     screenshot(page, png, tmp_path / "profile")
     data = png.read_bytes()
@@ -128,7 +128,7 @@ def test_compliance_report_renders_with_charts_in_headless_chromium(ledger, tmp_
 def test_audit_page_renders_in_headless_chromium(ledger, tmp_path):
     chromium()
     story(ledger)
-    result = audit_deduction(ledger.app, AuditStore(ledger.app), "S-1")[0]
+    result = audit_deduction(ledger.app, EvidenceStore(ledger.app), "S-1")[0]
     page = tmp_path / "audit.html"
     page.write_text(render_audit(result), encoding="utf-8")
     png = tmp_path / "audit.png"

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from infra.service.bench import free_port, wait_healthy
+from infra.tools.bench_http import free_port, wait_healthy
 from tests.support import Ledger
 from tests.support.backends import unavailable
 from tests.support.families import compliance_story
@@ -64,14 +64,14 @@ def chromium_path() -> str:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """`ledger serve` on a SQLite file holding the compliance story, and a key per role."""
-    from infra.config import load_settings
+    from infra.access.keys import KeyStore
     from infra.eventstore.application import LedgerApp
-    from infra.service.store import ServiceStore
+    from infra.settings import load_settings
 
     db = str(tmp_path / "ledger.db")
     app = LedgerApp(load_settings(db))
     family = compliance_story(Ledger(app))
-    store = ServiceStore(app)
+    store = KeyStore(app.recorder)
     tokens = {
         "auditor": store.create_key("auditor", region="11", name="e2e auditor")["token"],
         "operator": store.create_key("operator", name="e2e operator")["token"],

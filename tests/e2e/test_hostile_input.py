@@ -97,7 +97,7 @@ def test_invalid_utf8_outside_a_string_value_names_the_line(tmp_path):
 
 
 def test_a_line_over_the_length_limit_is_refused_and_the_next_lines_processed(tmp_path):
-    from infra.eventstore.commands import LINE_BYTES_MAX
+    from infra.commands.parsing import LINE_BYTES_MAX
 
     long = b'{"type": "enroll", "reason": "' + b"x" * (LINE_BYTES_MAX * 3) + b'"}'
     just = b" " * (LINE_BYTES_MAX - len(good(3))) + good(3)  # exactly at the limit: fine

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from infra.cli.main import main
-from infra.eventstore.commands import LINE_BYTES_MAX
+from infra.commands.parsing import LINE_BYTES_MAX
 from tests.support import DEV_KEY, line
 from tests.support.state import adult
 

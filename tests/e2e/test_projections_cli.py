@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from infra.cli.main import main
+from infra.eventstore import person_reads
 from infra.eventstore.application import LedgerApp
-from infra.readmodels import queries
 from tests.support import DEV_KEY, id_number, line
 from tests.support.backends import settings_for
 
@@ -59,9 +59,9 @@ def family(cli):
 def test_person_queries_read_the_views_with_the_aggregate_shapes(cli, family):
     app = LedgerApp(settings_for(cli.db))
     for command, view in (
-        ("bindings", queries.bindings_view),
-        ("authorizations", queries.authorizations_view),
-        ("balance", queries.balance_view),
+        ("bindings", person_reads.bindings_view),
+        ("authorizations", person_reads.authorizations_view),
+        ("balance", person_reads.balance_view),
     ):
         for number in family.values():
             shown = json.loads(cli(command, number, "--json").output)

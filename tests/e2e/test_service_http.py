@@ -11,8 +11,8 @@ import time
 import urllib.error
 import urllib.request
 
-from infra.config import KEY_CACHE_S_DEFAULT
-from infra.service.bench import free_port, wait_healthy
+from infra.settings import KEY_CACHE_S_DEFAULT
+from infra.tools.bench_http import free_port, wait_healthy
 from tests.support import id_number, line
 
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")} | {"LEDGER_ALLOW_DEVELOPMENT_KEY": "1"}

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from infra.access import access_chain
+from infra.access.access_log import AccessLog
 from infra.audit.signing import public_key_of
 from infra.eventstore.application import LedgerApp
-from infra.service import access_chain
-from infra.service.store import ServiceStore
 from tests.support import DEV_KEY
 from tests.support.backends import settings_for
 from tests.support.seal import SEAL_SEED, SEAL_SEED_HEX
@@ -36,10 +36,10 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def sealed(durable_url):
     app = LedgerApp(settings_for(durable_url))
-    store = ServiceStore(app)
+    store = AccessLog(app.recorder)
     for n in range(1, 4):
-        store.record_access(KEY, f"person-{n}", "/v1/persons/{person_ref}", f"dispute {n}")
-    assert store.seal_access_log(SEAL_SEED, "2025-04-01T00:00:00+00:00") is not None
+        store.record(KEY, f"person-{n}", "/v1/persons/{person_ref}", f"dispute {n}")
+    assert store.seal(SEAL_SEED, "2025-04-01T00:00:00+00:00") is not None
     tamper = tamper_for(durable_url)
     yield app, store, tamper
     app.close()
@@ -47,7 +47,7 @@ def sealed(durable_url):
 
 def test_an_untouched_log_verifies_against_the_published_key(sealed):
     _, store, _ = sealed
-    result = store.verify_access_log(public_key_of(SEAL_SEED))
+    result = store.verify(public_key_of(SEAL_SEED))
     assert result["ok"] is True and (result["entries"], result["sealed_through"]) == (3, 3)
     assert result["signatures_checked"] is True
 
@@ -55,21 +55,21 @@ def test_an_untouched_log_verifies_against_the_published_key(sealed):
 def test_an_edited_entry_is_caught(sealed):
     _, store, tamper = sealed
     tamper.execute("UPDATE ledger_access_log SET purpose = ? WHERE sequence = 2", ("nothing to see",))
-    result = store.verify_access_log(public_key_of(SEAL_SEED))
+    result = store.verify(public_key_of(SEAL_SEED))
     assert result["ok"] is False and any("entry 2" in p for p in result["problems"])
 
 
 def test_a_deleted_entry_is_caught(sealed):
     _, store, tamper = sealed
     tamper.execute("DELETE FROM ledger_access_log WHERE sequence = 2")
-    assert store.verify_access_log()["ok"] is False
+    assert store.verify()["ok"] is False
 
 
-def rewrite_all(tamper, store: ServiceStore, seed: bytes | None) -> None:
+def rewrite_all(tamper, store: AccessLog, seed: bytes | None) -> None:
     """Recompute every digest after removing entry 3 (and, with a seed, re-sign the head)."""
     tamper.execute("DELETE FROM ledger_access_log WHERE sequence = 3")
     previous = access_chain.GENESIS
-    for entry in store.access_entries():
+    for entry in store.entries():
         digest = access_chain.entry_digest(previous, entry)
         tamper.execute(
             "UPDATE ledger_access_log SET previous_sha256 = ?, entry_sha256 = ? WHERE sequence = ?",
@@ -98,15 +98,15 @@ def rewrite_all(tamper, store: ServiceStore, seed: bytes | None) -> None:
 def test_a_rewritten_chain_is_caught_by_its_checkpoint(sealed):
     _, store, tamper = sealed
     rewrite_all(tamper, store, seed=None)
-    result = store.verify_access_log()
+    result = store.verify()
     assert result["ok"] is False and any("changed" in p for p in result["problems"])
 
 
 def test_a_rewritten_chain_re_signed_with_another_key_is_caught_by_the_published_key(sealed):
     _, store, tamper = sealed
     rewrite_all(tamper, store, seed=b"\x07" * 32)
-    assert store.verify_access_log()["ok"] is True  # self-consistent: only the published key tells
-    result = store.verify_access_log(public_key_of(SEAL_SEED))
+    assert store.verify()["ok"] is True  # self-consistent: only the published key tells
+    result = store.verify(public_key_of(SEAL_SEED))
     assert result["ok"] is False and any("not signed by the public key" in p for p in result["problems"])
 
 
@@ -128,9 +128,9 @@ def test_ledger_verify_reports_the_access_log_and_fails_on_tampering(sealed, dur
 
 def test_concurrent_readers_append_to_one_chain(durable_url):
     app = LedgerApp(settings_for(durable_url))
-    stores = [ServiceStore(app) for _ in range(4)]  # as several server processes would
+    stores = [AccessLog(app.recorder) for _ in range(4)]  # as several server processes would
     with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(lambda n: stores[n % 4].record_access(KEY, f"p-{n}", "/v1/x", "t"), range(40)))
-    result = stores[0].verify_access_log()
+        list(pool.map(lambda n: stores[n % 4].record(KEY, f"p-{n}", "/v1/x", "t"), range(40)))
+    result = stores[0].verify()
     app.close()
     assert result["ok"] is True and result["entries"] == 40

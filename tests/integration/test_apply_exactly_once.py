@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from infra.eventstore.application import LedgerApp
-from infra.eventstore.log import notifications
+from infra.storage.paging import notifications
 from infra.tools.simulate import simulate
 from tests.support import DEV_KEY
 from tests.support.backends import settings_for

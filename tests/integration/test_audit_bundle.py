@@ -15,10 +15,10 @@ from click.testing import CliRunner
 
 from infra.audit import chain
 from infra.audit.bundle import NotSealedError, build_bundle, verify_bundle
-from infra.audit.store import AuditStore
+from infra.audit.evidence_store import EvidenceStore
 from infra.cli.main import main
 from infra.eventstore.application import LedgerApp
-from infra.eventstore.catalogue import load_catalogue
+from infra.eventstore.rule_files import load_catalogue
 from tests.support import DEV_KEY, Ledger, failed
 from tests.support.backends import settings_for
 from tests.support.families import at, deduct, national_family
@@ -36,13 +36,13 @@ def sealed_app(tmp_path):
     deduct(ledger, f["child"], "800.00", "S-1")
     ledger.ok("reverse", settlement_id="S-1", reason="duplicate charge", at=at(12))
     ledger.ok("credit", person=f["grandma"], amount="10.00", source="adjustment", at=at(13))
-    chain.seal(AuditStore(app), "2025-04-01T00:00:00+00:00", segment_records_max=5, seed=SEAL_SEED)
+    chain.seal(EvidenceStore(app), "2025-04-01T00:00:00+00:00", segment_records_max=5, seed=SEAL_SEED)
     yield app
     app.close()
 
 
 def test_a_bundle_holds_offline_and_reproduces_the_replay(sealed_app):
-    data, result = build_bundle(sealed_app, AuditStore(sealed_app), "S-1")
+    data, result = build_bundle(sealed_app, EvidenceStore(sealed_app), "S-1")
     checked = verify_bundle(data, CATALOGUE)
     assert checked["ok"], checked["checks"]
     assert checked["verdict"] == result["verdict"] == "consistent"
@@ -60,7 +60,7 @@ def test_a_bundle_holds_offline_and_reproduces_the_replay(sealed_app):
 
 
 def test_every_altered_byte_of_a_spread_sample_fails(sealed_app):
-    data, _ = build_bundle(sealed_app, AuditStore(sealed_app), "S-1")
+    data, _ = build_bundle(sealed_app, EvidenceStore(sealed_app), "S-1")
     step = max(1, len(data) // 600)
     for index in range(0, len(data), step):
         altered = bytearray(data)
@@ -69,7 +69,7 @@ def test_every_altered_byte_of_a_spread_sample_fails(sealed_app):
 
 
 def test_a_reforged_event_fails_its_inclusion_proof(sealed_app):
-    data, _ = build_bundle(sealed_app, AuditStore(sealed_app), "S-1")
+    data, _ = build_bundle(sealed_app, EvidenceStore(sealed_app), "S-1")
 
     def richer_grandma(bundle):
         event = next(
@@ -81,7 +81,7 @@ def test_a_reforged_event_fails_its_inclusion_proof(sealed_app):
 
 
 def test_a_reforged_replay_or_rule_set_fails(sealed_app):
-    data, _ = build_bundle(sealed_app, AuditStore(sealed_app), "S-1")
+    data, _ = build_bundle(sealed_app, EvidenceStore(sealed_app), "S-1")
 
     def claim_other_split(bundle):
         bundle["replay"]["replayed"]["lines"][1]["amount_fen"] -= 1
@@ -94,7 +94,7 @@ def test_a_reforged_replay_or_rule_set_fails(sealed_app):
 
 
 def test_a_reforged_checkpoint_fails_the_chain(sealed_app):
-    data, _ = build_bundle(sealed_app, AuditStore(sealed_app), "S-1")
+    data, _ = build_bundle(sealed_app, EvidenceStore(sealed_app), "S-1")
 
     def move_root(bundle):
         bundle["checkpoints"][0]["merkle_root_sha256"] = "0" * 64
@@ -108,7 +108,7 @@ def test_unsealed_events_cannot_be_bundled(tmp_path):
     f = national_family(ledger)
     deduct(ledger, f["child"], "10.00", "S-2")
     with pytest.raises(NotSealedError):
-        build_bundle(app, AuditStore(app), "S-2")
+        build_bundle(app, EvidenceStore(app), "S-2")
     app.close()
 
 

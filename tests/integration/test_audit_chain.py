@@ -16,7 +16,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from infra.audit import chain
-from infra.audit.store import AuditStore
+from infra.audit.evidence_store import EvidenceStore
 from infra.cli.main import main
 from infra.eventstore.application import LedgerApp
 from tests.support import DEV_KEY, Ledger
@@ -40,7 +40,7 @@ def sealed(durable_url):
     tamper = tamper_for(url, table)
     gap = tamper.make_gap_before_last(2)  # positions gap and gap + 1 are now free
     deduct(ledger, f["child"], "800.00", "S-1")
-    store = AuditStore(app)
+    store = EvidenceStore(app)
     written = chain.seal(store, SEALED_AT, segment_records_max=7, seed=SEAL_SEED)
     assert len(written) >= 2 and chain.verify(store)["ok"]
     yield store, tamper, url, gap
@@ -121,7 +121,7 @@ def test_row_below_position_one_is_caught_on_sqlite(tmp_path):
     url = str(tmp_path / "ledger.db")
     app = LedgerApp(settings_for(url))
     national_family(Ledger(app))
-    store = AuditStore(app)
+    store = EvidenceStore(app)
     chain.seal(store, SEALED_AT, seed=SEAL_SEED)
     assert isinstance(app.recorder, SQLiteApplicationRecorder)
     tamper = SQLiteTamper(url, app.recorder.events_table_name)
@@ -148,10 +148,10 @@ def test_seal_and_verify_cli_round_trip(tmp_path):
 def test_seal_and_verify_page_through_a_log_longer_than_one_page(monkeypatch, ledger):
     # Goal: the bounded pages of the log and of the links table join up without losing or
     # repeating a record. Method: pages of 3 records over a log of a few dozen.
-    monkeypatch.setattr("infra.audit.store.PAGE_SIZE", 3)
+    monkeypatch.setattr("infra.audit.evidence_store.PAGE_SIZE", 3)
     f = national_family(ledger)
     deduct(ledger, f["child"], "800.00", "S-1")
-    store = AuditStore(ledger.app)
+    store = EvidenceStore(ledger.app)
     total = store.max_position()
     assert total > 10
     chain.seal(store, SEALED_AT, seed=SEAL_SEED)

@@ -16,10 +16,10 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from infra.audit import chain, signing
 from infra.audit.bundle import build_bundle, verify_bundle
-from infra.audit.store import AuditStore
+from infra.audit.evidence_store import EvidenceStore
 from infra.cli.main import main
-from infra.config import DEVELOPMENT_SEAL_SEED
 from infra.eventstore.application import LedgerApp
+from infra.settings import DEVELOPMENT_SEAL_SEED
 from tests.support import DEV_KEY, Ledger, failed, id_number, last_json
 from tests.support.backends import settings_for
 from tests.support.families import deduct, national_family
@@ -80,7 +80,7 @@ def test_seal_without_a_key_is_refused_on_postgresql(pg_url):
     result = run("--db", pg_url, "seal")
     assert result.exit_code == 2, result.output
     assert "LEDGER_SEAL_KEY is not set" in result.output and len(result.output.strip().splitlines()) == 1
-    assert AuditStore(app).checkpoints() == []  # nothing was sealed
+    assert EvidenceStore(app).checkpoints() == []  # nothing was sealed
     app.close()
 
 
@@ -101,7 +101,7 @@ def test_seal_without_a_key_on_sqlite_uses_the_development_key_loudly(tmp_path):
 # --- the signature ------------------------------------------------------------------------------
 def test_the_signed_bytes_are_the_context_and_the_canonical_checkpoint(ledger):
     national_family(ledger)
-    store = AuditStore(ledger.app)
+    store = EvidenceStore(ledger.app)
     checkpoint = chain.seal(store, "2025-04-01T00:00:00+00:00", seed=SEAL_SEED)[0]
     content = {
         k: checkpoint[k]
@@ -199,7 +199,7 @@ def test_an_audit_table_from_before_signatures_gains_the_columns(tmp_path):
 def test_bundle_evidence_is_covered_by_what_is_signed(ledger):
     f = national_family(ledger)
     deduct(ledger, f["child"], "800.00", "S-1")
-    store = AuditStore(ledger.app)
+    store = EvidenceStore(ledger.app)
     chain.seal(store, "2025-04-01T00:00:00+00:00", segment_records_max=5, seed=SEAL_SEED)
     data, _ = build_bundle(ledger.app, store, "S-1")
     key = bytes.fromhex(PUBLIC)

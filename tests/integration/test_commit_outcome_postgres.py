@@ -1,4 +1,4 @@
-"""Resolving an ambiguous insert (infra.eventstore.pg_recorder), called directly on PostgreSQL:
+"""Resolving an ambiguous insert (infra.storage.postgres_inserts), called directly on PostgreSQL:
 "landed" returns the stored notification ids without sending again, "absent" sends again,
 other content is a genuine conflict, and an unanswerable store is CommitOutcomeUnknownError.
 Also: the bounded waits reach the connections, and a snapshot never fails a save."""
@@ -11,11 +11,11 @@ import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 
 from domain.errors import StorageError
-from infra.config import ConfigError, Settings, postgres_waits
-from infra.eventstore import pg_recorder
 from infra.eventstore.application import LedgerApp
-from infra.eventstore.pg_recorder import CommitOutcomeUnknownError
-from tests.support import DEV_KEY, line
+from infra.settings import ConfigError, Settings, postgres_waits
+from infra.storage import postgres_inserts as pg_recorder
+from infra.storage.postgres_inserts import CommitOutcomeUnknownError
+from tests.support import DEV_KEY, apply_line, line
 from tests.support.state import adult
 
 pytestmark = pytest.mark.postgres
@@ -105,7 +105,7 @@ def test_an_unknown_outcome_is_a_storage_error_for_a_command(pg_app, monkeypatch
 
     monkeypatch.setattr(pg_app.events, "put", unknown)
     with pytest.raises(StorageError, match="outcome unknown"):
-        pg_app.apply_line(line("enroll", person=adult(1), insurance="employee"))
+        apply_line(pg_app, line("enroll", person=adult(1), insurance="employee"))
 
 
 @pytest.mark.parametrize("error", [IntegrityError("snapshot exists"), OperationalError("gone")])
@@ -114,7 +114,7 @@ def test_a_snapshot_that_fails_costs_nothing_but_replay_time(pg_app, monkeypatch
         raise error
 
     monkeypatch.setattr(pg_app.snapshots, "put", failing)
-    pg_app.apply_line(line("enroll", person=adult(1), insurance="employee"))
+    apply_line(pg_app, line("enroll", person=adult(1), insurance="employee"))
     pid = pg_app.person_ref(adult(1), "person")[0]
     pg_app.take_snapshot(pid)  # no exception
 
@@ -124,7 +124,7 @@ def test_every_connection_gets_the_bounded_waits(pg_url, monkeypatch):
     monkeypatch.setenv("LEDGER_PG_KEEPALIVE_IDLE_S", "7")
     app = LedgerApp(Settings(db=pg_url, pseudonym_key=DEV_KEY, using_development_key=False))
     recorder = app.recorder
-    assert isinstance(recorder, pg_recorder.ArrayInsertApplicationRecorder) and app.snapshots is not None
+    assert isinstance(recorder, pg_recorder.ArrayInserts) and app.snapshots is not None
     try:
         with recorder.datastore.get_connection() as conn:
             parameters = conn.info.get_parameters()

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.config import Settings
 from infra.eventstore.application import LedgerApp
+from infra.settings import Settings
 from tests.support import DEV_KEY, line
 from tests.support.backends import postgres_base_url
 from tests.support.state import adult, minor

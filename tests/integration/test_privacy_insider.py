@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from infra.cli.main import main
 from infra.eventstore.application import LedgerApp
-from tests.support import DEV_KEY, Ledger, id_number, line
+from tests.support import DEV_KEY, Ledger, apply_line, id_number, line
 from tests.support.backends import settings_for
 
 SECRET = "11010519700707100X"  # ID-number-shaped (not even a valid one: it must be masked anyway)
@@ -33,7 +33,7 @@ def raw_states(app: LedgerApp, url: str) -> bytes:
     if url.startswith("postgresql://"):
         import psycopg
 
-        from infra.config import split_schema
+        from infra.store_urls import split_schema
 
         base, schema = split_schema(url)
         with psycopg.connect(base) as conn:
@@ -78,8 +78,8 @@ def test_an_id_number_in_free_text_is_stored_masked(durable_url):
 def test_masked_free_text_is_what_the_answer_and_a_retry_see(app):
     ledger = Ledger(app)
     person = ledger.enroll(id_number(seq=11))
-    first = app.apply_line(line("suspend", person=person, reason=f"card {SECRET}", command_id="c-1"))
-    again = app.apply_line(line("suspend", person=person, reason=f"card {SECRET}", command_id="c-1"))
+    first = apply_line(app, line("suspend", person=person, reason=f"card {SECRET}", command_id="c-1"))
+    again = apply_line(app, line("suspend", person=person, reason=f"card {SECRET}", command_id="c-1"))
     assert first["ok"] and again["duplicate"] is True
     assert SECRET not in json.dumps([first, again])
 
@@ -112,7 +112,7 @@ def test_masked_free_text_is_what_the_answer_and_a_retry_see(app):
 def test_no_answer_repeats_an_id_number_given_in_the_wrong_place(app, fields):
     Ledger(app).enroll(id_number())
     text = json.dumps({"at": "2025-03-03T09:00:00+08:00", **fields})
-    answer = app.apply_line(text)
+    answer = apply_line(app, text)
     assert not answer["ok"], answer
     assert not ID_LIKE.search(json.dumps(answer)), answer
 

@@ -10,7 +10,7 @@ from psycopg.sql import SQL, Identifier
 
 from domain.masking import mask
 from infra.audit.chain import seal
-from infra.audit.store import AuditStore
+from infra.audit.evidence_store import EvidenceStore
 from infra.eventstore.application import LedgerApp
 from infra.readmodels.runner import ViewRunner
 from tests.support import Ledger, id_number
@@ -45,7 +45,7 @@ def test_no_table_holds_a_plain_id_number(pg_url):
     )
     ledger.ok("reverse", settlement_id="S-1")
     ViewRunner(app).catch_up()
-    seal(AuditStore(app), "2025-03-04T00:00:00+08:00", seed=SEAL_SEED)
+    seal(EvidenceStore(app), "2025-03-04T00:00:00+08:00", seed=SEAL_SEED)
     assert isinstance(app.recorder, PostgresApplicationRecorder)
     schema = app.recorder.datastore.schema
     app.close()

@@ -73,7 +73,7 @@ KILL_SCRIPT = textwrap.dedent(
     """
     import os, signal, sys
     from infra.eventstore.application import LedgerApp
-    from infra.config import Settings
+    from infra.settings import Settings
     from infra.readmodels.runner import ViewRunner
 
     url, key, crash_after = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3])

@@ -81,7 +81,7 @@ KILLED_REBUILD = textwrap.dedent(
     """
     import os, signal, sys
     from infra.eventstore.application import LedgerApp
-    from infra.config import Settings
+    from infra.settings import Settings
     from infra.readmodels.runner import ViewRunner
 
     url, key = sys.argv[1], sys.argv[2].encode()

@@ -13,7 +13,7 @@ from domain import events as ev
 from domain.binding import BindRequest, bind
 from domain.clock import local_date
 from domain.ids import age_on
-from infra.readmodels import view_queries
+from infra.readmodels import view_reads
 from infra.readmodels.runner import ViewRunner
 from infra.whatif.reevaluate import Reevaluator, resolve_rules
 from tests.support import Ledger, id_number
@@ -82,7 +82,7 @@ def test_projections_and_aggregates_read_version_1_bind_rejections(backend_app):
     runner = ViewRunner(app)
     runner.catch_up()
     pid, masked, _ = app.person_ref(binder, "person")
-    quota = view_queries.quota_view(runner.views, app.catalogue, pid, masked, "2025-04")
+    quota = view_reads.quota_view(runner.views, app.catalogue, pid, masked, "2025-04")
     assert quota["rejected"] == {"FACE_VERIFICATION_REQUIRED": 2}
     assert quota["by_channel"]["nhsa_app"]["rejected"] == 1 and quota["by_channel"]["alipay"]["rejected"] == 1
 

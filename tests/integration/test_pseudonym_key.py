@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from infra.cli.main import main
-from infra.config import ConfigError, Settings
 from infra.eventstore.application import LedgerApp
+from infra.settings import ConfigError, Settings
 from tests.support import Ledger, id_number, line
 
 KEY_A = b"first-key-0123456789abcdef"
@@ -47,7 +47,7 @@ def delete_key_check(db: str) -> None:
     if db.startswith("postgresql://"):
         import psycopg
 
-        from infra.config import split_schema
+        from infra.store_urls import split_schema
 
         base, schema = split_schema(db)
         with psycopg.connect(base, autocommit=True) as conn:
@@ -63,7 +63,7 @@ def drop_key_check_table(db: str) -> None:
     if db.startswith("postgresql://"):
         import psycopg
 
-        from infra.config import split_schema
+        from infra.store_urls import split_schema
 
         base, schema = split_schema(db)
         with psycopg.connect(base, autocommit=True) as conn:

@@ -12,9 +12,9 @@ import sqlite3
 from typing import Any, cast
 
 from infra.audit import chain
+from infra.audit.evidence_store import EvidenceStore
 from infra.audit.history import person_history
 from infra.audit.replay import audit_deduction
-from infra.audit.store import AuditStore
 from infra.eventstore.application import LedgerApp
 from tests.support import Ledger
 from tests.support.backends import settings_for
@@ -47,12 +47,12 @@ def test_an_old_store_without_recorded_times_loads_replays_and_verifies(tmp_path
         child = app.get_person(family["child"])
         assert child.balance_fen == 0
         assert all(cast(Any, e).recorded_at is None for e in app.events.get(child.id))
-        result, _, _ = audit_deduction(app, AuditStore(app), "S-1")
+        result, _, _ = audit_deduction(app, EvidenceStore(app), "S-1")
         assert result["verdict"] == "consistent" and result["time_check"]["ok"] is True
         assert {e["recorded_at"] for e in result["evidence"]} == {None}
-        history = person_history(app, AuditStore(app), child.id, None)
+        history = person_history(app, EvidenceStore(app), child.id, None)
         assert history["events"] > 0 and {t["recorded_at"] for t in history["timeline"]} == {None}
-        store = AuditStore(app)
+        store = EvidenceStore(app)
         chain.seal(store, "2025-03-31T00:00:00+08:00", seed=SEAL_SEED)
         assert chain.verify(store)["ok"] is True
         Ledger(app).ok(

@@ -18,13 +18,13 @@ from click.testing import CliRunner
 from domain import events as ev
 from infra.audit import chain
 from infra.audit.bundle import build_bundle, verify_bundle
+from infra.audit.evidence_store import EvidenceStore
 from infra.audit.replay import audit_deduction
-from infra.audit.store import AuditStore
 from infra.cli.main import main
 from infra.eventstore.application import LedgerApp
-from infra.eventstore.catalogue import catalogue_files, load_catalogue
+from infra.eventstore.rule_files import catalogue_files, load_catalogue
 from infra.whatif.reevaluate import RECORDED, Reevaluator
-from tests.support import DEV_KEY, Ledger, id_number, line
+from tests.support import DEV_KEY, Ledger, apply_line, id_number, line
 from tests.support.backends import settings_for
 from tests.support.families import deduct, national_family, record_wrong_split
 from tests.support.seal import SEAL_SEED
@@ -84,7 +84,7 @@ def test_every_decision_records_the_digest_of_its_rule_content(durable_url):
 
 def test_a_changed_catalogue_under_the_same_label_is_rules_changed_in_the_audit_replay(story):
     _, app, _ = story
-    result, _, _ = audit_deduction(app, AuditStore(app), "S-1")
+    result, _, _ = audit_deduction(app, EvidenceStore(app), "S-1")
     recorded, current = load_catalogue().get(LABEL).digest, app.catalogue.get(LABEL).digest
     assert recorded != current
     assert result["rules_changed"] == {
@@ -111,16 +111,16 @@ def test_new_decisions_under_the_changed_content_are_told_apart_by_their_digest(
 
 def test_verify_bundle_reports_rules_changed(story, tmp_path):
     url, app, _ = story
-    chain.seal(AuditStore(app), "2025-04-01T00:00:00+00:00", seed=SEAL_SEED)
+    chain.seal(EvidenceStore(app), "2025-04-01T00:00:00+00:00", seed=SEAL_SEED)
     # a bundle built on the changed catalogue: its rule set is not the content recorded
-    data, _ = build_bundle(app, AuditStore(app), "S-1")
+    data, _ = build_bundle(app, EvidenceStore(app), "S-1")
     checked = verify_bundle(data, load_catalogue())
     assert not checked["ok"]
     bad = {c["check"]: c["detail"] for c in checked["checks"] if not c["ok"]}
     assert "rule_digest" in bad and bad["rule_digest"].startswith("RULES_CHANGED") and LABEL in bad["rule_digest"]
     # a bundle built on the shipped catalogue, checked against the changed local copy
     original = app_on(url)
-    data, _ = build_bundle(original, AuditStore(original), "S-1")
+    data, _ = build_bundle(original, EvidenceStore(original), "S-1")
     original.close()
     assert verify_bundle(data, load_catalogue())["ok"]
     checked = verify_bundle(data, app.catalogue)
@@ -149,7 +149,7 @@ def test_reevaluate_recorded_reports_rules_changed(story):
 def test_an_older_decision_without_a_digest_is_not_compared_and_says_so(durable_url):
     app = app_on(durable_url)
     record_wrong_split(Ledger(app))  # written like an event of before rule digests: no rule_digest
-    result, _, _ = audit_deduction(app, AuditStore(app), "S-BAD")
+    result, _, _ = audit_deduction(app, EvidenceStore(app), "S-BAD")
     assert result["rules_changed"] is None
     assert result["rule_digest"]["recorded"] is None and "not compared" in result["rule_digest"]["note"]
     report = Reevaluator(app, RECORDED, app.catalogue).run().to_dict()
@@ -164,8 +164,8 @@ def test_a_what_if_app_refuses_to_store_anything(durable_url):
     live.close()
     what_if = app_on(durable_url, rules_override="seed-002")
     with pytest.raises(Exception, match="what-if"):
-        what_if.apply_line(
-            line("enroll", person=id_number(seq=13), insurance="employee", at="2025-01-02T09:00:00+08:00")
+        apply_line(
+            what_if, line("enroll", person=id_number(seq=13), insurance="employee", at="2025-01-02T09:00:00+08:00")
         )
     what_if.close()
     again = app_on(durable_url)

@@ -37,7 +37,7 @@ def test_concurrent_retries_move_money_once(durable_url, group_commit, writer_ki
             t.join()
     assert statuses == [200] * 12 and replayed.count(False) == 2
     assert app.get_person(person).balance_fen == 1000 + 2 * 300
-    store = api.state.store
+    store = api.state.service.ledger.keys
     assert {k["role"] for k in store.list_keys()} >= {"fund", "auditor"}
     assert [e["action"] for e in store.key_log()].count("used") >= 1
     app.close()

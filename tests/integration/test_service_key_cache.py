@@ -9,16 +9,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from infra.access import keys as store_module
+from infra.access.keys import KeyStore
 from infra.eventstore.application import LedgerApp
-from infra.service import store as store_module
-from infra.service.store import ServiceStore
 from tests.support.backends import settings_for
 
 
 @pytest.fixture
 def stores(durable_url):
     app = LedgerApp(settings_for(durable_url))
-    yield ServiceStore(app, key_cache_s=0.5), ServiceStore(app)  # the server's, and the CLI's (no cache)
+    yield KeyStore(app.recorder, key_cache_s=0.5), KeyStore(app.recorder)  # the server's, and the CLI's (no cache)
     app.close()
 
 
@@ -31,7 +31,7 @@ def test_a_cached_key_is_answered_without_reading_the_store(stores, monkeypatch)
     def no_store(*_args, **_kwargs):
         raise AssertionError("the keys table was read")
 
-    monkeypatch.setattr(served, "_run", no_store)
+    monkeypatch.setattr(served.tables, "transaction", no_store)
     assert served.cached_key(key["token"])["key_id"] == key["key_id"]
     assert served.key_for_token(key["token"])["key_id"] == key["key_id"]
 

@@ -58,6 +58,6 @@ def test_no_server_error_and_answers_match_the_schema(tmp_path):
             check_operation(operation, headers)
             tested.append(operation.path)
     finally:
-        api.state.writer.close()
+        api.state.service.writer.close()
         app.close()
     assert "/v1/commands" in tested and "/v1/persons/lookup" in tested and len(tested) >= 18

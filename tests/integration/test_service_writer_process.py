@@ -18,9 +18,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from domain.errors import StorageError
+from infra.core.command_service import CommandService
 from infra.eventstore.application import LedgerApp
 from infra.service.writer import GroupCommitWriter
 from infra.service.writer_process import ProcessWriter
+from infra.writing.streams import submission_of
+from infra.writing.write_path import Submission
 from tests.support import Ledger, id_number, line
 from tests.support.backends import settings_for
 from tests.support.service import auth, make_server, ndjson
@@ -66,10 +69,14 @@ def store_locked(app: LedgerApp) -> Iterator[None]:
             lite.close()
 
 
-def credits(count: int) -> list[str]:
+def credit_lines(count: int) -> list[str]:
     return [
         line("credit", person=PERSON, amount="1.00", source="adjustment", command_id=f"c-{n}") for n in range(count)
     ]
+
+
+def credits(count: int) -> list[Submission]:
+    return [submission_of(text) for text in credit_lines(count)]
 
 
 def test_a_child_killed_mid_batch_answers_storage_error_and_a_retry_moves_money_once(app):
@@ -98,14 +105,14 @@ def test_a_child_killed_mid_batch_answers_storage_error_and_a_retry_moves_money_
 def test_the_child_answers_as_the_in_process_writer(app, tmp_path):
     lines = [
         *credits(3),
-        "not json",
-        line("credit", person=PERSON, amount="-1", source="adjustment"),
-        line("credit", person=id_number("110105", "19900101", 13), amount="1.00", source="adjustment"),
+        submission_of("not json"),
+        submission_of(line("credit", person=PERSON, amount="-1", source="adjustment")),
+        submission_of(line("credit", person=id_number("110105", "19900101", 13), amount="1.00", source="adjustment")),
         credits(1)[0],
     ]
     twin = LedgerApp(settings_for(str(tmp_path / "twin.db")))
     Ledger(twin).enroll(PERSON, balance="10.00")
-    in_thread, in_child = GroupCommitWriter(twin), ProcessWriter(app.settings)
+    in_thread, in_child = GroupCommitWriter(CommandService(twin)), ProcessWriter(app.settings)
     try:
         expected = in_thread.submit(lines).result(timeout=60).answers
         got = in_child.submit(lines).result(timeout=60).answers
@@ -137,7 +144,7 @@ def test_the_server_with_a_writer_process(app):
     with TestClient(api) as client:
         ready = client.get("/readyz", headers=auth(tokens["operator"])).json()
         assert ready["writer"] == "process"
-        body = ndjson(*(json.loads(text) for text in credits(5)))
+        body = ndjson(*(json.loads(text) for text in credit_lines(5)))
         answer = client.post("/v1/commands:batch", content=body, headers=auth(tokens["fund"]))
         assert answer.status_code == 200 and [json.loads(x)["ok"] for x in answer.text.splitlines()] == [True] * 5
         pid = client.get("/readyz", headers=auth(tokens["operator"])).json()["writer_pid"]

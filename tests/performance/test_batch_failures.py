@@ -6,9 +6,8 @@ import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError
 
 from domain.errors import StorageError
-from infra.groupcommit.batch import apply_batch
-from infra.groupcommit.prefetch import Prefetcher
-from tests.support import id_number, line
+from infra.writing.prefetch import Prefetcher
+from tests.support import apply_batch, apply_line, id_number, line
 
 PARENT, CHILD = id_number(seq=11), id_number(birth="20150101", seq=22)
 
@@ -37,7 +36,7 @@ def test_a_failed_commit_stores_nothing_and_raises(app, monkeypatch):
     assert app.recorder.max_notification_id() == events_before
     assert app.get_person(PARENT).balance_fen == 0
     assert app.get_person(PARENT).members == {}
-    assert app.apply_line(history()[1])["ok"]  # the child was never enrolled
+    assert apply_line(app, history()[1])["ok"]  # the child was never enrolled
 
 
 def test_a_conflicting_writer_makes_the_whole_batch_decide_again(app, monkeypatch):
@@ -67,7 +66,7 @@ def test_a_conflicting_writer_makes_the_whole_batch_decide_again(app, monkeypatc
 def test_a_refused_command_leaves_no_trace_in_its_batch(app):
     """A command whose handler fails after changing an aggregate, without saving it, must not
     leak that change into later commands of the batch (the unit of work rebuilds it)."""
-    from infra.groupcommit.unit_of_work import BatchUnitOfWork
+    from infra.writing.units import BatchUnitOfWork
 
     apply_batch(app, history())
     unit = BatchUnitOfWork(app)

@@ -13,15 +13,19 @@ from typing import Any
 
 import pytest
 
+from infra.eventstore import person_reads
 from infra.eventstore.application import LedgerApp
-from infra.groupcommit.batch import apply_batch, apply_results, apply_stream
-from infra.groupcommit.prefetch import Prefetcher
-from infra.readmodels import queries
 from infra.tools.simulate import simulate
-from tests.support import id_number, line
+from infra.writing.prefetch import Prefetcher
+from tests.support import apply_batch, apply_results, apply_stream, id_number, line
 from tests.support.backends import settings_for
 
-VIEWS = (queries.person_view, queries.balance_view, queries.bindings_view, queries.authorizations_view)
+VIEWS = (
+    person_reads.person_view,
+    person_reads.balance_view,
+    person_reads.bindings_view,
+    person_reads.authorizations_view,
+)
 
 
 def one_at_a_time(app: LedgerApp, lines: list[str]) -> list[dict]:

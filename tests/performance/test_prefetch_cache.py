@@ -7,9 +7,8 @@ import pytest
 
 from domain.person import Person
 from infra.eventstore.application import LedgerApp
-from infra.groupcommit.batch import apply_batch
-from infra.groupcommit.prefetch import Prefetcher
-from tests.support import id_number, line
+from infra.writing.prefetch import Prefetcher
+from tests.support import apply_batch, apply_line, id_number, line
 from tests.support.backends import settings_for
 
 PARENT, CHILD = id_number(seq=31), id_number(birth="20150101", seq=32)
@@ -48,7 +47,7 @@ def test_a_person_changed_by_another_writer_is_read_again(pg_url):
     try:
         prefetcher = Prefetcher()
         apply_batch(writer, history(), prefetcher)
-        assert other.apply_line(line("credit", person=PARENT, amount="7.00", source="adjustment"))["ok"]
+        assert apply_line(other, line("credit", person=PARENT, amount="7.00", source="adjustment"))["ok"]
         stored = writer.events.put
         puts = []
 
@@ -73,10 +72,10 @@ def test_a_cached_person_with_a_snapshot_is_read_on_top_of_the_newer_of_the_two(
     try:
         prefetcher = Prefetcher()
         apply_batch(writer, history(), prefetcher)
-        parent_id = writer.person_ref(PARENT, "person")[0]
+        parent_id = writer.person_ref(PARENT, "person").id
         assert parent_id in prefetcher.cache
         if changed_elsewhere:
-            assert other.apply_line(line("credit", person=PARENT, amount="7.00", source="adjustment"))["ok"]
+            assert apply_line(other, line("credit", person=PARENT, amount="7.00", source="adjustment"))["ok"]
         other.take_snapshot(parent_id)  # a snapshot as new as the store, beside the cached state
         result = apply_batch(writer, [line("credit", person=PARENT, amount="1.00", source="adjustment")], prefetcher)
         assert result[0]["ok"] and result[0]["balance_fen"] == 4100 + (700 if changed_elsewhere else 0), result

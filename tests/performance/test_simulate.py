@@ -8,8 +8,8 @@ from collections import Counter
 from typing import Any
 
 from domain.ids import parse_id_number
-from infra.eventstore.commands import parse_command
 from infra.tools.simulate import simulate
+from tests.support import apply_line, parse_command
 
 
 def digest(lines) -> str:
@@ -71,7 +71,7 @@ def test_the_workload_mixes_every_kind_of_command_and_money_is_decimal_yuan():
 
 
 def test_the_traffic_naturally_produces_rejections(app):
-    results = [app.apply_line(line) for line in simulate(300, 4, seed=2)]
+    results = [apply_line(app, line) for line in simulate(300, 4, seed=2)]
     codes = Counter(r["error"]["code"] for r in results if not r["ok"])
     ok = sum(r["ok"] for r in results)
     assert ok > 0.75 * len(results)  # mostly accepted, as real traffic is

@@ -8,13 +8,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from infra.eventstore.application import LedgerApp
-from infra.eventstore.mapper import CanonicalJSONTranscoder, PydanticMapper
 from infra.eventstore.snapshots import SNAPSHOT_INTERVAL, AggregateSnapshot
-from infra.groupcommit.batch import apply_stream
-from infra.groupcommit.prefetch import Prefetcher
+from infra.storage.mapper import CanonicalJSONTranscoder, PydanticMapper
 from infra.tools.bench import audit_lines, streaming_fold
 from infra.tools.simulate import simulate
-from tests.support import id_number
+from infra.writing.prefetch import Prefetcher
+from tests.support import apply_stream, id_number
 from tests.support.backends import settings_for
 
 

@@ -6,6 +6,10 @@ import json
 from typing import Any
 
 from domain.ids import check_character
+from infra.commands.parsing import load, validate
+from infra.core.command_service import CommandService
+from infra.writing.streams import submission_of, write_stream
+from infra.writing.write_path import WritePath
 
 DEV_KEY = b"test-pseudonym-key-0123456789"
 DAY = "2025-03-03"
@@ -31,14 +35,44 @@ def line(type_: str, at: str = f"{DAY}T09:00:00+08:00", **fields: Any) -> str:
     return json.dumps({"type": type_, "at": at, **fields})
 
 
+def apply_line(app: Any, text: str | bytes) -> dict:
+    """One command line through the one write path, in a transaction of its own."""
+    return WritePath(app).write([submission_of(text)])[0]
+
+
+def apply_batch(app: Any, texts: list[str], prefetcher: Any = None) -> list[dict]:
+    """Command lines as one group commit (one answer each, in order)."""
+    return WritePath(app, prefetcher).write([submission_of(text) for text in texts])
+
+
+def apply_stream(app: Any, lines: Any, *, batch_size: int, prefetcher: Any = None) -> Any:
+    """Numbered answers of a stream of lines, in group commits of `batch_size`."""
+    return write_stream(WritePath(app, prefetcher), lines, batch_size=batch_size)
+
+
+def apply_results(app: Any, lines: Any, *, batch_size: int) -> Any:
+    """What `ledger apply --batch-size N` prints, line by line."""
+    return CommandService(app).stream(lines, batch_size=batch_size)
+
+
+def parse_command(text: str) -> Any:
+    """The typed command of a line (raises INVALID_INPUT naming the field)."""
+    return validate(load(text))
+
+
 class Ledger:
-    """A thin story-telling wrapper over LedgerApp: apply lines, read state."""
+    """A thin story-telling wrapper over LedgerApp: apply lines (each a transaction of its own,
+    through the one write path), read state."""
 
     def __init__(self, app: Any):
         self.app = app
+        self.writer = WritePath(app)
+
+    def apply_line(self, text: str | bytes) -> dict:
+        return self.writer.write([submission_of(text)])[0]  # as `apply_line` above, one writer kept
 
     def do(self, type_: str, **fields: Any) -> dict:
-        return self.app.apply_line(line(type_, **fields))
+        return self.apply_line(line(type_, **fields))
 
     def ok(self, type_: str, **fields: Any) -> dict:
         result = self.do(type_, **fields)

@@ -7,7 +7,7 @@ from typing import NoReturn
 
 import pytest
 
-from infra.config import Settings
+from infra.settings import Settings
 from tests.support import DEV_KEY
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"

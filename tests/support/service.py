@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from infra.core.bootstrap import ledger_of
 from infra.service.app import create_app
 from tests.support import Ledger, id_number
 from tests.support.families import at, national_family
@@ -22,8 +23,9 @@ OUTSIDER = id_number("420102", "19850707", 45)  # Wuhan: outside the Beijing aud
 
 def make_server(app: Any, **options: Any) -> tuple[Any, dict[str, str]]:
     """The FastAPI app on `app`, and a token per role (plus a Wuhan auditor, 'auditor_42')."""
-    api = create_app(app, **options)
-    store = api.state.store
+    ledger = ledger_of(app, key_cache_s=options.pop("key_cache_s", 0.0))
+    api = create_app(ledger, **options)
+    store = ledger.keys
     tokens = {role: store.create_key(role, **scope)["token"] for role, scope in ROLE_KEYS.items()}
     tokens["auditor_42"] = store.create_key("auditor", region="42")["token"]
     return api, tokens

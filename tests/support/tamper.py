@@ -5,8 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from infra.config import split_schema
-from infra.eventstore.backend import is_postgres_url
+from infra.store_urls import is_postgres_url, split_schema
 
 
 class SQLiteTamper:

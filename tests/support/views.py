@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.readmodels import queries, view_queries
+from infra.eventstore import person_reads
+from infra.readmodels import view_reads
 
 
 def assert_views_agree_with_aggregates(app: Any, views: Any, numbers: list[str], persons: dict | None = None) -> int:
@@ -14,10 +15,10 @@ def assert_views_agree_with_aggregates(app: Any, views: Any, numbers: list[str],
     for number in numbers:
         pid, masked, _ = app.person_ref(number, "person")
         person = persons[pid] if persons is not None else app.repository.get(pid)
-        assert view_queries.bindings_view(views, pid, masked) == queries.bindings_view(person), masked
-        assert view_queries.authorizations_view(views, pid, masked) == queries.authorizations_view(person), masked
-        assert view_queries.balance_view(views, pid, masked) == queries.balance_view(person), masked
-        detail = view_queries.balance_detail(views, pid, masked)
+        assert view_reads.bindings_view(views, pid, masked) == person_reads.bindings_view(person), masked
+        assert view_reads.authorizations_view(views, pid, masked) == person_reads.authorizations_view(person), masked
+        assert view_reads.balance_view(views, pid, masked) == person_reads.balance_view(person), masked
+        detail = view_reads.balance_detail(views, pid, masked)
         assert detail["balance_fen"] == (
             detail["credited_fen"] - detail["paid_own_fen"] - detail["paid_for_others_fen"] + detail["refunded_fen"]
         ), masked

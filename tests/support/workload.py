@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from infra.groupcommit.batch import apply_batch
-from infra.groupcommit.prefetch import Prefetcher
 from infra.tools.simulate import simulate
+from infra.writing.prefetch import Prefetcher
+from tests.support import apply_batch
 
 EVENTS_PER_LINE_MAX = 8  # a deduction split across authorizers, or a close ending many ties
 

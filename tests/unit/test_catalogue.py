@@ -9,7 +9,7 @@ import pytest
 
 from domain.errors import UnknownRuleVersionError
 from domain.rules import CatalogueError, parse_catalogue
-from infra.eventstore.catalogue import load_catalogue
+from infra.eventstore.rule_files import load_catalogue
 
 
 @pytest.fixture(scope="module")

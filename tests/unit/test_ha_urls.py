@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from infra.config import Settings, postgres_connect_params, postgres_env, postgres_hosts
+from infra.settings import Settings
+from infra.storage.opening import persistence_env, postgres_env
+from infra.store_urls import postgres_connect_params, postgres_hosts
 
 HA_URL = "postgresql://postgres:p%40ss@127.0.0.1:5441,127.0.0.1:5442/ledger?target_session_attrs=read-write&schema=s1"
 
@@ -32,9 +34,9 @@ def test_a_read_app_prefers_a_standby_and_creates_no_table():
     settings = Settings(
         db="postgresql://postgres@h1:5441,h2:5442/ledger?schema=s", pseudonym_key=b"k" * 16, using_development_key=False
     )
-    assert settings.eventsourcing_env()["CREATE_TABLE"] == "y" and settings.connect_params() == {}
+    assert persistence_env(settings)["CREATE_TABLE"] == "y" and settings.connect_params() == {}
     reader = dataclasses.replace(settings, read_only=True)
-    assert reader.eventsourcing_env()["CREATE_TABLE"] == "n"
+    assert persistence_env(reader)["CREATE_TABLE"] == "n"
     assert reader.connect_params() == {"target_session_attrs": "prefer-standby"}
     explicit = dataclasses.replace(reader, db=reader.db + "&target_session_attrs=standby")
     assert explicit.connect_params() == {"target_session_attrs": "standby"}
@@ -43,10 +45,10 @@ def test_a_read_app_prefers_a_standby_and_creates_no_table():
 def test_the_pool_gets_the_parameters_before_it_connects():
     from eventsourcing.postgres import PostgresFactory
 
-    from infra.config import apply_connect_params
+    from infra.storage.opening import apply_connect_params
 
     settings = Settings(db=HA_URL, pseudonym_key=b"k" * 16, using_development_key=False)
-    factory = PostgresFactory(settings.eventsourcing_env())
+    factory = PostgresFactory(persistence_env(settings))
     apply_connect_params(factory, settings)
     kwargs = factory.datastore.pool.kwargs
     assert isinstance(kwargs, dict)

@@ -25,13 +25,9 @@ On PostgreSQL each is one statement over `unnest` of column arrays (`INSERT ... 
 
 from __future__ import annotations
 
-import uuid
 import weakref
 from typing import Any
 
-from eventsourcing.sqlite import SQLiteDatastore
-
-from infra.eventstore.backend import backend_of
 from infra.readmodels.views.base import (
     FETCH_ROWS_MAX,
     GENERATIONS_TABLE,
@@ -85,14 +81,13 @@ def open_views(app: Any) -> _LedgerViews:
 
 
 def _construct_views(app: Any) -> _LedgerViews:
-    backend = backend_of(app.recorder)
-    if backend == "postgres":
+    dialect = app.recorder.dialect
+    if dialect == "postgres":
         recorder: _LedgerViews = app.factory.tracking_recorder(PostgresLedgerViews)
-    elif backend == "sqlite":
+    elif dialect == "sqlite":
         recorder = app.factory.tracking_recorder(SQLiteLedgerViews)
-    else:  # the in-memory store: views in a private in-memory SQLite database
-        datastore = SQLiteDatastore(db_name=f"file:ledger_views_{uuid.uuid4().hex}?mode=memory&cache=shared")
-        recorder = SQLiteLedgerViews(datastore)
+    else:  # the in-memory store: views in its private in-memory SQLite database
+        recorder = SQLiteLedgerViews(app.recorder.side_datastore)
         recorder.create_table()
     for projection in PROJECTIONS:
         recorder.ensure_view(projection)

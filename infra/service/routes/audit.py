@@ -1,32 +1,20 @@
-"""Settlement audits, evidence bundles and compliance reports, for auditors."""
+"""Settlement audits, evidence bundles and compliance reports, for auditors: the core's
+(infra.core.audit_service), each read of a patient's data scoped and logged there."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from eventsourcing.application import AggregateNotFoundError
 from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from domain.settlement import settlement_aggregate_id
-from infra.readmodels import view_queries
-from infra.service import auth
-from infra.service.deps import Auditor, Purpose, Service, Svc
-from infra.service.problems import Problem, problem_responses
+from infra.audit.report import to_csv
+from infra.pages.rendering import render_audit, render_report
+from infra.readmodels.view_reads import parse_month
+from infra.service.deps import Auditor, Purpose, Svc
+from infra.service.problems import problem_responses
 
 router = APIRouter(tags=["audit"])
 
 SettlementId = Annotated[str, Path(max_length=64)]
-
-
-def audited(svc: Service, settlement_id: str, key: dict[str, Any], purpose: str, endpoint: str) -> Any:
-    """The audit store, once the settlement's patient is within the key's scope (access logged)."""
-    from infra.audit.store import AuditStore
-
-    try:
-        settlement = svc.ledger.repository.get(settlement_aggregate_id(settlement_id))
-    except AggregateNotFoundError:
-        raise Problem(404, "UNKNOWN_SETTLEMENT", "settlement_id: no such deduction", field="settlement_id") from None
-    svc.read_person(str(settlement.patient), key, purpose, endpoint)
-    return AuditStore(svc.ledger)
 
 
 @router.get(
@@ -50,11 +38,7 @@ def settlement_audit(
     svc: Svc,
     format: Annotated[str, Query(pattern="^(json|html)$")] = "json",
 ) -> Response:
-    from infra.audit.html import render_audit
-    from infra.audit.replay import audit_deduction
-
-    audit_store = audited(svc, settlement_id, key, purpose, "/v1/settlements/{settlement_id}/audit")
-    result = audit_deduction(svc.ledger, audit_store, settlement_id)[0]
+    result = svc.ledger.audits.deduction(settlement_id, key, purpose, "/v1/settlements/{settlement_id}/audit")
     if format == "html":
         return HTMLResponse(render_audit(result))
     return JSONResponse(result)
@@ -72,10 +56,7 @@ def settlement_audit(
     },
 )
 def settlement_bundle(settlement_id: SettlementId, key: Auditor, purpose: Purpose, svc: Svc) -> Response:
-    from infra.audit.bundle import build_bundle
-
-    audit_store = audited(svc, settlement_id, key, purpose, "/v1/settlements/{settlement_id}/bundle")
-    data, _ = build_bundle(svc.ledger, audit_store, settlement_id)
+    data, _ = svc.ledger.audits.bundle(settlement_id, key, purpose, "/v1/settlements/{settlement_id}/bundle")
     return Response(data, media_type="application/json")
 
 
@@ -101,13 +82,8 @@ def compliance(
     region: Annotated[str, Query(pattern="^[0-9]{0,6}$")] = "",
     format: Annotated[str, Query(pattern="^(json|csv|html)$")] = "json",
 ) -> Response:
-    from infra.audit.html import render_report
-    from infra.audit.report import compliance_report, to_csv
-    from infra.audit.store import AuditStore
-
-    view_queries.parse_month(month)
-    auth.check_region(key, region)
-    result = compliance_report(AuditStore(svc.ledger), month, region)
+    parse_month(month)
+    result = svc.ledger.audits.compliance(month, region, key)
     if format == "csv":
         return Response(to_csv(result), media_type="text/csv")
     if format == "html":

@@ -1,25 +1,24 @@
-"""Commands, for the writing roles (channel, institution, fund): one command, or NDJSON lines."""
+"""Commands, for the writing roles (channel, institution, fund): one command, or NDJSON lines.
+
+Each body is parsed once, at this edge, into typed commands (infra.commands.parsing, as `ledger
+apply` parses its lines); the key's role and scope are checked on the typed command by the core,
+and the command goes to the writer with the key that sent it."""
 
 import io
 import json
 
 from fastapi import APIRouter, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from infra.eventstore import commands as c
-from infra.eventstore.application import screen
-from infra.eventstore.commands import read_lines
-from infra.groupcommit.batch import BATCH_SIZE_MAX
-from infra.service import auth
+from domain.errors import InvalidInputError, LedgerError
+from infra.commands.base import CommandModel
+from infra.commands.parsing import load, parse_line, read_lines, refused, screen, validate
+from infra.roles import WRITER_ROLES
 from infra.service.deps import Service, Svc, Writer
 from infra.service.problems import Problem, problem_responses
+from infra.writing.write_path import BATCH_SIZE_MAX, Submission
 
 router = APIRouter(tags=["commands"])
-
-# The commands' JSON schema, added to the OpenAPI components by create_app.
-command_schema = c._ADAPTER.json_schema(ref_template="#/components/schemas/{model}")
-command_defs = command_schema.pop("$defs", {})
 
 IDEMPOTENCY_KEY_MAX = 128
 IDEMPOTENCY_KEY_PARAMETER = {
@@ -43,12 +42,27 @@ def idempotency_key(request: Request) -> str:
     return value
 
 
-async def check_command(key: dict, data: dict, svc: Service) -> None:
-    """auth.check_command; in a worker thread only for a reverse, whose settlement is read."""
-    if data.get("type") == "reverse":
-        await run_in_threadpool(auth.check_command, key, data, svc.settlement_institution)
-    else:
-        auth.check_command(key, data)
+def body_command(raw: bytes, command_id: str) -> CommandModel:
+    """The one command a body holds, with the Idempotency-Key as its command id."""
+    text = screen(raw)
+    try:
+        if isinstance(text, dict):
+            raise InvalidInputError(text["error"]["message"].replace("line", "body", 1), field="body")
+        data = load(text)
+    except InvalidInputError as error:
+        raise Problem(422, "INVALID_INPUT", error.message.replace("line", "body", 1), field="body") from None
+    if not isinstance(data, dict):
+        raise Problem(422, "INVALID_INPUT", "body: must be a JSON object", field="body")
+    if "command_id" in data and data["command_id"] != command_id:
+        raise Problem(422, "INVALID_INPUT", "command_id: differs from the Idempotency-Key header", field="command_id")
+    data["command_id"] = command_id
+    try:
+        return validate(data)
+    except LedgerError as error:
+        answer = refused(data, error)
+        raise Problem.of_error(
+            answer["error"], command=answer.get("command"), command_id=answer.get("command_id")
+        ) from None
 
 
 @router.post(
@@ -76,20 +90,10 @@ async def command(request: Request) -> Response:
     # here with the same functions the dependencies call, in the same order (key, role, header).
     svc: Service = request.app.state.service
     key = await svc.authenticate(None, request)
-    auth.check_role(key, auth.WRITERS)
-    command_id = idempotency_key(request)
-    raw = await request.body()
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise Problem(422, "INVALID_INPUT", "body: not valid JSON", field="body") from None
-    if not isinstance(data, dict):
-        raise Problem(422, "INVALID_INPUT", "body: must be a JSON object", field="body")
-    if "command_id" in data and data["command_id"] != command_id:
-        raise Problem(422, "INVALID_INPUT", "command_id: differs from the Idempotency-Key header", field="command_id")
-    await check_command(key, data, svc)
-    text = json.dumps({**data, "command_id": command_id}, ensure_ascii=False)
-    written = await svc.write([text])
+    key.check_role(*WRITER_ROLES)
+    command = body_command(await request.body(), idempotency_key(request))
+    svc.ledger.commands.check(key, command)
+    written = await svc.write([Submission(command, key)])
     answer = written.answers[0]
     headers = {"Idempotency-Replayed": "true"} if answer.get("duplicate") else {}
     if not answer["ok"]:
@@ -118,33 +122,24 @@ async def command(request: Request) -> Response:
     },
 )
 async def command_batch(request: Request, key: Writer, svc: Svc) -> Response:
-    # Lines as `ledger apply` reads them: split on LF only, each screened on its own (an empty,
-    # overlong or non-UTF-8 line is refused alone; the others are decided).
+    # Lines as `ledger apply` reads them: split on LF only, each screened and parsed on its own
+    # (an empty, overlong, non-UTF-8 or malformed line is refused alone; the others are decided).
     screened = [screen(line) for line in read_lines(io.BytesIO(await request.body()))]
     if len(screened) > BATCH_SIZE_MAX:
         raise Problem(422, "INVALID_INPUT", f"body: at most {BATCH_SIZE_MAX} lines", field="body")
-    for number, text in enumerate(screened, start=1):
-        try:
-            data = json.loads(text) if isinstance(text, str) else None
-        except ValueError:
-            continue  # the ledger answers this line INVALID_INPUT
-        if isinstance(data, dict):
+    parsed = [text if isinstance(text, dict) else parse_line(text) for text in screened]
+    for number, line in enumerate(parsed, start=1):
+        if isinstance(line, CommandModel):
             try:
-                await check_command(key, data, svc)
-            except Problem as problem:
-                problem.detail = f"line {number}: {problem.detail}"
-                problem.extra["line"] = number
-                raise
-    real = [text for text in screened if isinstance(text, str)]
-    written = await svc.write(real) if real else None
-    answers = iter(written.answers if written else [])
-    out = [
-        json.dumps({"line": number, **(next(answers) if isinstance(text, str) else text)}, ensure_ascii=False)
-        for number, text in enumerate(screened, start=1)
-    ]
-    position = written.position if written else svc.ledger.recorder.max_notification_id() or 0
-    return Response(
-        "".join(line + "\n" for line in out),
-        media_type="application/x-ndjson",
-        headers={"Ledger-Position": str(position)},
-    )
+                svc.ledger.commands.check(key, line)
+            except LedgerError as error:
+                raise Problem(403, error.code, f"line {number}: {error.message}", line=number) from None
+    written = await svc.write([Submission(line, key) for line in parsed]) if parsed else None
+    answers = written.answers if written else []
+    out = "".join(json_line({"line": number, **a}) for number, a in enumerate(answers, start=1))
+    position = written.position if written else svc.position()
+    return Response(out, media_type="application/x-ndjson", headers={"Ledger-Position": str(position)})
+
+
+def json_line(value: dict) -> str:
+    return json.dumps(value, ensure_ascii=False) + "\n"

@@ -1,7 +1,6 @@
 """Health (liveness without a key; readiness and metrics for any key) and operations for
-operators: seal, verify, view positions, checksum, rebuild."""
+operators: seal, verify, view positions, checksum, rebuild. Each answer is the core's."""
 
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -25,9 +24,10 @@ def healthz() -> dict[str, str]:
     responses=problem_responses(401, 503),
 )
 def readyz(key: Key, svc: Svc) -> Response:
+    views = svc.ledger.views
     try:
-        head = svc.ledger.recorder.max_notification_id() or 0
-        position = svc.views.position()
+        head = svc.position()
+        position = views.position()
     except Exception as error:  # noqa: BLE001 - any failure means "not ready"
         raise Problem(503, "STORAGE_ERROR", f"store unreachable: {type(error).__name__}") from None
     lag = max(0, head - position)
@@ -50,45 +50,21 @@ def metrics_endpoint(key: Key, svc: Svc) -> Response:
     "/v1/seal", summary="Extend the hash chain and store a checkpoint", responses=problem_responses(401, 403, 409, 503)
 )
 def seal(key: Operator, svc: Svc) -> dict[str, Any]:
-    from infra.audit.chain import seal as run
-    from infra.audit.store import AuditStore, SealConflictError
-    from infra.config import ConfigError, load_seal_key, warn_development_seal_key
-
-    try:  # as `ledger seal`: LEDGER_SEAL_KEY, refused without it on PostgreSQL
-        seal_key = load_seal_key(svc.ledger.settings.db)
-    except ConfigError as error:
-        raise Problem(503, "SEAL_KEY_MISSING", str(error)) from None
-    warn_development_seal_key(seal_key)
-    audit_store = AuditStore(svc.ledger)
-    sealed_at = datetime.now(UTC).isoformat(timespec="seconds")
-    try:
-        written = run(audit_store, sealed_at, seed=seal_key.seed)
-    except SealConflictError:
-        raise Problem(409, "SEAL_CONFLICT", "another seal ran at the same time; seal again") from None
-    checkpoints = audit_store.checkpoints()
-    return {
-        "written": written,
-        "checkpoint": checkpoints[-1] if checkpoints else None,
-        "access_log_checkpoint": svc.store.seal_access_log(seal_key.seed, sealed_at),
-    }
+    return svc.ledger.evidence.seal()
 
 
 @router.get(
     "/v1/verify", summary="Recompute the hash chain (ok=false if altered)", responses=problem_responses(401, 403)
 )
 def verify(key: Operator, svc: Svc) -> dict[str, Any]:
-    from infra.audit.chain import verify as run
-    from infra.audit.store import AuditStore
-
-    result = run(AuditStore(svc.ledger))
-    return {**result, "access_log": svc.store.verify_access_log()}
+    return svc.ledger.evidence.verify()
 
 
 @router.get("/v1/projections", summary="View positions and lag", responses=problem_responses(401, 403))
 def projections(key: Operator, svc: Svc) -> dict[str, Any]:
-    with svc.views.lock:
-        positions = svc.views.runner.positions()
-    head = svc.views.runner.head()
+    views = svc.ledger.views
+    positions = views.positions()
+    head = views.head()
     return {"head": head, "views": {n: {"position": p, "lag": max(0, head - p)} for n, p in positions.items()}}
 
 
@@ -96,14 +72,13 @@ def projections(key: Operator, svc: Svc) -> dict[str, Any]:
     "/v1/projections/checksum", summary="Row count and SHA-256 of the live views", responses=problem_responses(401, 403)
 )
 def checksum(key: Operator, svc: Svc) -> dict[str, Any]:
-    svc.views.catch_up()
-    with svc.views.lock:
-        return {"views": svc.views.runner.summaries()}
+    views = svc.ledger.views
+    views.catch_up()
+    return {"views": views.summaries()}
 
 
 @router.post(
     "/v1/projections/rebuild", summary="Rebuild every view, then switch", responses=problem_responses(401, 403)
 )
 def rebuild(key: Operator, svc: Svc) -> dict[str, Any]:
-    with svc.views.lock:
-        return {"views": svc.views.runner.rebuild()}
+    return {"views": svc.ledger.views.rebuild()}

@@ -1,0 +1,139 @@
+"""Deductions and their reversals, sent by designated institutions (hospitals, pharmacies):
+a settlement paid from the patient's own account and the authorizers' in the rule set's order,
+and a reversal that refunds exactly the accounts that paid."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from pydantic import AfterValidator, Field
+
+from domain import deduction
+from domain import events as ev
+from domain.errors import SettlementConflictError, UnknownSettlementError
+from domain.masking import mask_id_numbers
+from domain.money import parse_amount
+from domain.person import Person
+from domain.settlement import Settlement, settlement_aggregate_id
+from domain.vocabulary import Category
+from infra.commands.answers import deduction_result, line_dict
+from infra.commands.base import CommandModel, CommandSpec, IdText, Needs, SettlementId, Text, UnitOfWork
+from infra.commands.loading import load_implied, load_person
+from infra.roles import ForbiddenError, Principal
+
+if TYPE_CHECKING:
+    from infra.eventstore.application import LedgerApp
+
+NewSettlementId = Annotated[SettlementId, Field(pattern=r"^[A-Za-z0-9._:\-]+$")]
+Institution = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(mask_id_numbers)]
+
+
+class Deduct(CommandModel):
+    type: Literal["deduct"]
+    settlement_id: NewSettlementId
+    patient: IdText
+    amount: str
+    category: Category
+    institution: Institution
+    presented_by: IdText | None = None
+
+
+class Reverse(CommandModel):
+    type: Literal["reverse"]
+    settlement_id: SettlementId
+    reason: Text = ""
+
+
+def deduct(app: LedgerApp, command: Deduct, uow: UnitOfWork, sender: Principal | None) -> dict:
+    amount_fen = parse_amount(command.amount, "amount")
+    patient_ref = app.person_ref(command.patient, "patient")
+    presenter_ref = app.person_ref(command.presented_by, "presented_by") if command.presented_by else None
+    request = deduction.DeductRequest(
+        settlement_id=command.settlement_id,
+        amount_fen=amount_fen,
+        category=command.category,
+        institution=command.institution,
+        presented_by=presenter_ref.id if presenter_ref else None,
+        at=command.at,
+    )
+    duplicate = known_settlement(uow, command.settlement_id, deduction.fingerprint(patient_ref.id, request))
+    if duplicate is not None:  # recognised before any other check, like a command id
+        return duplicate
+    patient = load_person(uow, patient_ref.id, patient_ref.masked, "patient")
+    presenter = load_person(uow, presenter_ref.id, presenter_ref.masked, "presented_by") if presenter_ref else None
+    rules = app.rules_for(command.at, patient.region)
+    authorizers = load_implied(uow, DEDUCT_NEEDS, patient)
+    _, settlement, payers = deduction.deduct(patient, presenter, authorizers, request, rules)
+    uow.save(patient, settlement, *payers)
+    return deduction_result(settlement, duplicate=False)
+
+
+def known_settlement(uow: UnitOfWork, settlement_id: str, fingerprint: str) -> dict | None:
+    try:
+        settlement = uow.peek(settlement_aggregate_id(settlement_id))
+    except AggregateNotFoundError:
+        return None
+    if settlement.fingerprint != fingerprint:
+        raise SettlementConflictError(
+            f"settlement_id: {settlement_id} was already settled with different content", field="settlement_id"
+        )
+    return deduction_result(settlement, duplicate=True)
+
+
+def reverse(app: LedgerApp, command: Reverse, uow: UnitOfWork, sender: Principal | None) -> dict:
+    try:
+        settlement = uow.get(settlement_aggregate_id(command.settlement_id))
+    except AggregateNotFoundError:
+        raise UnknownSettlementError(
+            f"settlement_id: no deduction {command.settlement_id}", field="settlement_id"
+        ) from None
+    if sender is not None and institution_of(app, settlement) != sender.institution:
+        # decided here, on the settlement the reversal is decided on, not before the batch: a
+        # settlement stored just before in the same batch is seen, and so is its institution
+        raise ForbiddenError(f"settlement_id: settled by another institution than {sender.institution}")
+    payers = load_implied(uow, REVERSE_NEEDS, settlement=settlement)
+    patient = payers.pop(settlement.patient)
+    deduction.reverse(settlement, patient, payers, reason=command.reason, at=command.at)
+    uow.save(patient, settlement, *payers.values())
+    return {"settlement_id": command.settlement_id, "patient": patient.masked,
+            "refunded": [line_dict(line) for line in settlement.lines],
+            "refunded_fen": sum(line.amount_fen for line in settlement.lines)}  # fmt: skip
+
+
+def institution_of(app: LedgerApp, settlement: Settlement) -> str | None:
+    """Who settled it: recorded on the settlement since settlements carry it; for one opened
+    before, read from the patient's DeductionSettled event (history is immutable)."""
+    if settlement.institution is not None:
+        return settlement.institution
+    for stored in app.recorder.events_of(settlement.patient):
+        if stored.topic.endswith(":DeductionSettled"):
+            event = app.mapper.to_domain_event(stored)
+            if isinstance(event, ev.DeductionSettled) and event.settlement_id == settlement.settlement_id:
+                return event.institution
+    return None
+
+
+def institution_of_key(sender: Principal, command: Deduct) -> None:
+    if command.institution != sender.institution:
+        raise ForbiddenError(f"institution: this key settles for institution {sender.institution} only")
+
+
+def _authorizers(person: Person | None, settlement: Settlement | None) -> list[UUID]:
+    return sorted(person.authorizers) if person is not None else []
+
+
+def _settlement_payers(person: Person | None, settlement: Settlement | None) -> list[UUID]:
+    if settlement is None:
+        return []
+    return [settlement.patient, *sorted({line.person for line in settlement.lines} - {settlement.patient})]
+
+
+DEDUCT_NEEDS = Needs(("patient", "presented_by"), settlement=True, implied=_authorizers)
+REVERSE_NEEDS = Needs((), settlement=True, implied=_settlement_payers)
+
+SPECS: tuple[CommandSpec[Any], ...] = (
+    CommandSpec(Deduct, deduct, DEDUCT_NEEDS, role="institution", scope=institution_of_key),
+    CommandSpec(Reverse, reverse, REVERSE_NEEDS, role="institution"),
+)

@@ -1,0 +1,25 @@
+"""The HTTP status of each ledger code, for both web front ends (the service's problem+json and
+the console's error pages): invalid input 422, unknown person or settlement 404, no or a bad key
+401, outside the key's role or scope 403, storage, a missing seal key or views behind 503, every
+other refusal (rules, status, conflicts) 409."""
+
+from __future__ import annotations
+
+STATUS_OF_CODE = {
+    "INVALID_INPUT": 422,
+    "INVALID_ID_NUMBER": 422,
+    "UNKNOWN_RULE_VERSION": 422,
+    "PURPOSE_REQUIRED": 422,
+    "UNKNOWN_PERSON": 404,
+    "UNKNOWN_SETTLEMENT": 404,
+    "NOT_FOUND": 404,
+    "STORAGE_ERROR": 503,
+    "SEAL_KEY_MISSING": 503,
+    "VIEWS_BEHIND": 503,
+    "UNAUTHORIZED": 401,
+    "FORBIDDEN": 403,
+}
+
+
+def status_of(code: str) -> int:
+    return STATUS_OF_CODE.get(code, 409)

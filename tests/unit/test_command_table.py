@@ -1,0 +1,81 @@
+"""The command table: every list of commands is derived from the specs, and who may send a
+command is declared on its spec only (a command without a role is refused to every key)."""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import replace
+
+import pytest
+
+from domain.errors import ALL_CODES
+from infra.commands import bindings, deductions, mutual_aid, people
+from infra.commands.base import CommandModel, CommandSpec
+from infra.commands.parsing import command_schema, parse_line
+from infra.commands.table import ADAPTER, BY_TYPE, COMMAND_TYPES, MODELS, SPECS, check_sender, spec_of
+from infra.roles import ROLES, WRITER_ROLES, ForbiddenError, Principal
+from tests.support import DAY, id_number, line
+
+FAMILIES = (people, bindings, mutual_aid, deductions)
+
+
+def test_every_list_of_commands_is_the_specs_in_one_order():
+    names = [spec.name for spec in SPECS]
+    assert list(COMMAND_TYPES) == names == list(BY_TYPE)
+    assert [model.model_fields["type"].annotation for model in MODELS] == [typing.Literal[n] for n in names]
+    assert [spec for family in FAMILIES for spec in family.SPECS] == list(SPECS)
+    assert set(command_schema()["discriminator"]["mapping"]) == set(names)
+
+
+def test_the_thirteen_commands_and_who_sends_them():
+    roles = {spec.name: spec.role for spec in SPECS}
+    assert roles == {
+        **dict.fromkeys(("enroll", "suspend", "resume", "cancel", "expire", "transfer", "credit"), "fund"),
+        **dict.fromkeys(("bind", "unbind", "authorize", "revoke"), "channel"),
+        **dict.fromkeys(("deduct", "reverse"), "institution"),
+    }
+    assert {spec.role for spec in SPECS} <= set(WRITER_ROLES)
+
+
+def test_a_parsed_line_is_its_specs_model():
+    parsed = parse_line(line("enroll", person=id_number(), insurance="employee"))
+    assert isinstance(parsed, CommandModel) and spec_of(parsed) is BY_TYPE["enroll"]
+    assert isinstance(ADAPTER.validate_python({"type": "resume", "person": id_number(), "at": f"{DAY}T09:00:00Z"}),
+                      BY_TYPE["resume"].model)  # fmt: skip
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_command_whose_spec_names_no_role_is_refused_to_every_key(role):
+    nobody = replace(BY_TYPE["credit"], role=None)
+    command = parse_line(line("credit", person=id_number(), amount="1.00", source="adjustment"))
+    assert isinstance(command, CommandModel)
+    with pytest.raises(ForbiddenError, match="cannot be sent"):
+        nobody.check(Principal("k", role, channel="alipay", institution="H-1"), command)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
+def test_only_the_specs_role_may_send_a_command(spec: CommandSpec):
+    for role in ROLES:
+        principal = Principal("k", role)
+        if role == spec.role:
+            continue
+        with pytest.raises(ForbiddenError):
+            spec.check(principal, typing.cast(CommandModel, None))
+
+
+def test_a_channel_key_sends_for_its_channel_and_an_institution_for_itself():
+    bind = parse_line(line("bind", binder=id_number(seq=11), member=id_number(seq=13), relationship="child",
+                           channel="wechat", verification="documents"))  # fmt: skip
+    deduct = parse_line(line("deduct", settlement_id="S-1", patient=id_number(), amount="1.00", category="pharmacy",
+                             institution="H-2"))  # fmt: skip
+    assert isinstance(bind, CommandModel) and isinstance(deduct, CommandModel)
+    check_sender(Principal("k", "channel", channel="wechat"), bind)
+    with pytest.raises(ForbiddenError, match="channel"):
+        check_sender(Principal("k", "channel", channel="alipay"), bind)
+    check_sender(Principal("k", "institution", institution="H-2"), deduct)
+    with pytest.raises(ForbiddenError, match="institution"):
+        check_sender(Principal("k", "institution", institution="H-1"), deduct)
+
+
+def test_forbidden_is_a_code_of_the_service_not_of_the_ledgers_decisions():
+    assert "FORBIDDEN" not in ALL_CODES
