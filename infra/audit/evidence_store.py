@@ -19,17 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
 from domain.errors import LedgerError
+from infra.eventstore.application import LedgerApp
 from infra.storage.base import LedgerRecorder
 from infra.storage.paging import paged
-
-if TYPE_CHECKING:
-    from infra.eventstore.application import LedgerApp
 
 LINK_COLUMNS = ("position", "originator_id", "originator_version", "record_sha256", "state_sha256", "link_sha256")
 CHECKPOINT_COLUMNS = (

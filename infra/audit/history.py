@@ -13,13 +13,14 @@ order: a command dated before what is recorded is refused OUT_OF_ORDER), loaded 
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from domain import events as ev
 from domain.clock import CST, local_iso
 from domain.errors import InvalidInputError
 from infra.audit.evidence_store import EvidenceStore
+from infra.eventstore.application import LedgerApp
 from infra.eventstore.person_reads import AID_FIELDS, BINDING_FIELDS, tie_rows
 
 
@@ -98,7 +99,7 @@ def _text(kind: str, s: dict[str, Any]) -> str:
 
 
 def person_history(
-    app: Any, store: EvidenceStore, person_id: UUID, as_of: datetime | None, known_at: datetime | None = None
+    app: LedgerApp, store: EvidenceStore, person_id: UUID, as_of: datetime | None, known_at: datetime | None = None
 ) -> dict[str, Any]:
     stored = store.events_of(person_id)[:EVENTS_MAX]
     names: dict[UUID, str] = {}
@@ -106,7 +107,7 @@ def person_history(
     version_as_of = 0
     folded: Any = None
     for position, item in stored:
-        event = app.mapper.to_domain_event(item)
+        event = cast(ev.DomainEvent, app.mapper.to_domain_event(item))
         kind = type(event).__name__
         folded = event.mutate(folded)  # the domain's own fold: the balance after each event
         after = as_of is not None and event.timestamp > as_of

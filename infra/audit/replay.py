@@ -22,9 +22,11 @@ from domain.dispatch import topic_name
 from domain.errors import UnknownSettlementError
 from domain.person import Person
 from domain.rules.model import RuleSet
-from domain.settlement import settlement_aggregate_id
+from domain.settlement import Settlement, settlement_aggregate_id
 from domain.spending import allocate
+from infra.audit.chain import links_for
 from infra.audit.evidence_store import EvidenceStore
+from infra.eventstore.application import LedgerApp
 
 SETTLEMENT_TOPICS = (
     "DeductionSettled",
@@ -58,7 +60,7 @@ class Gathered:
 
 
 def _settlement_events(
-    app: Any, store: EvidenceStore, originator: UUID, settlement_id: str, masked: str | None
+    app: LedgerApp, store: EvidenceStore, originator: UUID, settlement_id: str, masked: str | None
 ) -> list[Involved]:
     found = []
     for position, stored in store.events_of(originator):
@@ -70,20 +72,20 @@ def _settlement_events(
     return found
 
 
-def gather(app: Any, store: EvidenceStore, settlement_id: str) -> Gathered:
+def gather(app: LedgerApp, store: EvidenceStore, settlement_id: str) -> Gathered:
     try:
-        settlement = app.repository.get(settlement_aggregate_id(settlement_id))
+        settlement: Settlement = app.repository.get(settlement_aggregate_id(settlement_id))
     except AggregateNotFoundError:
         raise UnknownSettlementError(f"settlement_id: no deduction {settlement_id}", field="settlement_id") from None
     patient_id = settlement.patient
-    patient_now = app.repository.get(patient_id)
+    patient_now: Person = app.repository.get(patient_id)
     mine = _settlement_events(app, store, patient_id, settlement_id, patient_now.masked)
     settled = next((i for i in mine if isinstance(i.event, ev.DeductionSettled)), None)
     if settled is None:
         raise UnknownSettlementError(
             f"settlement_id: {settlement_id} has no DeductionSettled event on its patient", field="settlement_id"
         )
-    patient_before = app.repository.get(patient_id, version=settled.event.originator_version - 1)
+    patient_before: Person = app.repository.get(patient_id, version=settled.event.originator_version - 1)
     involved = mine + _settlement_events(app, store, settlement.id, settlement_id, patient_now.masked)
     others = set(patient_before.authorizers) | {line.person for line in settled.event.lines} - {patient_id}
     authorizers_before: dict[UUID, Person] = {}
@@ -334,7 +336,7 @@ def time_check(decision: Any, inputs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _inputs(app: Any, store: EvidenceStore, gathered: Gathered) -> dict[str, Any]:
+def _inputs(app: LedgerApp, store: EvidenceStore, gathered: Gathered) -> dict[str, Any]:
     """The last event of each account the decision read (its state just before the decision)."""
     names = {
         gathered.patient_before.id: gathered.patient_before.masked,
@@ -348,10 +350,10 @@ def _inputs(app: Any, store: EvidenceStore, gathered: Gathered) -> dict[str, Any
     return inputs
 
 
-def audit_deduction(app: Any, store: EvidenceStore, settlement_id: str) -> tuple[dict[str, Any], Gathered, RuleSet]:
+def audit_deduction(
+    app: LedgerApp, store: EvidenceStore, settlement_id: str
+) -> tuple[dict[str, Any], Gathered, RuleSet]:
     """The audit of one settlement: the replay plus the evidence (events, positions, chain hashes)."""
-    from infra.audit.chain import links_for
-
     gathered = gather(app, store, settlement_id)
     rules = app.catalogue.get(gathered.settled.event.rule_version)
     result = replay(gathered, rules)

@@ -23,6 +23,7 @@ from domain import events as ev
 from domain.clock import CST
 from domain.dispatch import handler_table, handles, topic_of
 from domain.errors import InvalidInputError
+from infra.audit.chain_verification import verify
 
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:
@@ -227,8 +228,6 @@ def fold_log(records: Iterable[Any], month: str, region: str = "") -> Compliance
 
 
 def compliance_report(store: Any, month: str, region: str = "") -> dict[str, Any]:
-    from infra.audit.chain import verify
-
     if region and not (region.isdigit() and len(region) <= 6):
         raise InvalidInputError(f"region: {region!r} is not a prefix of a 6-digit region code", field="region")
     month_bounds(month)

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from infra.audit import hashing as h
+from infra.settings import DEVELOPMENT_SEAL_SEED
 
 SIGNING_CONTEXT = b"family-ledger/checkpoint/v1\n"
 
@@ -68,8 +69,6 @@ def signature_problem(checkpoint: dict[str, Any], trusted: bytes | None) -> str 
 
 
 def _development_public_key() -> str:
-    from infra.settings import DEVELOPMENT_SEAL_SEED
-
     return public_key_of(DEVELOPMENT_SEAL_SEED).hex()
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from infra.audit import signing
-from infra.audit.bundle import verify_bundle as check_bundle
+from infra.audit.bundle_check import verify_bundle as check_bundle
 from infra.audit.history import parse_moment
 from infra.audit.report import to_csv
 from infra.cli import output

@@ -11,6 +11,8 @@ import click
 
 from infra.cli import output
 from infra.cli.context import LedgerContext, guarded
+from infra.tools.bench import human_table, run_bench
+from infra.tools.simulate import simulate as generate
 from infra.writing.write_path import BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX
 
 
@@ -35,8 +37,6 @@ from infra.writing.write_path import BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX
 @guarded
 def simulate(obj: LedgerContext, persons: int, months: int, seed: int, out: str | None, batch_size: int) -> None:
     """Generate a realistic, deterministic family-account history (JSON command lines)."""
-    from infra.tools.simulate import simulate as generate
-
     lines = generate(persons, months, seed)
     if out:
         count = 0
@@ -62,8 +62,6 @@ def simulate(obj: LedgerContext, persons: int, months: int, seed: int, out: str 
 def bench(obj: LedgerContext, scale: str, seed: int, as_json: bool) -> None:
     """Measure group commit, its one-transaction-per-command baseline, raw insert/scan,
     rebuild and audit replay on the database given by --db (use a fresh schema)."""
-    from infra.tools.bench import human_table, run_bench
-
     settings = obj.settings()
     result = run_bench(settings, scale, seed, log=lambda m: output.err_console.print(f"[dim]{m}[/]"))
     table = output.rows_table(

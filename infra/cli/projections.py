@@ -27,6 +27,7 @@ from infra.readmodels.runner import (
     REBUILD_PAGE_SIZE_DEFAULT,
     ViewRunner,
 )
+from infra.whatif.reevaluate import RECORDED, Reevaluator, resolve_rules
 
 PAGE_SIZE_OPTION = click.IntRange(1, PAGE_SIZE_MAX)
 
@@ -196,8 +197,6 @@ def checksum(obj: LedgerContext, names: tuple[str, ...], no_catch_up: bool, as_j
 @guarded
 def reevaluate(obj: LedgerContext, rules_name: str, date_from: str | None, date_to: str | None, as_json: bool) -> None:
     """Re-decide every recorded decision under other rules; list what would change. Writes nothing."""
-    from infra.whatif.reevaluate import RECORDED, Reevaluator, resolve_rules
-
     name, catalogue = resolve_rules(rules_name, obj.rules_dir)
     reevaluator = Reevaluator(
         obj.read_ledger().app, name, catalogue, _parse_day(date_from, "from"), _parse_day(date_to, "to")

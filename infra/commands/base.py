@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Generic, Protocol, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, Strict
@@ -26,10 +26,8 @@ from domain.command_record import COMMAND_ID_PATTERN
 from domain.masking import holds_id_number, mask_id_numbers
 from domain.person import Person
 from domain.settlement import Settlement
+from infra.eventstore.application import LedgerApp
 from infra.roles import ForbiddenError, Principal, Role
-
-if TYPE_CHECKING:
-    from infra.eventstore.application import LedgerApp
 
 AT_MIN = datetime(2000, 1, 1, tzinfo=UTC)  # `at` lies in [AT_MIN, AT_MAX): local dates,
 AT_MAX = datetime(2100, 1, 1, tzinfo=UTC)  # months and epoch microseconds all exist

@@ -3,7 +3,7 @@ national app, bank apps, counters): bind (a refusal is recorded too) and unbind.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from domain import binding
 from domain.clock import local_date
@@ -13,10 +13,8 @@ from domain.vocabulary import BindingRelationship, Channel, UnbindInitiator, Unb
 from infra.commands.answers import RecordedRejection
 from infra.commands.base import CommandModel, CommandSpec, IdText, Needs, UnitOfWork
 from infra.commands.loading import pair
+from infra.eventstore.application import LedgerApp
 from infra.roles import ForbiddenError, Principal
-
-if TYPE_CHECKING:
-    from infra.eventstore.application import LedgerApp
 
 # Who initiates an unbind, when the line does not say: the reason implies it.
 UNBIND_INITIATOR = {"binder_request": "binder", "member_request": "member"}

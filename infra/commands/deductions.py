@@ -4,7 +4,7 @@ and a reversal that refunds exactly the accounts that paid."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -21,10 +21,8 @@ from domain.vocabulary import Category
 from infra.commands.answers import deduction_result, line_dict
 from infra.commands.base import CommandModel, CommandSpec, IdText, Needs, SettlementId, Text, UnitOfWork
 from infra.commands.loading import load_implied, load_person
+from infra.eventstore.application import LedgerApp
 from infra.roles import ForbiddenError, Principal
-
-if TYPE_CHECKING:
-    from infra.eventstore.application import LedgerApp
 
 NewSettlementId = Annotated[SettlementId, Field(pattern=r"^[A-Za-z0-9._:\-]+$")]
 Institution = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(mask_id_numbers)]

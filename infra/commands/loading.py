@@ -3,7 +3,7 @@ UNKNOWN_PERSON naming the field when nobody is enrolled under it."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -13,9 +13,7 @@ from domain.ids import IdFacts
 from domain.person import Person
 from domain.settlement import Settlement
 from infra.commands.base import Needs, UnitOfWork
-
-if TYPE_CHECKING:
-    from infra.eventstore.application import LedgerApp
+from infra.eventstore.application import LedgerApp
 
 
 def load_person(uow: UnitOfWork, person_id: UUID, masked: str, field: str) -> Person:

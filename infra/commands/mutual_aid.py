@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from domain import binding, mutual_aid
 from domain.vocabulary import AidRelationship, Channel, RevokeInitiator
 from infra.commands.base import CommandModel, CommandSpec, IdText, Needs, UnitOfWork
 from infra.commands.bindings import channel_of_key
 from infra.commands.loading import pair
+from infra.eventstore.application import LedgerApp
 from infra.roles import Principal
-
-if TYPE_CHECKING:
-    from infra.eventstore.application import LedgerApp
 
 
 class Authorize(CommandModel):

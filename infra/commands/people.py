@@ -5,7 +5,7 @@ another pooling region (which ends every authorization)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from domain import lifecycle
@@ -18,10 +18,8 @@ from domain.settlement import Settlement
 from domain.vocabulary import CreditSource, Insurance
 from infra.commands.base import CommandModel, CommandSpec, IdText, Needs, Region, Text, UnitOfWork
 from infra.commands.loading import load_implied, one_person
+from infra.eventstore.application import LedgerApp
 from infra.roles import Principal
-
-if TYPE_CHECKING:
-    from infra.eventstore.application import LedgerApp
 
 
 class Enroll(CommandModel):

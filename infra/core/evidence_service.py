@@ -15,8 +15,8 @@ from typing import Any
 
 from domain.errors import LedgerError
 from infra.access.access_log import AccessLog
-from infra.audit import chain
-from infra.audit.bundle import verify_bundle
+from infra.audit import chain, chain_verification
+from infra.audit.bundle_check import verify_bundle
 from infra.audit.evidence_store import EvidenceStore
 from infra.eventstore.application import LedgerApp
 from infra.settings import ConfigError, load_seal_key, load_seal_public_key, warn_development_seal_key
@@ -61,7 +61,7 @@ class EvidenceService:
     def verify(self, public_key: bytes | None = None, anchor: str | None = None) -> dict[str, Any]:
         """Recompute the chain and the access log; `public_key` defaults to the configured one."""
         trusted = public_key if public_key is not None else self.public_key()
-        result = chain.verify(EvidenceStore(self.app), trusted, anchor)
+        result = chain_verification.verify(EvidenceStore(self.app), trusted, anchor)
         readers = AccessLog(self.app.recorder, create=False)
         access = readers.verify(trusted) if readers.exists() else None
         result["access_log"] = access

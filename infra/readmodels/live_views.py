@@ -12,13 +12,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from domain.errors import InvalidInputError, LedgerError
+from infra.eventstore.application import LedgerApp
 from infra.readmodels.runner import ViewRunner
-
-if TYPE_CHECKING:
-    from infra.eventstore.application import LedgerApp
 
 log = logging.getLogger(__name__)
 WAIT_FOR_VIEWS_MAX_S = 5.0  # reads with min_position wait at most this long

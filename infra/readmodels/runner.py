@@ -31,6 +31,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.utils import resolve_topic
 
 from domain.errors import InvalidInputError
+from infra.eventstore.application import LedgerApp
 from infra.readmodels.views import BeforeCommit, fresh_pairs, open_views
 from infra.storage.mapper import upcast_state
 from infra.storage.paging import pages
@@ -70,7 +71,7 @@ def _projections_named(names: Sequence[str] | None) -> list[type[LedgerProjectio
 class ViewRunner:
     def __init__(
         self,
-        app: Any,
+        app: LedgerApp,
         views: Any | None = None,
         names: Sequence[str] | None = None,
         *,

@@ -7,7 +7,7 @@ than the page size is the last. Memory holds one page at a time, whatever the hi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from eventsourcing.persistence import Notification
 
@@ -35,25 +35,6 @@ def paged(
 ) -> Iterator[T]:
     """Every row of `pages(...)`, one by one."""
     for page in pages(fetch, position, after, page_size):
-        yield from page
-
-
-def notification_pages(
-    recorder: Any, after: int = 0, page_size: int = PAGE_SIZE, stop: int | None = None
-) -> Iterator[Sequence[Notification]]:
-    """The recorder's notification log after `after` (up to `stop`), page by page."""
-    return pages(
-        lambda start: recorder.select_notifications(start, page_size, stop=stop, inclusive_of_start=False),
-        notification_id,
-        after,
-        page_size,
-    )
-
-
-def notifications(
-    recorder: Any, after: int = 0, page_size: int = PAGE_SIZE, stop: int | None = None
-) -> Iterator[Notification]:
-    for page in notification_pages(recorder, after, page_size, stop):
         yield from page
 
 

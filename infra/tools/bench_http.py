@@ -27,6 +27,8 @@ from datetime import date, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import psycopg
+
 from domain.ids import check_character
 from infra.core.bootstrap import open_ledger
 from infra.settings import ConfigError, Settings
@@ -93,8 +95,6 @@ class Server:
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> Server:
-        import psycopg
-
         with psycopg.connect(with_schema(self.settings.db, None), autocommit=True) as conn:
             conn.execute(f"CREATE SCHEMA {self.schema}")
         try:
@@ -120,8 +120,6 @@ class Server:
             self.writer = json.loads(response.read())["writer"]  # process, or request (one transaction each)
 
     def __exit__(self, *_: Any) -> None:
-        import psycopg
-
         if self.process is not None:
             self.process.terminate()
             try:

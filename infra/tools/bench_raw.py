@@ -4,29 +4,32 @@ sequential scan of rows shaped like the stored events (same sizes), in a scratch
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
+
+from infra.eventstore.application import LedgerApp
 from infra.settings import Settings
 from infra.store_urls import split_schema
 
 
-def sample_rows(app: Any, limit: int = 5_000) -> list[tuple]:
+def sample_rows(app: LedgerApp, limit: int = 5_000) -> list[tuple]:
     notifications = app.recorder.select_notifications(start=1, limit=limit)
     return [(n.originator_id, n.originator_version, n.topic, bytes(n.state)) for n in notifications]
 
 
 def equivalent_rows(sample: list[tuple], count: int) -> Iterator[tuple]:
     """`count` rows with the sizes of the stored ones (sample cycled, ids made unique)."""
-    import uuid
-
     for n in range(count):
         originator_id, version, topic, state = sample[n % len(sample)]
         yield uuid.UUID(int=(originator_id.int + n // len(sample)) % (1 << 128)), version, topic, state
 
 
-def raw_reference(settings: Settings, app: Any, rows: int) -> dict[str, float]:
+def raw_reference(settings: Settings, app: LedgerApp, rows: int) -> dict[str, float]:
     sample = sample_rows(app)
     rows = max(rows, 1)
     if settings.is_postgres:
@@ -37,8 +40,6 @@ def raw_reference(settings: Settings, app: Any, rows: int) -> dict[str, float]:
 
 
 def raw_postgres(settings: Settings, sample: list[tuple], rows: int) -> dict[str, float]:
-    import psycopg
-
     base, schema = split_schema(settings.db)
     table = f'"{schema or "public"}".bench_raw_events'
     with psycopg.connect(base) as conn:
@@ -86,8 +87,6 @@ def copy_rows(conn: Any, table: str, rows: list[tuple]) -> None:
 
 
 def raw_sqlite(settings: Settings, sample: list[tuple], rows: int) -> dict[str, float]:
-    import sqlite3
-
     path = settings.db + ".raw"
     remove_sqlite(path)
     conn = sqlite3.connect(path)

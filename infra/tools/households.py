@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
+
+from domain.ids import check_character
 
 # Region codes (6 digits) by province, with weights that loosely follow population.
 REGIONS: dict[str, tuple[str, ...]] = {
@@ -99,3 +101,87 @@ def yuan(fen: int) -> str:
 def add_months(day: date, months: int) -> date:
     index = day.year * 12 + day.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
+
+
+class Population:
+    """The generator's people and households, drawn from `random` (the simulation's own, so the
+    same seed gives the same people)."""
+
+    def __init__(self, r: random.Random, start: date):
+        self.random = r
+        self.start = start
+        self.people: list[Resident] = []
+        self.households: list[Household] = []
+        self.numbers: set[str] = set()
+
+    def populate(self, persons: int) -> None:
+        """Draw households (couples, children, elders, sometimes in another province) until
+        there are `persons` people."""
+        r = self.random
+        provinces = list(PROVINCE_WEIGHTS)
+        weights = list(PROVINCE_WEIGHTS.values())
+        while len(self.people) < persons:
+            province = r.choices(provinces, weights)[0]
+            region = r.choice(REGIONS[province])
+            home = Household([], [], [])
+            self.households.append(home)
+            couple_age = r.randint(24, 56)
+            for k in range(1 if r.random() < 0.1 else 2):
+                age = max(22, couple_age + r.randint(-3, 3))
+                insurance = "employee" if r.random() < 0.78 else "resident"
+                home.adults.append(
+                    self._person(
+                        region,
+                        age,
+                        male=(k == 0) ^ (r.random() < 0.5),
+                        insurance=insurance,
+                        role="adult",
+                        household=len(self.households) - 1,
+                    )
+                )
+            for _ in range(r.choices((0, 1, 2, 3), (22, 40, 30, 8))[0]):
+                age = r.randint(0, max(0, min(26, couple_age - 22)))
+                insurance = "employee" if age >= 22 and r.random() < 0.6 else "resident"
+                home.children.append(
+                    self._person(
+                        region,
+                        age,
+                        male=r.random() < 0.5,
+                        insurance=insurance,
+                        role="child",
+                        household=len(self.households) - 1,
+                    )
+                )
+            if r.random() < 0.4:
+                elder_region = region if r.random() < 0.65 else r.choice(REGIONS[r.choice(provinces)])
+                elder_age = min(95, couple_age + r.randint(24, 32))
+                for k in range(r.choice((1, 2))):
+                    insurance = "employee" if r.random() < 0.45 else "resident"
+                    home.elders.append(
+                        self._person(
+                            elder_region,
+                            elder_age + r.randint(-2, 2),
+                            male=k == 0,
+                            insurance=insurance,
+                            role="elder",
+                            household=len(self.households) - 1,
+                        )
+                    )
+        del self.people[persons:]
+        for home in self.households:
+            home.adults = [i for i in home.adults if i < persons]
+            home.children = [i for i in home.children if i < persons]
+            home.elders = [i for i in home.elders if i < persons]
+
+    def _person(self, region: str, age: int, *, male: bool, insurance: str, role: str, household: int) -> int:
+        r = self.random
+        while True:
+            birth = date(self.start.year - age - 1, 1, 1) + timedelta(days=r.randint(0, 364))
+            seq = r.randrange(0, 999, 2) + (1 if male else 0)
+            first17 = f"{region}{birth:%Y%m%d}{seq:03d}"
+            number = first17 + check_character(first17)
+            if number not in self.numbers:
+                break
+        self.numbers.add(number)
+        self.people.append(Resident(len(self.people), number, birth, male, region, insurance, household, role))
+        return len(self.people) - 1

@@ -27,18 +27,17 @@ from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 
 from domain.clock import CST
-from domain.ids import check_character
 from infra.tools.households import (
     CATEGORIES,
     CATEGORY_WEIGHTS,
     CHANNEL_WEIGHTS,
     CHANNELS,
     INSTITUTIONS,
-    PROVINCE_WEIGHTS,
     REGIONS,
     UNBIND_REASONS,
     UNBIND_WEIGHTS,
     Household,
+    Population,
     Resident,
     add_months,
     poisson,
@@ -56,85 +55,14 @@ class Simulation:
         self.months = months
         self.start = start
         self.end = add_months(start, months)
-        self.people: list[Resident] = []
-        self.households: list[Household] = []
-        self.numbers: set[str] = set()
         self.queue: list[tuple[datetime, int, Callable[[datetime], list[dict]]]] = []
         self.sequence = 0
         self.settlements = 0
         self.recent_settlements: list[dict] = []  # deductions that may be resubmitted or reversed
-        self._populate(persons)
-
-    # --- the population ----------------------------------------------------------------
-    def _populate(self, persons: int) -> None:
-        r = self.random
-        provinces = list(PROVINCE_WEIGHTS)
-        weights = list(PROVINCE_WEIGHTS.values())
-        while len(self.people) < persons:
-            province = r.choices(provinces, weights)[0]
-            region = r.choice(REGIONS[province])
-            home = Household([], [], [])
-            self.households.append(home)
-            couple_age = r.randint(24, 56)
-            for k in range(1 if r.random() < 0.1 else 2):
-                age = max(22, couple_age + r.randint(-3, 3))
-                insurance = "employee" if r.random() < 0.78 else "resident"
-                home.adults.append(
-                    self._person(
-                        region,
-                        age,
-                        male=(k == 0) ^ (r.random() < 0.5),
-                        insurance=insurance,
-                        role="adult",
-                        household=len(self.households) - 1,
-                    )
-                )
-            for _ in range(r.choices((0, 1, 2, 3), (22, 40, 30, 8))[0]):
-                age = r.randint(0, max(0, min(26, couple_age - 22)))
-                insurance = "employee" if age >= 22 and r.random() < 0.6 else "resident"
-                home.children.append(
-                    self._person(
-                        region,
-                        age,
-                        male=r.random() < 0.5,
-                        insurance=insurance,
-                        role="child",
-                        household=len(self.households) - 1,
-                    )
-                )
-            if r.random() < 0.4:
-                elder_region = region if r.random() < 0.65 else r.choice(REGIONS[r.choice(provinces)])
-                elder_age = min(95, couple_age + r.randint(24, 32))
-                for k in range(r.choice((1, 2))):
-                    insurance = "employee" if r.random() < 0.45 else "resident"
-                    home.elders.append(
-                        self._person(
-                            elder_region,
-                            elder_age + r.randint(-2, 2),
-                            male=k == 0,
-                            insurance=insurance,
-                            role="elder",
-                            household=len(self.households) - 1,
-                        )
-                    )
-        del self.people[persons:]
-        for home in self.households:
-            home.adults = [i for i in home.adults if i < persons]
-            home.children = [i for i in home.children if i < persons]
-            home.elders = [i for i in home.elders if i < persons]
-
-    def _person(self, region: str, age: int, *, male: bool, insurance: str, role: str, household: int) -> int:
-        r = self.random
-        while True:
-            birth = date(self.start.year - age - 1, 1, 1) + timedelta(days=r.randint(0, 364))
-            seq = r.randrange(0, 999, 2) + (1 if male else 0)
-            first17 = f"{region}{birth:%Y%m%d}{seq:03d}"
-            number = first17 + check_character(first17)
-            if number not in self.numbers:
-                break
-        self.numbers.add(number)
-        self.people.append(Resident(len(self.people), number, birth, male, region, insurance, household, role))
-        return len(self.people) - 1
+        population = Population(self.random, start)
+        population.populate(persons)
+        self.people: list[Resident] = population.people
+        self.households: list[Household] = population.households
 
     # --- scheduling ----------------------------------------------------------------------
     # Callable[..., ...]: actions take the moment, plus defaults that capture loop variables.

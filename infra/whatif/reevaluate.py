@@ -35,8 +35,8 @@ from domain.errors import InvalidInputError, LedgerError
 from domain.mutual_aid import decide_authorize
 from domain.rules import Catalogue, RuleSet, parse_catalogue
 from domain.spending import allocate
+from infra.eventstore.application import LedgerApp
 from infra.eventstore.rule_files import catalogue_files
-from infra.storage.paging import notifications
 
 PAGE_SIZE = 500
 
@@ -152,7 +152,7 @@ class Reevaluator:
 
     def __init__(
         self,
-        app: Any,
+        app: LedgerApp,
         rules_name: str,
         catalogue: Catalogue,
         date_from: date | None = None,
@@ -183,7 +183,7 @@ class Reevaluator:
 
     def run(self) -> Report:
         report = self.report = Report(rules=self.rules_name)
-        for notification in notifications(self.app.recorder, page_size=self.page_size):
+        for notification in self.app.recorder.iter_log(page_size=self.page_size):
             event = self.app.mapper.to_domain_event(notification)
             if self._in_range(event):
                 self._decide(event, report)

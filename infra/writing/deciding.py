@@ -5,7 +5,6 @@ one save, so either both are stored or neither."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from eventsourcing.application import AggregateNotFoundError
 
@@ -15,11 +14,9 @@ from domain.errors import CommandConflictError, FutureDatedError, LedgerError
 from infra.commands.answers import Answer, RecordedRejection, answer
 from infra.commands.base import CommandModel, UnitOfWork
 from infra.commands.table import spec_of
+from infra.eventstore.application import LedgerApp
 from infra.roles import Principal
 from infra.writing.units import DeferredSaves
-
-if TYPE_CHECKING:
-    from infra.eventstore.application import LedgerApp
 
 
 def decide(app: LedgerApp, command: CommandModel, uow: UnitOfWork, sender: Principal | None = None) -> Answer:

@@ -16,23 +16,19 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import AggregateRecorder, StoredEvent
 
 from domain.command_record import CommandRecord, command_aggregate_id
 from domain.errors import LedgerError
 from domain.settlement import Settlement, settlement_aggregate_id
 from infra.commands.base import CommandModel
 from infra.commands.table import spec_of
+from infra.eventstore.application import LedgerApp
 from infra.storage.base import BulkReader
 from infra.writing.units import BatchUnitOfWork
-
-if TYPE_CHECKING:
-    from eventsourcing.persistence import AggregateRecorder
-
-    from infra.eventstore.application import LedgerApp
 
 CACHE_SIZE_DEFAULT = 20_000  # aggregates kept between batches (people; settlements are not kept)
 

@@ -24,19 +24,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import Tracking
 
 from domain.clock import local_iso
 from domain.errors import LedgerInvariantError, OutOfOrderError
 from infra.commands.base import UnitOfWork
-
-if TYPE_CHECKING:
-    from eventsourcing.persistence import Tracking
-
-    from infra.eventstore.application import LedgerApp
+from infra.eventstore.application import LedgerApp
 
 
 class BatchUnitOfWork:

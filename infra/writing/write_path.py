@@ -25,7 +25,6 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
 
 from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
 
@@ -33,15 +32,13 @@ from domain.errors import ConcurrencyError, StorageError
 from infra.commands.answers import Answer, answer
 from infra.commands.base import CommandModel
 from infra.commands.parsing import Parsed
+from infra.eventstore.application import LedgerApp
 from infra.roles import Principal
 from infra.storage.errors import one_line
 from infra.storage.postgres_inserts import CommitOutcomeUnknownError
 from infra.writing.deciding import decide
 from infra.writing.prefetch import Prefetcher
 from infra.writing.units import BatchUnitOfWork
-
-if TYPE_CHECKING:
-    from infra.eventstore.application import LedgerApp
 
 BATCH_SIZE_DEFAULT = 500
 BATCH_SIZE_MAX = 10_000

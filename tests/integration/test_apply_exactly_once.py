@@ -24,7 +24,6 @@ from pathlib import Path
 import pytest
 
 from infra.eventstore.application import LedgerApp
-from infra.storage.paging import notifications
 from infra.tools.simulate import simulate
 from tests.support import DEV_KEY
 from tests.support.backends import settings_for
@@ -136,7 +135,7 @@ def stored_records(db: str) -> list:
     app = LedgerApp(settings_for(db))
     try:
         records = [
-            app.mapper.to_domain_event(n) for n in notifications(app.recorder) if n.topic.endswith(":CommandRecorded")
+            app.mapper.to_domain_event(n) for n in app.recorder.iter_log() if n.topic.endswith(":CommandRecorded")
         ]
     finally:
         app.close()

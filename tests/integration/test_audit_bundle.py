@@ -14,7 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from infra.audit import chain
-from infra.audit.bundle import NotSealedError, build_bundle, verify_bundle
+from infra.audit.bundle import NotSealedError, build_bundle
+from infra.audit.bundle_check import verify_bundle
 from infra.audit.evidence_store import EvidenceStore
 from infra.cli.main import main
 from infra.eventstore.application import LedgerApp

@@ -14,8 +14,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
-from infra.audit import chain, signing
-from infra.audit.bundle import build_bundle, verify_bundle
+from infra.audit import chain, chain_verification, signing
+from infra.audit.bundle import build_bundle
+from infra.audit.bundle_check import verify_bundle
 from infra.audit.evidence_store import EvidenceStore
 from infra.cli.main import main
 from infra.eventstore.application import LedgerApp
@@ -121,7 +122,7 @@ def test_the_signed_bytes_are_the_context_and_the_canonical_checkpoint(ledger):
     assert hashlib.sha256(message[len(signing.SIGNING_CONTEXT) :]).hexdigest() == checkpoint["checkpoint_sha256"]
     assert checkpoint["public_key"] == PUBLIC
     Ed25519PublicKey.from_public_bytes(bytes.fromhex(PUBLIC)).verify(bytes.fromhex(checkpoint["signature"]), message)
-    assert chain.verify(store, bytes.fromhex(PUBLIC))["ok"]
+    assert chain_verification.verify(store, bytes.fromhex(PUBLIC))["ok"]
 
 
 def test_unsigned_foreign_and_damaged_signatures_are_caught(store_url):

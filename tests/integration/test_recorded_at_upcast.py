@@ -11,7 +11,7 @@ import json
 import sqlite3
 from typing import Any, cast
 
-from infra.audit import chain
+from infra.audit import chain, chain_verification
 from infra.audit.evidence_store import EvidenceStore
 from infra.audit.history import person_history
 from infra.audit.replay import audit_deduction
@@ -54,7 +54,7 @@ def test_an_old_store_without_recorded_times_loads_replays_and_verifies(tmp_path
         assert history["events"] > 0 and {t["recorded_at"] for t in history["timeline"]} == {None}
         store = EvidenceStore(app)
         chain.seal(store, "2025-03-31T00:00:00+08:00", seed=SEAL_SEED)
-        assert chain.verify(store)["ok"] is True
+        assert chain_verification.verify(store)["ok"] is True
         Ledger(app).ok(
             "credit", person=family["child"], amount="1.00", source="adjustment", at="2025-03-20T09:00:00+08:00"
         )  # old and new events side by side

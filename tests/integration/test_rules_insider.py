@@ -17,7 +17,8 @@ from click.testing import CliRunner
 
 from domain import events as ev
 from infra.audit import chain
-from infra.audit.bundle import build_bundle, verify_bundle
+from infra.audit.bundle import build_bundle
+from infra.audit.bundle_check import verify_bundle
 from infra.audit.evidence_store import EvidenceStore
 from infra.audit.replay import audit_deduction
 from infra.cli.main import main

@@ -10,7 +10,7 @@ from infra.service.app import create_app
 from tests.support import Ledger, id_number
 from tests.support.families import at, national_family
 
-ROLE_KEYS = {
+ROLE_KEYS: dict[str, dict[str, Any]] = {
     "channel": {"channel": "alipay"},
     "institution": {"institution": "H-1"},
     "fund": {},

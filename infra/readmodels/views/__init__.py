@@ -26,8 +26,9 @@ On PostgreSQL each is one statement over `unnest` of column arrays (`INSERT ... 
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import cast
 
+from infra.eventstore.application import LedgerApp
 from infra.readmodels.views.base import (
     FETCH_ROWS_MAX,
     GENERATIONS_TABLE,
@@ -46,6 +47,7 @@ from infra.readmodels.views.base import (
 )
 from infra.readmodels.views.postgres import PostgresLedgerViews
 from infra.readmodels.views.sqlite import SQLiteLedgerViews
+from infra.storage.memory import MemoryLedgerRecorder
 from projections.registry import PROJECTIONS
 
 __all__ = [
@@ -71,7 +73,7 @@ __all__ = [
 _OPENED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def open_views(app: Any) -> _LedgerViews:
+def open_views(app: LedgerApp) -> _LedgerViews:
     """The view recorder beside the application's event store (created on first use; one per
     application object, so every runner of an in-memory application sees the same views)."""
     recorder = _OPENED.get(app)
@@ -80,14 +82,15 @@ def open_views(app: Any) -> _LedgerViews:
     return recorder
 
 
-def _construct_views(app: Any) -> _LedgerViews:
+def _construct_views(app: LedgerApp) -> _LedgerViews:
     dialect = app.recorder.dialect
+    recorder: _LedgerViews
     if dialect == "postgres":
-        recorder: _LedgerViews = app.factory.tracking_recorder(PostgresLedgerViews)
+        recorder = cast(PostgresLedgerViews, app.factory.tracking_recorder(PostgresLedgerViews))
     elif dialect == "sqlite":
-        recorder = app.factory.tracking_recorder(SQLiteLedgerViews)
+        recorder = cast(SQLiteLedgerViews, app.factory.tracking_recorder(SQLiteLedgerViews))
     else:  # the in-memory store: views in its private in-memory SQLite database
-        recorder = SQLiteLedgerViews(app.recorder.side_datastore)
+        recorder = SQLiteLedgerViews(cast(MemoryLedgerRecorder, app.recorder).side_datastore)
         recorder.create_table()
     for projection in PROJECTIONS:
         recorder.ensure_view(projection)
