@@ -33,7 +33,7 @@ AT_MIN = datetime(2000, 1, 1, tzinfo=UTC)  # `at` lies in [AT_MIN, AT_MAX): loca
 AT_MAX = datetime(2100, 1, 1, tzinfo=UTC)  # months and epoch microseconds all exist
 
 
-def _no_id_number(value: str) -> str:
+def no_id_number(value: str) -> str:
     if holds_id_number(value):
         raise PydanticCustomError("id_number_like", "must not contain an ID number")
     return value
@@ -52,14 +52,14 @@ def _within_bounds(at: datetime) -> datetime:
     return at
 
 
-CommandId = Annotated[str, Field(pattern=COMMAND_ID_PATTERN), AfterValidator(_no_id_number)]
+CommandId = Annotated[str, Field(pattern=COMMAND_ID_PATTERN), AfterValidator(no_id_number)]
 # Validated from the parsed JSON value (the line is parsed once): a string in ISO-8601 with an
 # offset, exactly what strict JSON validation would accept, and nothing else.
 At = Annotated[AwareDatetime, BeforeValidator(_text_only), Strict(False), AfterValidator(_within_bounds)]
 Region = Annotated[str, Field(pattern=r"^[0-9]{6}$")]  # ASCII digits only
 Text = Annotated[str, Field(max_length=200), AfterValidator(mask_id_numbers)]  # free text, stored
 IdText = Annotated[str, Field(min_length=1, max_length=32)]
-SettlementId = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_no_id_number)]
+SettlementId = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(no_id_number)]
 
 
 class CommandModel(BaseModel):

@@ -19,12 +19,15 @@ from domain.person import Person
 from domain.settlement import Settlement, settlement_aggregate_id
 from domain.vocabulary import Category
 from infra.commands.answers import deduction_result, line_dict
-from infra.commands.base import CommandModel, CommandSpec, IdText, Needs, SettlementId, Text, UnitOfWork
+from infra.commands.base import CommandModel, CommandSpec, IdText, Needs, SettlementId, Text, UnitOfWork, no_id_number
 from infra.commands.loading import load_implied, load_person
 from infra.eventstore.application import LedgerApp
 from infra.roles import ForbiddenError, Principal
 
-NewSettlementId = Annotated[SettlementId, Field(pattern=r"^[A-Za-z0-9._:\-]+$")]
+# A new settlement's id: what SettlementId allows, in characters a file name and a URL keep.
+NewSettlementId = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$"), AfterValidator(no_id_number)
+]
 Institution = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(mask_id_numbers)]
 
 

@@ -79,3 +79,10 @@ def test_a_channel_key_sends_for_its_channel_and_an_institution_for_itself():
 
 def test_forbidden_is_a_code_of_the_service_not_of_the_ledgers_decisions():
     assert "FORBIDDEN" not in ALL_CODES
+
+
+def test_a_new_settlement_id_is_refused_outside_its_pattern_naming_the_field():
+    answer = parse_line(line("deduct", settlement_id="S 1/2", patient=id_number(), amount="1.00",
+                             category="pharmacy", institution="H-1"))  # fmt: skip
+    assert isinstance(answer, dict) and answer["error"]["field"] == "settlement_id"
+    assert "pattern" in answer["error"]["message"]
