@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import date
 from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from domain.canonical import canonical_json
 from domain.vocabulary import (  # re-exported too
     AidRelationship,
     BindingRelationship,
@@ -85,5 +85,4 @@ class RuleSet(_Frozen):
 
 def rule_digest(content: dict) -> str:
     """The digest of a rule set's JSON content (`RuleSet.model_dump(mode="json")`)."""
-    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json(content)).hexdigest()
