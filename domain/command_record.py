@@ -24,8 +24,20 @@ COMMAND_NAMESPACE = uuid.UUID("8c0f6a52-3d7e-5b1a-9e24-61f0d2c4b7a3")
 COMMAND_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,64}$"
 
 
-def command_aggregate_id(command_id: str) -> UUID:
-    return uuid.uuid5(COMMAND_NAMESPACE, command_id)
+def command_aggregate_id(command_id: str, tenant: str | None = None) -> UUID:
+    """The record of `command_id` as sent by `tenant`: each tenant's ids are its own, so another
+    tenant's id never conflicts with, reveals or replays it. `tenant` None: the one global id of
+    a command recorded before ids were scoped (still looked up, so that a retry across the
+    upgrade is not applied twice)."""
+    if tenant is None:
+        return uuid.uuid5(COMMAND_NAMESPACE, command_id)
+    return uuid.uuid5(COMMAND_NAMESPACE, f"{tenant}\n{command_id}")
+
+
+def command_record_ids(command_id: str, tenant: str) -> tuple[UUID, UUID]:
+    """Where a tenant's command id may be recorded: under the tenant (every record written
+    since ids were scoped), or globally (a record written before)."""
+    return command_aggregate_id(command_id, tenant), command_aggregate_id(command_id)
 
 
 def command_fingerprint(content: dict[str, Any], key: bytes) -> str:
@@ -45,11 +57,18 @@ class CommandRecord(BaseAggregate[UUID]):
 
     @classmethod
     def record(
-        cls, *, command_id: str, command_type: str, fingerprint: str, result: dict[str, Any], at: datetime
+        cls,
+        *,
+        command_id: str,
+        tenant: str,
+        command_type: str,
+        fingerprint: str,
+        result: dict[str, Any],
+        at: datetime,
     ) -> CommandRecord:
         return cls._create(
             ev.CommandRecorded,  # type: ignore[arg-type]  # pydantic event; library types it nominally
-            id=command_aggregate_id(command_id),
+            id=command_aggregate_id(command_id, tenant),
             command_id=command_id,
             command_type=command_type,
             fingerprint=fingerprint,

@@ -33,6 +33,19 @@ from domain.vocabulary import (  # re-exported too: the events' vocabulary
 )
 
 
+class SentBy(BaseModel):
+    """Who sent the command an event records: the service key (its id, role and tenant: the
+    channel or institution it sends for, else its role) and the command's id, or the operator's
+    command line (`key_id` None, role and tenant "ledger"). Stamped by the write path from the
+    key, never taken from a command's body."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    key_id: str | None
+    role: str
+    tenant: str
+    command_id: str | None = None
+
+
 class DomainEvent(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     class_version: ClassVar[int] = 1
@@ -43,6 +56,8 @@ class DomainEvent(BaseModel):
     # The ledger's clock when the command was decided. Events stored before the ledger kept it
     # are read with None (unknown): the default is their upcast, nothing stored is rewritten.
     recorded_at: datetime | None = None
+    # Who sent the command (None: stored before the ledger recorded it).
+    sent_by: SentBy | None = None
 
     @property
     def month(self) -> str:

@@ -24,6 +24,7 @@ from domain.errors import LedgerError
 Role = Literal["channel", "institution", "fund", "auditor", "operator", "admin"]
 ROLES: tuple[Role, ...] = ("channel", "institution", "fund", "auditor", "operator", "admin")
 WRITER_ROLES: tuple[Role, ...] = ("channel", "institution", "fund")
+LOCAL_TENANT = "ledger"  # the operator's command line: commands sent with no key
 
 
 class ForbiddenError(LedgerError):
@@ -49,6 +50,16 @@ class Principal:
     channel: str | None = None
     institution: str | None = None
     region: str | None = None
+
+    @property
+    def tenant(self) -> str:
+        """Whose commands these are: a channel's or an institution's own (`channel:alipay`,
+        `institution:H-1`), else the role's (`fund`). Command ids are scoped to it."""
+        if self.role == "channel":
+            return f"channel:{self.channel}"
+        if self.role == "institution":
+            return f"institution:{self.institution}"
+        return self.role
 
     @classmethod
     def of_key(cls, key: dict[str, Any]) -> Principal:

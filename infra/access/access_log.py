@@ -1,8 +1,9 @@
 """Who read whose data (PIPL), in the ledger's own store (beside the event store):
 
 - `ledger_access_log`: append-only record of key, role, person (aggregate id, never an ID
-  number), endpoint, time and purpose; a hash chain of MAC'd entries (infra.access.access_chain),
-  whose head every signed checkpoint of the events carries;
+  number), endpoint, time and purpose (any ID number in a purpose masked before it is stored);
+  a hash chain of MAC'd entries (infra.access.access_chain), whose head every signed checkpoint
+  of the events carries;
 - `ledger_access_checkpoints`: the heads signed apart by ledgers sealed before checkpoints carried
   them (read and checked, no longer written).
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.masking import mask_id_numbers
 from infra.access import access_chain
 from infra.access.keys import now_iso
 from infra.access.log_chain import EMPTY, Head
@@ -52,7 +54,7 @@ class AccessLog:
         """Append one entry to the hash chain (writers serialised: several server processes
         append to one chain, never to forks of it)."""
         entry = {"at": now_iso(), "key_id": key["key_id"], "role": key["role"], "person": person,
-                 "endpoint": endpoint, "purpose": purpose}  # fmt: skip
+                 "endpoint": mask_id_numbers(endpoint), "purpose": mask_id_numbers(purpose)}  # fmt: skip
         with self.tables.transaction() as run:
             self.tables.lock(run, "ledger_access_log")
             row = self.chain.next_row(_head(run), entry)

@@ -21,9 +21,12 @@ signed by the published public key (`--public-key`) and the published anchor (`-
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 from domain.errors import LedgerError
+from domain.rules.model import RuleSet
 from infra.audit import hashing as h
 from infra.audit.evidence_store import EvidenceStore
 from infra.audit.replay import (
@@ -43,14 +46,35 @@ class BundleTamperedError(LedgerError):
     code = "LOG_ALTERED"
 
 
-def build_bundle(app: LedgerApp, store: EvidenceStore, settlement_id: str) -> tuple[bytes, dict[str, Any]]:
-    result, gathered, rules = audit_deduction(app, store, settlement_id)
+def build_bundle(
+    app: LedgerApp, store: EvidenceStore, settlement_id: str, withhold: Callable[[UUID], bool] | None = None
+) -> tuple[bytes, dict[str, Any]]:
+    """The bundle of one deduction. `withhold(account)`: an authorizer whose history the reader may
+    not see (outside an auditor's region): their events before the deduction are carried as record
+    digests and proofs only, and `disclosed` carries what the replay needs of them instead."""
+    return bundle_of(app, store, audit_deduction(app, store, settlement_id), withhold)
+
+
+def bundle_of(
+    app: LedgerApp,
+    store: EvidenceStore,
+    audited: tuple[dict[str, Any], Gathered, RuleSet],
+    withhold: Callable[[UUID], bool] | None = None,
+) -> tuple[bytes, dict[str, Any]]:
+    """`build_bundle` from an audit already made (`infra.audit.replay.audit_deduction`)."""
+    result, gathered, rules = audited
+    settlement_id = gathered.settlement_id
     wanted = _wanted(store, gathered)
     checkpoints = store.checkpoints()
     last_position = max(wanted)
     if not checkpoints or checkpoints[-1]["position"] < last_position:
         raise NotSealedError(f"position {last_position} is not sealed yet: run `ledger seal`, then build the bundle")
-    events = _events_with_proofs(store, checkpoints, wanted)
+    withheld = {a for a in gathered.authorizers_before if withhold is not None and withhold(a)}
+    settlement_positions = {item.position for item in gathered.involved}
+    events = [
+        _withheld(e) if UUID(e["originator_id"]) in withheld and e["position"] not in settlement_positions else e
+        for e in _events_with_proofs(store, checkpoints, wanted)
+    ]
     first = min(e["proof"]["checkpoint"] for e in events)
     digests = {e["position"]: e["record_sha256"] for e in events}
     evidence = [
@@ -63,6 +87,7 @@ def build_bundle(app: LedgerApp, store: EvidenceStore, settlement_id: str) -> tu
         "replay": {**result, "evidence": evidence},
         "rule_set": rules.model_dump(mode="json"),
         "states_before": {str(k): v for k, v in sorted(gathered.versions_before.items())},
+        "disclosed": {str(a): _disclosed(app, store, gathered, a) for a in sorted(withheld)},
         "patient": str(gathered.patient_before.id),
         "events": events,
         "checkpoints": [c for c in checkpoints if c["sequence"] >= first],
@@ -70,6 +95,34 @@ def build_bundle(app: LedgerApp, store: EvidenceStore, settlement_id: str) -> tu
     }
     body["bundle_sha256"] = hashlib.sha256(h.canonical_json(body)).hexdigest()
     return h.canonical_json(body) + b"\n", result
+
+
+def _withheld(event: dict[str, Any]) -> dict[str, Any]:
+    """An event carried by its record digest and proof only: its sealing is proven, its content
+    (the person's enrolment, credits, relations) is not shown."""
+    return {**{k: v for k, v in event.items() if k != "state"}, "withheld": True}
+
+
+def _disclosed(app: LedgerApp, store: EvidenceStore, gathered: Gathered, account: UUID) -> dict[str, Any]:
+    """What the replay needs of a withheld authorizer: masked identity, balance and status just
+    before the deduction, and the times of the last event the decision read (its time check)."""
+    person = gathered.authorizers_before[account]
+    version = gathered.versions_before[account]
+    last = next(n for _, n in store.events_of(account) if n.originator_version == version)
+    event: Any = app.mapper.to_domain_event(last)
+    return {
+        "masked": person.masked,
+        "balance_fen": person.balance_fen,
+        "active": person.is_active,
+        "status": person.status,
+        "region": person.region,
+        "insurance": person.insurance,
+        "version": version,
+        "last_event": {
+            "at": event.timestamp.isoformat(),
+            "recorded_at": event.recorded_at.isoformat() if event.recorded_at else None,
+        },
+    }
 
 
 def _wanted(store: EvidenceStore, gathered: Gathered) -> dict[int, Any]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -155,10 +157,14 @@ def _check_anchor(bundle: dict, checks: _Checks, anchor: str) -> None:
 def _check_events(bundle: dict, checkpoints: dict[int, dict], checks: _Checks) -> list[dict]:
     bad: list[str] = []
     for item in bundle["events"]:
-        state = item["state"].encode("utf-8")
         oid, version = item["originator_id"], item["originator_version"]
         topic, position = item["topic"], item["position"]
-        digest = h.record_digest(UUID(oid), version, topic, state)
+        withheld = item.get("withheld") is True  # carried by its digest: its bytes are not shown
+        digest = (
+            bytes.fromhex(item["record_sha256"])
+            if withheld
+            else h.record_digest(UUID(oid), version, topic, item["state"].encode("utf-8"))
+        )
         proof = item["proof"]
         checkpoint = checkpoints.get(proof["checkpoint"])
         fine = (
@@ -182,6 +188,15 @@ def _check_events(bundle: dict, checkpoints: dict[int, dict], checks: _Checks) -
         "every event's bytes hash to its sealed leaf, and its Merkle path reaches the checkpoint root"
         + (f"; failing positions: {', '.join(bad)}" if bad else ""),
     )
+    hidden = sorted({e["originator_id"] for e in bundle["events"] if e.get("withheld") is True})
+    if hidden or bundle.get("disclosed"):
+        checks.add(
+            "disclosed_states",
+            set(hidden) <= set(bundle.get("disclosed") or {}),
+            f"{len(hidden)} authorizer(s) outside the requester's scope: their events are proven sealed by "
+            "digest, not shown, and the replay uses the balance and status disclosed for them (a claim of "
+            "the ledger that built the bundle, not rebuilt here; a bundle built in their scope rebuilds it)",
+        )
     evidence = {(e["position"], e["record_sha256"]) for e in bundle["replay"]["evidence"]}
     digests = {(e["position"], e["record_sha256"]) for e in bundle["events"]}
     checks.add(
@@ -190,6 +205,37 @@ def _check_events(bundle: dict, checkpoints: dict[int, dict], checks: _Checks) -
         "the replay's evidence names events of the bundle by their record digests",
     )
     return bundle["events"]
+
+
+@dataclass(frozen=True)
+class LastEvent:
+    originator_version: int
+    timestamp: datetime
+    recorded_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Disclosed:
+    """A withheld authorizer as the replay reads them (infra.audit.bundle `disclosed`)."""
+
+    id: UUID
+    masked: str
+    balance_fen: int
+    is_active: bool
+    status: str
+    region: str
+    insurance: str
+    version: int
+    last_event: LastEvent
+
+    @classmethod
+    def of(cls, account: UUID, data: dict[str, Any]) -> Disclosed:
+        last = data["last_event"]
+        recorded = datetime.fromisoformat(last["recorded_at"]) if last.get("recorded_at") else None
+        version = int(data["version"])
+        moment = LastEvent(version, datetime.fromisoformat(last["at"]), recorded)
+        return cls(account, str(data["masked"]), int(data["balance_fen"]), bool(data["active"]), str(data["status"]),
+                   str(data["region"]), str(data["insurance"]), version, moment)  # fmt: skip
 
 
 def _rebuild(events: list[dict], originator: str, version: int) -> Any:
@@ -223,8 +269,13 @@ def _decode(item: dict) -> Any:
 def _check_replay(bundle: dict, events: list[dict], checks: _Checks, catalogue: Any) -> dict:
     settlement_id, patient_id = bundle["settlement_id"], bundle["patient"]
     versions = {UUID(k): v for k, v in bundle["states_before"].items()}
+    disclosed = bundle.get("disclosed") or {}
     patient = _rebuild(events, patient_id, versions[UUID(patient_id)])
-    authorizers = {k: _rebuild(events, str(k), v) for k, v in versions.items() if str(k) != patient_id}
+    authorizers: dict[UUID, Any] = {
+        k: Disclosed.of(k, disclosed[str(k)]) if str(k) in disclosed else _rebuild(events, str(k), v)
+        for k, v in versions.items()
+        if str(k) != patient_id
+    }
     masked = {UUID(patient_id): patient.masked, **{k: a.masked for k, a in authorizers.items()}}
     involved = []
     for item in sorted(events, key=lambda e: e["position"]):
@@ -277,14 +328,16 @@ def _check_replay(bundle: dict, events: list[dict], checks: _Checks, catalogue: 
         masked[account]: _decode(item)
         for item in events
         for account, version in versions.items()
-        if item["originator_id"] == str(account) and item["originator_version"] == version
+        if item["originator_id"] == str(account) and item["originator_version"] == version and "state" in item
     }
+    inputs |= {masked[k]: a.last_event for k, a in authorizers.items() if isinstance(a, Disclosed)}
     checks.add(
         "time_check_reproduced",
         bundle["replay"].get("time_check") == time_check(settled.event, inputs),
         "the decision read no account's event effective or recorded after it, as the bundle says",
     )
-    listed = [{k: e[k] for k in ("position", "type", "version", "at")} for e in bundle["replay"]["evidence"]]
+    fields = ("position", "type", "version", "at", "sent_by")
+    listed = [{k: e.get(k) for k in fields} for e in bundle["replay"]["evidence"]]
     index = str(settlement_aggregate_id(settlement_id))  # its events carry no settlement_id of their own
     rebuilt = []
     for item in sorted(events, key=lambda e: e["position"]):
@@ -297,12 +350,14 @@ def _check_replay(bundle: dict, events: list[dict], checks: _Checks, catalogue: 
                         "type": topic_name(item["topic"]),
                         "version": item["originator_version"],
                         "at": local_iso(event.timestamp),
+                        "sent_by": event.sent_by.model_dump() if event.sent_by else None,
                     }
                 )
     checks.add(
         "evidence_reproduced",
         listed == rebuilt,
-        "the replay's evidence list is exactly the settlement's events in the bundle, in log order",
+        "the replay's evidence list is exactly the settlement's events in the bundle, in log order, each "
+        "with who sent it",
     )
     checks.add(
         "replay_reproduced",

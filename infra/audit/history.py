@@ -121,6 +121,7 @@ def person_history(
                 "version": event.originator_version,
                 "at": local_iso(event.timestamp),
                 "recorded_at": local_iso(event.recorded_at),
+                "sent_by": event.sent_by.model_dump() if event.sent_by else None,
                 "type": kind,
                 "text": _text(kind, summary),
                 "balance_after_fen": folded.balance_fen,

@@ -366,6 +366,7 @@ def audit_deduction(
             "version": item.stored.originator_version,
             "at": local_iso(item.event.timestamp),
             "recorded_at": local_iso(item.event.recorded_at),
+            "sent_by": item.event.sent_by.model_dump() if item.event.sent_by else None,
             "hash": links[item.position][0],
             "sealed": links[item.position][1],
         }

@@ -129,6 +129,14 @@ class Needs:
         return getattr(command, "settlement_id", None) if self.settlement else None
 
 
+def attributed(command: C, sender: Principal) -> C:
+    """The command as its key sends it: a channel key's command names the key's channel (a body
+    naming another is refused by the scope check first; one naming none gets the key's)."""
+    if sender.role == "channel" and "channel" in type(command).model_fields and command.channel is None:  # type: ignore[attr-defined]
+        return command.model_copy(update={"channel": sender.channel})
+    return command
+
+
 def no_scope(sender: Principal, command: Any) -> None:
     """A command whose role is enough: nothing in it is scoped to the key."""
 

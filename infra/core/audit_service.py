@@ -4,14 +4,15 @@ patient's data, so scoped and logged like any read), and the monthly compliance 
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
 from domain.errors import UnknownSettlementError
 from domain.settlement import Settlement, settlement_aggregate_id
-from infra.audit.bundle import build_bundle
+from infra.audit.bundle import bundle_of
 from infra.audit.evidence_store import EvidenceStore
-from infra.audit.replay import audit_deduction
+from infra.audit.replay import Gathered, audit_deduction
 from infra.audit.report import compliance_report
 from infra.core.evidence_service import EvidenceService
 from infra.core.read_service import ReadService
@@ -40,16 +41,35 @@ class AuditService:
     def deduction(
         self, settlement_id: str, principal: Principal | None = None, purpose: str = "", endpoint: str = ""
     ) -> dict[str, Any]:
-        """The replay of a deduction, compared with what was recorded, with its evidence."""
+        """The replay of a deduction, compared with what was recorded, with its evidence. Each
+        authorizer it discloses (masked, their balance and status then) is told in their access log."""
         store = self._evidence(settlement_id, principal, purpose, endpoint)
-        return audit_deduction(self.app, store, settlement_id)[0]
+        audited = audit_deduction(self.app, store, settlement_id)
+        self._disclosed(audited[1], principal, purpose, endpoint)
+        return audited[0]
 
     def bundle(
         self, settlement_id: str, principal: Principal | None = None, purpose: str = "", endpoint: str = ""
     ) -> tuple[bytes, dict[str, Any]]:
-        """The offline evidence bundle (canonical JSON bytes) and the replay it carries."""
+        """The offline evidence bundle (canonical JSON bytes) and the replay it carries. For a key
+        with a region, an authorizer outside it is withheld: their history is carried by digests
+        only, with what the replay needs of them (infra.audit.bundle); each disclosure is logged."""
         store = self._evidence(settlement_id, principal, purpose, endpoint)
-        return build_bundle(self.app, store, settlement_id)
+        audited = audit_deduction(self.app, store, settlement_id)
+        self._disclosed(audited[1], principal, purpose, endpoint)
+        authorizers = audited[1].authorizers_before
+
+        def outside(account: UUID) -> bool:
+            return principal is not None and not authorizers[account].region.startswith(principal.region or "")
+
+        return bundle_of(self.app, store, audited, outside)
+
+    def _disclosed(self, gathered: Gathered, principal: Principal | None, purpose: str, endpoint: str) -> None:
+        """An entry in each authorizer's access log: their data was part of this deduction's audit."""
+        if principal is None:
+            return
+        for account in sorted(gathered.authorizers_before):
+            self.reads.record(principal, gathered.authorizers_before[account], f"{endpoint} (an authorizer)", purpose)
 
     def compliance(self, month: str, region: str = "", principal: Principal | None = None) -> dict[str, Any]:
         """One month's compliance report for a region prefix (within the key's region)."""

@@ -27,6 +27,7 @@ from infra.readmodels.live_views import LiveViews
 from infra.roles import Principal
 
 UNKNOWN_REFERENCE = "person_ref: no enrolled person with this reference"
+NOT_FOUND_IN_SCOPE = "id_number: no enrolled person with this ID number within this key's region"
 
 
 class ReadService:
@@ -62,13 +63,27 @@ class ReadService:
         return person
 
     def lookup(self, raw: str, principal: Principal, purpose: str, endpoint: str) -> PersonRef:
-        """ID number (never in a URL) -> person_ref, within the key's region; logged."""
+        """ID number (never in a URL) -> person_ref, within the key's region. Every lookup is
+        logged, an unanswered one too (under the pseudonym the number would have, so it is in the
+        key's trail and, for an enrolled person, in theirs). Outside the key's region and never
+        enrolled get one answer, UNKNOWN_PERSON: a lookup is no oracle of who is insured."""
         ref = self.ref_of(raw)
-        self.read_person(str(ref.id), principal, purpose, endpoint)
+        try:
+            person: Person | None = self.app.repository.get(ref.id)
+        except AggregateNotFoundError:
+            person = None
+        if not isinstance(person, Person) or not person.region.startswith(principal.region or ""):
+            self._access().record(self._who(principal), str(ref.id), f"{endpoint} (not answered)", purpose)
+            raise UnknownPersonError(NOT_FOUND_IN_SCOPE, field="id_number")
+        self.record(principal, person, endpoint, purpose)
         return ref
 
     def record(self, principal: Principal, person: Person, endpoint: str, purpose: str) -> None:
-        self._access().record({"key_id": principal.key_id, "role": principal.role}, str(person.id), endpoint, purpose)
+        self._access().record(self._who(principal), str(person.id), endpoint, purpose)
+
+    @staticmethod
+    def _who(principal: Principal) -> dict[str, str]:
+        return {"key_id": principal.key_id, "role": principal.role}
 
     # --- what is read ---------------------------------------------------------------------
     def state(self, person: Person) -> dict[str, Any]:

@@ -9,29 +9,39 @@ from datetime import timedelta
 from eventsourcing.application import AggregateNotFoundError
 
 from domain.clock import local_iso
-from domain.command_record import CommandRecord, command_aggregate_id, command_fingerprint
-from domain.errors import CommandConflictError, FutureDatedError, LedgerError
+from domain.command_record import CommandRecord, command_fingerprint, command_record_ids
+from domain.errors import CommandConflictError, FutureDatedError, InvalidInputError, LedgerError
+from domain.events import SentBy
 from infra.commands.answers import Answer, RecordedRejection, answer
-from infra.commands.base import CommandModel, UnitOfWork
+from infra.commands.base import CommandModel, UnitOfWork, attributed
 from infra.commands.table import spec_of
 from infra.eventstore.application import LedgerApp
-from infra.roles import Principal
+from infra.roles import LOCAL_TENANT, Principal
 from infra.writing.units import DeferredSaves
 
 
 def decide(app: LedgerApp, command: CommandModel, uow: UnitOfWork, sender: Principal | None = None) -> Answer:
     """The answer to one typed command, decided through `uow` (nothing stored until it commits).
-    A sender's role and static scope are checked again here, wherever the command came from."""
+    A sender's role and static scope are checked again here, wherever the command came from;
+    a command from a key needs an id (a resent batch must not apply twice), and what the key
+    says of itself (a channel key's channel) is taken from the key."""
     kind, command_id = command.type, command.command_id
+    tenant = sender.tenant if sender is not None else LOCAL_TENANT
     try:
         if sender is not None:
             spec_of(command).check(sender, command)
+            if command_id is None:
+                raise InvalidInputError(
+                    "command_id: required for a command sent with a key (a retry must not be applied twice)",
+                    field="command_id",
+                )
+            command = attributed(command, sender)
     except LedgerError as refusal:
         return answer(kind, command_id, error=refusal)
     fingerprint = None
     if command_id is not None:  # only a command with an id is compared and remembered
         fingerprint = command_fingerprint(command.content(), app.settings.pseudonym_key)
-        earlier = recorded_answer(uow, command, fingerprint)
+        earlier = recorded_answer(uow, command, fingerprint, tenant)
         if earlier is not None:
             return earlier
     now = app.clock()
@@ -42,7 +52,9 @@ def decide(app: LedgerApp, command: CommandModel, uow: UnitOfWork, sender: Princ
             field="at",
         )
         return answer(kind, command_id, error=future)
-    scope = DeferredSaves(uow, command.at, now)
+    sent_by = SentBy(key_id=sender.key_id if sender else None, role=sender.role if sender else LOCAL_TENANT,
+                     tenant=tenant, command_id=command_id)  # fmt: skip
+    scope = DeferredSaves(uow, command.at, now, sent_by)
     try:
         result = answer(kind, command_id, result=spec_of(command).handler(app, command, scope, sender))
     except RecordedRejection as error:  # a refused bind: its events are stored like a success's
@@ -52,17 +64,24 @@ def decide(app: LedgerApp, command: CommandModel, uow: UnitOfWork, sender: Princ
     record = None
     if fingerprint is not None and command_id is not None:
         record = CommandRecord.record(
-            command_id=command_id, command_type=kind, fingerprint=fingerprint, result=result, at=command.at
-        )
+            command_id=command_id, tenant=tenant, command_type=kind, fingerprint=fingerprint, result=result,
+            at=command.at,
+        )  # fmt: skip
     scope.release(record)
     return result
 
 
-def recorded_answer(uow: UnitOfWork, command: CommandModel, fingerprint: str) -> Answer | None:
-    """The original answer to this command id, marked as a duplicate; None if the id is new."""
-    try:
-        record = uow.get(command_aggregate_id(command.command_id or ""))
-    except AggregateNotFoundError:
+def recorded_answer(uow: UnitOfWork, command: CommandModel, fingerprint: str, tenant: str) -> Answer | None:
+    """The original answer to this tenant's command id, marked as a duplicate; None if the id is
+    new. An id recorded before ids were scoped to tenants is found too (its one global record)."""
+    record = None
+    for record_id in command_record_ids(command.command_id or "", tenant):
+        try:
+            record = uow.get(record_id)
+            break
+        except AggregateNotFoundError:
+            continue
+    if record is None:
         return None
     if record.fingerprint != fingerprint:
         error = CommandConflictError("command_id: already used for a command with other content", field="command_id")

@@ -21,7 +21,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import AggregateRecorder, StoredEvent
 
-from domain.command_record import CommandRecord, command_aggregate_id
+from domain.command_record import CommandRecord, command_record_ids
 from domain.errors import LedgerError
 from domain.settlement import Settlement, settlement_aggregate_id
 from infra.commands.base import CommandModel
@@ -52,11 +52,14 @@ class Prefetcher:
         self.cache_size = cache_size
         self.cache: OrderedDict[UUID, Any] = OrderedDict()
 
-    def __call__(self, app: LedgerApp, commands: list[CommandModel]) -> tuple[dict[UUID, Any], set[UUID]]:
-        """(aggregates by id, ids known not to exist) for these parsed commands, read in one
-        read transaction."""
+    def __call__(
+        self, app: LedgerApp, commands: list[CommandModel], tenants: list[str]
+    ) -> tuple[dict[UUID, Any], set[UUID]]:
+        """(aggregates by id, ids known not to exist) for these parsed commands, each sent by the
+        tenant at its index in `tenants`, read in one read transaction."""
         with app.recorder.bulk_reader(_snapshot_recorder(app)) as reader:
-            loaded, missing = self.load(app, self._named_ids(app, commands), reader)
+            named = self._named_ids(app, commands) | command_ids(commands, tenants)
+            loaded, missing = self.load(app, named, reader)
             implied = self._implied_ids(app, commands, loaded) - loaded.keys() - missing
             if implied:
                 more, more_missing = self.load(app, implied, reader)
@@ -84,8 +87,6 @@ class Prefetcher:
             settlement_id = needs.settlement_id(cmd)
             if settlement_id is not None:
                 ids.add(settlement_aggregate_id(settlement_id))
-            if cmd.command_id is not None:
-                ids.add(command_aggregate_id(cmd.command_id))
         ids.discard(None)
         return {i for i in ids if i is not None}
 
@@ -130,6 +131,16 @@ class Prefetcher:
 
     def forget(self) -> None:
         self.cache.clear()
+
+
+def command_ids(commands: list[CommandModel], tenants: list[str]) -> set[UUID]:
+    """The command records a batch's deciding looks up (infra.writing.deciding)."""
+    return {
+        record_id
+        for command, tenant in zip(commands, tenants, strict=True)
+        if command.command_id is not None
+        for record_id in command_record_ids(command.command_id, tenant)
+    }
 
 
 def _snapshot_recorder(app: LedgerApp) -> AggregateRecorder | None:

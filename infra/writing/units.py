@@ -32,6 +32,7 @@ from eventsourcing.persistence import Tracking
 
 from domain.clock import local_iso
 from domain.errors import LedgerInvariantError, OutOfOrderError
+from domain.events import SentBy
 from infra.commands.base import UnitOfWork
 from infra.eventstore.application import LedgerApp
 
@@ -132,7 +133,7 @@ class BatchUnitOfWork:
 class DeferredSaves:
     """A command's view of its unit of work: loads pass through, saves are held back, so the
     command's events and its command record go to the real unit of work in one save, each
-    stamped with the time the ledger decided it (`recorded_at`).
+    stamped with the time the ledger decided it (`recorded_at`) and who sent it (`sent_by`).
 
     No decision from its own future: an aggregate the command decides on must hold nothing
     effective after the command's `at` (its `modified_on` is the `at` of its last event), else
@@ -141,10 +142,11 @@ class DeferredSaves:
     or before its own time. `peek` (recognising a duplicate settlement) is exempt: it decides
     nothing."""
 
-    def __init__(self, uow: UnitOfWork, at: datetime, recorded_at: datetime):
+    def __init__(self, uow: UnitOfWork, at: datetime, recorded_at: datetime, sent_by: SentBy | None = None):
         self.uow = uow
         self.at = at
         self.recorded_at = recorded_at
+        self.sent_by = sent_by
         self.held: dict[UUID, Any] = {}
 
     def get(self, aggregate_id: UUID) -> Any:
@@ -173,9 +175,8 @@ class DeferredSaves:
         self.save(*more)
         if not self.held:
             return
+        stamp = {"recorded_at": self.recorded_at, "sent_by": self.sent_by}
         events = [
-            event.model_copy(update={"recorded_at": self.recorded_at})
-            for aggregate in self.held.values()
-            for event in aggregate.collect_events()
+            event.model_copy(update=stamp) for aggregate in self.held.values() for event in aggregate.collect_events()
         ]
         self.uow.save(*self.held.values(), *events)

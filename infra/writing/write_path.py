@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import cast
 
 from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
 
@@ -33,7 +34,7 @@ from infra.commands.answers import Answer, answer
 from infra.commands.base import CommandModel
 from infra.commands.parsing import Parsed
 from infra.eventstore.application import LedgerApp
-from infra.roles import Principal
+from infra.roles import LOCAL_TENANT, Principal
 from infra.storage.errors import one_line
 from infra.storage.postgres_inserts import CommitOutcomeUnknownError
 from infra.writing.deciding import decide
@@ -130,8 +131,11 @@ class WritePath:
         return results
 
     def _decide(self, part: Sequence[Submission]) -> tuple[list[Answer], BatchUnitOfWork]:
-        commands = [s.parsed for s in part if isinstance(s.parsed, CommandModel)]
-        prefetched, missing = self.prefetcher(self.app, commands) if self.prefetcher is not None else ({}, set())
+        typed = [s for s in part if isinstance(s.parsed, CommandModel)]
+        commands = [cast(CommandModel, s.parsed) for s in typed]
+        tenants = [s.sender.tenant if s.sender is not None else LOCAL_TENANT for s in typed]
+        prefetcher = self.prefetcher
+        prefetched, missing = prefetcher(self.app, commands, tenants) if prefetcher is not None else ({}, set())
         unit = BatchUnitOfWork(self.app, prefetched, missing)
         return [self._decide_one(submission, unit) for submission in part], unit
 

@@ -221,15 +221,21 @@ def test_scopes_of_channel_and_institution_keys(served):
 def test_batch_is_ndjson_in_and_out_like_apply(served):
     client, tokens, family, app = served
     lines = ndjson(
-        json.loads(line("credit", person=family["father"], amount="1.00", source="adjustment")),
-        json.loads(line("credit", person=family["mother"], amount="1.001", source="adjustment")),
+        json.loads(line("credit", person=family["father"], amount="1.00", source="adjustment", command_id="b-1")),
+        json.loads(line("credit", person=family["mother"], amount="1.001", source="adjustment", command_id="b-2")),
+        json.loads(line("credit", person=family["mother"], amount="1.00", source="adjustment")),  # no id
     )
     r = client.post("/v1/commands:batch", content=lines + "\n" + "not json\n", headers=auth(tokens["fund"]))
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/x-ndjson")
     answers = [json.loads(x) for x in r.text.splitlines()]
-    assert [a["line"] for a in answers] == [1, 2, 3, 4]
-    assert [a["ok"] for a in answers] == [True, False, False, False]
-    assert answers[1]["error"]["code"] == "INVALID_INPUT" and answers[2]["error"]["field"] == "line"
+    assert [a["line"] for a in answers] == [1, 2, 3, 4, 5]
+    assert [a["ok"] for a in answers] == [True, False, False, False, False]
+    assert answers[1]["error"]["code"] == "INVALID_INPUT" and answers[3]["error"]["field"] == "line"
+    assert answers[2]["error"] == {
+        "code": "INVALID_INPUT",
+        "field": "command_id",
+        "message": "command_id: required for a command sent with a key (a retry must not be applied twice)",
+    }
     assert int(r.headers["ledger-position"]) == app.recorder.max_notification_id()
 
 
@@ -237,8 +243,13 @@ def test_batch_lines_are_split_and_screened_as_apply_does(served):
     """A bare CR stays inside its line and a non-UTF-8 line is refused alone: the batch endpoint
     reads its body as `ledger apply` reads a file (one answer per LF-ended line)."""
     client, tokens, family, _ = served
-    credit = line("credit", person=family["father"], amount="1.00", source="adjustment", at=AFTER_SEED)
-    body = (credit.replace(", ", ",\r ", 1) + "\n").encode() + b'{"type": "credit\xff"}\n' + credit.encode() + b"\n"
+    credit = line("credit", person=family["father"], amount="1.00", source="adjustment", at=AFTER_SEED, command_id="c")
+    body = (
+        (credit.replace(", ", ",\r ", 1).replace('"c"', '"c-1"') + "\n").encode()
+        + b'{"type": "credit\xff"}\n'
+        + credit.replace('"c"', '"c-2"').encode()
+        + b"\n"
+    )
     r = client.post("/v1/commands:batch", content=body, headers=auth(tokens["fund"]))
     answers = [json.loads(x) for x in r.text.splitlines()]
     assert r.status_code == 200 and [a["line"] for a in answers] == [1, 2, 3]
@@ -317,7 +328,16 @@ def test_one_transaction_mode_answers_the_same(app):
         r = client.post(
             "/v1/commands:batch",
             content=ndjson(
-                json.loads(line("credit", person=family["father"], amount="1.00", source="adjustment", at=AFTER_SEED))
+                json.loads(
+                    line(
+                        "credit",
+                        person=family["father"],
+                        amount="1.00",
+                        source="adjustment",
+                        at=AFTER_SEED,
+                        command_id="d-2",
+                    )
+                )
             ),
             headers=auth(tokens["fund"]),
         )

@@ -109,3 +109,30 @@ def test_an_independent_javascript_verifier_accepts_a_real_bundle_and_refuses_fo
     flipped[len(flipped) // 3] ^= 0x01
     (tmp_path / "flipped.json").write_bytes(bytes(flipped))
     assert check(node, tmp_path / "flipped.json", "--public-key", public_key)[0] == 1
+
+
+def test_the_javascript_verifier_accepts_a_bundle_that_withholds_an_authorizer(node, tmp_path):
+    """A regional auditor's bundle carries an authorizer outside the region by digests only."""
+    from infra.core.bootstrap import ledger_of
+    from infra.roles import Principal
+    from tests.support import id_number
+
+    url = str(tmp_path / "ledger.db")
+    app = LedgerApp(settings_for(url))
+    story = Ledger(app)
+    child, aunt = id_number("110105", "20150101", 36), id_number("110108", "19850707", 46)
+    story.enroll(child, insurance="resident", balance="1.00", at=at(1))
+    story.enroll(aunt, balance="300.00", at=at(1))
+    story.ok("authorize", authorizer=aunt, beneficiary=child, relationship="child", at=at(2))
+    deduct(story, child, "50.00", "S-W")
+    app.close()
+    anchor = json.loads(ledger("--db", url, "seal", "--json"))["checkpoint"]["checkpoint_sha256"]
+    public_key = json.loads(ledger("--db", url, "seal-key", "--json"))["public_key"]
+    core = ledger_of(LedgerApp(settings_for(url)))
+    data, _ = core.audits.bundle("S-W", Principal("k_a", "auditor", region="110105"), "dispute", "/test")
+    core.close()
+    bundle = tmp_path / "withheld.json"
+    bundle.write_bytes(data)
+    assert any(e.get("withheld") for e in json.loads(data)["events"])
+    code, result = check(node, bundle, "--public-key", public_key, "--anchor", anchor)
+    assert code == 0 and result["ok"], result
