@@ -6,6 +6,7 @@
     ledger verify [--json] [--public-key HEX] [--anchor HASH]       (exit 1 when anything is wrong)
     ledger verify-bundle FILE [--json] [--public-key HEX] [--anchor HASH]   (offline: no database)
     ledger report compliance --month YYYY-MM [--region PREFIX] --format json|csv|html [--out FILE]
+    ledger subject-report ID [--format json|html] [--out FILE]    (PIPL art. 45)
 
 This is the only place of the feature that reads the clock (the time a checkpoint is sealed).
 """
@@ -28,6 +29,7 @@ from infra.cli.context import guarded
 from infra.cli.verdicts import print_seal, print_trust, print_verify
 from infra.eventstore.rule_files import load_catalogue
 from infra.pages.rendering import render_audit, render_report
+from infra.pages.subject_report import render_subject_report
 from infra.settings import ConfigError, load_seal_key, load_seal_public_key, warn_development_seal_key
 
 
@@ -219,6 +221,27 @@ def compliance(obj: Any, month: str, region: str, fmt: str, out: str | None) -> 
         "csv": to_csv,
         "html": render_report,
     }[fmt](result)
+    if out:
+        _write(out, text)
+    else:
+        sys.stdout.write(text)
+
+
+@click.command("subject-report")
+@click.argument("id_number")
+@click.option("--format", "fmt", type=click.Choice(["json", "html"]), default="json", show_default=True)
+@click.option("--out", "out", default=None, help="Write to FILE instead of standard output.")
+@click.pass_obj
+@guarded
+def subject_report(obj: Any, id_number: str, fmt: str, out: str | None) -> None:
+    """Everything the ledger holds about one person (PIPL art. 45), with the chain positions that
+    prove it complete. The ID number is an argument, never echoed: the report shows it masked."""
+    ledger = obj.read_ledger()
+    report = ledger.audits.subject_report(ledger.reads.by_id_number(id_number))
+    if fmt == "html":
+        text = render_subject_report(report)
+    else:
+        text = json.dumps(output.annotate(report), ensure_ascii=False, indent=2) + "\n"
     if out:
         _write(out, text)
     else:

@@ -53,6 +53,7 @@ COMMANDS = (
     audit.verify,
     audit.verify_bundle,
     audit.report,
+    audit.subject_report,
     audit.seal_key,
     performance.simulate,
     performance.bench,

@@ -1,5 +1,6 @@
 """The console's person pages: look a person up by ID number (/console/persons), their timeline as
-of a moment (/console/persons/{person_ref}) and who read their data (.../access-log).
+of a moment (/console/persons/{person_ref}), who read their data (.../access-log) and everything
+the ledger holds about them (.../subject-report, PIPL art. 45).
 
 Every read is appended to the access log with the purpose given at sign-in (by the core); the ID
 number typed in is never echoed or put in a URL, only the opaque person_ref.
@@ -12,6 +13,7 @@ from fastapi.responses import Response
 
 from domain.errors import LedgerError
 from infra.console.plumbing import Console, Redirect, moment, picker_value
+from infra.pages.subject_report import subject_report_context
 from infra.roles import Principal
 
 NOT_IN_REGION = "No enrolled person with this ID number in your region. 您的辖区内查无此人。"
@@ -81,3 +83,12 @@ def register_person_pages(api: APIRouter, console: Console) -> None:
             entries=reads.access_entries(found),
             tab="access",
         )
+
+    @api.get("/persons/{person_ref}/subject-report")
+    @html
+    def subject_report(request: Request, person_ref: str) -> Response:
+        session, key = signed_in(request, "auditor")
+        found = console.read_person(person_ref, key, session, "/console/persons/{person_ref}/subject-report")
+        report = console.ledger.audits.subject_report(found)
+        return page("subject_report_page.html", request, session, key, ref=person_ref, tab="subject",
+                    **subject_report_context(report))  # fmt: skip

@@ -9,11 +9,13 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from domain.errors import UnknownSettlementError
+from domain.person import Person
 from domain.settlement import Settlement, settlement_aggregate_id
 from infra.audit.bundle import bundle_of
 from infra.audit.evidence_store import EvidenceStore
 from infra.audit.replay import Gathered, audit_deduction
 from infra.audit.report import compliance_report
+from infra.audit.subject_report import subject_report
 from infra.core.evidence_service import EvidenceService
 from infra.core.read_service import ReadService
 from infra.eventstore.application import LedgerApp
@@ -70,6 +72,12 @@ class AuditService:
             return
         for account in sorted(gathered.authorizers_before):
             self.reads.record(principal, gathered.authorizers_before[account], f"{endpoint} (an authorizer)", purpose)
+
+    def subject_report(self, person: Person) -> dict[str, Any]:
+        """Everything the ledger holds about one person (PIPL art. 45), with the positions and the
+        evidence verdict that prove it complete (infra.audit.subject_report). A key's read of it is
+        logged by the caller first (`reads.read_person`), so the report lists that read too."""
+        return subject_report(self.app, person, self.reads.access_entries(person), self.evidence.verify())
 
     def compliance(self, month: str, region: str = "", principal: Principal | None = None) -> dict[str, Any]:
         """One month's compliance report for a region prefix (within the key's region)."""

@@ -5,9 +5,11 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from infra.audit.history import parse_moment
+from infra.pages.subject_report import render_subject_report
 from infra.readmodels.view_reads import parse_month
 from infra.service.deps import Auditor, MinPosition, Purpose, Svc, role
 from infra.service.problems import Problem, problem_responses
@@ -123,3 +125,29 @@ def access_log(
     reads = svc.ledger.reads
     found = reads.read_person(person_ref, key, purpose or "", "/v1/persons/{person_ref}/access-log")
     return {"person_ref": person_ref, "person": found.masked, "entries": reads.access_entries(found)}
+
+
+@router.get(
+    "/v1/persons/{person_ref}/subject-report",
+    summary="Everything the ledger holds about one person (PIPL art. 45), with proof of completeness",
+    responses={
+        200: {
+            "description": "The report (JSON) or an HTML page",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/html": {"schema": {"type": "string"}},
+            },
+        },
+        **problem_responses(401, 403, 404, 422, 503),
+    },
+)
+def subject_report(
+    person_ref: str,
+    key: Auditor,
+    purpose: Purpose,
+    svc: Svc,
+    format: Annotated[str, Query(pattern="^(json|html)$")] = "json",
+) -> Response:
+    found = svc.ledger.reads.read_person(person_ref, key, purpose, "/v1/persons/{person_ref}/subject-report")
+    report = svc.ledger.audits.subject_report(found)
+    return HTMLResponse(render_subject_report(report)) if format == "html" else JSONResponse(report)
