@@ -44,8 +44,11 @@ def parse_amount(raw: object, field: str = "amount") -> int:
     return fen
 
 
-def format_fen(fen: int) -> str:
-    """1230 -> '12.30' (for humans; machine output stays in fen)."""
+def format_fen(fen: int, *, grouped: bool = False) -> str:
+    """1230 -> '12.30': yuan as a command's `amount` takes them (`parse_yuan` reads it back).
+    `grouped`: with thousands separators, as people read amounts (430000 -> '4,300.00'): every
+    amount a page or a terminal table shows; machine output stays in fen."""
     sign = "-" if fen < 0 else ""
     fen = abs(fen)
-    return f"{sign}{fen // 100}.{fen % 100:02d}"
+    whole = f"{fen // 100:,}" if grouped else str(fen // 100)
+    return f"{sign}{whole}.{fen % 100:02d}"

@@ -154,7 +154,9 @@ def test_search_timeline_as_of_and_access_log(served):
     assert not_found.status_code in (404, 422) and "110105201501019999" not in not_found.text
     log = client.get(f"/console/persons/{ref}/access-log")
     rows = re.findall(
-        r"<tr><td>[^<]+</td><td>(k_[0-9a-f]+)</td><td>auditor</td><td><code>([^<]+)</code></td>"
+        r"<tr><td><time [^>]*>.*?</time></td><td><code>(k_[0-9a-f]+)</code></td>"
+        r'<td><span class="term">Auditor 审计人员 <code class="tag">auditor</code></span></td>'
+        r"<td><code>([^<]+)</code></td>"
         r"<td>([^<]+)</td>",
         log.text,
     )

@@ -23,9 +23,11 @@ from typing import Any
 
 import pytest
 
+from infra.pages.vocabulary import all_codes
 from infra.tools.bench_http import free_port, wait_healthy
 from tests.support import Ledger
 from tests.support.backends import unavailable
+from tests.support.console_checks import page_problems
 from tests.support.families import compliance_story
 
 CHROMIUM_ARGS = [
@@ -108,11 +110,19 @@ def artifacts(tmp_path: Path) -> Path:
 
 
 class Pages:
-    """Screenshots each page and fails on a traceback or on an empty table that should have rows."""
+    """Screenshots each page and fails on a traceback, on an empty table that should have rows,
+    and on anything tests.support.console_checks finds (width at 1280 and 1024 px, raw codes,
+    times without their offset, axe-core violations)."""
 
     def __init__(self, artifacts: Path):
         self.artifacts = artifacts
         self.shots: list[Path] = []
+        self.codes = sorted(all_codes())
+        self.not_found: list[str] = []  # every 404 the browser met (a missing favicon was one)
+
+    def watch(self, page: Any) -> Any:
+        page.on("response", lambda r: self.not_found.append(r.url) if r.status == 404 else None)
+        return page
 
     def check(self, page: Any, name: str, tables: tuple[str, ...] = ()) -> None:
         page.wait_for_load_state("load")
@@ -125,6 +135,8 @@ class Pages:
         for table in tables:
             rows = page.locator(f"table#{table} tbody tr:not(.empty)").count()
             assert rows > 0, f"{name}: table #{table} is empty though the story has rows (see {path})"
+        problems = page_problems(page, self.codes)
+        assert not problems, f"{name} (see {path}):\n" + "\n".join(problems)
 
 
 def tab_to(page: Any, element_id: str, presses: int = 15) -> None:
@@ -157,16 +169,16 @@ def test_console_in_chromium(server: dict[str, Any], artifacts: Path, tmp_path: 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
-            viewport: ViewportSize = {"width": 1200, "height": 900}
+            viewport: ViewportSize = {"width": 1280, "height": 900}
             # --- a channel key is refused at sign-in
-            refused = browser.new_context(viewport=viewport).new_page()
+            refused = pages.watch(browser.new_context(viewport=viewport).new_page())
             sign_in_by_keyboard(refused, base, tokens["channel"], "trying")
             assert refused.url.endswith("/console/login")
             assert "cannot sign in" in refused.locator("#login-error").inner_text()
             pages.check(refused, "01-login-refused")
 
             # --- the operator seals (so that bundles can be built) and rebuilds the views
-            operator = browser.new_context(viewport=viewport).new_page()
+            operator = pages.watch(browser.new_context(viewport=viewport).new_page())
             sign_in_by_keyboard(operator, base, tokens["operator"], "")
             operator.locator("nav.top").get_by_role("link", name="Integrity 完整性").click()
             operator.locator("#seal").click()
@@ -187,7 +199,7 @@ def test_console_in_chromium(server: dict[str, Any], artifacts: Path, tmp_path: 
 
             # --- the auditor
             context = browser.new_context(viewport=viewport, accept_downloads=True)
-            page = context.new_page()
+            page = pages.watch(context.new_page())
             sign_in_by_keyboard(page, base, tokens["auditor"], "complaint 2025-17")
             assert page.url.endswith("/console/"), page.content()[-1500:]
             pages.check(page, "02-home")
