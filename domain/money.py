@@ -11,6 +11,10 @@ from domain.errors import InvalidInputError
 AMOUNT_FEN_MAX = 1_000_000_000
 
 _YUAN = re.compile(r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?$")  # ASCII digits only
+# Exactly the amounts `parse_amount` takes (written without surrounding spaces, which it also
+# forgives): more than zero, at most two decimals, at most AMOUNT_FEN_MAX (10,000,000.00 yuan).
+# The API's schema states it for every command's `amount`.
+AMOUNT_PATTERN = r"^(?:0\.(?:0[1-9]|[1-9][0-9]?)|[1-9][0-9]{0,6}(?:\.[0-9]{1,2})?|10000000(?:\.00?)?)$"
 
 
 def parse_yuan(raw: object, field: str = "amount") -> int:
