@@ -81,7 +81,7 @@ def test_an_id_number_the_schema_admits_is_refused_only_for_its_date_or_check_ch
 def test_an_at_the_schema_admits_is_refused_only_outside_the_bounds_or_for_a_day_that_does_not_exist(text):
     person = "110105201501010367"
     try:
-        Resume(type="resume", person=person, at=text)  # type: ignore[arg-type]
+        Resume(type="resume", person=person, at=text)
     except ValidationError as error:
         kinds = {e["type"] for e in error.errors()}
         assert kinds <= {"at_range", "datetime_from_date_parsing", "datetime_parsing"}, error.errors()
