@@ -56,10 +56,11 @@ def _within_bounds(at: datetime) -> datetime:
 
 # What the schema states beyond what these types validate (`json_schema_extra`: stated, not
 # enforced again; the checks themselves are the parser's and the domain's, with their codes):
-# text holds no control character (parsing.validate; nor a lone surrogate: listed as a refusal), `at` is a time of this
-# century with an offset, an ID number has its shape and an amount its form (domain.ids,
-# domain.money). What no pattern can say is listed on the route's 422 (infra.service.problems).
-PLAIN_TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"  # a lone surrogate, which JSON can escape, is refused too
+# text holds no control character (parsing.validate), `at` is a time of this century with an
+# offset, an ID number has its shape and an amount its form (domain.ids, domain.money). What no
+# pattern can say (a lone surrogate, which JSON can escape, is refused too) is listed on the
+# route's 422 (infra.service.routes.writers, infra.service.problems).
+PLAIN_TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 _CLOCK = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]"
 AT_PATTERN = (
     rf"^20[0-9]{{2}}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T{_CLOCK}:[0-5][0-9](?:\.[0-9]{{1,6}})?"

@@ -93,7 +93,6 @@ def id_number_refusals(*fields: str) -> tuple[Refusal, ...]:
 
 
 TITLES = {
-    400: "Bad request",
     401: "Missing or unknown bearer token",
     403: "Role or scope does not allow this",
     404: "Unknown person, settlement or route",

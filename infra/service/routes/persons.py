@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.clock import MONTH_PATTERN
+from domain.ids import ID_NUMBER_PATTERN
 from infra.audit.history import MOMENT_PATTERN, parse_moment
 from infra.readmodels.view_reads import parse_month
 from infra.service.deps import Auditor, MinPosition, Purpose, Svc, role
@@ -15,7 +16,6 @@ from infra.service.problems import Problem, Refusal, id_number_refusals, problem
 
 router = APIRouter(tags=["persons"])
 
-ID_NUMBER_SHAPE = r"^[0-9]{17}[0-9Xx]$"  # what domain.ids reads (it also forgives surrounding spaces)
 BEYOND_THE_LOG = Refusal("INVALID_INPUT", "min_position", "beyond the end of the log")
 MOMENT = "a day that does not exist (02-30), or a moment outside the years 0001 to 9999 once in UTC"
 MOMENT_HELP = "YYYY-MM-DD (the end of that day in UTC+8), or YYYY-MM-DDTHH:MM[:SS[.ffffff]] with an offset (Z, +08:00)"
@@ -27,7 +27,7 @@ class Lookup(BaseModel):
     id_number: str = Field(
         max_length=64,
         description="An 18-character resident ID number (never put it in a URL).",
-        json_schema_extra={"pattern": ID_NUMBER_SHAPE},
+        json_schema_extra={"pattern": ID_NUMBER_PATTERN},
     )
 
 

@@ -41,6 +41,10 @@ COMMAND_REFUSALS = (
     ),
     Refusal("INVALID_INPUT", "command_id", "in the body, but other than the Idempotency-Key header; or an ID number"),
     Refusal("INVALID_INPUT", "settlement_id", "an ID number"),
+    *(
+        Refusal("INVALID_INPUT", field, "a lone surrogate (an escaped \\ud800-\\udfff on its own)")
+        for field in ("reason", "institution")
+    ),
     Refusal("INVALID_INPUT", "member", "the binder themself"),
     Refusal("INVALID_INPUT", "beneficiary", "the authorizer themself"),
     Refusal("INVALID_INPUT", "initiated_by", "(unbind) not the party the reason names"),
@@ -136,7 +140,9 @@ async def command(request: Request) -> Response:
             "description": "One JSON answer per line, as `ledger apply` prints",
             "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
         },
-        **problem_responses(401, 403, 422, 503),
+        **problem_responses(
+            401, 403, 422, 503, refusals=(Refusal("INVALID_INPUT", "body", f"more than {BATCH_SIZE_MAX} lines"),)
+        ),
     },
 )
 async def command_batch(request: Request, key: Writer, svc: Svc) -> Response:
