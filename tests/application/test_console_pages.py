@@ -272,3 +272,12 @@ def test_a_revoked_key_ends_its_session(served):
 def test_console_is_not_in_the_openapi_document(served):
     client, _, _, _ = served
     assert not [p for p in client.get("/openapi.json").json()["paths"] if p.startswith("/console")]
+
+
+def test_the_time_fields_take_iso_text_with_a_t_or_a_space_in_utc_plus_8():
+    from infra.console.plumbing import moment, picker_value
+
+    with_t, with_space = moment("2025-03-05T12:00", "as_of"), moment("2025-03-05 12:00", "as_of")
+    assert with_t == with_space and with_t is not None and with_t.isoformat() == "2025-03-05T12:00:00+08:00"
+    assert picker_value(with_t) == "2025-03-05T12:00"
+    assert moment("2025-03-05T04:00:00Z", "as_of") == with_t
