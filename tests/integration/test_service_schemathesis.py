@@ -91,6 +91,7 @@ def test_every_key_is_answered_as_the_schema_says(tmp_path):
                     check_operation(operation, {"Authorization": f"Bearer {tokens[role]}"}, mode)
             tested.append(operation.path)
     finally:
+        api.state.service.ledger.views.stop()  # the follower the app's lifespan started: before the store closes
         api.state.service.writer.close()
         app.close()
     assert "/v1/commands" in tested and "/v1/persons/lookup" in tested and len(tested) >= 18
