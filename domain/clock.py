@@ -6,6 +6,10 @@ from datetime import date, datetime, timedelta, timezone
 from typing import overload
 
 CST = timezone(timedelta(hours=8), "UTC+08:00")
+# A natural month as every edge takes it, YYYY-MM: years 0001-9999 (what a date can hold), months
+# 01-12. The same text is the OpenAPI pattern of `month` and the console's month field.
+YEAR_PATTERN = r"(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"
+MONTH_PATTERN = rf"^{YEAR_PATTERN}-(?:0[1-9]|1[0-2])$"
 
 
 def local_date(at: datetime) -> date:

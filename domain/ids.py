@@ -18,6 +18,9 @@ from domain.errors import InvalidIdNumberError
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
 _SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")  # ASCII only: \d would admit full-width digits
+# The shape `parse_id_number` takes before it checks the birth date and the check character
+# (it also forgives surrounding spaces): what the API's schema states of an ID number.
+ID_NUMBER_PATTERN = r"^[0-9]{17}[0-9Xx]$"
 PERSON_NAMESPACE = uuid.UUID("8c2f4f0e-7d1c-5b7a-9a51-1f0e6a2b9c01")
 
 

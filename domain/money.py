@@ -11,6 +11,10 @@ from domain.errors import InvalidInputError
 AMOUNT_FEN_MAX = 1_000_000_000
 
 _YUAN = re.compile(r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?$")  # ASCII digits only
+# Exactly the amounts `parse_amount` takes (written without surrounding spaces, which it also
+# forgives): more than zero, at most two decimals, at most AMOUNT_FEN_MAX (10,000,000.00 yuan).
+# The API's schema states it for every command's `amount`.
+AMOUNT_PATTERN = r"^(?:0\.(?:0[1-9]|[1-9][0-9]?)|[1-9][0-9]{0,6}(?:\.[0-9]{1,2})?|10000000(?:\.00?)?)$"
 
 
 def parse_yuan(raw: object, field: str = "amount") -> int:
@@ -44,8 +48,11 @@ def parse_amount(raw: object, field: str = "amount") -> int:
     return fen
 
 
-def format_fen(fen: int) -> str:
-    """1230 -> '12.30' (for humans; machine output stays in fen)."""
+def format_fen(fen: int, *, grouped: bool = False) -> str:
+    """1230 -> '12.30': yuan as a command's `amount` takes them (`parse_yuan` reads it back).
+    `grouped`: with thousands separators, as people read amounts (430000 -> '4,300.00'): every
+    amount a page or a terminal table shows; machine output stays in fen."""
     sign = "-" if fen < 0 else ""
     fen = abs(fen)
-    return f"{sign}{fen // 100}.{fen % 100:02d}"
+    whole = f"{fen // 100:,}" if grouped else str(fen // 100)
+    return f"{sign}{whole}.{fen % 100:02d}"

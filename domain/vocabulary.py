@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Literal
 
 Insurance = Literal["employee", "resident"]
+# A person's insurance status: enrolled active; suspended (断缴); cancelled (注销) or expired (过期), both final.
+Status = Literal["active", "suspended", "cancelled", "expired"]
 CreditSource = Literal["monthly_contribution", "transfer_in", "adjustment"]
 Channel = Literal["alipay", "wechat", "nhsa_app", "bank_app", "counter"]
 Verification = Literal["face", "counter", "documents"]

@@ -12,28 +12,44 @@ order: a command dated before what is recorded is refused OUT_OF_ORDER), loaded 
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from typing import Any, cast
 from uuid import UUID
 
 from domain import events as ev
-from domain.clock import CST, local_iso
+from domain.clock import CST, YEAR_PATTERN, local_iso
 from domain.errors import InvalidInputError
 from infra.audit.evidence_store import EvidenceStore
 from infra.eventstore.application import LedgerApp
 from infra.eventstore.person_reads import AID_FIELDS, BINDING_FIELDS, tie_rows
 
+# What the API's schema states of `as_of` and `known_at`: a date, or a date and time with an
+# offset (parse_moment takes the other ISO-8601 forms Python reads too). Within the pattern,
+# only a day that does not exist (02-30) or a moment outside what UTC can hold (0001-01-01T00:00
+# at +01:00) is refused.
+_CLOCK = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]"
+MOMENT_PATTERN = (
+    rf"^{YEAR_PATTERN}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    rf"(?:T{_CLOCK}(?::[0-5][0-9](?:\.[0-9]{{1,6}})?)?(?:Z|[+-]{_CLOCK}))?$"
+)
+
 
 def parse_moment(raw: str, field: str) -> datetime:
-    """ISO-8601 with an offset, or a date (the end of that day in UTC+8)."""
+    """ISO-8601 with an offset, or a date (the end of that day in UTC+8). Messages never echo
+    the value (it may be anything, an ID number included)."""
     try:
         if len(raw) == 10:
-            return datetime.combine(datetime.fromisoformat(raw).date(), time.max, tzinfo=CST)
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            moment = datetime.combine(datetime.fromisoformat(raw).date(), time.max, tzinfo=CST)
+        else:
+            moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInputError(f"{field}: {raw!r} is not an ISO-8601 time", field=field) from None
+        raise InvalidInputError(f"{field}: not an ISO-8601 date or time", field=field) from None
     if moment.tzinfo is None:
-        raise InvalidInputError(f"{field}: {raw!r} needs an offset (e.g. +08:00)", field=field)
+        raise InvalidInputError(f"{field}: a time needs an offset (e.g. +08:00)", field=field)
+    try:
+        moment.astimezone(UTC)  # it is compared with recorded times: it must exist in UTC too
+    except OverflowError:
+        raise InvalidInputError(f"{field}: outside the years 0001 to 9999 in UTC", field=field) from None
     return moment
 
 

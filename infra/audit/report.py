@@ -10,6 +10,7 @@ end" counts ties started and not ended by events dated before the first instant 
 
 from __future__ import annotations
 
+import calendar
 import csv
 import io
 from collections import Counter, defaultdict
@@ -23,19 +24,19 @@ from domain.clock import CST
 from domain.dispatch import handler_table, handles, topic_of
 from domain.errors import InvalidInputError
 from infra.audit.chain_verification import verify as chain_verify
+from infra.readmodels.view_reads import parse_month
 from infra.storage.event_macs import decoded_state
 
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:
-    try:
-        year, number = (int(part) for part in month.split("-"))
-        start = datetime(year, number, 1, tzinfo=CST)
-    except ValueError:
-        raise InvalidInputError(f"month: {month!r} is not YYYY-MM", field="month") from None
-    if len(month) != 7:
-        raise InvalidInputError(f"month: {month!r} is not YYYY-MM", field="month")
-    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=CST)
-    return start, end
+    """The month's first instant and the next month's (UTC+8). December 9999 has no next month
+    a datetime can hold: it ends at the last microsecond of its last day, which no event (all
+    dated before 2100) can follow."""
+    year, number = parse_month(month)
+    start = datetime(year, number, 1, tzinfo=CST)
+    if (year, number) == (9999, 12):
+        return start, datetime.max.replace(tzinfo=CST)
+    return start, datetime(year + number // 12, number % 12 + 1, 1, tzinfo=CST)
 
 
 UNSPECIFIED = "unspecified"  # an unbind or authorization whose command named no channel
@@ -199,8 +200,9 @@ class ComplianceFold:
         }
 
     def _days(self) -> list[dict[str, Any]]:
-        days, day = [], self.start.date()
-        while day < self.end.date():
+        days: list[dict[str, Any]] = []
+        for number in range(calendar.monthrange(self.start.year, self.start.month)[1]):
+            day = self.start.date() + timedelta(days=number)
             counts = self.daily.get(day.isoformat(), Counter())
             days.append(
                 {
@@ -211,7 +213,6 @@ class ComplianceFold:
                     "deductions_amount_fen": counts["deductions_amount_fen"],
                 }
             )
-            day += timedelta(days=1)
         return days
 
 

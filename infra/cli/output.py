@@ -1,4 +1,5 @@
-"""Human output: rich tables for the terminal; machine output stays JSON."""
+"""Human output: rich tables for the terminal, amounts in yuan with thousands separators as on
+every page (domain.money.format_fen, grouped); machine output stays JSON, in fen."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def key_value_table(title: str, data: dict[str, Any]) -> Table:
         if isinstance(value, (list, dict)):
             continue
         is_fen = key.endswith("_fen") and isinstance(value, int)
-        shown = f"{format_fen(value)} yuan ({value} fen)" if is_fen else str(value)
+        shown = f"{format_fen(value, grouped=True)} yuan ({value} fen)" if is_fen else str(value)
         table.add_row(key, shown)
     return table
 
@@ -61,5 +62,5 @@ def rows_table(title: str, rows: list[dict[str, Any]], empty: str = "(none)") ->
         header = column[:-4] + " (yuan)" if column.endswith("_fen") else column  # values shown in yuan
         table.add_column(header, no_wrap=column in ("person", "since", "at"))
     for row in rows:
-        table.add_row(*[format_fen(v) if k.endswith("_fen") else str(v) for k, v in row.items()])
+        table.add_row(*[format_fen(v, grouped=True) if k.endswith("_fen") else str(v) for k, v in row.items()])
     return table

@@ -23,7 +23,9 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, 
 from pydantic_core import PydanticCustomError
 
 from domain.command_record import COMMAND_ID_PATTERN
+from domain.ids import ID_NUMBER_PATTERN
 from domain.masking import holds_id_number, mask_id_numbers
+from domain.money import AMOUNT_PATTERN
 from domain.person import Person
 from domain.settlement import Settlement
 from infra.eventstore.application import LedgerApp
@@ -52,13 +54,34 @@ def _within_bounds(at: datetime) -> datetime:
     return at
 
 
+# What the schema states beyond what these types validate (`json_schema_extra`: stated, not
+# enforced again; the checks themselves are the parser's and the domain's, with their codes):
+# text holds no control character (parsing.validate), `at` is a time of this century with an
+# offset, an ID number has its shape and an amount its form (domain.ids, domain.money). What no
+# pattern can say (a lone surrogate, which JSON can escape, is refused too) is listed on the
+# route's 422 (infra.service.routes.writers, infra.service.problems).
+PLAIN_TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+_CLOCK = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]"
+AT_PATTERN = (
+    rf"^20[0-9]{{2}}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T{_CLOCK}:[0-5][0-9](?:\.[0-9]{{1,6}})?"
+    rf"(?:Z|[+-]{_CLOCK})$"
+)
 CommandId = Annotated[str, Field(pattern=COMMAND_ID_PATTERN), AfterValidator(no_id_number)]
 # Validated from the parsed JSON value (the line is parsed once): a string in ISO-8601 with an
 # offset, exactly what strict JSON validation would accept, and nothing else.
-At = Annotated[AwareDatetime, BeforeValidator(_text_only), Strict(False), AfterValidator(_within_bounds)]
+At = Annotated[
+    AwareDatetime,
+    BeforeValidator(_text_only),
+    Strict(False),
+    AfterValidator(_within_bounds),
+    Field(json_schema_extra={"pattern": AT_PATTERN}),
+]
 Region = Annotated[str, Field(pattern=r"^[0-9]{6}$")]  # ASCII digits only
-Text = Annotated[str, Field(max_length=200), AfterValidator(mask_id_numbers)]  # free text, stored
-IdText = Annotated[str, Field(min_length=1, max_length=32)]
+Text = Annotated[  # free text, stored
+    str, Field(max_length=200, json_schema_extra={"pattern": PLAIN_TEXT_PATTERN}), AfterValidator(mask_id_numbers)
+]
+IdText = Annotated[str, Field(min_length=1, max_length=32, json_schema_extra={"pattern": ID_NUMBER_PATTERN})]
+Amount = Annotated[str, Field(json_schema_extra={"pattern": AMOUNT_PATTERN})]  # decimal yuan, parsed by the handler
 SettlementId = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(no_id_number)]
 
 

@@ -19,7 +19,18 @@ from domain.person import Person
 from domain.settlement import Settlement, settlement_aggregate_id
 from domain.vocabulary import Category
 from infra.commands.answers import deduction_result, line_dict
-from infra.commands.base import CommandModel, CommandSpec, IdText, Needs, SettlementId, Text, UnitOfWork, no_id_number
+from infra.commands.base import (
+    PLAIN_TEXT_PATTERN,
+    Amount,
+    CommandModel,
+    CommandSpec,
+    IdText,
+    Needs,
+    SettlementId,
+    Text,
+    UnitOfWork,
+    no_id_number,
+)
 from infra.commands.loading import load_implied, load_person
 from infra.eventstore.application import LedgerApp
 from infra.roles import ForbiddenError, Principal
@@ -28,14 +39,18 @@ from infra.roles import ForbiddenError, Principal
 NewSettlementId = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$"), AfterValidator(no_id_number)
 ]
-Institution = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(mask_id_numbers)]
+Institution = Annotated[
+    str,
+    Field(min_length=1, max_length=100, json_schema_extra={"pattern": PLAIN_TEXT_PATTERN}),
+    AfterValidator(mask_id_numbers),
+]
 
 
 class Deduct(CommandModel):
     type: Literal["deduct"]
     settlement_id: NewSettlementId
     patient: IdText
-    amount: str
+    amount: Amount
     category: Category
     institution: Institution
     presented_by: IdText | None = None

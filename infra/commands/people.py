@@ -16,7 +16,7 @@ from domain.money import parse_amount
 from domain.person import Person
 from domain.settlement import Settlement
 from domain.vocabulary import CreditSource, Insurance
-from infra.commands.base import CommandModel, CommandSpec, IdText, Needs, Region, Text, UnitOfWork
+from infra.commands.base import Amount, CommandModel, CommandSpec, IdText, Needs, Region, Text, UnitOfWork
 from infra.commands.loading import load_implied, one_person
 from infra.eventstore.application import LedgerApp
 from infra.roles import Principal
@@ -61,7 +61,7 @@ class Transfer(CommandModel):
 class Credit(CommandModel):
     type: Literal["credit"]
     person: IdText
-    amount: str
+    amount: Amount
     source: CreditSource
 
 

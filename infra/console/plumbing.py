@@ -79,11 +79,14 @@ def secured(response: Response) -> Response:
 
 
 def moment(raw: str | None, field: str) -> datetime | None:
-    """A time from a picker: `datetime-local` (no offset: UTC+8, the ledger's time), or what the
-    CLI accepts (ISO-8601 with an offset, or a date meaning the end of that day in UTC+8)."""
+    """A time from a picker field: a date and time without an offset (UTC+8, the ledger's time),
+    written with `T` or a space, or what the CLI accepts (ISO-8601 with an offset, or a date
+    meaning the end of that day in UTC+8)."""
     raw = (raw or "").strip()
     if not raw:
         return None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}.*", raw):
+        raw = raw.replace(" ", "T", 1)
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?", raw):
         try:
             return datetime.fromisoformat(raw).replace(tzinfo=CST)

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.pages.templating import render, yuan
+from infra.pages import formatting
+from infra.pages.formatting import yuan
+from infra.pages.templating import render
+from infra.pages.vocabulary import term
 
 
 # --- charts: geometry only ---------------------------------------------------------------------
@@ -46,15 +49,23 @@ def column_chart(
     }
 
 
-def bar_chart(title: str, items: list[tuple[str, int]], color: str, width: int = 520) -> dict[str, Any]:
-    """Horizontal bars, one per category, largest first."""
-    items = sorted(items, key=lambda kv: (-kv[1], kv[0])) or [("(none 无)", 0)]
-    top = max([v for _, v in items] + [1])
+def label_width_px(text: str, font_px: int = 12) -> int:
+    """About how wide `text` is at `font_px`: a CJK character is about one em, other characters
+    about 0.6 em (the chart's labels are bilingual)."""
+    wide = sum(1 for ch in text if ord(ch) > 0x2E7F)
+    return int(font_px * (wide + 0.62 * (len(text) - wide)))
+
+
+def bar_chart(title: str, items: list[tuple[str, int]], color: str, kind: str, width: int = 520) -> dict[str, Any]:
+    """Horizontal bars, one per code of vocabulary `kind` (labelled bilingually), largest first."""
+    items = sorted(items, key=lambda kv: (-kv[1], kv[0]))
+    labelled = [(term(kind, code).label, code, value) for code, value in items] or [("(none 无)", "", 0)]
+    top = max([v for _, _, v in labelled] + [1])
     row_h = 26
-    label_w = max(120, int(7.4 * max(len(label) for label, _ in items)) + 12)  # ~7 px a character at 12 px
+    label_w = max(120, max(label_width_px(label) for label, _, _ in labelled) + 12)
     width = max(width, label_w + 310)
     bars = []
-    for i, (label, value) in enumerate(items):
+    for i, (label, code, value) in enumerate(labelled):
         bar_w = (width - label_w - 50) * value / top
         bars.append(
             {
@@ -62,6 +73,7 @@ def bar_chart(title: str, items: list[tuple[str, int]], color: str, width: int =
                 "w": f"{bar_w:.1f}",
                 "value_x": f"{label_w + bar_w + 6:.1f}",
                 "label": label,
+                "code": code or label,
                 "value": value,
             }
         )
@@ -69,7 +81,7 @@ def bar_chart(title: str, items: list[tuple[str, int]], color: str, width: int =
         "title": title,
         "color": color,
         "width": width,
-        "height": 30 + row_h * len(items),
+        "height": 30 + row_h * len(labelled),
         "row_h": row_h,
         "label_w": label_w,
         "bars": bars,
@@ -87,19 +99,20 @@ def audit_context(result: dict[str, Any]) -> dict[str, Any]:
     ]
     comparison.append(
         {
-            "person": "out of pocket 自付",
+            "person": "Out of pocket 自付",
             "recorded": result["recorded"]["out_of_pocket_fen"],
             "replayed": result["replayed"]["out_of_pocket_fen"],
         }
     )
     rules = result["rules"]
+    above = rules["shareable_above_fen"]
     rule_rows = [
-        ["version 版本", rules["version"]],
-        ["own account first 先用本人账户", rules["own_account_first"]],
-        ["order 使用顺序", rules["order"]],
-        ["one authorizer per payment 每次仅一位授权人", rules["single_authorizer"]],
-        ["only balance above (fen) may be shared 仅超出部分可共济", rules["shareable_above_fen"]],
-        ["category eligible 类别可用", rules["category_eligible"]],
+        ["Rule version 规则版本", rules["version"]],
+        [formatting.term("spending.own_account_first", "rule"), rules["own_account_first"]],
+        [formatting.term("spending.order", "rule"), formatting.term(rules["order"], "spending_order")],
+        [formatting.term("spending.single_authorizer", "rule"), rules["single_authorizer"]],
+        [formatting.term("spending.shareable_above_fen", "rule"), yuan(above) if above else "no limit 不限"],
+        ["Category payable from accounts 该类别可用账户支付", rules["category_eligible"]],
     ]
     return {"result": result, "paid_fen": sum(recorded.values()), "comparison": comparison, "rule_rows": rule_rows}
 
@@ -118,11 +131,15 @@ def report_context(report: dict[str, Any]) -> dict[str, Any]:
             column_chart("Deductions by day 每日扣款笔数", [(x["date"], x["deductions"]) for x in days], "#059669"),
         ],
         "bars": [
-            bar_chart("Unbinds by reason 解绑原因", list(b["ended"]["by_reason"].items()), "#d97706"),
-            bar_chart("Rejected binds by code 拒绝原因", list(b["rejected"]["by_code"].items()), "#dc2626"),
+            bar_chart("Unbinds by reason 解绑原因", list(b["ended"]["by_reason"].items()), "#d97706", "unbind_reason"),
+            bar_chart("Rejected binds by reason 拒绝原因", list(b["rejected"]["by_code"].items()), "#dc2626", "code"),
         ],
+        "channels": [[formatting.term(k, "channel"), v] for k, v in b["by_channel"].items()],
+        "reasons": [[formatting.term(k, "unbind_reason"), v] for k, v in b["ended"]["by_reason"].items()],
+        "rejections": [[formatting.term(k, "code"), v] for k, v in b["rejected"]["by_code"].items()],
         "categories": [
-            [k, v.get("count", 0), yuan(v.get("amount_fen", 0))] for k, v in report["deductions"]["by_category"].items()
+            [formatting.term(k, "category"), v.get("count", 0), yuan(v.get("amount_fen", 0))]
+            for k, v in report["deductions"]["by_category"].items()
         ],
     }
 

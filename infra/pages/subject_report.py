@@ -6,15 +6,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.pages.templating import render, yuan
+from markupsafe import Markup
+
+from infra.pages.describing import event_facts
+from infra.pages.formatting import term, when, yuan
+from infra.pages.templating import render
 
 
 def _ties(ties: list[dict[str, Any]], fields: tuple[str, ...]) -> list[list[Any]]:
-    return [[tie["person"], *(tie[f] for f in fields), tie["since"]] for tie in ties]
+    return [[tie["person"], *(term(tie[f], f) for f in fields), when(tie["since"])] for tie in ties]
 
 
-def _sender(event: dict[str, Any]) -> str:
-    return (event.get("sent_by") or {}).get("tenant") or "—"
+def _sender(event: dict[str, Any]) -> Markup:
+    """Who sent the change: the key's role and tenant, with the key id as a tag."""
+    sent = event.get("sent_by")
+    if not sent:
+        return Markup("—")
+    return Markup("{} <code class=\"tag\">{}</code>").format(term(sent["role"], "key_role")
+                                                           if sent["role"] != "ledger" else "ledger 账本",
+                                                           sent["key_id"] or sent["tenant"])  # fmt: skip
+
+
+def _event(event: dict[str, Any]) -> Markup:
+    return Markup("{} — {}").format(term(event["type"], "event"), event_facts(event))
 
 
 def subject_report_context(report: dict[str, Any]) -> dict[str, Any]:
@@ -31,24 +45,26 @@ def subject_report_context(report: dict[str, Any]) -> dict[str, Any]:
          _ties(aid["beneficiaries"], ("relationship",)), (), "beneficiaries"),
         ("Deductions as patient 本人就医扣款", ["Settlement 结算号", "At 时间", "Amount 金额", "Institution 机构",
          "Paid by 支付账户", "Out of pocket 自付", "Reversed 已冲正"],
-         [[d["settlement_id"], d["at"], yuan(d["amount_fen"]), d["institution"],
+         [[d["settlement_id"], when(d["at"]), yuan(d["amount_fen"]), d["institution"],
            ", ".join(f"{x['person']} {yuan(x['amount_fen'])}" for x in d["paid_by"]), yuan(d["out_of_pocket_fen"]),
            d["reversed"]] for d in deductions["as_patient"]], (2, 5), "as-patient"),
         ("Paid for others 为他人共济支付", ["Settlement 结算号", "At 时间", "Patient 患者", "Amount 金额",
          "Reversed 已冲正"],
-         [[d["settlement_id"], d["at"], d["patient"], yuan(d["amount_fen"]), d["reversed"]]
+         [[d["settlement_id"], when(d["at"]), d["patient"], yuan(d["amount_fen"]), d["reversed"]]
           for d in deductions["as_payer"]], (3,), "as-payer"),
         ("Who read this person's data 访问记录", ["At 时间", "Key 密钥", "Role 角色", "Endpoint 接口", "Purpose 目的"],
-         [[a["at"], a["key_id"], a["role"], a["endpoint"], a["purpose"]] for a in report["access"]], (), "access"),
+         [[when(a["at"]), Markup("<code>{}</code>").format(a["key_id"]), term(a["role"], "key_role"),
+           Markup("<code>{}</code>").format(a["endpoint"]), a["purpose"]] for a in report["access"]], (), "access"),
         (f"History 历史 ({len(report['events'])} event(s))", ["Position 位置", "At 生效", "Recorded 记录",
          "Event 事件", "Sent by 发送方", "Balance after 余额"],
-         [[e["position"], e["at"], e["recorded_at"], e["text"], _sender(e), yuan(e["balance_after_fen"])]
+         [[e["position"], when(e["at"]), when(e["recorded_at"]), _event(e), _sender(e), yuan(e["balance_after_fen"])]
           for e in report["events"]], (0, 5), "events"),
     ]  # fmt: skip
     person_rows = [
         ["ID number (masked) 身份证号（脱敏）", p["person"]], ["region 地区", p["region"]],
-        ["insurance 险种", p["insurance"]], ["status 状态", p["status"]], ["balance 余额", yuan(p["balance_fen"])],
-        ["enrolled 参保时间", p["enrolled_at"]], ["version 版本", p["version"]],
+        ["insurance 险种", term(p["insurance"], "insurance")], ["status 状态", term(p["status"], "status")],
+        ["balance 余额", yuan(p["balance_fen"])], ["enrolled 参保时间", when(p["enrolled_at"])],
+        ["version 版本", p["version"]],
     ]  # fmt: skip
     return {
         "report": report,

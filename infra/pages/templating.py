@@ -3,7 +3,9 @@ offline files (`ledger audit deduction --html`, `ledger report compliance --form
 
 Autoescaping is on for every template. Offline pages inline their CSS and SVG (no scripts, no
 network asset); the console's pages use the same stylesheet, inlined too, so that its
-Content-Security-Policy can forbid every external load and every script.
+Content-Security-Policy can forbid every external load and every script. Values are formatted by
+the filters of infra.pages.formatting (`yuan`, `when`, `term`, `shown`) and described by
+infra.pages.describing, the same for every page.
 """
 
 from __future__ import annotations
@@ -14,21 +16,11 @@ from typing import Any
 
 import jinja2
 
-from domain.money import format_fen
+from domain.clock import MONTH_PATTERN
+from infra.pages import describing
+from infra.pages.formatting import shown, term, when, yuan
 
 TEMPLATES = Path(__file__).parent / "templates"
-
-
-def yuan(fen: int | None) -> str:
-    return "—" if fen is None else f"¥{format_fen(fen)}"
-
-
-def shown(value: Any) -> str:
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, bool):
-        return "yes 是" if value else "no 否"
-    return str(value)
 
 
 @lru_cache(maxsize=1)
@@ -42,6 +34,14 @@ def environment() -> jinja2.Environment:
     )
     env.filters["yuan"] = yuan
     env.filters["shown"] = shown
+    env.filters["when"] = when
+    env.filters["term"] = term
+    env.globals.update(
+        event_facts=describing.event_facts,
+        refusal=describing.refusal,
+        placement=describing.placement,
+        month_pattern=MONTH_PATTERN,
+    )
     return env
 
 

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import calendar
+import re
 from datetime import date
 from typing import Any
 from uuid import UUID
 
+from domain.clock import MONTH_PATTERN
 from domain.errors import InvalidInputError, UnknownPersonError
 from domain.rules import Catalogue, RuleSet
 from projections.balances import AMOUNTS, BalancesProjection
@@ -127,13 +129,10 @@ def masks_of(views: Any, person: str) -> str:
 
 
 def parse_month(text: str) -> tuple[int, int]:
-    try:
-        year, month = (int(part) for part in text.split("-"))
-        if len(text) != 7 or not 1 <= month <= 12:
-            raise ValueError
-    except ValueError:
-        raise InvalidInputError(f"month: must be YYYY-MM, got {text!r}", field="month") from None
-    return year, month
+    """(year, month) of a YYYY-MM month, exactly as MONTH_PATTERN (the API's schema) states it."""
+    if not re.fullmatch(MONTH_PATTERN, text):
+        raise InvalidInputError("month: must be YYYY-MM (year 0001 to 9999, month 01 to 12)", field="month")
+    return int(text[:4]), int(text[5:])
 
 
 def quota_rules(catalogue: Catalogue, month: str, region: str, rules_name: str | None) -> RuleSet:

@@ -145,6 +145,10 @@ def add_error_handlers(api: FastAPI) -> None:
 
     @api.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code == 400:  # FastAPI's "error parsing the body" (not UTF-8, a broken form): bad input
+            return Problem(422, "INVALID_INPUT", "body: cannot be read (not UTF-8 JSON)", field="body").response(
+                request.url.path
+            )
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(error.status_code, "HTTP_ERROR")
         return Problem(error.status_code, code, str(error.detail)).response(request.url.path)
 

@@ -3,6 +3,7 @@ ledger code. Nothing here decides anything: the codes come from the ledger's ans
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -73,21 +74,50 @@ PROBLEM_SCHEMA = {
 }
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries for the given problem statuses."""
-    titles = {
-        400: "Bad request",
-        401: "Missing or unknown bearer token",
-        403: "Role or scope does not allow this",
-        404: "Unknown person, settlement or route",
-        409: "Refused by a rule or a conflict",
-        422: "Invalid input",
-        503: "Store unavailable or views behind",
-    }
-    return {
+@dataclass(frozen=True)
+class Refusal:
+    """A 422 the API answers to a request its schema admits: what no JSON Schema can state (an
+    ID number's check character, a day that does not exist, a rule set in force). Listed on the
+    operation's 422 response, in its description and as `x-refusals-within-schema`."""
+
+    code: str
+    field: str
+    when: str
+
+
+ID_NUMBER_REFUSAL = "a birth date that does not exist or is before 1900, or a check character that does not match"
+
+
+def id_number_refusals(*fields: str) -> tuple[Refusal, ...]:
+    return tuple(Refusal("INVALID_ID_NUMBER", field, ID_NUMBER_REFUSAL) for field in fields)
+
+
+TITLES = {
+    401: "Missing or unknown bearer token",
+    403: "Role or scope does not allow this",
+    404: "Unknown person, settlement or route",
+    409: "Refused by a rule or a conflict",
+    422: "Invalid input: a request outside this schema",
+    503: "Store unavailable or views behind",
+}
+
+
+def problem_responses(*statuses: int, refusals: tuple[Refusal, ...] = ()) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the given problem statuses; `refusals`: the 422s a
+    schema-valid request can still get, which the 422 entry then lists."""
+    responses: dict[int | str, dict[str, Any]] = {
         status: {
-            "description": titles.get(status, "Problem"),
+            "description": TITLES.get(status, "Problem"),
             "content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
         for status in statuses
     }
+    if refusals:
+        if 422 not in responses:
+            raise ValueError("refusals are 422 answers: list 422 among the statuses")
+        within = "; ".join(f"{r.code} on `{r.field}`: {r.when}" for r in refusals)
+        responses[422]["description"] += f". Within the schema, only: {within}"
+        responses[422]["x-refusals-within-schema"] = [
+            {"code": r.code, "field": r.field, "when": r.when} for r in refusals
+        ]
+    return responses

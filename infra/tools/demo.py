@@ -199,16 +199,20 @@ def _describe(command: dict, result: dict) -> str:
         return f"[red]✗ {kind} {who}[/] → [bold]{error['code']}[/]: {error['message']}{rule}"
     if kind == "deduct":
         paid = (
-            ", ".join(f"{NAMES_BY_MASK[line['person']]} {format_fen(line['amount_fen'])}" for line in result["lines"])
+            ", ".join(
+                f"{NAMES_BY_MASK[line['person']]} {format_fen(line['amount_fen'], grouped=True)}"
+                for line in result["lines"]
+            )
             or "nothing"
         )
         dup = " [yellow](duplicate: original result returned)[/]" if result["duplicate"] else ""
         return (
-            f"[green]✓ deduct[/] {format_fen(result['amount_fen'])} yuan for {names[0]}: paid by {paid}; "
-            f"out of pocket {format_fen(result['out_of_pocket_fen'])} under {result['rule_version']}{dup}"
+            f"[green]✓ deduct[/] {format_fen(result['amount_fen'], grouped=True)} yuan for {names[0]}: paid by {paid}; "
+            f"out of pocket {format_fen(result['out_of_pocket_fen'], grouped=True)} under {result['rule_version']}{dup}"
         )
     if kind == "reverse":
-        return f"[green]✓ reverse[/] refunded {format_fen(result['refunded_fen'])} yuan to the accounts that paid"
+        refunded = format_fen(result["refunded_fen"], grouped=True)
+        return f"[green]✓ reverse[/] refunded {refunded} yuan to the accounts that paid"
     return f"[green]✓ {kind}[/] {who}" + (f" under {result['rule_version']}" if "rule_version" in result else "")
 
 
@@ -254,5 +258,6 @@ def run_demo(db: str) -> Iterator[Narration]:
 def _standing(ledger: Ledger, raw: str, name: str) -> dict[str, str]:
     person = ledger.reads.by_id_number(raw)
     ties = f"{len(person.members)}/{len(person.binders)}/{len(person.authorizers)}"
+    balance = format_fen(person.balance_fen, grouped=True)
     return {"who": name, "person": person.masked, "status": person.status,
-            "balance (yuan)": format_fen(person.balance_fen), "binds/bound by/aided by": ties}  # fmt: skip
+            "balance (yuan)": balance, "binds/bound by/aided by": ties}  # fmt: skip

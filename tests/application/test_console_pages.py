@@ -154,7 +154,9 @@ def test_search_timeline_as_of_and_access_log(served):
     assert not_found.status_code in (404, 422) and "110105201501019999" not in not_found.text
     log = client.get(f"/console/persons/{ref}/access-log")
     rows = re.findall(
-        r"<tr><td>[^<]+</td><td>(k_[0-9a-f]+)</td><td>auditor</td><td><code>([^<]+)</code></td>"
+        r"<tr><td><time [^>]*>.*?</time></td><td><code>(k_[0-9a-f]+)</code></td>"
+        r'<td><span class="term">Auditor 审计人员 <code class="tag">auditor</code></span></td>'
+        r"<td><code>([^<]+)</code></td>"
         r"<td>([^<]+)</td>",
         log.text,
     )
@@ -270,3 +272,12 @@ def test_a_revoked_key_ends_its_session(served):
 def test_console_is_not_in_the_openapi_document(served):
     client, _, _, _ = served
     assert not [p for p in client.get("/openapi.json").json()["paths"] if p.startswith("/console")]
+
+
+def test_the_time_fields_take_iso_text_with_a_t_or_a_space_in_utc_plus_8():
+    from infra.console.plumbing import moment, picker_value
+
+    with_t, with_space = moment("2025-03-05T12:00", "as_of"), moment("2025-03-05 12:00", "as_of")
+    assert with_t == with_space and with_t is not None and with_t.isoformat() == "2025-03-05T12:00:00+08:00"
+    assert picker_value(with_t) == "2025-03-05T12:00"
+    assert moment("2025-03-05T04:00:00Z", "as_of") == with_t

@@ -180,6 +180,18 @@ def test_human_output_shows_masked_ids_in_tables(db):
     assert masked(CHILD) in process.stdout and CHILD not in process.stdout
 
 
+def test_human_tables_show_yuan_with_thousands_separators_and_json_keeps_fen(tmp_path):
+    path = str(tmp_path / "ledger.db")
+    rich = lines_of(
+        line("enroll", person=FATHER, insurance="employee"),
+        line("credit", person=FATHER, amount="4300.00", source="adjustment"),
+    )
+    assert ledger("apply", "-", db=path, stdin=rich).returncode == 0
+    shown = ledger("balance", FATHER, db=path)
+    assert "4,300.00 yuan (430000 fen)" in shown.stdout, shown.stdout
+    assert json.loads(ledger("balance", FATHER, "--json", db=path).stdout)["balance_fen"] == 430_000
+
+
 def test_query_of_an_unknown_person_is_one_line_error_exit_2(db):
     process = ledger("balance", adult(77), "--json", db=db)
     assert process.returncode == 2

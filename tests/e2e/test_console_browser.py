@@ -2,12 +2,16 @@
 real `ledger serve` subprocess on a free port, with the compliance story applied.
 
 An auditor signs in and searches by keyboard, opens a timeline, switches "as of", opens a
-deduction's replay, downloads its bundle and checks it on the integrity page, opens the access
-log and a report; an operator seals and rebuilds; a channel key is refused; a form posted
-without its CSRF token is refused. Every page is screenshotted into LEDGER_TEST_ARTIFACTS
-(default: the test's tmp_path) and fails the test when it shows a traceback or an empty table
-where the story has rows. Without Chromium or playwright the test skips, unless
-LEDGER_REQUIRE_CHROMIUM=1 (CI), where that is a failure. Never runs `playwright install`.
+deduction's replay, downloads its bundle and its offline HTML and checks the bundle on the
+integrity page, opens the access log and a report and downloads its HTML; an operator seals and
+rebuilds; a channel key is refused; a form posted without its CSRF token is refused. Every page,
+the two offline files included, is screenshotted into LEDGER_TEST_ARTIFACTS (default: the test's
+tmp_path) and fails the test when it shows a traceback, an empty table where the story has rows,
+or anything tests.support.console_checks finds: wider than the viewport at 1280 or 1024 px, the
+navigation on two lines, a raw code outside its tag, a time without its offset, an axe-core
+violation. No page may meet a 404 (the favicon is a data URI). Without Chromium or playwright
+(or npm, for axe-core) the test skips, unless LEDGER_REQUIRE_CHROMIUM=1 (CI), where that is a
+failure. Never runs `playwright install`.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ from typing import Any
 
 import pytest
 
+from infra.pages.vocabulary import all_codes
 from infra.tools.bench_http import free_port, wait_healthy
 from tests.support import Ledger
 from tests.support.backends import unavailable
+from tests.support.console_checks import page_problems
 from tests.support.families import compliance_story
 
 CHROMIUM_ARGS = [
@@ -108,11 +114,19 @@ def artifacts(tmp_path: Path) -> Path:
 
 
 class Pages:
-    """Screenshots each page and fails on a traceback or on an empty table that should have rows."""
+    """Screenshots each page and fails on a traceback, on an empty table that should have rows,
+    and on anything tests.support.console_checks finds (width at 1280 and 1024 px, raw codes,
+    times without their offset, axe-core violations)."""
 
     def __init__(self, artifacts: Path):
         self.artifacts = artifacts
         self.shots: list[Path] = []
+        self.codes = sorted(all_codes())
+        self.not_found: list[str] = []  # every 404 the browser met (a missing favicon was one)
+
+    def watch(self, page: Any) -> Any:
+        page.on("response", lambda r: self.not_found.append(r.url) if r.status == 404 else None)
+        return page
 
     def check(self, page: Any, name: str, tables: tuple[str, ...] = ()) -> None:
         page.wait_for_load_state("load")
@@ -125,6 +139,8 @@ class Pages:
         for table in tables:
             rows = page.locator(f"table#{table} tbody tr:not(.empty)").count()
             assert rows > 0, f"{name}: table #{table} is empty though the story has rows (see {path})"
+        problems = page_problems(page, self.codes)
+        assert not problems, f"{name} (see {path}):\n" + "\n".join(problems)
 
 
 def tab_to(page: Any, element_id: str, presses: int = 15) -> None:
@@ -157,16 +173,16 @@ def test_console_in_chromium(server: dict[str, Any], artifacts: Path, tmp_path: 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
-            viewport: ViewportSize = {"width": 1200, "height": 900}
+            viewport: ViewportSize = {"width": 1280, "height": 900}
             # --- a channel key is refused at sign-in
-            refused = browser.new_context(viewport=viewport).new_page()
+            refused = pages.watch(browser.new_context(viewport=viewport).new_page())
             sign_in_by_keyboard(refused, base, tokens["channel"], "trying")
             assert refused.url.endswith("/console/login")
             assert "cannot sign in" in refused.locator("#login-error").inner_text()
             pages.check(refused, "01-login-refused")
 
             # --- the operator seals (so that bundles can be built) and rebuilds the views
-            operator = browser.new_context(viewport=viewport).new_page()
+            operator = pages.watch(browser.new_context(viewport=viewport).new_page())
             sign_in_by_keyboard(operator, base, tokens["operator"], "")
             operator.locator("nav.top").get_by_role("link", name="Integrity 完整性").click()
             operator.locator("#seal").click()
@@ -187,11 +203,12 @@ def test_console_in_chromium(server: dict[str, Any], artifacts: Path, tmp_path: 
 
             # --- the auditor
             context = browser.new_context(viewport=viewport, accept_downloads=True)
-            page = context.new_page()
+            page = pages.watch(context.new_page())
             sign_in_by_keyboard(page, base, tokens["auditor"], "complaint 2025-17")
             assert page.url.endswith("/console/"), page.content()[-1500:]
             pages.check(page, "02-home")
             page.locator("nav.top").get_by_role("link", name="Persons 人员").click()
+            pages.check(page, "02-persons-search")
             page.locator("body").focus()
             tab_to(page, "id_number")
             page.keyboard.type(family["child"])
@@ -210,6 +227,10 @@ def test_console_in_chromium(server: dict[str, Any], artifacts: Path, tmp_path: 
             page.wait_for_url("**/console/settlements/S-1")
             assert "Consistent" in page.locator("#verdict").inner_text()
             pages.check(page, "05-settlement", ("candidates", "steps", "comparison", "rules", "evidence"))
+            offline_audit = tmp_path / "audit-S-1.html"
+            with page.expect_download() as download:
+                page.locator("#download-html").click()
+            download.value.save_as(str(offline_audit))
             with page.expect_download() as download:
                 page.locator("#download-bundle").click()
             bundle = tmp_path / "bundle-S-1.json"
@@ -225,16 +246,57 @@ def test_console_in_chromium(server: dict[str, Any], artifacts: Path, tmp_path: 
             page.get_by_role("link", name="Who read this 查阅记录").click()
             assert "complaint 2025-17" in page.locator("table#access-log").inner_text()
             pages.check(page, "06-access-log", ("access-log",))
+            page.get_by_role("link", name="Personal data report 个人信息报告").click()
+            assert page.locator("#completeness").get_attribute("data-ok") == "true"
+            pages.check(page, "06-subject-report", ("person", "authorizers", "as-patient", "access", "events"))
             page.locator("nav.top").get_by_role("link", name="Compliance 合规报告").click()
+            assert page.locator("#month").get_attribute("type") == "text"  # ISO, whatever the locale
+            pages.check(page, "12-reports-form")
             page.fill("#month", "2025-03")
             page.fill("#region", "11")
             page.get_by_role("button", name="Show report 生成报告").click()
             page.wait_for_url("**month=2025-03**")
             assert page.locator("svg").count() == 4
             pages.check(page, "12-report", ("by-channel", "deductions", "by-category", "integrity"))
+            assert "binder's" in page.locator("#attribution").inner_text()
             with page.expect_download() as download:
                 page.locator("#download-csv").click()
             assert "deductions" in Path(download.value.path()).read_text()
+            offline_report = tmp_path / "report.html"
+            with page.expect_download() as download:
+                page.locator("#download-html").click()
+            download.value.save_as(str(offline_report))
+            # --- the offline files, opened from disk: the same checks
+            offline = pages.watch(browser.new_context(viewport=viewport).new_page())
+            offline.goto(offline_audit.as_uri())
+            pages.check(offline, "13-offline-audit", ("candidates", "evidence"))
+            offline.goto(offline_report.as_uri())
+            pages.check(offline, "14-offline-report", ("by-channel", "by-category"))
         finally:
             browser.close()
-    assert len(pages.shots) == 12
+    assert len(pages.shots) == 17
+    assert not pages.not_found, f"answered 404: {pages.not_found}"  # no page asks for a favicon it lacks
+
+
+def test_the_page_checks_catch_what_they_look_for() -> None:
+    """Each check of tests.support.console_checks fails a page that breaks its rule (a check that
+    cannot fail proves nothing): too wide, a raw code in a cell, a time without its offset."""
+    executable = chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    broken = (
+        "<html lang='en'><head><title>broken</title></head><body><main><h1>broken</h1>"
+        "<div style='width:1500px'>wide</div><table><tr><td>child</td><td>PersonEnrolled</td>"
+        "<td>2025-03-05T09:00:00</td></tr></table><time datetime='x'>2025-03-05 09:00</time></main></body></html>"
+    )
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_content(broken)
+            problems = "\n".join(page_problems(page, sorted(all_codes())))
+        finally:
+            browser.close()
+    assert "1280 px: the document is" in problems and "1024 px: the document is" in problems
+    assert "raw code: child in <td>" in problems and "raw code: PersonEnrolled" in problems
+    assert "outside <time>: 2025-03-05T09:00:00" in problems and "<time> 2025-03-05 09:00" in problems

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from domain.clock import MONTH_PATTERN
 from infra.audit.report import to_csv
 from infra.pages.rendering import render_audit, render_report
 from infra.readmodels.view_reads import parse_month
@@ -28,7 +29,7 @@ SettlementId = Annotated[str, Path(max_length=64)]
                 "text/html": {"schema": {"type": "string"}},
             },
         },
-        **problem_responses(401, 403, 404, 422),
+        **problem_responses(401, 403, 404, 422, 503),
     },
 )
 def settlement_audit(
@@ -52,7 +53,7 @@ def settlement_audit(
             "description": "The bundle (canonical JSON)",
             "content": {"application/json": {"schema": {"type": "object"}}},
         },
-        **problem_responses(401, 403, 404, 409, 422),
+        **problem_responses(401, 403, 404, 409, 422, 503),
     },
 )
 def settlement_bundle(settlement_id: SettlementId, key: Auditor, purpose: Purpose, svc: Svc) -> Response:
@@ -72,13 +73,13 @@ def settlement_bundle(settlement_id: SettlementId, key: Auditor, purpose: Purpos
                 "text/html": {"schema": {"type": "string"}},
             },
         },
-        **problem_responses(401, 403, 422),
+        **problem_responses(401, 403, 422, 503),
     },
 )
 def compliance(
     key: Auditor,
     svc: Svc,
-    month: Annotated[str, Query(pattern=r"^[0-9]{4}-[0-9]{2}$")],
+    month: Annotated[str, Query(pattern=MONTH_PATTERN, description="YYYY-MM, a natural month in UTC+8")],
     region: Annotated[str, Query(pattern="^[0-9]{0,6}$")] = "",
     format: Annotated[str, Query(pattern="^(json|csv|html)$")] = "json",
 ) -> Response:

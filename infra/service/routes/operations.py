@@ -39,7 +39,7 @@ def readyz(key: Key, svc: Svc) -> Response:
 
 
 @health.get(
-    "/metrics", summary="Prometheus metrics", response_class=PlainTextResponse, responses=problem_responses(401)
+    "/metrics", summary="Prometheus metrics", response_class=PlainTextResponse, responses=problem_responses(401, 503)
 )
 def metrics_endpoint(key: Key, svc: Svc) -> Response:
     body, content_type = svc.metrics.render()
@@ -54,13 +54,13 @@ def seal(key: Operator, svc: Svc) -> dict[str, Any]:
 
 
 @router.get(
-    "/v1/verify", summary="Recompute the hash chain (ok=false if altered)", responses=problem_responses(401, 403)
+    "/v1/verify", summary="Recompute the hash chain (ok=false if altered)", responses=problem_responses(401, 403, 503)
 )
 def verify(key: Operator, svc: Svc) -> dict[str, Any]:
     return svc.ledger.evidence.verify()
 
 
-@router.get("/v1/projections", summary="View positions and lag", responses=problem_responses(401, 403))
+@router.get("/v1/projections", summary="View positions and lag", responses=problem_responses(401, 403, 503))
 def projections(key: Operator, svc: Svc) -> dict[str, Any]:
     views = svc.ledger.views
     positions = views.positions()
@@ -69,7 +69,9 @@ def projections(key: Operator, svc: Svc) -> dict[str, Any]:
 
 
 @router.get(
-    "/v1/projections/checksum", summary="Row count and SHA-256 of the live views", responses=problem_responses(401, 403)
+    "/v1/projections/checksum",
+    summary="Row count and SHA-256 of the live views",
+    responses=problem_responses(401, 403, 503),
 )
 def checksum(key: Operator, svc: Svc) -> dict[str, Any]:
     views = svc.ledger.views
@@ -78,7 +80,7 @@ def checksum(key: Operator, svc: Svc) -> dict[str, Any]:
 
 
 @router.post(
-    "/v1/projections/rebuild", summary="Rebuild every view, then switch", responses=problem_responses(401, 403)
+    "/v1/projections/rebuild", summary="Rebuild every view, then switch", responses=problem_responses(401, 403, 503)
 )
 def rebuild(key: Operator, svc: Svc) -> dict[str, Any]:
     return {"views": svc.ledger.views.rebuild()}

@@ -8,24 +8,35 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from infra.audit.history import parse_moment
+from domain.clock import MONTH_PATTERN
+from domain.ids import ID_NUMBER_PATTERN
+from infra.audit.history import MOMENT_PATTERN, parse_moment
 from infra.pages.subject_report import render_subject_report
 from infra.readmodels.view_reads import parse_month
 from infra.service.deps import Auditor, MinPosition, Purpose, Svc, role
-from infra.service.problems import Problem, problem_responses
+from infra.service.problems import Problem, Refusal, id_number_refusals, problem_responses
 
 router = APIRouter(tags=["persons"])
+
+BEYOND_THE_LOG = Refusal("INVALID_INPUT", "min_position", "beyond the end of the log")
+MOMENT = "a day that does not exist (02-30), or a moment outside the years 0001 to 9999 once in UTC"
+MOMENT_HELP = "YYYY-MM-DD (the end of that day in UTC+8), or YYYY-MM-DDTHH:MM[:SS[.ffffff]] with an offset (Z, +08:00)"
+NO_RULES = "no rule set in force on the month's last day for the person's region (before the first one)"
 
 
 class Lookup(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id_number: str = Field(max_length=64, description="An 18-character resident ID number (never put it in a URL).")
+    id_number: str = Field(
+        max_length=64,
+        description="An 18-character resident ID number (never put it in a URL).",
+        json_schema_extra={"pattern": ID_NUMBER_PATTERN},
+    )
 
 
 @router.post(
     "/v1/persons/lookup",
     summary="ID number (in the body) → person_ref",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 422, 503, refusals=id_number_refusals("id_number")),
 )
 def lookup(body: Lookup, key: Auditor, purpose: Purpose, svc: Svc) -> dict[str, str]:
     ref = svc.ledger.reads.lookup(body.id_number, key, purpose, "/v1/persons/lookup")
@@ -35,7 +46,7 @@ def lookup(body: Lookup, key: Auditor, purpose: Purpose, svc: Svc) -> dict[str, 
 @router.get(
     "/v1/persons/{person_ref}",
     summary="A person's state (from the aggregate)",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 422, 503),
 )
 def person(person_ref: str, key: Auditor, purpose: Purpose, svc: Svc) -> dict[str, Any]:
     reads = svc.ledger.reads
@@ -66,21 +77,25 @@ for _name, _summary in (
     ("authorizations", "Active mutual-aid ties, both directions"),
 ):
     router.get(
-        f"/v1/persons/{{person_ref}}/{_name}", summary=_summary, responses=problem_responses(401, 403, 404, 422, 503)
+        f"/v1/persons/{{person_ref}}/{_name}",
+        summary=_summary,
+        responses=problem_responses(401, 403, 404, 422, 503, refusals=(BEYOND_THE_LOG,)),
     )(view_read(_name))
 
 
 @router.get(
     "/v1/persons/{person_ref}/quota",
     summary="Monthly binding quota (views)",
-    responses=problem_responses(401, 403, 404, 422, 503),
+    responses=problem_responses(
+        401, 403, 404, 422, 503, refusals=(BEYOND_THE_LOG, Refusal("UNKNOWN_RULE_VERSION", "rules", NO_RULES))
+    ),
 )
 def quota(
     person_ref: str,
     key: Auditor,
     purpose: Purpose,
     svc: Svc,
-    month: Annotated[str, Query(pattern=r"^[0-9]{4}-[0-9]{2}$")],
+    month: Annotated[str, Query(pattern=MONTH_PATTERN, description="YYYY-MM, a natural month in UTC+8")],
     min_position: MinPosition = None,
 ) -> dict[str, Any]:
     parse_month(month)  # before the read is logged
@@ -92,15 +107,22 @@ def quota(
 @router.get(
     "/v1/persons/{person_ref}/history",
     summary="Timeline with both times; state as of or known at a moment",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        422,
+        503,
+        refusals=(Refusal("INVALID_INPUT", "as_of", MOMENT), Refusal("INVALID_INPUT", "known_at", MOMENT)),
+    ),
 )
 def history(
     person_ref: str,
     key: Auditor,
     purpose: Purpose,
     svc: Svc,
-    as_of: Annotated[str | None, Query(max_length=40)] = None,
-    known_at: Annotated[str | None, Query(max_length=40)] = None,
+    as_of: Annotated[str | None, Query(max_length=40, pattern=MOMENT_PATTERN, description=MOMENT_HELP)] = None,
+    known_at: Annotated[str | None, Query(max_length=40, pattern=MOMENT_PATTERN, description=MOMENT_HELP)] = None,
 ) -> dict[str, Any]:
     moment = parse_moment(as_of, "as_of") if as_of else None
     known = parse_moment(known_at, "known_at") if known_at else None
@@ -112,7 +134,9 @@ def history(
 @router.get(
     "/v1/persons/{person_ref}/access-log",
     summary="Who read this person's data",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(
+        401, 403, 404, 422, 503, refusals=(Refusal("PURPOSE_REQUIRED", "X-Purpose", "missing, with an auditor's key"),)
+    ),
 )
 def access_log(
     person_ref: str,

@@ -10,12 +10,13 @@ import json
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from domain.command_record import COMMAND_ID_PATTERN
 from domain.errors import InvalidInputError, LedgerError
 from infra.commands.base import CommandModel
 from infra.commands.parsing import load, parse_line, read_lines, refused, screen, validate
 from infra.roles import WRITER_ROLES
 from infra.service.deps import Service, Svc, Writer
-from infra.service.problems import Problem, problem_responses
+from infra.service.problems import Problem, Refusal, id_number_refusals, problem_responses
 from infra.writing.write_path import BATCH_SIZE_MAX, Submission
 
 router = APIRouter(tags=["commands"])
@@ -26,8 +27,29 @@ IDEMPOTENCY_KEY_PARAMETER = {
     "in": "header",
     "required": True,
     "description": "The command id; a retry with the same key returns the original answer.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX, "title": "Idempotency-Key"},
+    # it becomes the command id, so it is refused (422, `command_id`) beyond that id's pattern
+    "schema": {"type": "string", "pattern": COMMAND_ID_PATTERN, "title": "Idempotency-Key"},
 }
+# What a command the schema admits may still be refused with 422 for (infra/service/problems.py).
+PERSON_FIELDS = ("person", "binder", "member", "authorizer", "beneficiary", "patient", "presented_by")
+COMMAND_REFUSALS = (
+    *id_number_refusals(*PERSON_FIELDS),
+    Refusal(
+        "INVALID_INPUT",
+        "at",
+        "before 2000-01-01T00:00:00Z or from 2100-01-01T00:00:00Z on, or a day that does not exist",
+    ),
+    Refusal("INVALID_INPUT", "command_id", "in the body, but other than the Idempotency-Key header; or an ID number"),
+    Refusal("INVALID_INPUT", "settlement_id", "an ID number"),
+    *(
+        Refusal("INVALID_INPUT", field, "a lone surrogate (an escaped \\ud800-\\udfff on its own)")
+        for field in ("reason", "institution")
+    ),
+    Refusal("INVALID_INPUT", "member", "the binder themself"),
+    Refusal("INVALID_INPUT", "beneficiary", "the authorizer themself"),
+    Refusal("INVALID_INPUT", "initiated_by", "(unbind) not the party the reason names"),
+    Refusal("UNKNOWN_RULE_VERSION", "rules", "no rule set in force on that day for the person's region"),
+)
 
 
 def idempotency_key(request: Request) -> str:
@@ -81,7 +103,7 @@ def body_command(raw: bytes, command_id: str) -> CommandModel:
             "description": "Accepted: the apply result plus `position`",
             "content": {"application/json": {"schema": {"type": "object"}}},
         },
-        **problem_responses(401, 403, 404, 409, 422, 503),
+        **problem_responses(401, 403, 404, 409, 422, 503, refusals=COMMAND_REFUSALS),
     },
 )
 async def command(request: Request) -> Response:
@@ -118,7 +140,9 @@ async def command(request: Request) -> Response:
             "description": "One JSON answer per line, as `ledger apply` prints",
             "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
         },
-        **problem_responses(401, 403, 422),
+        **problem_responses(
+            401, 403, 422, 503, refusals=(Refusal("INVALID_INPUT", "body", f"more than {BATCH_SIZE_MAX} lines"),)
+        ),
     },
 )
 async def command_batch(request: Request, key: Writer, svc: Svc) -> Response:
