@@ -7,6 +7,8 @@ import json
 from datetime import date
 from functools import cached_property
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.vocabulary import (  # re-exported too
@@ -52,6 +54,29 @@ class SpendingRules(_Frozen):
     eligible_categories: tuple[Category, ...] = ("hospital_self_pay", "pharmacy", "resident_premium")
 
 
+# A medical-treatment type code of the national platform (`med_type`: 11 outpatient, 21 inpatient,
+# 41 pharmacy purchase, 5212, 910202, ...): up to six letters or digits.
+MedType = Annotated[str, Field(pattern=r"^[0-9A-Za-z]{1,6}$")]
+
+
+_PHARMACY_PURCHASE: dict[str, Category] = {"41": "pharmacy"}  # med_type 41: 定点药店购药
+
+
+class NationalRules(_Frozen):
+    """How the national platform's settlement records (interfaces 2207, 2208, 3201) map onto the
+    ledger's own decisions. They decide nothing about who pays: they translate and compare."""
+
+    # Whether the province's `acct_pay` reports the whole personal-account payment (own account and
+    # relatives' mutual aid together) or only the patient's own account (shared/SPEC.md: own only).
+    acct_pay_includes_mutual_aid: bool = False
+    # The ledger's category of a settlement from its `med_type`; others get `category_default`.
+    category_by_med_type: dict[MedType, Category] = Field(default_factory=lambda: _PHARMACY_PURCHASE.copy())
+    category_default: Category = "hospital_self_pay"
+
+    def category_of(self, med_type: str) -> Category:
+        return self.category_by_med_type.get(med_type, self.category_default)
+
+
 class RuleSet(_Frozen):
     """A resolved, complete rule set. `version` is what decisions record."""
 
@@ -62,6 +87,7 @@ class RuleSet(_Frozen):
     binding: BindingRules = BindingRules()
     mutual_aid: MutualAidRules = MutualAidRules()
     spending: SpendingRules = SpendingRules()
+    national: NationalRules = NationalRules()
 
     @model_validator(mode="after")
     def _regions_are_prefixes(self) -> RuleSet:
@@ -74,8 +100,13 @@ class RuleSet(_Frozen):
     def digest(self) -> str:
         """SHA-256 (hex) of the rule set's whole content: `model_dump(mode="json")` as JSON with
         sorted keys, no spaces, UTF-8. Decisions record it beside `version`, so content changed
-        under an unchanged label is detected (RULES_CHANGED)."""
-        return rule_digest(self.model_dump(mode="json"))
+        under an unchanged label is detected (RULES_CHANGED). The `national` section is left out
+        while it holds its defaults, so rules that do not set it digest exactly as before the
+        section existed (recorded digests stay valid); set otherwise, it counts like every field."""
+        content = self.model_dump(mode="json")
+        if self.national == NationalRules():
+            del content["national"]
+        return rule_digest(content)
 
     def covers(self, region: str) -> int | None:
         """Length of the longest prefix of `region` in scope, or None when out of scope."""
