@@ -6,10 +6,17 @@ import hashlib
 import json
 from datetime import date
 from functools import cached_property
+from typing import Annotated, Any
 
-from typing import Annotated
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from domain.vocabulary import (  # re-exported too
     AidRelationship,
@@ -100,13 +107,21 @@ class RuleSet(_Frozen):
     def digest(self) -> str:
         """SHA-256 (hex) of the rule set's whole content: `model_dump(mode="json")` as JSON with
         sorted keys, no spaces, UTF-8. Decisions record it beside `version`, so content changed
-        under an unchanged label is detected (RULES_CHANGED). The `national` section is left out
-        while it holds its defaults, so rules that do not set it digest exactly as before the
-        section existed (recorded digests stay valid); set otherwise, it counts like every field."""
-        content = self.model_dump(mode="json")
-        if self.national == NationalRules():
-            del content["national"]
-        return rule_digest(content)
+        under an unchanged label is detected (RULES_CHANGED)."""
+        return rule_digest(self.model_dump(mode="json"))
+
+    @model_serializer(mode="wrap")
+    def _national_only_when_set(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        """The `national` section is left out of the JSON content while it holds its defaults, so
+        a rule set that does not set it has the JSON, and the digest, it had before the section
+        existed: recorded digests and evidence bundles stay valid. Set otherwise, it counts. (A
+        Python dump keeps it, so a variant's table merges into the base's as every section does.)"""
+        content = handler(self)
+        if info.mode == "json" and self.national == NationalRules():
+            content.pop("national", None)
+        return content
 
     def covers(self, region: str) -> int | None:
         """Length of the longest prefix of `region` in scope, or None when out of scope."""
