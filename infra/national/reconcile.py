@@ -115,7 +115,9 @@ def _total(name: str, value: int) -> str | int:
 
 
 def _statement_order(result: dict) -> tuple:
-    return tuple(result[k] for k in ("fixmedins_code", "setl_optins", "insutype", "clr_type", "stmt_begndate"))
+    return tuple(
+        result[k] for k in ("fixmedins_code", "setl_optins", "insutype", "clr_type", "stmt_begndate", "stmt_enddate")
+    )
 
 
 def reconcile_detail(
