@@ -22,10 +22,10 @@ from pydantic_core import PydanticCustomError
 
 from domain.clock import CST
 from domain.errors import InvalidInputError
-from domain.ids import holds_id_number, mask_id_numbers
+from domain.masking import holds_id_number, mask_id_numbers
 from domain.money import parse_yuan
 from domain.rules.model import MedType
-from infra.eventstore.commands import AT_MAX, AT_MIN
+from infra.commands.base import AT_MAX, AT_MIN
 
 __all__ = ["MedType"]  # re-exported: the records use the rule set's own med_type shape
 

@@ -1,8 +1,9 @@
 """One JSON line of the platform's records in, one typed record or one coded refusal out.
 
-The same guarantees as the ledger's own command lines (`infra.eventstore.commands`): a line is at
-most LINE_BYTES_MAX bytes of valid UTF-8, one JSON object nested at most NESTING_MAX deep (a record
-is 3 deep: `output.setlinfo.acct_pay`; one level more is still reported by field), field names are
+The same guarantees as the ledger's own command lines, screened and loaded by the same functions
+(`infra.commands.parsing`): a line is at most LINE_BYTES_MAX bytes of valid UTF-8, one JSON object
+nested at most NESTING_MAX deep (a record is 3 deep: `output.setlinfo.acct_pay`; one level more is
+still reported by field), field names are
 short lower-case names, and no string holds a control character or a lone surrogate. Two more,
 because these lines carry money: a field given twice in one object is refused (tools disagree on
 which one counts), and JSON numbers are read from their text, never as floats (`NaN` and
@@ -12,6 +13,7 @@ name the field and never repeat a value (it may be an ID number).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any, cast
@@ -19,7 +21,7 @@ from typing import Any, cast
 from pydantic import BaseModel, ValidationError
 
 from domain.errors import InvalidInputError
-from infra.eventstore.commands import LINE_BYTES_MAX, screen_line
+from infra.commands.parsing import invalid_input, load, screen_text
 from infra.national.fields import JsonNumber
 from infra.national.records import DetailLine, Reversal2208, Settlement2207, Statement3201
 
@@ -46,11 +48,14 @@ def parse_detail_line(raw: str | bytes) -> DetailLine | InvalidInputError:
 
 
 def _parse(raw: str | bytes, by_infno: dict[str, type[BaseModel]] | None) -> BaseModel | InvalidInputError:
-    text = screen_line(raw)
+    text = screen_text(raw)
     if isinstance(text, InvalidInputError):
         return text
     try:
-        data = _load(text)
+        data = load(text, nesting_max=NESTING_MAX, decode=_DECODE)
+        if not isinstance(data, dict):
+            raise InvalidInputError("line: must be a JSON object", field="line")
+        _screen(data)
         return _validate(data, by_infno)
     except InvalidInputError as error:
         return error
@@ -68,22 +73,7 @@ def _validate(data: dict[str, Any], by_infno: dict[str, type[BaseModel]] | None)
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise _invalid(error) from None
-
-
-def _load(text: str) -> dict[str, Any]:
-    if len(text.encode("utf-8", "surrogatepass")) > LINE_BYTES_MAX:
-        raise InvalidInputError(f"line: longer than {LINE_BYTES_MAX} bytes", field="line")
-    try:
-        data = json.loads(text, parse_float=JsonNumber, parse_constant=_no_constant, object_pairs_hook=_object)
-    except json.JSONDecodeError as error:
-        raise InvalidInputError(f"line: not valid JSON ({error.msg})", field="line") from None
-    except (ValueError, RecursionError):
-        raise InvalidInputError("line: not valid JSON", field="line") from None
-    if not isinstance(data, dict):
-        raise InvalidInputError("line: must be a JSON object", field="line")
-    _screen(data)
-    return data
+        raise invalid_input(error, drop=0) from None
 
 
 def _no_constant(name: str) -> None:
@@ -97,14 +87,14 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return data
 
 
+# Numbers as their text (never floats), NaN and Infinity refused, a field given twice refused.
+_DECODE = functools.partial(json.loads, parse_float=JsonNumber, parse_constant=_no_constant, object_pairs_hook=_object)
+
+
 def _screen(data: dict[str, Any]) -> None:
-    """Depth, field names and characters, breadth first (no recursion, whatever the depth)."""
+    """Field names and characters at every depth (`load` has bounded the depth), breadth first."""
     level: list[tuple[str, Any]] = [("", data)]
-    depth = 0
     while level:
-        depth += 1
-        if depth > NESTING_MAX:
-            raise InvalidInputError(f"line: JSON nested deeper than {NESTING_MAX} levels", field="line")
         below: list[tuple[str, Any]] = []
         for path, value in level:
             items = value.items() if isinstance(value, dict) else ((str(i), v) for i, v in enumerate(value))
@@ -120,17 +110,3 @@ def _screen(data: dict[str, Any]) -> None:
                 if isinstance(item, dict | list):
                     below.append((at, item))
         level = below
-
-
-def _invalid(error: ValidationError) -> InvalidInputError:
-    """A pydantic error as INVALID_INPUT naming the field's path; never the value."""
-    first = error.errors()[0]
-    field = ".".join(str(p) for p in first["loc"]) or "line"
-    kind = first["type"]
-    if kind == "extra_forbidden":
-        message = f"{field}: unknown field"
-    elif kind == "missing":
-        message = f"{field}: required"
-    else:
-        message = f"{field}: {first['msg']}"
-    return InvalidInputError(message, field=field)

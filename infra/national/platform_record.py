@@ -32,7 +32,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.errors import InvalidIdNumberError, SettlementConflictError
-from domain.ids import mask, parse_id_number
+from domain.ids import parse_id_number
+from domain.masking import mask
 from infra.national.fields import Admdvs, Code, Flag, Insutype, MdtrtCertType, MedType, PsnCertType, Reference
 from infra.national.records import Settlement2207
 

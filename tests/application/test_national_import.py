@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from domain.ids import mask
+from domain.masking import mask
 from domain.rules.model import NationalRules
 from infra.national.discrepancies import LedgerDecision, discrepancies
 from infra.national.export import RecordedLine, RecordedSettlement, export_setlinfo
@@ -39,7 +39,7 @@ def imported(ledger: Ledger, body: dict) -> tuple[dict, list[dict]]:
     translation = translate_settlement(record, RULES)
     if translation.command is None:
         raise AssertionError("no deduction")
-    answer = ledger.app.apply_line(json.dumps(translation.command))
+    answer = ledger.apply_line(json.dumps(translation.command))
     decision = LedgerDecision.from_answer(answer, balance_after_fen=ledger.balance(PATIENT))
     return answer, discrepancies(record.output.setlinfo, decision, RULES)
 
@@ -68,7 +68,7 @@ def test_a_reimport_is_a_duplicate_and_a_2208_reverses_it(family):
     imported(family, line_2207())
     again, _ = imported(family, line_2207())
     assert again["duplicate"] is True
-    answer = family.app.apply_line(json.dumps(translate_reversal(reversal())))
+    answer = family.apply_line(json.dumps(translate_reversal(reversal())))
     assert answer["ok"], answer
     assert (family.balance(PATIENT), family.balance(RELATIVE)) == (7000, 50000)
 
@@ -77,7 +77,7 @@ def test_a_pharmacy_purchase_is_deducted_as_pharmacy(family):
     body = line_2207(data_2207(med_type="41"), setlinfo(clr_type="41"))
     translation = translate_settlement(settlement(body), RULES)
     assert translation.command is not None
-    answer = family.app.apply_line(json.dumps(translation.command))
+    answer = family.apply_line(json.dumps(translation.command))
     assert answer["ok"] and answer["command"] == "deduct"
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.clock import CST
-from domain.ids import mask
+from domain.masking import mask
 from domain.rules.model import NationalRules
 from infra.national.export import RecordedLine, RecordedSettlement
 from infra.national.lines import parse_detail_line, parse_import_line, parse_statement_line

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.errors import LedgerInvariantError
-from domain.ids import mask
+from domain.masking import mask
 from domain.rules.model import NationalRules
 from infra.national.discrepancies import LedgerDecision, discrepancies
 from infra.national.export import RecordedLine, RecordedSettlement, export_detail_line, export_setlinfo

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from domain.clock import CST
 from domain.errors import InvalidInputError
-from infra.eventstore.commands import LINE_BYTES_MAX
+from infra.commands.parsing import LINE_BYTES_MAX
 from infra.national.lines import NESTING_MAX, parse_detail_line, parse_import_line, parse_statement_line
 from infra.national.records import DetailLine, Reversal2208, Settlement2207, Statement3201
 from tests.support.national import (

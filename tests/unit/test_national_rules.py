@@ -10,7 +10,7 @@ import pytest
 
 from domain.rules import CatalogueError, parse_catalogue
 from domain.rules.model import NationalRules, RuleSet, rule_digest
-from infra.eventstore.catalogue import load_catalogue
+from infra.eventstore.rule_files import load_catalogue
 
 
 def shipped_files() -> dict[str, str]:

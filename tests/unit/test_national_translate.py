@@ -11,12 +11,12 @@ import json
 import pytest
 
 from domain.errors import InvalidInputError, SettlementConflictError
-from domain.ids import mask
+from domain.masking import mask
 from domain.rules.model import NationalRules
-from infra.eventstore.commands import Deduct, Reverse, parse_command
+from infra.commands.deductions import Deduct, Reverse
 from infra.national.platform_record import PlatformRecord, check_same_record, masked_certno, platform_record
 from infra.national.translate import check_reversal, translate_reversal, translate_settlement
-from tests.support import id_number
+from tests.support import id_number, parse_command
 from tests.support.national import (
     INSTITUTION,
     PATIENT,
