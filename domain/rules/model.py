@@ -6,7 +6,7 @@ import hashlib
 import json
 from datetime import date
 from functools import cached_property
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import (
     BaseModel,
@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from domain.platform_record import MedType
 from domain.vocabulary import (  # re-exported too
     AidRelationship,
     BindingRelationship,
@@ -59,11 +60,6 @@ class SpendingRules(_Frozen):
     single_authorizer: bool = False
     shareable_above_fen: int = Field(0, ge=0)
     eligible_categories: tuple[Category, ...] = ("hospital_self_pay", "pharmacy", "resident_premium")
-
-
-# A medical-treatment type code of the national platform (`med_type`: 11 outpatient, 21 inpatient,
-# 41 pharmacy purchase, 5212, 910202, ...): up to six letters or digits.
-MedType = Annotated[str, Field(pattern=r"^[0-9A-Za-z]{1,6}$")]
 
 
 _PHARMACY_PURCHASE: dict[str, Category] = {"41": "pharmacy"}  # med_type 41: 定点药店购药

@@ -24,10 +24,21 @@ from domain.clock import CST
 from domain.errors import InvalidInputError
 from domain.masking import holds_id_number, mask_id_numbers
 from domain.money import parse_yuan
-from domain.rules.model import MedType
+from domain.platform_record import (
+    Admdvs,
+    Code,
+    Flag,
+    Insutype,
+    MdtrtCertType,
+    MedType,
+    PsnCertType,
+    Reference,
+)
 from infra.commands.base import AT_MAX, AT_MIN
 
-__all__ = ["MedType"]  # re-exported: the records use the rule set's own med_type shape
+# The codes and references of the platform record (domain.platform_record), re-exported: the
+# records check them exactly as the record that keeps them does.
+__all__ = ["Admdvs", "Code", "Flag", "Insutype", "MdtrtCertType", "MedType", "PsnCertType", "Reference"]
 
 
 @dataclass(frozen=True)
@@ -123,23 +134,8 @@ PlatformDate = Annotated[date, BeforeValidator(_platform_date)]
 # Identifiers the ledger keys on and echoes (setl_id, fixmedins_code, msgid): the platform's 30
 # characters; never an ID number, because they are stored and answered as given.
 Key = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,30}$"), AfterValidator(_no_id_number)]
-# The platform's own references the ledger keeps (mdtrt_id, psn_no, chrg_bchno, medins_setl_id):
-# printable ASCII; anything in them that looks like an ID number is kept masked.
-Reference = Annotated[str, Field(pattern=r"^[!-~]{1,30}$"), AfterValidator(mask_id_numbers)]
 CertNumber = Annotated[SecretStr, BeforeValidator(_cert_number)]
 # Free text of the platform's answers and the operator: short, masked.
 Text = Annotated[str, Field(max_length=200), AfterValidator(mask_id_numbers)]
 Operator = Annotated[str, Field(min_length=1, max_length=30)]  # read, never kept
-# Codes.
-Admdvs = Annotated[str, Field(pattern=r"^[0-9]{6}$")]  # an administrative division (region) code
-Code = Annotated[str, Field(pattern=r"^[0-9A-Za-z]{1,6}$")]  # psn_setlway, clr_way, clr_type
-Flag = Literal["0", "1"]  # acct_used_flag, refd_setl_flag, stmt_rslt
 Infno = Literal["2207", "2208", "3201"]
-Insutype = Literal["310", "390"]  # employee, resident
-MdtrtCertType = Literal["01", "02", "03"]  # e-voucher, resident ID card, social-security card
-# The platform's dictionary of personal certificates (psn_cert_type): 01 resident ID card
-# (household register), 02-15 officers', travel, residence and work permits, 90 social-security
-# card, 99 other. Only 01 carries a resident ID number the ledger can use.
-PsnCertType = Literal[
-    "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "14", "15", "90", "99"
-]

@@ -1,72 +1,20 @@
-"""What the ledger keeps of a 2207 record beside its own deduction: the platform record.
+"""A 2207 record's platform record (domain.platform_record: what the ledger keeps of it beside its
+own deduction), and where each of its fields comes from in the record, to name it in an answer.
 
-A deduction records what the ledger decides and what it keys on: the settlement id (`setl_id`),
-the institution (`fixmedins_code`), the time (`setl_time`), the patient (pseudonymised and
-masked), the amount (`psn_part_amt`) and the split. The platform record keeps the rest of the
-platform's settlement, the fields the ledger does not decide, so that an export can write the
-settlement back in the platform's shape and a 3201 statement can be totalled by its keys:
-
-- `mdtrt_id`, `psn_no`, `medins_setl_id`, `chrg_bchno`: the platform's and the institution's own
-  references to the visit, the person, the settlement and the charge batch (a 2208 names
-  `mdtrt_id` and `psn_no`, and is checked against them);
-- `insutype`, `clr_optins`, `clr_way`, `clr_type`: the keys of a 3201 statement;
-- `medfee_sumamt`, `fund_pay_sumamt` and `psn_part_amt` (fen): the totals a statement adds up
-  (`psn_part_amt` also when the accounts paid nothing and there is no deduction), and the
-  optional 2207 amounts `fulamt_ownpay_amt`, `overlmt_selfpay`, `preselfpay_amt`, `inscp_scp_amt`;
-- `med_type` (what chose the category), `mdtrt_cert_type` (how the patient was identified),
-  `psn_setlway`, `acct_used_flag` (whether the accounts could pay at all), `psn_cert_type`.
-
-No plain ID number is in it: `certno` is kept only as `domain.ids.mask(...)` when it is a resident
-ID number (`psn_cert_type` 01) and as asterisks otherwise (another document's number is no use to
-the ledger); `mdtrt_cert_no` (an e-voucher token, an ID card number or a social-security card
-number) is not kept at all; references that look like an ID number are kept masked. What the
-ledger decides itself (`acct_pay`, `acct_mulaid_pay`, `psn_cash_pay`, `balc`) is not kept: the
-ledger's decision stands, and the platform's figures are reported as discrepancies. The
-envelope's transport fields (`msgid`, `inf_time`, `opter`, the region codes) are not kept either.
+`certno` is kept only as `domain.masking.mask(...)` when it is a resident ID number
+(`psn_cert_type` 01) and as asterisks otherwise (another document's number is no use to the
+ledger); `mdtrt_cert_no` (an e-voucher token, an ID card number or a social-security card number)
+is not kept at all. The envelope's transport fields (`msgid`, `inf_time`, `opter`, the region
+codes) are not kept either.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import BaseModel, ConfigDict, Field
-
 from domain.errors import InvalidIdNumberError, SettlementConflictError
 from domain.ids import parse_id_number
 from domain.masking import mask
-from infra.national.fields import Admdvs, Code, Flag, Insutype, MdtrtCertType, MedType, PsnCertType, Reference
+from domain.platform_record import PlatformRecord, first_difference
 from infra.national.records import Settlement2207
-
-FenField = Annotated[int, Field(ge=0)]
-
-
-class PlatformRecord(BaseModel):
-    """Stored as `model_dump(mode="json")` and read back with `model_validate` (strict)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    mdtrt_id: Reference
-    psn_no: Reference
-    psn_cert_type: PsnCertType
-    certno_masked: Annotated[str, Field(pattern=r"^[0-9X]{6}\*{8}[0-9X]{4}$|^\*{1,50}$")]
-    mdtrt_cert_type: MdtrtCertType
-    insutype: Insutype
-    med_type: MedType
-    psn_setlway: Code
-    chrg_bchno: Reference
-    acct_used_flag: Flag
-    medfee_sumamt_fen: FenField
-    fund_pay_sumamt_fen: FenField
-    psn_part_amt_fen: FenField
-    fulamt_ownpay_amt_fen: FenField | None = None
-    overlmt_selfpay_fen: FenField | None = None
-    preselfpay_amt_fen: FenField | None = None
-    inscp_scp_amt_fen: FenField | None = None
-    medins_setl_id: Reference
-    clr_optins: Admdvs
-    clr_way: Code
-    clr_type: Code
-
 
 # Where each kept field comes from in a 2207 line, to name it in a refusal.
 SOURCES: dict[str, str] = {
@@ -136,9 +84,9 @@ def check_same_record(stored: PlatformRecord, incoming: PlatformRecord) -> None:
     """A `setl_id` imported again must carry the same platform record: SETTLEMENT_CONFLICT naming
     the first field that differs (the ledger's own fingerprint already covers patient, amount,
     category and institution)."""
-    for name in PlatformRecord.model_fields:
-        if getattr(stored, name) != getattr(incoming, name):
-            field = SOURCES[name]
-            raise SettlementConflictError(
-                f"{field}: this setl_id was imported with another {field.rsplit('.', 1)[1]}", field=field
-            )
+    name = first_difference(stored, incoming)
+    if name is not None:
+        field = SOURCES[name]
+        raise SettlementConflictError(
+            f"{field}: this setl_id was imported with another {field.rsplit('.', 1)[1]}", field=field
+        )
