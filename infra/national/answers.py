@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from domain.errors import LedgerError, scrub
@@ -16,8 +17,10 @@ def answer_envelope(refmsgid: str, output: dict[str, Any]) -> dict[str, Any]:
     return {"infcode": 0, "inf_refmsgid": refmsgid, "err_msg": "", "output": output}
 
 
-def refusal_envelope(refmsgid: str, error: LedgerError) -> dict[str, Any]:
-    err_msg = scrub(f"{error.code}: {error.message}")[:ERR_MSG_CHARS_MAX]
+def refusal_envelope(refmsgid: str, error: LedgerError | Mapping[str, Any]) -> dict[str, Any]:
+    """`error`: the refusal, or an answer's `error` object (`code`, `message`)."""
+    code, message = (error.code, error.message) if isinstance(error, LedgerError) else (error["code"], error["message"])
+    err_msg = scrub(f"{code}: {message}")[:ERR_MSG_CHARS_MAX]
     return {"infcode": -1, "inf_refmsgid": refmsgid, "err_msg": err_msg, "output": {}}
 
 

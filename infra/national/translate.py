@@ -4,10 +4,12 @@
 A 2207 becomes a `deduct` with `settlement_id` and `command_id` both `setl_id`, `institution`
 `fixmedins_code`, `at` the `setl_time` (UTC+8, written with +08:00), the patient's ID number from
 `certno` (`psn_cert_type` 01) or else `mdtrt_cert_no` (`mdtrt_cert_type` 02), `amount` the
-`psn_part_amt` (what the accounts may pay), and `category` from `med_type` under the rule set's
-`national` settings. When `acct_used_flag` is 0, or `psn_part_amt` is 0.00, the accounts pay
-nothing and there is no deduction (an amount of 0 is not a deduction): the record is still
-translated, its platform record kept, and compared with a decision of nothing paid.
+`psn_part_amt` (what the accounts may pay), `category` from `med_type` under the rule set's
+`national` settings, and `platform` its platform record. When `acct_used_flag` is 0, or
+`psn_part_amt` is 0.00, the accounts pay nothing and there is no deduction (an amount of 0 is not
+a deduction): the record is kept by a `record-settlement` (`record_command`) and compared with a
+decision of nothing paid. A `record-settlement` also keeps the record of a deduction the ledger
+recorded before without one (sent as its own `deduct`).
 
 A 2208 becomes a `reverse` of its `setl_id`, at the envelope's `inf_time` (2208 carries no time
 of its own), with `command_id` `setl_id:2208`: a `setl_id` holds no colon, so it can never be the
@@ -26,10 +28,13 @@ from domain.errors import InvalidInputError, SettlementConflictError
 from domain.ids import parse_id_number
 from domain.money import AMOUNT_FEN_MAX, format_fen
 from domain.rules.model import NationalRules
-from infra.national.platform_record import PlatformRecord, platform_record
+from infra.national.platform_record import SOURCES, PlatformRecord, platform_record
 from infra.national.records import Reversal2208, Settlement2207
 
 REVERSAL_COMMAND_SUFFIX = ":2208"
+# The command id of a record kept with a deduction sent before without one (`record-settlement`):
+# never the id of the deduction itself nor of its reversal.
+RECORD_COMMAND_SUFFIX = ":2207"
 REVERSAL_REASON = "national platform 2208"
 
 
@@ -52,6 +57,7 @@ def translate_settlement(record: Settlement2207, rules: NationalRules) -> Settle
         field_name = "output.setlinfo.psn_part_amt"
         raise InvalidInputError(f"{field_name}: at most {format_fen(AMOUNT_FEN_MAX)} yuan", field=field_name)
     reason = why_no_deduction(record)
+    kept = platform_record(record)
     command = None
     if reason is None:
         command = {
@@ -63,8 +69,54 @@ def translate_settlement(record: Settlement2207, rules: NationalRules) -> Settle
             "category": rules.category_of(record.input.data.med_type),
             "institution": record.fixmedins_code,
             "at": setlinfo.setl_time.isoformat(),
+            "platform": kept.model_dump(mode="json"),
         }
-    return SettlementTranslation(setlinfo.setl_id, platform_record(record), reason, patient, command)
+    return SettlementTranslation(setlinfo.setl_id, kept, reason, patient, command)
+
+
+def record_command(record: Settlement2207, translation: SettlementTranslation, *, attach: bool) -> dict[str, Any]:
+    """The `record-settlement` that keeps the record: with a deduction already recorded
+    (`attach`), or as a settlement the accounts did not pay (no deduction)."""
+    setl_id = translation.settlement_id
+    return {
+        "type": "record-settlement",
+        "command_id": setl_id + RECORD_COMMAND_SUFFIX if attach else setl_id,
+        "settlement_id": setl_id,
+        "patient": translation.patient,
+        "institution": record.fixmedins_code,
+        "platform": translation.platform.model_dump(mode="json"),
+        "at": record.output.setlinfo.setl_time.isoformat(),
+    }
+
+
+def record_fields(record: Settlement2207 | Reversal2208) -> dict[str, str]:
+    """Where each field of the ledger's command comes from in the record: an answer names the
+    record's field, the one its sender can mend."""
+    if isinstance(record, Reversal2208):
+        return {"settlement_id": "input.data.setl_id", "command_id": "input.data.setl_id", "at": "inf_time"}
+    patient = "output.setlinfo.certno" if record.output.setlinfo.psn_cert_type == "01" else "input.data.mdtrt_cert_no"
+    return {
+        "settlement_id": "output.setlinfo.setl_id",
+        "command_id": "output.setlinfo.setl_id",
+        "patient": patient,
+        "amount": "output.setlinfo.psn_part_amt",
+        "category": "input.data.med_type",
+        "institution": "fixmedins_code",
+        "at": "output.setlinfo.setl_time",
+        **{f"platform.{name}": where for name, where in SOURCES.items()},
+    }
+
+
+def in_record_terms(error: dict[str, Any], fields: dict[str, str]) -> dict[str, Any]:
+    """An answer's error with its field (and the message's leading field) named as in the record."""
+    field_name = error.get("field")
+    where = fields.get(field_name) if isinstance(field_name, str) else None
+    if where is None:
+        return error
+    message = error.get("message", "")
+    if message.startswith(f"{field_name}: "):
+        message = f"{where}: {message.removeprefix(f'{field_name}: ')}"
+    return {**error, "field": where, "message": message}
 
 
 def why_no_deduction(record: Settlement2207) -> str | None:

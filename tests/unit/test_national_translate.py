@@ -52,6 +52,7 @@ def test_a_2207_becomes_a_deduct_of_psn_part_amt_at_the_settlement_time():
         "category": "hospital_self_pay",
         "institution": INSTITUTION,
         "at": "2025-04-10T09:30:00+08:00",
+        "platform": translation.platform.model_dump(mode="json"),
     }
     assert translation.no_deduction is None
     assert PATIENT not in repr(translation)
