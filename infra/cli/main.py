@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from infra.cli import audit, ledger, performance, projections, service
+from infra.cli import audit, ledger, national, performance, projections, service
 from infra.cli.context import LedgerContext
 
 
@@ -54,6 +54,9 @@ COMMANDS = (
     audit.verify_bundle,
     audit.report,
     audit.seal_key,
+    national.import_records,
+    national.export_records,
+    national.reconcile_records,
     performance.simulate,
     performance.bench,
     service.serve,
