@@ -180,7 +180,7 @@ class NationalService:
     def envelope(self, prepared: Prepared, answers: Sequence[Answer], position: int) -> dict[str, Any]:
         """The answer in the platform's envelope: `infcode` 0 with the ledger's settlement (2207,
         2208) or the statement's result (3201), or -1 with the ledger's code in `err_msg`."""
-        refmsgid = f"{self.app.clock().astimezone(CST):%Y%m%d%H%M%S}{position:012d}"
+        refmsgid = self.refmsgid(position)
         if isinstance(prepared.record, Statement3201) and prepared.answer is None:
             try:
                 statement = self.reconcile_records([prepared.record]).result["statements"][0]
@@ -198,6 +198,10 @@ class NationalService:
             return answer_envelope(refmsgid, {"setlinfo": export_detail_line(recorded, rules)})
         output = {"setlinfo": export_setlinfo(recorded, rules), "discrepancies": concluded["discrepancies"]}
         return answer_envelope(refmsgid, output)
+
+    def refmsgid(self, position: int) -> str:
+        """The ledger's own message id for an answer: its time (UTC+8) and the log position."""
+        return f"{self.app.clock().astimezone(CST):%Y%m%d%H%M%S}{position:012d}"
 
     # --- the ledger's settlements in the platform's shape ---------------------------------------
     def export(self, date_from: date, date_to: date, institution: str | None = None) -> Iterator[dict[str, Any]]:

@@ -27,6 +27,8 @@ def role_for(path: str) -> str:
         return "operator"
     if path.startswith(("/v1/persons", "/v1/settlements", "/v1/reports")):
         return "auditor"
+    if path.startswith("/v1/national"):
+        return "institution"
     return "admin"
 
 
