@@ -139,7 +139,7 @@ def test_no_key_is_a_401_problem_not_an_envelope(served):
 
 def test_a_store_that_fails_answers_the_envelope_with_503(served, monkeypatch):
     client, tokens, _ = served
-    service = client.app.state.service  # type: ignore[attr-defined]
+    service = client.app.state.service
 
     async def failing(submissions):
         raise StorageError("database: connection refused")
