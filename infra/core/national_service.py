@@ -215,7 +215,10 @@ class NationalService:
 
     # --- reconciliation ---------------------------------------------------------------------
     def reconcile(
-        self, statement_lines: Iterable[str | bytes], detail_lines: Iterable[str | bytes] | None = None
+        self,
+        statement_lines: Iterable[str | bytes],
+        detail_lines: Iterable[str | bytes] | None = None,
+        principal: Principal | None = None,
     ) -> Reconciliation:
         """Statement lines (3201 envelopes) and, if given, the institution's detail lines (3202)
         against the ledger. A bad line refuses the whole file, naming the line and the field."""
@@ -223,13 +226,22 @@ class NationalService:
         detail = None
         if detail_lines is not None:
             detail = [_parsed(parse_detail_line, raw, "detail", n) for n, raw in enumerate(detail_lines, 1)]
-        return self.reconcile_records(statements, detail)
+        return self.reconcile_records(statements, detail, principal)
 
     def reconcile_records(
-        self, statements: Sequence[Statement3201], detail: Sequence[DetailLine] | None = None
+        self,
+        statements: Sequence[Statement3201],
+        detail: Sequence[DetailLine] | None = None,
+        principal: Principal | None = None,
     ) -> Reconciliation:
+        """`principal`: a key reconciles the statements of its region only (a statement's region is
+        its clearing agency's, `setl_optins`); an institution key has no region, and its
+        institution was checked on the envelope."""
         if not statements:
             raise InvalidInputError("statement: no 3201 statement given: nothing to reconcile", field="statement")
+        if principal is not None:
+            for statement in statements:
+                principal.check_region(statement.input.data.setl_optins)
         data = [s.input.data for s in statements]
         begin, end = min(d.stmt_begndate for d in data), max(d.stmt_enddate for d in data)
         settlements = self.side.settlements_between(begin, end, {s.fixmedins_code for s in statements})
