@@ -4,13 +4,15 @@ default, any field overridden, any field left out (`None` removes it)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from domain.clock import CST
 from domain.masking import mask
+from domain.money import format_fen
 from domain.rules.model import NationalRules
 from infra.national.export import RecordedLine, RecordedSettlement
+from infra.national.fields import yuan_to_fen
 from infra.national.lines import parse_detail_line, parse_import_line, parse_statement_line
 from infra.national.records import DetailLine, Reversal2208, Settlement2207, Statement3201
 from infra.national.translate import translate_settlement
@@ -173,3 +175,65 @@ def recorded_from(
 
 def at_cst(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CST)
+
+
+# --- the platform's side of generated months (ledger simulate --national-out) ------------------
+def month_ends(first: date, months: int) -> list[tuple[date, date]]:
+    """[(first day, last day)] of `months` natural months from `first` (a first of a month)."""
+    out, start = [], first
+    for _ in range(months):
+        following = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+        out.append((start, following - timedelta(days=1)))
+        start = following
+    return out
+
+
+def reversed_on(records: list[dict[str, Any]]) -> dict[str, date]:
+    """When each settlement was reversed, by the 2208 lines (their inf_time, UTC+8)."""
+    return {
+        r["input"]["data"]["setl_id"]: date.fromisoformat(r["inf_time"][:10]) for r in records if r["infno"] == "2208"
+    }
+
+
+def platform_statements(records: list[dict[str, Any]], first: date, last: date) -> list[dict[str, Any]]:
+    """The platform's 3201 statements of a period for every institution, agency, scheme and
+    clearing type, counting the settlements that stand at its end (refd_setl_flag 0)."""
+    gone = reversed_on(records)
+    totals: dict[tuple[str, ...], list[int]] = {}
+    for record in records:
+        if record["infno"] != "2207":
+            continue
+        info = record["output"]["setlinfo"]
+        day = date.fromisoformat(info["setl_time"][:10])
+        if not first <= day <= last or (info["setl_id"] in gone and gone[info["setl_id"]] <= last):
+            continue
+        key = (record["fixmedins_code"], info["clr_optins"], info["insutype"], info["clr_type"])
+        sums = totals.setdefault(key, [0, 0, 0, 0])
+        for i, name in enumerate(("medfee_sumamt", "fund_pay_sumamt", "acct_pay")):
+            sums[i] += yuan_to_fen(info[name])
+        sums[3] += 1
+    return [
+        envelope("3201", data_3201(
+            insutype=insutype, clr_type=clr_type, setl_optins=agency, stmt_begndate=first.isoformat(),
+            stmt_enddate=last.isoformat(), medfee_sumamt=format_fen(sums[0]), fund_pay_sumamt=format_fen(sums[1]),
+            acct_pay=format_fen(sums[2]), fixmedins_setl_cnt=sums[3]), fixmedins_code=institution)
+        for (institution, agency, insutype, clr_type), sums in sorted(totals.items())
+    ]  # fmt: skip
+
+
+def platform_detail(records: list[dict[str, Any]], first: date, last: date) -> list[dict[str, Any]]:
+    """The institutions' 3202 detail of a period: each settlement's setlinfo and whether it was
+    reversed by the period's end."""
+    gone = reversed_on(records)
+    rows = []
+    for record in records:
+        info = record.get("output", {}).get("setlinfo")
+        if info is None or not first <= date.fromisoformat(info["setl_time"][:10]) <= last:
+            continue
+        reversed_ = info["setl_id"] in gone and gone[info["setl_id"]] <= last
+        rows.append(info | {"refd_setl_flag": "1" if reversed_ else "0"})
+    return rows
+
+
+def lines_of(objects: list[dict[str, Any]]) -> list[str]:
+    return [json.dumps(item, ensure_ascii=False) for item in objects]
