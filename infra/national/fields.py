@@ -125,6 +125,19 @@ def _cert_number(raw: object) -> SecretStr:
     return SecretStr(raw)
 
 
+def _passed_over(raw: object) -> SecretStr | None:
+    """A field of the platform's the ledger reads past (PASSED_OVER_FIELDS): a short string, a
+    number or null. Held as a secret (it may be a name or a birth date): never kept or echoed."""
+    if raw is None:
+        return None
+    text = raw.text if isinstance(raw, JsonNumber) else raw
+    if isinstance(text, int) and not isinstance(text, bool):
+        text = str(text)
+    if not isinstance(text, str) or len(text) > 100:
+        raise PydanticCustomError("passed_over", "must be a string of at most 100 characters, a number or null")
+    return SecretStr(text)
+
+
 # Money and counts.
 Fen = Annotated[int, BeforeValidator(yuan_to_fen)]
 Count = Annotated[int, BeforeValidator(_count)]
@@ -135,6 +148,7 @@ PlatformDate = Annotated[date, BeforeValidator(_platform_date)]
 # characters; never an ID number, because they are stored and answered as given.
 Key = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,30}$"), AfterValidator(_no_id_number)]
 CertNumber = Annotated[SecretStr, BeforeValidator(_cert_number)]
+PassedOver = Annotated[SecretStr | None, BeforeValidator(_passed_over)]
 # Free text of the platform's answers and the operator: short, masked.
 Text = Annotated[str, Field(max_length=200), AfterValidator(mask_id_numbers)]
 Operator = Annotated[str, Field(min_length=1, max_length=30)]  # read, never kept

@@ -10,7 +10,8 @@
   `refd_setl_flag` (`1`: the settlement was reversed).
 - `AnswerEnvelope`: the platform's answer (`infcode` 0 or -1, `inf_refmsgid`, `err_msg`, `output`).
 
-Unknown fields are refused, like the ledger's own commands. `certno` and `mdtrt_cert_no` are
+Unknown fields are refused, like the ledger's own commands, but for the documented fields of the
+platform's setlinfo the ledger reads past (PASSED_OVER_FIELDS). `certno` and `mdtrt_cert_no` are
 often plain ID numbers: they are `SecretStr`, so they stay in memory and no dump, repr or message
 of a record carries them. Every amount is integer fen here (`fields.Fen`).
 """
@@ -35,6 +36,7 @@ from infra.national.fields import (
     MdtrtCertType,
     MedType,
     Operator,
+    PassedOver,
     PlatformDate,
     PlatformTime,
     PsnCertType,
@@ -99,6 +101,41 @@ class Setlinfo(_Record):
     clr_optins: Admdvs
     clr_way: Code
     clr_type: Code
+    # The platform's answer carries more than the ledger compares: the other funds' parts, the
+    # patient's name, sex, birth date and age, ... Those of PASSED_OVER_FIELDS are read past
+    # (never kept, never echoed); any other field is refused, as in the ledger's own commands.
+    act_pay_dedc: PassedOver = None  # the deductible actually applied
+    hifp_pay: PassedOver = None  # pooled fund (统筹基金)
+    pool_prop_selfpay: PassedOver = None  # the pooled fund's self-paid ratio
+    cvlserv_pay: PassedOver = None  # civil servants' subsidy
+    hifes_pay: PassedOver = None  # enterprise supplementary insurance
+    hifmi_pay: PassedOver = None  # residents' serious-illness insurance
+    hifob_pay: PassedOver = None  # employees' large-expense subsidy
+    hifdm_pay: PassedOver = None  # disabled servicemen's fund
+    maf_pay: PassedOver = None  # medical assistance
+    oth_pay: PassedOver = None  # other funds
+    hosp_part_amt: PassedOver = None  # borne by the hospital
+    fulamt_ownpay_amt: PassedOver = None  # self-paid in full (also in the 2207 request)
+    overlmt_selfpay: PassedOver = None  # over the limit
+    preselfpay_amt: PassedOver = None  # self-paid first
+    inscp_scp_amt: PassedOver = None  # within the policy's scope
+    psn_name: PassedOver = None
+    gend: PassedOver = None
+    naty: PassedOver = None
+    brdy: PassedOver = None
+    age: PassedOver = None
+    psn_type: PassedOver = None
+    cvlserv_flag: PassedOver = None
+    mdtrt_cert_type: PassedOver = None
+    med_type: PassedOver = None
+    insu_admdvs: PassedOver = None
+
+
+# The platform's setlinfo fields the ledger reads past (docs/national.md).
+PASSED_OVER_FIELDS = tuple(name for name in Setlinfo.model_fields if name not in (
+    "setl_id", "mdtrt_id", "psn_no", "psn_cert_type", "certno", "insutype", "setl_time", "medfee_sumamt",
+    "fund_pay_sumamt", "psn_part_amt", "acct_pay", "psn_cash_pay", "acct_mulaid_pay", "balc", "medins_setl_id",
+    "clr_optins", "clr_way", "clr_type"))  # fmt: skip
 
 
 class DetailLine(Setlinfo):

@@ -174,7 +174,7 @@ def test_a_pharmacy_purchase_is_deducted_as_pharmacy(family, core):
         (json.dumps(line_2207(info=setlinfo(acct_pay="70.001"))), "output.setlinfo.acct_pay"),
         (json.dumps(line_2207(info=setlinfo(certno=None))), "output.setlinfo.certno"),
         (json.dumps(line_2207(data=data_2207(insutype="320"))), "input.data.insutype"),
-        (json.dumps(line_2207(info=setlinfo(hifp_pay="1.00"))), "output.setlinfo.hifp_pay"),
+        (json.dumps(line_2207(info=setlinfo(hifx_pay="1.00"))), "output.setlinfo.hifx_pay"),
         (json.dumps({**line_2207(), "infno": "3201"}), "infno"),
         ("", "line"),
         ("{not json", "line"),

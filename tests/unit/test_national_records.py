@@ -17,7 +17,7 @@ from domain.clock import CST
 from domain.errors import InvalidInputError
 from infra.commands.parsing import LINE_BYTES_MAX
 from infra.national.lines import NESTING_MAX, parse_detail_line, parse_import_line, parse_statement_line
-from infra.national.records import DetailLine, Reversal2208, Settlement2207, Statement3201
+from infra.national.records import PASSED_OVER_FIELDS, DetailLine, Reversal2208, Settlement2207, Statement3201
 from tests.support.national import (
     PATIENT,
     data_2207,
@@ -208,8 +208,19 @@ def test_rejects_an_unknown_infno_naming_it():
 
 def test_rejects_unknown_fields_naming_them():
     assert refused_field(line_2207(psn_name="王某")) == "psn_name"
-    assert refused_field(line_2207(info=setlinfo(hifp_pay="1.00"))) == "output.setlinfo.hifp_pay"
+    assert refused_field(line_2207(info=setlinfo(hifx_pay="1.00"))) == "output.setlinfo.hifx_pay"
     assert refused_field(line_2208() | {"output": {"setlinfo": setlinfo()}}) == "output"
+
+
+def test_the_platforms_other_setlinfo_fields_are_read_past_never_kept_or_shown():
+    extras = {name: "1.00" for name in PASSED_OVER_FIELDS} | {"psn_name": "王某", "brdy": "1980-01-01", "age": 45,
+                                                             "pool_prop_selfpay": 0.1, "hifmi_pay": None}  # fmt: skip
+    parsed = settlement(line_2207(info=setlinfo(**{k: v for k, v in extras.items() if v is not None})))
+    shown = repr(parsed) + parsed.model_dump_json()
+    assert "王某" not in shown and "1980-01-01" not in shown
+    assert "hifp_pay" in PASSED_OVER_FIELDS and "acct_pay" not in PASSED_OVER_FIELDS
+    assert refused_field(line_2207(info=setlinfo(psn_name="x" * 101))) == "output.setlinfo.psn_name"
+    assert refused_field(line_2207(info=setlinfo(hifp_pay={"a": 1}))) == "output.setlinfo.hifp_pay"
 
 
 def test_a_reference_that_looks_like_an_id_number_is_kept_masked():
