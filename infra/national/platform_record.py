@@ -1,5 +1,6 @@
 """A 2207 record's platform record (domain.platform_record: what the ledger keeps of it beside its
-own deduction), and where each of its fields comes from in the record, to name it in an answer.
+own deduction), and where each of its fields comes from in the record (SOURCES), so that an
+answer names the record's field (`output.setlinfo.clr_type` for `platform.clr_type`).
 
 `certno` is kept only as `domain.masking.mask(...)` when it is a resident ID number
 (`psn_cert_type` 01) and as asterisks otherwise (another document's number is no use to the
@@ -10,10 +11,10 @@ codes) are not kept either.
 
 from __future__ import annotations
 
-from domain.errors import InvalidIdNumberError, SettlementConflictError
+from domain.errors import InvalidIdNumberError
 from domain.ids import parse_id_number
 from domain.masking import mask
-from domain.platform_record import PlatformRecord, first_difference
+from domain.platform_record import PlatformRecord
 from infra.national.records import Settlement2207
 
 # Where each kept field comes from in a 2207 line, to name it in a refusal.
@@ -78,15 +79,3 @@ def platform_record(record: Settlement2207) -> PlatformRecord:
         clr_way=setlinfo.clr_way,
         clr_type=setlinfo.clr_type,
     )
-
-
-def check_same_record(stored: PlatformRecord, incoming: PlatformRecord) -> None:
-    """A `setl_id` imported again must carry the same platform record: SETTLEMENT_CONFLICT naming
-    the first field that differs (the ledger's own fingerprint already covers patient, amount,
-    category and institution)."""
-    name = first_difference(stored, incoming)
-    if name is not None:
-        field = SOURCES[name]
-        raise SettlementConflictError(
-            f"{field}: this setl_id was imported with another {field.rsplit('.', 1)[1]}", field=field
-        )

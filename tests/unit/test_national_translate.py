@@ -12,10 +12,17 @@ import pytest
 
 from domain.errors import InvalidInputError, SettlementConflictError
 from domain.masking import mask
+from domain.platform_record import PlatformRecord, first_difference
 from domain.rules.model import NationalRules
 from infra.commands.deductions import Deduct, Reverse
-from infra.national.platform_record import PlatformRecord, check_same_record, masked_certno, platform_record
-from infra.national.translate import check_reversal, translate_reversal, translate_settlement
+from infra.national.platform_record import masked_certno, platform_record
+from infra.national.translate import (
+    check_reversal,
+    in_record_terms,
+    record_fields,
+    translate_reversal,
+    translate_settlement,
+)
 from tests.support import id_number, parse_command
 from tests.support.national import (
     INSTITUTION,
@@ -215,10 +222,20 @@ def test_masked_certno_hides_other_documents_and_invalid_numbers_entirely():
     assert masked_certno("08", "E12345678") == "*" * 9
 
 
-def test_a_setl_id_imported_again_with_other_content_is_a_conflict_naming_the_field():
+def test_a_record_of_other_content_differs_first_in_the_field_an_answer_names_as_the_record_does():
+    record = settlement(line_2207(data_2207(medfee_sumamt="301.00"), setlinfo(medfee_sumamt="301.00", clr_type="41")))
     first = platform_record(settlement())
-    check_same_record(first, platform_record(settlement()))
-    other = platform_record(settlement(line_2207(data_2207(medfee_sumamt="301.00"), setlinfo(medfee_sumamt="301.00"))))
-    with pytest.raises(SettlementConflictError) as caught:
-        check_same_record(first, other)
-    assert (caught.value.code, caught.value.field) == ("SETTLEMENT_CONFLICT", "output.setlinfo.medfee_sumamt")
+    assert first_difference(first, platform_record(settlement())) is None
+    assert first_difference(first, platform_record(record)) == "medfee_sumamt_fen"
+    error = {
+        "code": "SETTLEMENT_CONFLICT",
+        "message": "platform.medfee_sumamt_fen: other",
+        "field": "platform.medfee_sumamt_fen",
+    }
+    assert in_record_terms(error, record_fields(record)) == {
+        "code": "SETTLEMENT_CONFLICT",
+        "message": "output.setlinfo.medfee_sumamt: other",
+        "field": "output.setlinfo.medfee_sumamt",
+    }
+    assert in_record_terms(error | {"field": "line"}, record_fields(record))["field"] == "line"
+    assert record_fields(reversal())["settlement_id"] == "input.data.setl_id"
