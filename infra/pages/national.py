@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from infra.national.reconcile import TOTAL_FIELDS
 from infra.pages.templating import render
 
 REPLAY_PATH = "/console/settlements/"
@@ -28,7 +27,7 @@ def reconciliation_context(
     return {
         "result": result,
         "attestation": attestation,
-        "totals": TOTAL_FIELDS,
+        "totals": list(statements[0]["ledger"]) if statements else [],  # the answer's own order
         "unbalanced": sum(s["stmt_rslt"] != "0" for s in statements),
         "institutions": sorted({s["fixmedins_code"] for s in statements}),
         "period": f"{begins} – {ends}",
