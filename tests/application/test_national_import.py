@@ -29,6 +29,7 @@ from tests.support.national import (
     line_2207,
     line_2208,
     setlinfo,
+    wuhan_family,
 )
 
 SETL_ID = "42010000000410043005"
@@ -36,12 +37,7 @@ SETL_ID = "42010000000410043005"
 
 @pytest.fixture
 def family(ledger: Ledger) -> Ledger:
-    ledger.enroll(PATIENT, balance="70.00")
-    ledger.enroll(RELATIVE, balance="500.00")
-    ledger.ok(
-        "authorize", authorizer=RELATIVE, beneficiary=PATIENT, relationship="child", at="2025-02-01T09:00:00+08:00"
-    )
-    return ledger
+    return wuhan_family(ledger)
 
 
 @pytest.fixture

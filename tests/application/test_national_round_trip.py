@@ -26,7 +26,7 @@ from infra.eventstore.application import LedgerApp
 from infra.eventstore.rule_files import load_catalogue
 from tests.support import Ledger
 from tests.support.backends import settings_for
-from tests.support.national import PATIENT, RELATIVE, data_2207, line_2207, setlinfo
+from tests.support.national import data_2207, line_2207, setlinfo, wuhan_family
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 CATALOGUE = load_catalogue()
@@ -83,12 +83,7 @@ def agreed(own_fen: int, aid_fen: int, part_fen: int) -> dict[str, int]:
 
 def family(own_fen: int, aid_fen: int) -> Core:
     core = ledger_of(LedgerApp(settings_for("memory://"), catalogue=CATALOGUE))
-    ledger = Ledger(core.app)
-    ledger.enroll(PATIENT, balance=format_fen(own_fen) if own_fen else None)
-    ledger.enroll(RELATIVE, balance=format_fen(aid_fen) if aid_fen else None)
-    ledger.ok(
-        "authorize", authorizer=RELATIVE, beneficiary=PATIENT, relationship="child", at="2025-02-01T09:00:00+08:00"
-    )
+    wuhan_family(Ledger(core.app), format_fen(own_fen) if own_fen else None, format_fen(aid_fen) if aid_fen else None)
     return core
 
 

@@ -28,18 +28,14 @@ from tests.support.national import (
     line_2207,
     line_2208,
     setlinfo,
+    wuhan_family,
 )
 from tests.support.service import auth, make_server
 
 
 @pytest.fixture
 def served(app):
-    ledger = Ledger(app)
-    ledger.enroll(PATIENT, balance="70.00")
-    ledger.enroll(RELATIVE, balance="500.00")
-    ledger.ok(
-        "authorize", authorizer=RELATIVE, beneficiary=PATIENT, relationship="child", at="2025-02-01T09:00:00+08:00"
-    )
+    ledger = wuhan_family(Ledger(app))
     api, tokens = make_server(app, follow_views=False)
     tokens["hospital"] = api.state.service.ledger.keys.create_key("institution", institution=INSTITUTION)["token"]
     with TestClient(api) as client:

@@ -24,7 +24,16 @@ from infra.whatif.reevaluate import RECORDED, Reevaluator
 from infra.writing.streams import submission_of
 from infra.writing.write_path import Submission
 from tests.support import Ledger, id_number, line
-from tests.support.national import INSTITUTION, PATIENT, RELATIVE, data_2207, line_2207, setlinfo, settlement
+from tests.support.national import (
+    INSTITUTION,
+    PATIENT,
+    RELATIVE,
+    data_2207,
+    line_2207,
+    setlinfo,
+    settlement,
+    wuhan_family,
+)
 
 SETL_ID = "42010000000410043005"
 AT = "2025-04-10T09:30:00+08:00"
@@ -42,12 +51,7 @@ def no_deduction_record(**over: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def family(ledger: Ledger) -> Ledger:
-    ledger.enroll(PATIENT, balance="70.00")
-    ledger.enroll(RELATIVE, balance="500.00")
-    ledger.ok(
-        "authorize", authorizer=RELATIVE, beneficiary=PATIENT, relationship="child", at="2025-02-01T09:00:00+08:00"
-    )
-    return ledger
+    return wuhan_family(ledger)
 
 
 def deduct(ledger: Ledger, **over: Any) -> dict:

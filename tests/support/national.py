@@ -23,6 +23,17 @@ RELATIVE = id_number("420102", "19520301", 45)
 INSTITUTION = "H42010200017"
 
 
+def wuhan_family(ledger: Any, own: str | None = "70.00", aid: str | None = "500.00") -> Any:
+    """The patient (`own` in her account) and her father (`aid`), who authorized mutual aid for
+    her: the family of every builder below (`ledger`: a tests.support.Ledger)."""
+    ledger.enroll(PATIENT, balance=own)
+    ledger.enroll(RELATIVE, balance=aid)
+    ledger.ok(
+        "authorize", authorizer=RELATIVE, beneficiary=PATIENT, relationship="child", at="2025-02-01T09:00:00+08:00"
+    )
+    return ledger
+
+
 def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = {**base, **over}
     return {k: v for k, v in out.items() if v is not None}
