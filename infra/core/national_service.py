@@ -91,7 +91,8 @@ class NationalService:
         settlement, its re-import and its reversal may follow one another in one file)."""
         for number, raw in enumerate(lines, start=1):
             prepared = self.prepare(raw, sender)
-            yield {"line": number, **self.conclude(prepared, self.commands.execute(prepared.submissions))}
+            answers = self.commands.execute(prepared.submissions) if prepared.submissions else []
+            yield {"line": number, **self.conclude(prepared, answers)}
 
     def prepare(self, raw: str | bytes, sender: Principal | None = None, infno: str | None = None) -> Prepared:
         """`infno`: the interface the line must be (the service's path); None: a 2207 or 2208."""

@@ -13,9 +13,7 @@ compared, in this order:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from domain.errors import LedgerInvariantError
 from domain.money import format_fen
@@ -37,16 +35,6 @@ class LedgerDecision:
     def __post_init__(self) -> None:
         if min(self.own_fen, self.mutual_aid_fen, self.out_of_pocket_fen, self.balance_after_fen) < 0:
             raise LedgerInvariantError("a ledger decision holds no negative amount")
-
-    @classmethod
-    def from_answer(cls, answer: Mapping[str, Any], balance_after_fen: int) -> LedgerDecision:
-        """From an `apply` answer to a deduct (`lines`, `out_of_pocket_fen`, `patient`): the
-        patient's own line is the one whose masked person is the masked patient. Two people of
-        one family can share a mask (same region code, same last four characters); where the
-        lines' aggregate ids are at hand, build the decision from them instead."""
-        own = sum(line["amount_fen"] for line in answer["lines"] if line["person"] == answer["patient"])
-        aid = sum(line["amount_fen"] for line in answer["lines"]) - own
-        return cls(own, aid, answer["out_of_pocket_fen"], balance_after_fen)
 
     @classmethod
     def nothing_paid(cls, psn_part_amt_fen: int, balance_fen: int) -> LedgerDecision:

@@ -114,6 +114,8 @@ def test_a_duplicate_deduct_with_a_record_keeps_it_once(family):
     assert stored(family).platform == platform_record(settlement())
     events = family.app.recorder.events_of(settlement_aggregate_id(SETL_ID))
     assert [n.topic.rsplit(":", 1)[1] for n in events] == ["SettlementOpened", "PlatformRecordAttached"]
+    other = deduct(family, platform=record(clr_type="41"))
+    assert other["error"]["code"] == "SETTLEMENT_CONFLICT" and other["error"]["field"] == "platform.clr_type"
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from infra.national.discrepancies import LedgerDecision, discrepancies
 from infra.national.export import RecordedLine, RecordedSettlement, export_detail_line, export_setlinfo
 from tests.support.national import (
     PATIENT,
-    RELATIVE,
+    at_cst,
     data_2207,
     detail,
     line_2207,
@@ -70,14 +70,14 @@ def test_where_acct_pay_includes_mutual_aid_it_is_compared_with_both_accounts():
     ]
 
 
-def test_the_decision_comes_from_an_apply_answer_by_the_patients_masked_line():
-    answer = {
-        "patient": mask(PATIENT),
-        "amount_fen": 12000,
-        "lines": [{"person": mask(PATIENT), "amount_fen": 7000}, {"person": mask(RELATIVE), "amount_fen": 5000}],
-        "out_of_pocket_fen": 0,
-    }
-    assert LedgerDecision.from_answer(answer, balance_after_fen=0) == AGREEING
+def test_the_decision_tells_the_patients_own_line_by_aggregate_not_by_mask():
+    # two people of one family can share a mask (same region, same last four characters)
+    recorded = RecordedSettlement(
+        settlement_id="S-1", institution="H-1", at=at_cst("2025-04-10 09:30:00"), amount_fen=12000,
+        lines=(RecordedLine(mask(PATIENT), 7000, True), RecordedLine(mask(PATIENT), 5000, False)),
+        out_of_pocket_fen=0, patient_masked=mask(PATIENT), balance_after_fen=0,
+    )  # fmt: skip
+    assert recorded.decision == AGREEING
 
 
 def test_a_settlement_the_accounts_did_not_pay_is_compared_as_all_cash():
