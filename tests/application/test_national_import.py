@@ -187,3 +187,23 @@ def test_a_patient_nobody_enrolled_is_refused_naming_the_records_field(family, c
     (answer,) = imported(core, line_2207(data_2207(mdtrt_cert_no=stranger), setlinfo(certno=stranger)))
     assert answer["error"]["code"] == "UNKNOWN_PERSON" and answer["error"]["field"] == "output.setlinfo.certno"
     assert stranger not in json.dumps(answer)
+
+
+def same_mask_as(number: str) -> str:
+    """Another person whose masked number is `number`'s: same region, same last four characters."""
+    for year in range(1950, 1960):
+        for day in range(1, 29):
+            other = id_number(number[:6], f"{year}03{day:02d}", int(number[14:17]))
+            if other != number and mask(other) == mask(number):
+                return other
+    raise AssertionError("no such number")
+
+
+def test_two_relatives_who_share_a_mask_are_told_apart_by_aggregate(ledger):
+    mother = same_mask_as(PATIENT)
+    ledger.enroll(PATIENT, balance="70.00")
+    ledger.enroll(mother, balance="500.00")
+    ledger.ok("authorize", authorizer=mother, beneficiary=PATIENT, relationship="child", at="2025-02-01T09:00:00+08:00")
+    (answer,) = imported(ledger_of(ledger.app), line_2207())
+    assert [line["person"] for line in answer["lines"]] == [mask(PATIENT), mask(PATIENT)]  # shown alike
+    assert answer["discrepancies"] == []  # yet 70.00 is hers and 50.00 her mother's
