@@ -128,3 +128,11 @@ def test_a_bad_file_is_told_on_the_page_naming_the_line_and_field(served, statem
     answer = reconcile(client, statement=statement, detail=detail)
     assert answer.status_code == status and told in answer.text, answer.text
     assert 'id="upload-error"' in answer.text and "Traceback" not in answer.text
+
+
+def test_a_misconfigured_seal_public_key_is_told_on_the_page(served, monkeypatch):
+    client, tokens = served
+    sign_in(client, tokens["auditor_42"])
+    monkeypatch.setenv("LEDGER_SEAL_PUBLIC_KEY", "not-hex")
+    answer = reconcile(client)
+    assert answer.status_code == 500 and "LEDGER_SEAL_PUBLIC_KEY" in answer.text and "Traceback" not in answer.text
