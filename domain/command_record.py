@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -19,6 +18,7 @@ from uuid import UUID
 from eventsourcing.domain import BaseAggregate
 
 from domain import events as ev
+from domain.canonical import canonical_json
 
 COMMAND_NAMESPACE = uuid.UUID("8c0f6a52-3d7e-5b1a-9e24-61f0d2c4b7a3")
 COMMAND_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,64}$"
@@ -31,8 +31,7 @@ def command_aggregate_id(command_id: str) -> UUID:
 def command_fingerprint(content: dict[str, Any], key: bytes) -> str:
     """A keyed digest of the command's content (everything but `command_id`): equal content,
     equal fingerprint; and ID numbers inside it cannot be recovered by trying candidates."""
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hmac.new(key, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(key, canonical_json(content), hashlib.sha256).hexdigest()
 
 
 class CommandRecord(BaseAggregate[UUID]):

@@ -1,6 +1,7 @@
 """The HTTP status of each ledger code, for both web front ends (the service's problem+json and
 the console's error pages): invalid input 422, unknown person or settlement 404, no or a bad key
-401, outside the key's role or scope 403, storage, a missing seal key or views behind 503, every
+401, outside the key's role or scope 403, storage, a missing seal key, a malformed configured
+public key or views behind 503, every
 other refusal (rules, status, conflicts) 409."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ STATUS_OF_CODE = {
     "NOT_FOUND": 404,
     "STORAGE_ERROR": 503,
     "SEAL_KEY_MISSING": 503,
+    "SEAL_PUBLIC_KEY_INVALID": 503,
     "VIEWS_BEHIND": 503,
     "UNAUTHORIZED": 401,
     "FORBIDDEN": 403,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import date
 from functools import cached_property
 from typing import Any
@@ -18,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from domain.canonical import canonical_json
 from domain.platform_record import MedType
 from domain.vocabulary import (  # re-exported too
     AidRelationship,
@@ -127,5 +127,4 @@ class RuleSet(_Frozen):
 
 def rule_digest(content: dict) -> str:
     """The digest of a rule set's JSON content (`RuleSet.model_dump(mode="json")`)."""
-    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json(content)).hexdigest()

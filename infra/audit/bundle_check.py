@@ -30,6 +30,7 @@ from infra.audit.replay import (
     rules_changed,
     time_check,
 )
+from infra.storage.event_macs import decoded_state
 from infra.storage.mapper import decode_event
 
 
@@ -210,7 +211,7 @@ ALLOWED_AGGREGATES = ("domain.person:Person", "domain.settlement:Settlement")
 def _decode(item: dict) -> Any:
     """Decode an event from the file; only the ledger's own topics are resolved (a forged topic
     must never make the verifier import an arbitrary module)."""
-    topic, state = item["topic"], json.loads(item["state"])
+    topic, state = item["topic"], decoded_state(item["state"].encode("utf-8"))
     name = topic.removeprefix("domain.events:")
     if topic == name or not name.isidentifier() or not isinstance(getattr(ev, name, None), type):
         raise ValueError(f"unexpected event topic {topic!r}")

@@ -35,12 +35,25 @@ PROBLEMS_MAX = 1000  # problems listed in full; the count is always exact
 
 
 def seal(
-    store: EvidenceStore, sealed_at: str, segment_records_max: int = SEGMENT_RECORDS_MAX, *, seed: bytes
+    store: EvidenceStore,
+    sealed_at: str,
+    segment_records_max: int = SEGMENT_RECORDS_MAX,
+    *,
+    seed: bytes,
+    covers: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Extend the chain to the end of the log; return the checkpoints written (maybe none), each
-    signed with the Ed25519 key `seed` (32 bytes)."""
+    signed with the Ed25519 key `seed` (32 bytes) and carrying `covers` (what else the seal
+    covers: the heads of the ledger's own logs). When the log has nothing new but `covers` has
+    changed, one checkpoint of no records is written, so that what changed is still sealed."""
     checkpoints = store.checkpoints()
     last = checkpoints[-1] if checkpoints else None
+    if (
+        covers is not None
+        and (last is None or last.get("covers") != covers)
+        and store.max_position() == (last["position"] if last else 0)
+    ):
+        return [_write_empty(store, last, sealed_at, seed, covers)]
     head = bytes.fromhex(last["head_sha256"]) if last else h.GENESIS
     sequence = last["sequence"] if last else 0
     previous = last["checkpoint_sha256"] if last else h.GENESIS.hex()
@@ -64,11 +77,11 @@ def seal(
         )
         tree.add(h.leaf(record.id, digest))
         if len(links) == segment_records_max:
-            written.append(_write(store, links, tree, sequence + len(written) + 1, sealed_at, previous, seed))
+            written.append(_write(store, links, tree, sequence + len(written) + 1, sealed_at, previous, seed, covers))
             previous = written[-1]["checkpoint_sha256"]
             links, tree = [], h.MerkleAccumulator()
     if links:
-        written.append(_write(store, links, tree, sequence + len(written) + 1, sealed_at, previous, seed))
+        written.append(_write(store, links, tree, sequence + len(written) + 1, sealed_at, previous, seed, covers))
     return written
 
 
@@ -80,6 +93,7 @@ def _write(
     sealed_at: str,
     previous: str,
     seed: bytes,
+    covers: dict[str, Any] | None,
 ) -> dict[str, Any]:
     checkpoint = {
         "sequence": sequence,
@@ -90,7 +104,33 @@ def _write(
         "merkle_root_sha256": tree.root().hex(),
         "sealed_at": sealed_at,
         "previous_sha256": previous,
+        "covers": covers,
     }
+    return _signed_and_written(store, links, checkpoint, seed)
+
+
+def _write_empty(
+    store: EvidenceStore, last: dict[str, Any] | None, sealed_at: str, seed: bytes, covers: dict[str, Any]
+) -> dict[str, Any]:
+    """A checkpoint of no records (the log has nothing new): it seals `covers` on the chain."""
+    position = last["position"] if last else 0
+    checkpoint = {
+        "sequence": (last["sequence"] if last else 0) + 1,
+        "first_position": position + 1,
+        "position": position,
+        "record_count": 0,
+        "head_sha256": last["head_sha256"] if last else h.GENESIS.hex(),
+        "merkle_root_sha256": h.MerkleAccumulator().root().hex(),
+        "sealed_at": sealed_at,
+        "previous_sha256": last["checkpoint_sha256"] if last else h.GENESIS.hex(),
+        "covers": covers,
+    }
+    return _signed_and_written(store, [], checkpoint, seed)
+
+
+def _signed_and_written(
+    store: EvidenceStore, links: list[LinkRow], checkpoint: dict[str, Any], seed: bytes
+) -> dict[str, Any]:
     checkpoint["checkpoint_sha256"] = h.checkpoint_digest(checkpoint)
     checkpoint["public_key"], checkpoint["signature"] = signing.sign_checkpoint(seed, checkpoint)
     store.write_segment(links, checkpoint)

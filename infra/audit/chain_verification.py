@@ -6,7 +6,8 @@ checkpoint from the log as it is now and classifies each difference from what wa
 - `reordered`: the record (or its contents) sealed at another position is now at this one;
 - `deleted`: a sealed position is no longer in the log (and its record is nowhere else);
 - `inserted`: a position at or before the checkpoint that was never sealed;
-- `links` / `checkpoint`: the audit's own tables disagree with each other;
+- `links` / `checkpoint`: the audit's own tables disagree with each other (a link row beyond the
+  last checkpoint included);
 - `signature`: a checkpoint unsigned, signed by another key than the one given, or whose
   signature does not verify (see `signing`);
 - `anchor`: the anchor given (a `checkpoint_sha256` published earlier) is not in the chain;
@@ -19,6 +20,7 @@ outside the database, detect a whole-history rewrite. `verify` says whether it h
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,7 +89,13 @@ def verify(store: EvidenceStore, public_key: bytes | None = None, anchor: str | 
             head = h.link(head, position, *args)
             tree.add(h.leaf(position, digest))
             if row is not None and row.record_sha256 == digest.hex():
-                # The record is as sealed; its sealed link must follow from the sealed previous one.
+                # The record is as sealed; its sealed link must follow from the sealed previous one,
+                # and the link row's other columns must describe it.
+                described = (str(record.originator_id), record.originator_version, h.state_digest(record.state).hex())
+                if (row.originator_id, row.originator_version, row.state_sha256) != described:
+                    scan.add(
+                        {"position": position, "kind": "links", "detail": "the link row does not describe its record"}
+                    )
                 if row.link_sha256 != h.link(bytes.fromhex(sealed_previous), position, *args).hex():
                     scan.add(
                         {
@@ -114,6 +122,8 @@ def verify(store: EvidenceStore, public_key: bytes | None = None, anchor: str | 
             sealed_previous = row.link_sha256
     _close_segment(segment, tree, scan)
     _classify(scan)
+    for row in itertools.islice(store.iter_links(last["position"]), PROBLEMS_MAX):
+        scan.add({"position": row.position, "kind": "links", "detail": "a link row beyond the last checkpoint"})
     for position in store.positions_below_start():
         scan.add(
             {
@@ -306,5 +316,6 @@ def _public(checkpoint: dict[str, Any]) -> dict[str, Any]:
             "checkpoint_sha256",
             "public_key",
             "signature",
+            "covers",
         )
     }

@@ -7,8 +7,10 @@ audit's own two tables beside it, in the same database (and, on PostgreSQL, the 
                       merkle_root_sha256, sealed_at, previous_sha256, checkpoint_sha256,
                       public_key, signature)                           Ed25519, hex (see signing)
 
-`public_key`/`signature` were added later: an older table gains them (empty for the checkpoints
-sealed before, which a verifier given a public key reports as unsigned).
+`public_key`/`signature` and `covers` were added later: an older table gains them (empty for the
+checkpoints sealed before, which a verifier given a public key reports as unsigned, and which
+covered the events only). `covers` is canonical JSON: the heads of the access log and of the key
+log and the digest of the keys the key log implies, when the checkpoint was sealed.
 
 The log is read only through bounded pages in global order. On a read-only replica
 (`--read-db`) the audit tables are read, never created: a ledger never sealed on the primary has
@@ -17,6 +19,7 @@ none, which reads as no links and no checkpoints.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +27,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
+from domain.canonical import canonical_json
 from domain.errors import LedgerError
 from infra.eventstore.application import LedgerApp
 from infra.storage.base import LedgerRecorder
@@ -32,9 +36,9 @@ from infra.storage.paging import paged
 LINK_COLUMNS = ("position", "originator_id", "originator_version", "record_sha256", "state_sha256", "link_sha256")
 CHECKPOINT_COLUMNS = (
     "sequence", "first_position", "position", "record_count", "head_sha256",
-    "merkle_root_sha256", "sealed_at", "previous_sha256", "checkpoint_sha256", "public_key", "signature",
+    "merkle_root_sha256", "sealed_at", "previous_sha256", "checkpoint_sha256", "public_key", "signature", "covers",
 )  # fmt: skip
-SIGNATURE_COLUMNS = ("public_key", "signature")
+ADDED_COLUMNS = ("public_key", "signature", "covers")  # what an older checkpoints table gains
 POSITION_MAX = 2**62
 PAGE_SIZE = 500  # records per read of the log or of the links table
 
@@ -45,7 +49,7 @@ _DDL = (
     "CREATE TABLE IF NOT EXISTS {audit_checkpoints} (sequence BIGINT PRIMARY KEY, first_position BIGINT NOT NULL, "
     "position BIGINT NOT NULL, record_count BIGINT NOT NULL, head_sha256 TEXT NOT NULL, "
     "merkle_root_sha256 TEXT NOT NULL, sealed_at TEXT NOT NULL, previous_sha256 TEXT NOT NULL, "
-    "checkpoint_sha256 TEXT NOT NULL, public_key TEXT, signature TEXT)",
+    "checkpoint_sha256 TEXT NOT NULL, public_key TEXT, signature TEXT, covers TEXT)",
 )
 
 
@@ -94,7 +98,7 @@ class EvidenceStore:
                     run(statement)
             present = self.tables.columns("audit_checkpoints")
             with self.tables.transaction() as run:
-                for column in SIGNATURE_COLUMNS:
+                for column in ADDED_COLUMNS:
                     if column not in present:
                         run(f"ALTER TABLE {{audit_checkpoints}} ADD COLUMN {column} TEXT")
         self._ready = True
@@ -109,7 +113,7 @@ class EvidenceStore:
             return []
         with self.tables.transaction(commit=False) as run:
             rows = run(f"SELECT {', '.join(CHECKPOINT_COLUMNS)} FROM {{audit_checkpoints}} ORDER BY sequence", (), True)
-        return [{k: row[k] for k in CHECKPOINT_COLUMNS} for row in rows]
+        return [{**row, "covers": _covers(row["covers"])} for row in rows]
 
     def links_page(self, after: int, limit: int, stop: int | None = None) -> list[LinkRow]:
         self.ensure_tables()
@@ -143,10 +147,27 @@ class EvidenceStore:
                 )
                 run(
                     f"INSERT INTO {{audit_checkpoints}} ({', '.join(CHECKPOINT_COLUMNS)}) VALUES ({marks})",
-                    tuple(checkpoint.get(k) for k in CHECKPOINT_COLUMNS),
+                    tuple(_stored(checkpoint, k) for k in CHECKPOINT_COLUMNS),
                 )
         except self.tables.unique_violation as error:
             raise SealConflictError(str(error).splitlines()[0]) from None
+
+
+def _stored(checkpoint: dict[str, Any], column: str) -> Any:
+    value = checkpoint.get(column)
+    return canonical_json(value).decode("utf-8") if column == "covers" and value is not None else value
+
+
+def _covers(text: str | None) -> dict[str, Any] | None:
+    """A checkpoint's `covers` as stored; text that is not a JSON object (written by SQL) is kept
+    as {"unreadable": text}, which its signature then does not cover."""
+    if not text:
+        return None
+    try:
+        covers = json.loads(text)
+    except ValueError:
+        covers = None
+    return covers if isinstance(covers, dict) else {"unreadable": str(text)}
 
 
 class SealConflictError(LedgerError):

@@ -20,10 +20,11 @@ Every field is length-prefixed, so two different records can never encode to the
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
+
+from domain.canonical import canonical_json
 
 GENESIS = bytes(32)
 RECORD_PREFIX = b"ledger-record/1"
@@ -152,10 +153,15 @@ CHECKPOINT_FIELDS = (
 )
 
 
-def checkpoint_digest(checkpoint: dict[str, Any]) -> str:
+def checkpoint_content(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """What a checkpoint's digest and signature cover: its eight fields, and `covers` (the heads of
+    the access log and the key log and the keys' digest) when it has one; checkpoints sealed
+    before they carried it have none."""
     content = {name: checkpoint[name] for name in CHECKPOINT_FIELDS}
-    return hashlib.sha256(canonical_json(content)).hexdigest()
+    if checkpoint.get("covers") is not None:
+        content["covers"] = checkpoint["covers"]
+    return content
 
 
-def canonical_json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+def checkpoint_digest(checkpoint: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(checkpoint_content(checkpoint))).hexdigest()

@@ -5,10 +5,11 @@ A checkpoint is signed with Ed25519 (RFC 8032, pure, no pre-hash). The exact byt
     SIGNING_CONTEXT || canonical_json(content)
 
 where SIGNING_CONTEXT is the 28 ASCII bytes b"family-ledger/checkpoint/v1\\n" and `content`
-is the checkpoint's eight fields of `hashing.CHECKPOINT_FIELDS` — the very bytes whose sha256 is
-`checkpoint_sha256`. They include `previous_sha256`, so a signature also vouches for the whole
-chain of checkpoints before it. Keys are handled as raw 32-byte values, written as 64 lowercase
-hex characters: the private *seed* (RFC 8032's private key) and the public key.
+is the checkpoint's content (`hashing.checkpoint_content`: its eight fields, and what else it
+covers) — the very bytes whose sha256 is `checkpoint_sha256`. They include `previous_sha256`, so
+a signature also vouches for the whole chain of checkpoints before it. Keys are handled as raw
+32-byte values, written as 64 lowercase hex characters: the private *seed* (RFC 8032's private
+key) and the public key.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ SIGNING_CONTEXT = b"family-ledger/checkpoint/v1\n"
 
 
 def signed_bytes(checkpoint: dict[str, Any]) -> bytes:
-    return SIGNING_CONTEXT + h.canonical_json({name: checkpoint[name] for name in h.CHECKPOINT_FIELDS})
+    return SIGNING_CONTEXT + h.canonical_json(h.checkpoint_content(checkpoint))
 
 
 def generate_seed() -> bytes:

@@ -25,6 +25,7 @@ from infra.audit.history import parse_moment
 from infra.audit.report import to_csv
 from infra.cli import output
 from infra.cli.context import guarded
+from infra.cli.verdicts import print_seal, print_trust, print_verify
 from infra.eventstore.rule_files import load_catalogue
 from infra.pages.rendering import render_audit, render_report
 from infra.settings import ConfigError, load_seal_key, load_seal_public_key, warn_development_seal_key
@@ -113,21 +114,10 @@ def seal(obj: Any, as_json: bool) -> None:
 
     Signs with LEDGER_SEAL_KEY (refused without it on PostgreSQL; the public DEVELOPMENT key on SQLite)."""
     result = obj.ledger().evidence.seal()
-    written, last, access = result["written"], result["checkpoint"], result["access_log_checkpoint"]
     if as_json:
         output.emit_json(result)
-        return
-    if last is None:
-        output.console.print("the log is empty: nothing to seal")
     else:
-        output.console.print(
-            f"sealed through position {last['position']} "
-            f"({len(written)} new checkpoint(s))\nanchor (keep a copy elsewhere): "
-            f"{last['checkpoint_sha256']}",
-            highlight=False,
-        )
-    if access is not None:
-        output.console.print(f"access log sealed through entry {access['sequence']}", highlight=False)
+        print_seal(result)
 
 
 @click.command("seal-key")
@@ -174,17 +164,10 @@ def verify(obj: Any, public_key: str | None, anchor: str | None, as_json: bool) 
     """Recompute the hash chain up to the last checkpoint; exit 1 if anything was altered."""
     evidence = obj.read_ledger().evidence
     result = evidence.verify(evidence.public_key(public_key), anchor)
-    access = result["access_log"]
     if as_json:
         output.emit_json(result)
     else:
-        _print_verify(result)
-        if access is not None:
-            state = "[green]intact[/]" if access["ok"] else "[bold red]" + "; ".join(access["problems"]) + "[/]"
-            output.console.print(
-                f"access log: {access['entries']} entries, sealed through {access['sealed_through']}: {state}",
-                highlight=False,
-            )
+        print_verify(result)
     sys.exit(0 if result["ok"] else 1)
 
 
@@ -212,31 +195,8 @@ def verify_bundle(file: str, public_key: str | None, anchor: str | None, as_json
             f"{result['verdict']}; anchor {result['anchor']}",
             highlight=False,
         )
-        _print_trust(result)
+        print_trust(result)
     sys.exit(0 if result["ok"] else 1)
-
-
-def _print_trust(result: dict[str, Any]) -> None:
-    """Say plainly what was compared with something kept outside the evidence, and what was not."""
-    signatures = (
-        "[green]signatures checked[/] against public key " + result["public_key"][:16] + "…"
-        if result["signatures_checked"]
-        else "[yellow]signatures not checked (no public key given)[/]"
-    )
-    anchor = (
-        ("[green]anchor found[/]" if result.get("anchor_found") else "[bold red]anchor NOT found[/]")
-        if result["anchor_compared"]
-        else "[yellow]anchor not compared (no --anchor given)[/]"
-    )
-    output.console.print(f"{signatures}; {anchor}", highlight=False)
-    if result.get("not_detected"):
-        output.console.print(f"[yellow]{result['not_detected']}[/]", highlight=False)
-    if result.get("development_key"):
-        output.console.print(
-            "[bold yellow]WARNING: checkpoints signed with the public DEVELOPMENT seal key: "
-            "their signatures prove nothing[/]",
-            highlight=False,
-        )
 
 
 @click.group()
@@ -341,30 +301,3 @@ def _print_history(result: dict[str, Any]) -> None:
             ("beneficiaries", state["authorizations"]["beneficiaries"]),
         ):
             output.console.print(output.rows_table(label, rows))
-
-
-def _print_verify(result: dict[str, Any]) -> None:
-    if result["checkpoint"] is None:
-        if result["problems"]:
-            output.console.print(f"[bold red]nothing sealed[/]: {result['problems'][0]['detail']}", highlight=False)
-            for problem in result["problems"][1:]:
-                output.console.print(f"[bold red]{problem['kind']}[/]: {problem['detail']}", highlight=False)
-        else:
-            output.console.print(result.get("note", "nothing sealed"))
-        return
-    checkpoint = result["checkpoint"]
-    state = "[green]intact[/]" if result["ok"] else f"[bold red]{result['problem_count']} problem(s)[/]"
-    output.console.print(
-        f"checked {result['checked']} records through position {checkpoint['position']}: {state}; "
-        f"{result['unsealed']} record(s) not sealed yet\nanchor {checkpoint['checkpoint_sha256']}",
-        highlight=False,
-    )
-    if result["problems"]:
-        output.console.print(f"first broken position: {result['first_broken_position']}")
-        output.console.print(
-            output.rows_table(
-                "Problems",
-                [{"position": p["position"], "kind": p["kind"], "detail": p["detail"]} for p in result["problems"]],
-            )
-        )
-    _print_trust(result)

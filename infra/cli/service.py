@@ -156,7 +156,14 @@ def keys_list(obj: LedgerContext, as_json: bool) -> None:
     if as_json:
         output.emit_json({"keys": rows})
     else:
-        output.console.print(output.rows_table("Keys", [{k: v or "-" for k, v in r.items()} for r in rows]))
+        shown = [{**{k: v or "-" for k, v in r.items()}, "proven": "yes" if r["proven"] else "NO"} for r in rows]
+        output.console.print(output.rows_table("Keys", shown))
+        if not all(r["proven"] for r in rows):
+            output.console.print(
+                "a key that is not proven authenticates nothing: adopt one made before key rows carried a MAC "
+                "(`ledger keys adopt KEY_ID`) or revoke it; any other is an incident (docs/operations.md)",
+                highlight=False,
+            )
 
 
 @keys.command("revoke")
@@ -168,6 +175,17 @@ def keys_revoke(obj: LedgerContext, key_id: str) -> None:
     if not obj.ledger().keys.revoke_key(key_id):
         fail(f"no active key {key_id}")
     output.console.print(f"revoked {key_id}", highlight=False)
+
+
+@keys.command("adopt")
+@click.argument("key_id")
+@click.pass_obj
+@guarded
+def keys_adopt(obj: LedgerContext, key_id: str) -> None:
+    """Take on a key made before key rows carried a MAC (after an upgrade): it authenticates again."""
+    if not obj.ledger().keys.adopt_key(key_id):
+        fail(f"no key {key_id} without a MAC (`ledger keys list` shows which are not proven)")
+    output.console.print(f"adopted {key_id}", highlight=False)
 
 
 @click.command("access-log")

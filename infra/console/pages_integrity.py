@@ -15,7 +15,6 @@ from fastapi.responses import Response
 from domain.errors import LedgerError
 from infra.console.plumbing import BUNDLE_MAX_BYTES, CONSOLE_ROLES, Console, Redirect
 from infra.console.sessions import Session
-from infra.settings import ConfigError
 
 
 def integrity_page(
@@ -32,9 +31,9 @@ def integrity_page(
     evidence = console.ledger.evidence
     try:
         public_key, key_error = evidence.public_key(), None
-    except ConfigError as error:
-        public_key, key_error = None, str(error)
-    checked = evidence.verify(public_key) if key_error is None else evidence.verify(None)
+    except LedgerError as error:  # SEAL_PUBLIC_KEY_INVALID: no verdict without the configured key
+        public_key, key_error = None, error.message
+    checked = evidence.verify(public_key) if key_error is None else None
     checkpoints = evidence.checkpoints()
     return console.page(
         "integrity.html",
@@ -96,8 +95,8 @@ def register_integrity_pages(api: APIRouter, console: Console) -> None:
             return integrity_page(console, request, session, key, refusal[0], bundle_error=refusal[1])
         try:
             result = evidence.verify_bundle(data, anchor=anchor.strip().lower() or None)
-        except ConfigError as error:
-            return integrity_page(console, request, session, key, 500, bundle_error=str(error))
+        except LedgerError as error:
+            return integrity_page(console, request, session, key, 503, bundle_error=error.message)
         name = bundle.filename if bundle is not None else ""
         return integrity_page(console, request, session, key, bundle_result={**result, "file": name})
 

@@ -13,6 +13,7 @@ from infra.audit.bundle import build_bundle
 from infra.audit.evidence_store import EvidenceStore
 from infra.audit.replay import audit_deduction
 from infra.audit.report import compliance_report
+from infra.core.evidence_service import EvidenceService
 from infra.core.read_service import ReadService
 from infra.eventstore.application import LedgerApp
 from infra.readmodels.view_reads import parse_month
@@ -20,9 +21,10 @@ from infra.roles import Principal
 
 
 class AuditService:
-    def __init__(self, app: LedgerApp, reads: ReadService):
+    def __init__(self, app: LedgerApp, reads: ReadService, evidence: EvidenceService):
         self.app = app
         self.reads = reads
+        self.evidence = evidence
 
     def _evidence(self, settlement_id: str, principal: Principal | None, purpose: str, endpoint: str) -> EvidenceStore:
         """The evidence store, once the settlement's patient is within the key's scope (the read
@@ -54,4 +56,4 @@ class AuditService:
         parse_month(month)
         if principal is not None:
             principal.check_region(region)
-        return compliance_report(EvidenceStore(self.app), month, region)
+        return compliance_report(EvidenceStore(self.app), month, region, self.evidence.verify)

@@ -4,7 +4,8 @@ service and the console hold a `Ledger` and call it; none of them holds ledger l
 - `commands`: typed submissions in, answers out, through the one write path;
 - `reads`: one person's data, scoped to the asking key's region and logged;
 - `audits`: a deduction's replay and evidence bundle, the compliance report;
-- `evidence`: seal and verify (one verdict for the events and the access log);
+- `evidence`: seal and verify (one verdict for the events, the access and key logs, the keys
+  and the snapshots);
 - `national`: the national platform's records: import, export, reconciliation;
 - `keys`, `access`: the service's bearer keys, and who read whose data;
 - `views`: the read models, caught up by a follower in long-running processes.
@@ -43,8 +44,8 @@ class Ledger:
 
     def __post_init__(self) -> None:
         self.reads = ReadService(self.app, lambda: self.access, lambda: self.views)
-        self.audits = AuditService(self.app, self.reads)
-        self.evidence = EvidenceService(self.app, lambda: self.access)
+        self.evidence = EvidenceService(self.app, lambda: self.access, lambda: self.keys)
+        self.audits = AuditService(self.app, self.reads, self.evidence)
         self.national = NationalService(self.app, self.commands, self.evidence.verify)
 
     @property
@@ -56,13 +57,18 @@ class Ledger:
     @property
     def keys(self) -> KeyStore:
         if self._keys is None:
-            self._keys = KeyStore(self.app.recorder, create=not self.settings.read_only, key_cache_s=self.key_cache_s)
+            self._keys = KeyStore(
+                self.app.recorder,
+                self.settings.pseudonym_key,
+                create=not self.settings.read_only,
+                key_cache_s=self.key_cache_s,
+            )
         return self._keys
 
     @property
     def access(self) -> AccessLog:
         if self._access is None:
-            self._access = AccessLog(self.app.recorder, create=not self.settings.read_only)
+            self._access = AccessLog(self.app.recorder, self.settings.pseudonym_key, create=not self.settings.read_only)
         return self._access
 
     @property

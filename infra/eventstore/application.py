@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, cast
 from uuid import UUID
 
 import psycopg
@@ -36,10 +36,13 @@ from domain.person import Person
 from domain.rules import Catalogue, RuleSet
 from infra.eventstore.keycheck import verify_pseudonym_key
 from infra.eventstore.rule_files import load_catalogue
-from infra.eventstore.snapshots import SNAPSHOT_INTERVAL, AggregateSnapshot
+from infra.eventstore.snapshots import SNAPSHOT_INTERVAL, AggregateSnapshot, SealedSnapshots
+from infra.row_macs import RowMacs
 from infra.settings import Settings
 from infra.storage.base import LedgerRecorder
 from infra.storage.errors import one_line
+from infra.storage.event_macs import EventMacs, install_macs_from, stored_macs_from
+from infra.storage.mapper import PydanticMapper
 from infra.storage.opening import apply_connect_params, make_side_files_private, persistence_env, prepare_store
 from infra.store_urls import describe_db
 
@@ -107,11 +110,27 @@ class LedgerApp(Application[UUID]):
             if private:
                 make_side_files_private(settings.db)
             verify_pseudonym_key(self.recorder, settings.pseudonym_key, read_only=settings.read_only)
+            self._seal_events(settings)
         except BaseException:
             factory = getattr(self, "factory", None)
             if factory is not None:
                 factory.close()
             raise
+
+    def _seal_events(self, settings: Settings) -> None:
+        """Every event stored gets its MAC and every event loaded is checked (infra.storage.event_macs)."""
+        if not settings.read_only:
+            install_macs_from(self.recorder, settings.pseudonym_key)
+        self.event_macs_from, self.event_macs_problem = stored_macs_from(self.recorder, settings.pseudonym_key)
+        macs = EventMacs(settings.pseudonym_key)
+        macs.strict = self.event_macs_from == 1
+        cast(PydanticMapper, self.mapper).macs = macs
+
+    @property
+    def event_macs(self) -> EventMacs:
+        macs = cast(PydanticMapper, self.mapper).macs
+        assert macs is not None  # set when the store was opened
+        return macs
 
     def save(self, *objects: Any, **kwargs: Any) -> Any:
         """What-if never writes: an app deciding under a `rules_override` refuses to store
@@ -137,6 +156,17 @@ class LedgerApp(Application[UUID]):
             super().take_snapshot(aggregate_id, version, projector_func)
         except (IntegrityError, OperationalError) as error:
             log.info("snapshot of %s at version %s not stored: %s", aggregate_id, version, one_line(error))
+
+    def construct_snapshot_store(self) -> SealedSnapshots:
+        """Snapshots sealed with their row MAC; an unproven one is never used (SealedSnapshots)."""
+        recorder = self.factory.aggregate_recorder(purpose="snapshots")
+        mapper = PydanticMapper(transcoder=self.mapper.transcoder)  # snapshots carry their own MAC
+        return SealedSnapshots(mapper, recorder, RowMacs(self.settings.pseudonym_key, "snapshot"))
+
+    @property
+    def snapshot_refusals(self) -> int:
+        """Snapshots refused since this application started (forged, edited or unsealed)."""
+        return self.snapshots.refusals if isinstance(self.snapshots, SealedSnapshots) else 0
 
     def construct_factory(self, env: Any) -> Any:
         factory = super().construct_factory(env)

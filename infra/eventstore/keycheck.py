@@ -19,6 +19,7 @@ import hmac
 
 from infra.settings import ConfigError
 from infra.storage.base import LedgerRecorder
+from infra.storage.event_macs import META_NAME
 
 _LABEL = b"family-ledger pseudonym key check v1"
 _NAME = "pseudonym_key_check"
@@ -66,3 +67,12 @@ def _stored(recorder: LedgerRecorder) -> str | None:
     with recorder.tables.transaction(commit=False) as run:
         row = run("SELECT value FROM {ledger_meta} WHERE name = ?", (_NAME,), True)
     return row[0]["value"] if row else None
+
+
+def unknown_meta_rows(recorder: LedgerRecorder) -> list[str]:
+    """Names in `ledger_meta` the ledger never writes (for `verify`: a row added by SQL)."""
+    if not recorder.tables.exists("ledger_meta"):
+        return []
+    with recorder.tables.transaction(commit=False) as run:
+        names = [row["name"] for row in run("SELECT name FROM {ledger_meta} ORDER BY name", (), True)]
+    return [name for name in names if name not in (_NAME, META_NAME)]

@@ -18,14 +18,20 @@ The snapshot's timestamp is the aggregate's `modified_on` (business time), never
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 from uuid import UUID
 
+from eventsourcing.persistence import AggregateRecorder, EventStore, Mapper, Recording
 from eventsourcing.utils import get_topic, register_topic, resolve_topic
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from domain.errors import LedgerInvariantError
+from infra.row_macs import RowMacs
+
+log = logging.getLogger(__name__)
 
 # Person aggregates get a snapshot every this many events: a load reads one snapshot and at
 # most SNAPSHOT_INTERVAL - 1 events, however long the history.
@@ -119,6 +125,13 @@ class AggregateSnapshot(BaseModel):
     timestamp: datetime
     topic: str
     state: dict[str, Any]
+    # The row MAC (infra.row_macs, purpose "snapshot") of everything above. Snapshots taken before
+    # the ledger sealed them read None: they are never used (see SealedSnapshots).
+    mac: str | None = None
+
+    def content(self) -> dict[str, Any]:
+        """What the MAC covers: every field but the MAC itself, as stored."""
+        return self.model_dump(mode="json", exclude={"mac"})
 
     @classmethod
     def take(cls, aggregate: Any) -> AggregateSnapshot:
@@ -143,3 +156,39 @@ class AggregateSnapshot(BaseModel):
 
 # Stores written before the infra/ packages existed name the snapshot class by its old topic.
 register_topic("infra.snapshots:AggregateSnapshot", AggregateSnapshot)
+
+
+class SealedSnapshots(EventStore[UUID]):
+    """The snapshot store: every snapshot put is sealed with its row MAC, and a snapshot whose MAC
+    does not verify (forged, edited, or taken before snapshots were sealed) is never given out:
+    the aggregate is then loaded from its events, which the hash chain covers. A snapshot only
+    saves replay time, so refusing one changes no decision; each refusal is logged and counted
+    (`refusals`; the service exports it as a metric, `ledger verify` reports every such row)."""
+
+    def __init__(self, mapper: Mapper[UUID], recorder: AggregateRecorder, macs: RowMacs):
+        super().__init__(mapper=mapper, recorder=recorder)
+        self.macs = macs
+        self.refusals = 0
+
+    def put(self, domain_events: Sequence[Any], **kwargs: Any) -> list[Recording[UUID]]:
+        sealed = [self.sealed(snapshot) for snapshot in domain_events]
+        return super().put(sealed, **kwargs)
+
+    def sealed(self, snapshot: AggregateSnapshot) -> AggregateSnapshot:
+        return snapshot.model_copy(update={"mac": self.macs.of(snapshot.content())})
+
+    def get(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        return (snapshot for snapshot in super().get(*args, **kwargs) if self.proven(cast(AggregateSnapshot, snapshot)))
+
+    def proven(self, snapshot: AggregateSnapshot) -> bool:
+        """Whether the ledger took this snapshot (its MAC verifies); a refusal is logged and counted."""
+        if self.macs.holds(snapshot.content(), snapshot.mac):
+            return True
+        self.refusals += 1
+        log.warning(
+            "snapshot of %s at version %s refused: %s; loading from its events",
+            snapshot.originator_id,
+            snapshot.originator_version,
+            "no MAC (taken before snapshots were sealed)" if snapshot.mac is None else "its MAC does not verify",
+        )
+        return False

@@ -3,7 +3,8 @@
 The SQLite application recorder has no subscriptions, so the runner reads the application's
 notification log itself, in bounded pages, decodes each page once and hands it to every view that
 has not yet seen it. Decoding is `json.loads` of the stored state (plus upcasting) into a record
-(projections.base), and only for the topics some view handles; other events are read without
+(projections.base), and only for the topics some view handles, after the event's MAC is checked
+(an event the ledger did not write is skipped and counted, as no decision uses it); other events are read without
 their state, and still advance every view's position. On PostgreSQL a page is one keyset query
 that returns the originator id as text and no state for ignored topics. Each view applies a page
 in one transaction (rows + tracking + event count), so a crash between processing and commit
@@ -20,7 +21,7 @@ the pointer still names the old generation; run again, it resumes the half-built
 
 from __future__ import annotations
 
-import json
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,10 +34,13 @@ from eventsourcing.utils import resolve_topic
 from domain.errors import InvalidInputError
 from infra.eventstore.application import LedgerApp
 from infra.readmodels.views import BeforeCommit, fresh_pairs, open_views
+from infra.storage.event_macs import decoded_state
 from infra.storage.mapper import upcast_state
 from infra.storage.paging import pages
 from projections.base import LedgerProjection, Record
 from projections.registry import by_name
+
+log = logging.getLogger(__name__)
 
 PAGE_SIZE_DEFAULT = 500
 REBUILD_PAGE_SIZE_DEFAULT = 10_000
@@ -85,6 +89,7 @@ class ViewRunner:
         self.rebuild_page_size = bounded_page_size(page_size or REBUILD_PAGE_SIZE_DEFAULT)
         self.topics = frozenset().union(*(p.topics() for p in self.projections))
         self.before_commit = before_commit  # a test hook: runs inside the transaction, before commit
+        self.unproven = 0  # events skipped because their MAC did not hold
 
     # --- reading the log ----------------------------------------------------------------
     def head(self) -> int:
@@ -97,9 +102,26 @@ class ViewRunner:
         rows = self.app.recorder.log_rows(after, limit, self.topics)
         name = self.app.name
         return [
-            (None if state is None else _record(topic, state, str(originator_id), version), Tracking(name, id_))
+            (
+                None if state is None or not self._proven(id_, originator_id, version, topic, state)
+                else _record(topic, state, str(originator_id), version),
+                Tracking(name, id_),
+            )
             for id_, originator_id, version, topic, state in rows
-        ]
+        ]  # fmt: skip
+
+    def _proven(self, position: int, originator_id: Any, version: int, topic: str, state: bytes) -> bool:
+        """Whether the event's MAC holds (infra.storage.event_macs). One that does not was not
+        written by the ledger: no view applies it (as no decision uses it); it is logged and
+        counted, and `ledger verify` names it."""
+        macs_from = self.app.event_macs_from
+        required = macs_from is not None and position >= macs_from
+        found = self.app.event_macs.problem(originator_id, version, topic, state, required)
+        if found is None:
+            return True
+        self.unproven += 1
+        log.warning("views: event at position %s skipped: %s", position, found)
+        return False
 
     # --- catching up --------------------------------------------------------------------
     def positions(self) -> dict[str, int]:
@@ -206,7 +228,7 @@ def _event_class(topic: str) -> type:
 def _record(topic: str, state: bytes, originator_id: str, originator_version: int) -> Record:
     """The stored event as a record (projections.base): its JSON state, upcast to the current
     class version, plus id, version and topic; the same dict as `record_of(event)`."""
-    record = json.loads(bytes(state))
+    record = decoded_state(state)
     upcast_state(_event_class(topic), record)
     record["originator_id"] = originator_id
     record["originator_version"] = originator_version

@@ -55,6 +55,7 @@ def create_app(
     metrics.view_lag.set_function(views.lag)
     metrics.view_failures.set_function(lambda: views.failures)
     writer = make_writer(ledger, group_commit, writer_kind, batch_max, wait_ms, metrics)
+    metrics.snapshot_refusals.set_function(lambda: ledger.app.snapshot_refusals + writer.snapshot_refusals())
     service = Service(ledger, writer, metrics, ready_lag_max)
 
     @asynccontextmanager

@@ -42,6 +42,12 @@ class Metrics:
             "Rounds in which the views follower failed to catch up, since the server started (each is logged)",
             registry=self.registry,
         )
+        self.snapshot_refusals = Gauge(
+            "ledger_snapshot_refusals",
+            "Snapshots refused since the server started (forged, edited or unsealed; each is logged): "
+            "the aggregate was loaded from its events instead",
+            registry=self.registry,
+        )
         self.view_lag = Gauge(
             "ledger_view_lag_events", "Events the slowest view is behind the log", registry=self.registry
         )

@@ -69,6 +69,11 @@ class GroupCommitWriter:
         """For /readyz: how commands are written."""
         return {"writer": "thread", "group_commit": True}
 
+    def snapshot_refusals(self) -> int:
+        """Snapshots refused where this writer decides, beyond the server's own application
+        (none here: the writer thread uses it; a writer process counts its own)."""
+        return 0
+
     def submit(self, submissions: list[Submission]) -> Future:
         """Queue `submissions`; the future holds their `Written` once the batch is stored."""
         future: Future = Future()
@@ -196,6 +201,9 @@ class DirectWriter:
 
     def describe(self) -> dict[str, Any]:
         return {"writer": "request", "group_commit": False}
+
+    def snapshot_refusals(self) -> int:
+        return 0  # decided with the server's own application, which counts them
 
     def close(self) -> None:
         pass

@@ -60,7 +60,11 @@ class ProcessWriter(GroupCommitWriter):
         self._child: multiprocessing.process.BaseProcess | None = None
         self._pipe: Connection | None = None
         self._child_lock = threading.Lock()
+        self._refusals = (0, 0)  # snapshots refused by children that stopped, and by this one
         super().__init__(None, batch_max, wait_ms, observe)  # the child holds the ledger
+
+    def snapshot_refusals(self) -> int:
+        return sum(self._refusals)
 
     def describe(self) -> dict[str, Any]:
         child = self._child
@@ -89,6 +93,7 @@ class ProcessWriter(GroupCommitWriter):
             ) from None
         if outcome[0] == "error":
             raise outcome[1]
+        self._refusals = (self._refusals[0], outcome[3])
         return outcome[1], outcome[2]
 
     def _running(self) -> Connection:
@@ -117,6 +122,7 @@ class ProcessWriter(GroupCommitWriter):
             return ours
 
     def _discard(self) -> None:
+        self._refusals = (sum(self._refusals), 0)
         child, pipe = self._child, self._pipe
         self._child = self._pipe = None
         if pipe is not None:
@@ -154,7 +160,7 @@ def child_main(settings: Settings, rules_override: str | None, pipe: Connection)
                 return
             try:
                 answers, position = store_batch(ledger.commands, submissions)
-                pipe.send(("ok", answers, position))
+                pipe.send(("ok", answers, position, ledger.app.snapshot_refusals))
             except BaseException as error:  # noqa: BLE001 - every waiting request must hear of it
                 pipe.send(("error", as_ledger_error(error)))
     finally:

@@ -144,6 +144,10 @@ class LedgerRecorder(ProcessRecorder, ABC):
     def bulk_reader(self, snapshots: AggregateRecorder | None) -> AbstractContextManager[BulkReader]:
         """A reader for loading many aggregates at once, in one read transaction."""
 
+    @abstractmethod
+    def all_snapshots(self, snapshots: AggregateRecorder) -> Iterator[StoredEvent]:
+        """Every stored snapshot, in bounded pages (for `verify`, which checks each one)."""
+
     def replica_lag(self, primary_db: str) -> tuple[int | None, str]:
         """How far this store, read as a replica, is behind `primary_db` (bytes of WAL), and what
         was read; a store that is not a PostgreSQL replica is its own primary: no lag."""

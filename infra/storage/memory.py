@@ -40,6 +40,10 @@ class MemoryLedgerRecorder(POPOProcessRecorder, LedgerRecorder):
             for n in self.log_page(after, limit)
         ]
 
+    def all_snapshots(self, snapshots: AggregateRecorder) -> Iterator[StoredEvent]:
+        for originator_id in dict.fromkeys(n.originator_id for n in self.iter_log()):
+            yield from snapshots.select_events(originator_id)
+
     @contextmanager
     def bulk_reader(self, snapshots: AggregateRecorder | None) -> Iterator[BulkReader]:
         yield _MemoryBulkReader(self, snapshots)

@@ -30,6 +30,8 @@ from infra.storage.base import BulkReader, LedgerRecorder, LogRow, Run, SideTabl
 from infra.storage.postgres_inserts import ArrayInserts
 from infra.store_urls import is_postgres_url, split_schema
 
+SNAPSHOT_PAGE = 500
+
 
 class PostgresSideTables(SideTables):
     unique_violation = (psycopg.errors.UniqueViolation,)
@@ -146,6 +148,23 @@ class PostgresLedgerRecorder(ArrayInserts, PostgresProcessRecorder, LedgerRecord
         if primary is None or primary[0] or primary[1] is None:
             return None, where
         return max(0, _lsn(primary[1]) - _lsn(row["replayed"])), where
+
+    def all_snapshots(self, snapshots: AggregateRecorder) -> Iterator[StoredEvent]:
+        table = getattr(snapshots, "events_table_name", "familyledger_snapshots")
+        statement = self._sql(
+            "SELECT originator_id, originator_version, topic, state FROM {} WHERE (originator_id, originator_version) "
+            "> (%s::uuid, %s) ORDER BY originator_id, originator_version LIMIT %s",
+            table,
+        )
+        after: tuple[Any, int] = ("00000000-0000-0000-0000-000000000000", -1)
+        while True:
+            with self.datastore.transaction(commit=False) as cursor:
+                cursor.execute(statement, (*after, SNAPSHOT_PAGE))
+                rows = cursor.fetchall()
+            yield from (_stored(row) for row in rows)
+            if len(rows) < SNAPSHOT_PAGE:
+                return
+            after = (rows[-1]["originator_id"], rows[-1]["originator_version"])
 
     @contextmanager
     def bulk_reader(self, snapshots: AggregateRecorder | None) -> Iterator[BulkReader]:

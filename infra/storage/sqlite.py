@@ -18,6 +18,7 @@ from eventsourcing.sqlite import SQLiteDatastore, SQLiteFactory, SQLiteProcessRe
 
 from infra.storage.base import BulkReader, LedgerRecorder, LogRow, Run, SideTables, as_bytes
 
+SNAPSHOT_PAGE = 500
 PARAMETERS_MAX = 900  # SQLite's limit on bound parameters is 999 in older builds
 
 
@@ -89,6 +90,23 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, LedgerRecorder):
             )
             for n in page
         ]
+
+    def all_snapshots(self, snapshots: AggregateRecorder) -> Iterator[StoredEvent]:
+        table = getattr(snapshots, "events_table_name", "stored_snapshots")
+        after: tuple[str, int] = ("", -1)
+        while True:
+            with self.tables.transaction(commit=False) as run:
+                rows = run(
+                    f"SELECT originator_id, originator_version, topic, state FROM {table} "
+                    "WHERE originator_id > ? OR (originator_id = ? AND originator_version > ?) "
+                    "ORDER BY originator_id, originator_version LIMIT ?",
+                    (after[0], after[0], after[1], SNAPSHOT_PAGE),
+                    True,
+                )
+            yield from (_stored(tuple(row.values())) for row in rows)
+            if len(rows) < SNAPSHOT_PAGE:
+                return
+            after = (rows[-1]["originator_id"], rows[-1]["originator_version"])
 
     @contextmanager
     def bulk_reader(self, snapshots: AggregateRecorder | None) -> Iterator[BulkReader]:

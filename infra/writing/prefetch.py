@@ -27,6 +27,7 @@ from domain.settlement import Settlement, settlement_aggregate_id
 from infra.commands.base import CommandModel
 from infra.commands.table import spec_of
 from infra.eventstore.application import LedgerApp
+from infra.eventstore.snapshots import SealedSnapshots
 from infra.storage.base import BulkReader
 from infra.writing.units import BatchUnitOfWork
 
@@ -145,12 +146,15 @@ def _snapshot_recorder(app: LedgerApp) -> AggregateRecorder | None:
 def _load(
     app: LedgerApp, reader: BulkReader, ids: list[UUID], known: dict[UUID, Any]
 ) -> tuple[dict[UUID, Any], set[UUID]]:
-    """Latest snapshot (unless a `known` state is newer) and the events after it, for all ids."""
+    """Latest proven snapshot (unless a `known` state is newer) and the events after it, for all
+    ids. A snapshot whose MAC does not verify is refused, as the repository refuses it, and that
+    aggregate is read from its first event."""
     if not ids:
         return {}, set()
-    snapshots: dict[UUID, Any] = {
-        UUID(str(s.originator_id)): _decode(app, s).mutate(None) for s in reader.latest_snapshots(ids)
-    }
+    store = app.snapshots
+    proven = store.proven if isinstance(store, SealedSnapshots) else _any
+    decoded: list[Any] = [store.mapper.to_domain_event(s) for s in reader.latest_snapshots(ids)] if store else []
+    snapshots: dict[UUID, Any] = {s.originator_id: s.mutate(None) for s in decoded if proven(s)}
     for aggregate_id, state in known.items():
         if aggregate_id not in snapshots or snapshots[aggregate_id].version <= state.version:
             snapshots[aggregate_id] = state
@@ -163,6 +167,10 @@ def _load(
         aggregates[aggregate_id] = _decode(app, row).mutate(aggregates[aggregate_id])
     loaded = {i: a for i, a in aggregates.items() if a is not None}
     return loaded, set(ids) - loaded.keys()
+
+
+def _any(snapshot: Any) -> bool:
+    return True
 
 
 def _version_of(row: StoredEvent) -> int:

@@ -59,13 +59,19 @@ def test_an_independent_javascript_verifier_accepts_a_real_bundle_and_refuses_fo
     deduct(Ledger(app), f["child"], "800.00", "S-1")
     Ledger(app).ok("reverse", settlement_id="S-1", reason="duplicate charge", at=at(12))
     app.close()
-    anchor = json.loads(ledger("--db", url, "seal", "--json"))["checkpoint"]["checkpoint_sha256"]
+    ledger("--db", url, "seal", "--json")
+    ledger("--db", url, "keys", "create", "--role", "auditor", "--region", "11")  # the key log moves on:
+    sealed = json.loads(ledger("--db", url, "seal", "--json"))  # a checkpoint of no records covers it
+    assert sealed["written"][0]["record_count"] == 0 and sealed["checkpoint"]["covers"]["key_log"]["sequence"] == 1
+    anchor = sealed["checkpoint"]["checkpoint_sha256"]
     public_key = json.loads(ledger("--db", url, "seal-key", "--json"))["public_key"]
     bundle = tmp_path / "dispute.json"
     ledger("--db", url, "audit", "deduction", "S-1", "--bundle", str(bundle))
 
     code, result = check(node, bundle, "--public-key", public_key, "--anchor", anchor)
     assert code == 0 and result["ok"], result
+    python = json.loads(ledger("verify-bundle", str(bundle), "--public-key", public_key, "--anchor", anchor, "--json"))
+    assert python["ok"] and python["anchor_found"]  # the same bundle, the same verdict in Python
     assert {c["check"] for c in result["checks"]} >= {
         "canonical",
         "bundle_digest",

@@ -71,7 +71,7 @@ def server(tmp_path: Path) -> Iterator[dict[str, Any]]:
     db = str(tmp_path / "ledger.db")
     app = LedgerApp(load_settings(db))
     family = compliance_story(Ledger(app))
-    store = KeyStore(app.recorder)
+    store = KeyStore(app.recorder, app.settings.pseudonym_key)
     tokens = {
         "auditor": store.create_key("auditor", region="11", name="e2e auditor")["token"],
         "operator": store.create_key("operator", name="e2e operator")["token"],

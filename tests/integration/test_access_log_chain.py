@@ -1,11 +1,11 @@
-"""Who read whose data holds against an insider: the access log is a hash chain, sealed like
-the events.
+"""Who read whose data holds against an insider: the access log is a hash chain of MAC'd
+entries whose head every signed checkpoint carries.
 
-Method: record reads through the service's store, seal them with the seal key, then attack the
-tables as someone with write access would (edit an entry, delete one, rewrite the whole chain
-and its checkpoint with a key of one's own) and check that verification catches each, on SQLite
-and PostgreSQL; and that concurrent appends from several processes' worth of threads make one
-chain, not forks.
+Method: record reads through the core's access log, seal them with the seal key, then attack the
+table as someone with write access (but neither the seal key nor the pseudonym key) would: edit
+an entry, delete one, rewrite the whole chain consistently, append an entry of one's own; check
+that verification catches each, on SQLite and PostgreSQL; and that concurrent appends from
+several processes' worth of threads make one chain, not forks.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ import pytest
 
 from infra.access import access_chain
 from infra.access.access_log import AccessLog
+from infra.access.log_chain import Head
 from infra.audit.signing import public_key_of
+from infra.core.bootstrap import ledger_of
 from infra.eventstore.application import LedgerApp
 from tests.support import DEV_KEY
 from tests.support.backends import settings_for
@@ -31,87 +33,87 @@ from tests.support.tamper import tamper_for
 KEY = {"key_id": "k-auditor", "role": "auditor"}
 LEDGER = [sys.executable, "-m", "infra.cli.main"]
 REPO = Path(__file__).resolve().parents[2]
+COLUMNS = ("sequence", "at", "key_id", "role", "person", "endpoint", "purpose", "previous_sha256", "entry_sha256")
 
 
 @pytest.fixture
-def sealed(durable_url):
-    app = LedgerApp(settings_for(durable_url))
-    store = AccessLog(app.recorder)
+def sealed(durable_url, monkeypatch):
+    monkeypatch.setenv("LEDGER_SEAL_KEY", SEAL_SEED_HEX)
+    ledger = ledger_of(LedgerApp(settings_for(durable_url)))
     for n in range(1, 4):
-        store.record(KEY, f"person-{n}", "/v1/persons/{person_ref}", f"dispute {n}")
-    assert store.seal(SEAL_SEED, "2025-04-01T00:00:00+00:00") is not None
-    tamper = tamper_for(durable_url)
-    yield app, store, tamper
-    app.close()
+        ledger.access.record(KEY, f"person-{n}", "/v1/persons/{person_ref}", f"dispute {n}")
+    assert ledger.evidence.seal()["checkpoint"]["covers"]["access_log"]["sequence"] == 3
+    yield ledger, tamper_for(durable_url)
+    ledger.close()
+
+
+def access_check(ledger):
+    return ledger.evidence.verify(public_key_of(SEAL_SEED))["access_log"]
+
+
+def details(check) -> str:
+    return " | ".join(problem["detail"] for problem in check["problems"])
 
 
 def test_an_untouched_log_verifies_against_the_published_key(sealed):
-    _, store, _ = sealed
-    result = store.verify(public_key_of(SEAL_SEED))
-    assert result["ok"] is True and (result["entries"], result["sealed_through"]) == (3, 3)
-    assert result["signatures_checked"] is True
+    ledger, _ = sealed
+    check = access_check(ledger)
+    assert check["ok"] is True and (check["entries"], check["sealed_through"], check["unsealed"]) == (3, 3, 0)
+    assert check["entries_without_mac"] == 0
 
 
 def test_an_edited_entry_is_caught(sealed):
-    _, store, tamper = sealed
+    ledger, tamper = sealed
     tamper.execute("UPDATE ledger_access_log SET purpose = ? WHERE sequence = 2", ("nothing to see",))
-    result = store.verify(public_key_of(SEAL_SEED))
-    assert result["ok"] is False and any("entry 2" in p for p in result["problems"])
+    check = access_check(ledger)
+    assert check["ok"] is False and "entry 2" in details(check)
 
 
 def test_a_deleted_entry_is_caught(sealed):
-    _, store, tamper = sealed
+    ledger, tamper = sealed
     tamper.execute("DELETE FROM ledger_access_log WHERE sequence = 2")
-    assert store.verify()["ok"] is False
+    assert access_check(ledger)["ok"] is False
 
 
-def rewrite_all(tamper, store: AccessLog, seed: bytes | None) -> None:
-    """Recompute every digest after removing entry 3 (and, with a seed, re-sign the head)."""
+def rewrite_without_entry_3(tamper, ledger) -> None:
+    """Remove entry 3 and recompute every digest, as the documented format allows anyone to."""
     tamper.execute("DELETE FROM ledger_access_log WHERE sequence = 3")
+    chain = access_chain.access_chain(b"not the ledger's key")
     previous = access_chain.GENESIS
-    for entry in store.entries():
-        digest = access_chain.entry_digest(previous, entry)
+    for entry in ledger.access.entries():
+        digest = chain.digest(previous, entry)
         tamper.execute(
             "UPDATE ledger_access_log SET previous_sha256 = ?, entry_sha256 = ? WHERE sequence = ?",
             (previous, digest, entry["sequence"]),
         )
         previous = digest
-    if seed is not None:
-        tamper.execute("DELETE FROM ledger_access_checkpoints")
-        head = {
-            "sequence": 2,
-            "head_sha256": previous,
-            "sealed_at": "2025-04-01T00:00:00+00:00",
-            "previous_sha256": access_chain.GENESIS,
-        }
-        forged = access_chain.sign(seed, head)
-        tamper.execute(
-            "INSERT INTO ledger_access_checkpoints (sequence, head_sha256, sealed_at, previous_sha256, "
-            "public_key, signature) VALUES (?, ?, ?, ?, ?, ?)",
-            tuple(
-                forged[k]
-                for k in ("sequence", "head_sha256", "sealed_at", "previous_sha256", "public_key", "signature")
-            ),
-        )
 
 
-def test_a_rewritten_chain_is_caught_by_its_checkpoint(sealed):
-    _, store, tamper = sealed
-    rewrite_all(tamper, store, seed=None)
-    result = store.verify()
-    assert result["ok"] is False and any("changed" in p for p in result["problems"])
+def test_a_consistently_rewritten_chain_is_caught_by_the_checkpoint_that_covers_it(sealed):
+    ledger, tamper = sealed
+    rewrite_without_entry_3(tamper, ledger)
+    check = access_check(ledger)
+    assert check["ok"] is False and "sealed entries were removed" in details(check)
 
 
-def test_a_rewritten_chain_re_signed_with_another_key_is_caught_by_the_published_key(sealed):
-    _, store, tamper = sealed
-    rewrite_all(tamper, store, seed=b"\x07" * 32)
-    assert store.verify()["ok"] is True  # self-consistent: only the published key tells
-    result = store.verify(public_key_of(SEAL_SEED))
-    assert result["ok"] is False and any("not signed by the public key" in p for p in result["problems"])
+def test_an_entry_appended_by_sql_fails_its_mac_even_where_it_chains(sealed):
+    ledger, tamper = sealed
+    last = ledger.access.entries()[-1]
+    forged = {"sequence": 4, "at": last["at"], "key_id": "k-auditor", "role": "auditor", "person": "person-9",
+              "endpoint": "/v1/persons/{person_ref}", "purpose": "cover story"}  # fmt: skip
+    insider = access_chain.access_chain(b"an insider's own key")
+    row = insider.next_row(Head(3, last["entry_sha256"]), forged)
+    names = (*COLUMNS, "row_mac")
+    tamper.execute(
+        f"INSERT INTO ledger_access_log ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+        tuple(row[name] for name in names),
+    )
+    check = access_check(ledger)
+    assert check["ok"] is False and "entry 4: its MAC does not verify" in details(check)
 
 
 def test_ledger_verify_reports_the_access_log_and_fails_on_tampering(sealed, durable_url):
-    _, _, tamper = sealed
+    _, tamper = sealed
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO),
@@ -124,13 +126,15 @@ def test_ledger_verify_reports_the_access_log_and_fails_on_tampering(sealed, dur
     tamper.execute("UPDATE ledger_access_log SET person = ? WHERE sequence = 1", ("someone-else",))
     bad = subprocess.run([*LEDGER, "verify", "--json"], env=env, capture_output=True, text=True, cwd=REPO)
     assert bad.returncode == 1 and json.loads(bad.stdout)["access_log"]["ok"] is False
+    plain = subprocess.run([*LEDGER, "verify"], env=env, capture_output=True, text=True, cwd=REPO)
+    assert plain.returncode == 1 and "access log" in plain.stdout and "entry 1" in plain.stdout
 
 
 def test_concurrent_readers_append_to_one_chain(durable_url):
     app = LedgerApp(settings_for(durable_url))
-    stores = [AccessLog(app.recorder) for _ in range(4)]  # as several server processes would
+    stores = [AccessLog(app.recorder, app.settings.pseudonym_key) for _ in range(4)]  # as server processes would
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(lambda n: stores[n % 4].record(KEY, f"p-{n}", "/v1/x", "t"), range(40)))
-    result = stores[0].verify()
+    check = ledger_of(app).evidence.verify()["access_log"]
     app.close()
-    assert result["ok"] is True and result["entries"] == 40
+    assert check["ok"] is True and check["entries"] == 40

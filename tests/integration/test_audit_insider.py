@@ -3,11 +3,12 @@ database (events *and* audit tables), on SQLite and PostgreSQL, through the `led
 
 Findings reproduced here (each was `intact`/`holds`, exit 0, before signed checkpoints):
 1. a whole-chain rewrite (one credit 39,205 -> 39,205,000 fen, every link, Merkle root and
-   checkpoint recomputed) — caught by the checkpoint signatures, and by the published anchor
-   even when the forger stole the seal key;
+   checkpoint recomputed) — caught by the event's MAC (the forger lacks the pseudonym key) and by
+   the checkpoint signatures, and by the published anchor even when the forger stole both keys;
 2. a forged bundle built from such a rewritten store — caught the same way, offline;
 3. dropped audit tables — `verify` says "nothing sealed" and exits 1.
-Without an anchor or a public key the rewrite cannot be detected, and both commands say so.
+Without an anchor or a public key a rewrite by someone holding the keys cannot be detected, and
+both commands say so.
 """
 
 from __future__ import annotations
@@ -63,11 +64,13 @@ def test_a_whole_chain_rewrite_is_caught_by_the_signatures(sealed):
     url, tamper, credit, _anchor, public_key = sealed
     rewrite_whole_chain(tamper, credit, b'"amount_fen":39205,', b'"amount_fen":39205000,')
     assert b"39205000" in bytes(tamper.row(credit)[3])
-    # Without a key or an anchor the rewrite is undetectable, and verify says so plainly.
+    # Without a key or an anchor the chain cannot tell, and verify says so plainly; the event's MAC,
+    # which the forger could not recompute, tells.
     blind = run(url, "verify", "--json")
     data = last_json(blind.output)
     assert data["signatures_checked"] is False and data["anchor_compared"] is False
     assert "rewrite" in data["not_detected"]
+    assert blind.exit_code == 1 and [p["position"] for p in data["events"]["problems"]] == [credit]
     assert "not compared" in run(url, "verify").output
     caught = run(url, "verify", "--public-key", public_key, "--json")
     assert caught.exit_code == 1, caught.output
@@ -79,8 +82,15 @@ def test_a_whole_chain_rewrite_is_caught_by_the_signatures(sealed):
 
 def test_a_rewrite_re_signed_with_the_stolen_key_is_caught_by_the_anchor(sealed):
     url, tamper, credit, anchor, public_key = sealed
-    rewrite_whole_chain(tamper, credit, b'"amount_fen":39205,', b'"amount_fen":39205000,', seed=bytes.fromhex(SEED))
-    assert run(url, "verify", "--public-key", public_key).exit_code == 0  # the key alone cannot tell
+    rewrite_whole_chain(
+        tamper,
+        credit,
+        b'"amount_fen":39205,',
+        b'"amount_fen":39205000,',
+        seed=bytes.fromhex(SEED),
+        pseudonym_key=DEV_KEY,
+    )
+    assert run(url, "verify", "--public-key", public_key).exit_code == 0  # the keys alone cannot tell
     caught = run(url, "verify", "--public-key", public_key, "--anchor", anchor, "--json")
     assert caught.exit_code == 1, caught.output
     data = last_json(caught.output)
@@ -117,8 +127,16 @@ def test_a_bundle_built_from_a_rewritten_store_is_caught_offline(sealed, tmp_pat
     url, tamper, credit, anchor, public_key = sealed
     genuine, forged = tmp_path / "genuine.json", tmp_path / "forged.json"
     assert run(url, "audit", "deduction", "S-1", "--bundle", str(genuine)).exit_code == 0
-    # The forger signs the recomputed checkpoints with a key of its own (old signatures would not verify).
-    rewrite_whole_chain(tamper, credit, b'"amount_fen":39205,', b'"amount_fen":39205000,', seed=bytes.fromhex(THIEF))
+    # The forger signs the recomputed checkpoints with a key of its own (old signatures would not
+    # verify), and holds the pseudonym key (else the ledger refuses to load the changed event).
+    rewrite_whole_chain(
+        tamper,
+        credit,
+        b'"amount_fen":39205,',
+        b'"amount_fen":39205000,',
+        seed=bytes.fromhex(THIEF),
+        pseudonym_key=DEV_KEY,
+    )
     made = run(url, "audit", "deduction", "S-1", "--bundle", str(forged))
     assert made.exit_code == 0, made.output
     assert "39205000" in forged.read_text()  # new amounts, hashes, tree, checkpoints, replay and digest

@@ -152,11 +152,12 @@ def test_unsigned_foreign_and_damaged_signatures_are_caught(store_url):
                 "merkle_root_sha256",
                 "sealed_at",
                 "previous_sha256",
+                "covers",
             ),
             tamper._run(
                 (
                     "SELECT sequence, first_position, position, record_count, head_sha256, "
-                    "merkle_root_sha256, sealed_at, previous_sha256 FROM audit_checkpoints "
+                    "merkle_root_sha256, sealed_at, previous_sha256, covers FROM audit_checkpoints "
                     "WHERE sequence=1",
                     (),
                 )
@@ -164,6 +165,7 @@ def test_unsigned_foreign_and_damaged_signatures_are_caught(store_url):
             strict=True,
         )
     )
+    content["covers"] = json.loads(content["covers"])  # what the seal covers beside the events
     other, signature = signing.sign_checkpoint(b"\x07" * 32, content)
     tamper.execute("UPDATE audit_checkpoints SET public_key=?, signature=? WHERE sequence=1", (other, signature))
     assert run("--db", url, "verify").exit_code == 0  # valid under the key it names: only the published key tells

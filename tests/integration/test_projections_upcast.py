@@ -28,12 +28,11 @@ def _store_as_version_1(app, events):
         record = app.mapper.to_stored_event(event)
         state = json.loads(record.state)
         state.pop("message")
+        state.pop("$mac")  # sealed again below, as the ledger seals every event it stores
         assert state.pop("class_version") == 2
-        stored.append(
-            StoredEvent(
-                record.originator_id, record.originator_version, record.topic, app.mapper.transcoder.encode(state)
-            )
-        )
+        payload = app.mapper.transcoder.encode(state)
+        sealed = app.event_macs.sealed(record.originator_id, record.originator_version, record.topic, payload)
+        stored.append(StoredEvent(record.originator_id, record.originator_version, record.topic, sealed))
     app.recorder.insert_events(stored)
 
 

@@ -18,7 +18,9 @@ from tests.support.backends import settings_for
 @pytest.fixture
 def stores(durable_url):
     app = LedgerApp(settings_for(durable_url))
-    yield KeyStore(app.recorder, key_cache_s=0.5), KeyStore(app.recorder)  # the server's, and the CLI's (no cache)
+    key = app.settings.pseudonym_key
+    # the server's, and the CLI's (no cache)
+    yield KeyStore(app.recorder, key, key_cache_s=0.5), KeyStore(app.recorder, key)
     app.close()
 
 

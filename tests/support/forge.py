@@ -1,9 +1,10 @@
 """An insider's forgeries: rewrite history and recompute every hash the ledger keeps.
 
 The forger has write access to the database (events and audit tables) and knows the public
-hash definitions (infra.audit.hashing, docs/evidence-format.md). Whether it also has the seal
-key is a parameter: `seed=None` leaves the forged checkpoints with their old signatures (it
-cannot sign), a seed re-signs them (a forger who stole the key).
+hash definitions (infra.audit.hashing, docs/evidence-format.md). Whether it also has the keys
+is a parameter: `seed=None` leaves the forged checkpoints with their old signatures (it cannot
+sign), a seed re-signs them (a forger who stole the seal key); `pseudonym_key=None` leaves the
+changed event with its old MAC (which then fails), a key recomputes it (who stole that too).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from infra.audit import hashing as h
+from infra.storage.event_macs import EventMacs, payload_of
 from tests.support.tamper import PostgresTamper, SQLiteTamper
 
 
@@ -23,15 +25,25 @@ def _sql(tamper: Any) -> tuple[str, str]:
 
 
 def rewrite_whole_chain(
-    tamper: SQLiteTamper | PostgresTamper, position: int, old: bytes, new: bytes, seed: bytes | None = None
+    tamper: SQLiteTamper | PostgresTamper,
+    position: int,
+    old: bytes,
+    new: bytes,
+    seed: bytes | None = None,
+    pseudonym_key: bytes | None = None,
 ) -> None:
     """Replace `old` by `new` in the stored state at `position`, then recompute every link row,
-    Merkle root, chain head and checkpoint digest (and, given a seed, every signature)."""
+    Merkle root, chain head and checkpoint digest (and, given a seed, every signature; given the
+    pseudonym key, the event's MAC)."""
     column, mark = _sql(tamper)
     table = tamper.table
-    state = bytes(tamper.row(position)[3])
+    oid, version, topic, state = tamper.row(position)
+    state = bytes(state)
     assert old in state, f"{old!r} is not in the record at position {position}"
-    tamper.set_state(position, state.replace(old, new))
+    forged = state.replace(old, new)
+    if pseudonym_key is not None:
+        forged = EventMacs(pseudonym_key).sealed(UUID(str(oid)), version, topic, payload_of(forged))
+    tamper.set_state(position, forged)
     rows = tamper._run(
         (
             f"SELECT {column}, originator_id, originator_version, topic, state FROM {table} "
@@ -54,15 +66,15 @@ def rewrite_whole_chain(
     tamper._run(*[(update, (*values, pos)) for pos, values in links.items()])
     checkpoints = tamper._run(
         (
-            "SELECT sequence, first_position, position, record_count, sealed_at "
+            "SELECT sequence, first_position, position, record_count, sealed_at, covers "
             "FROM audit_checkpoints ORDER BY sequence",
             (),
         )
     )[0]
     previous = h.GENESIS.hex()
     statements: list[tuple[str, tuple]] = []
-    for sequence, first, last, count, sealed_at in checkpoints:
-        content = {
+    for sequence, first, last, count, sealed_at, covers in checkpoints:
+        content: dict[str, Any] = {
             "sequence": sequence,
             "first_position": first,
             "position": last,
@@ -72,6 +84,8 @@ def rewrite_whole_chain(
             "sealed_at": sealed_at,
             "previous_sha256": previous,
         }
+        if covers:
+            content["covers"] = json.loads(covers)
         checkpoint_sha256 = h.checkpoint_digest(content)
         statements.append(
             (

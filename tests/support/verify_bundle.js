@@ -76,6 +76,7 @@ function rootFromPath(index, size, leaf, path) {
 function checkpointContent(c) {
   const content = {};
   for (const k of CHECKPOINT_FIELDS) content[k] = c[k];
+  if (c.covers !== undefined && c.covers !== null) content.covers = c.covers;  // what else it seals
   return Buffer.from(canonical(content), 'utf8');
 }
 

@@ -1,0 +1,125 @@
+"""Each stored event carries a MAC under the ledger's key, so that an event row written by SQL
+is never used to decide and is never sealed.
+
+The hash chain proves that sealed events did not change; it cannot tell who wrote an event
+after the last seal, and the next `ledger seal` would seal whatever is in the log. So every
+event the ledger stores carries, as the first key of its canonical JSON state,
+
+    "$mac": HMAC-SHA256(key("event"), "<originator id, 32 hex>\\n<version>\\n<topic>\\n" || state without "$mac")
+
+(key("event") as in infra.row_macs; the stored bytes stay canonical JSON, since "$" sorts before
+every field name). Loading an event whose MAC does not verify raises EVENT_NOT_PROVEN: nothing
+is decided from it. `ledger seal` refuses to seal such an event and `ledger verify` names it.
+
+A store written before events carried MACs holds events without one. The position from which
+every event must carry a MAC is recorded once, when this version first opens the store, in
+`ledger_meta` (MAC'd, so it cannot be moved by SQL) and in every checkpoint's `covers`: a store
+created by this version requires a MAC of every event (`strict`); an upgraded one accepts a
+MAC-less event on load (a load cannot tell its position) but `seal` and `verify` refuse every
+MAC-less event from that position on.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+from uuid import UUID
+
+from domain.errors import LedgerError
+from infra.row_macs import RowMacs
+from infra.storage.base import LedgerRecorder
+
+PREFIX = b'{"$mac":"'
+_MAC_END = len(PREFIX) + 64
+META_NAME = "event_macs_from"
+
+
+class EventNotProvenError(LedgerError):
+    """A stored event whose MAC does not verify: it was not written by this ledger."""
+
+    code = "EVENT_NOT_PROVEN"
+
+
+class EventMacs:
+    def __init__(self, pseudonym_key: bytes):
+        self._macs = RowMacs(pseudonym_key, "event")
+        self.strict = True  # a MAC-less event is refused (a store created with MACs)
+
+    def _mac(self, originator_id: UUID | str, version: int, topic: str, payload: bytes) -> bytes:
+        hex_id = originator_id.hex if isinstance(originator_id, UUID) else UUID(originator_id).hex
+        head = f"{hex_id}\n{version}\n{topic}\n".encode()
+        return self._macs.of_bytes(head + payload).encode("ascii")
+
+    def sealed(self, originator_id: UUID | str, version: int, topic: str, payload: bytes) -> bytes:
+        """The stored state: canonical JSON `payload` with its MAC as the first key."""
+        mac = self._mac(originator_id, version, topic, payload)
+        rest = payload[1:]
+        return PREFIX + mac + (b'"}' if rest == b"}" else b'",' + rest)
+
+    def opened(self, originator_id: UUID | str, version: int, topic: str, state: bytes) -> bytes:
+        """The payload of a stored state, its MAC checked; EVENT_NOT_PROVEN when it does not hold
+        (or is missing, in a strict store)."""
+        found = self.problem(originator_id, version, topic, state, self.strict)
+        if found is not None:
+            raise EventNotProvenError(f"event {version} of {originator_id}: {found}; it is not used")
+        return payload_of(state)
+
+    def problem(self, originator_id: UUID | str, version: int, topic: str, state: bytes, required: bool) -> str | None:
+        """What is wrong with this stored event's MAC, or None. `required`: a MAC-less event is a
+        problem (at or after the position from which every event carries one)."""
+        state = bytes(state)
+        if not has_mac(state):
+            if b'"$mac"' in state:
+                return "its MAC is misplaced (not written by the ledger)"
+            return "no MAC (not written by the ledger)" if required else None
+        expected = self._mac(originator_id, version, topic, payload_of(state))
+        if not hmac.compare_digest(expected, state[len(PREFIX) : _MAC_END]):
+            return "its MAC does not verify (not written by the ledger, or changed)"
+        return None
+
+
+def has_mac(state: bytes) -> bool:
+    return state.startswith(PREFIX) and state[_MAC_END : _MAC_END + 2] in (b'",', b'"}')
+
+
+def payload_of(state: bytes) -> bytes:
+    """The stored state without its MAC (as it was before the MAC was added)."""
+    if not has_mac(state):
+        return state
+    rest = state[_MAC_END + 2 :]
+    return b"{" + rest if state[_MAC_END + 1 : _MAC_END + 2] == b"," else b"{}"
+
+
+# --- the position from which every event carries a MAC ---------------------------------------
+def install_macs_from(recorder: LedgerRecorder, pseudonym_key: bytes) -> None:
+    """Record, once, the position from which every event carries a MAC: the log's next position
+    when this version first opens the store (1 for a new store). Called by writers only, after
+    the pseudonym key check created `ledger_meta`."""
+    value = str((recorder.max_notification_id() or 0) + 1)
+    row = f"{value}:{RowMacs(pseudonym_key, 'meta').of({'name': META_NAME, 'value': value})}"
+    with recorder.tables.transaction() as run:
+        run("INSERT INTO {ledger_meta} (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", (META_NAME, row))
+
+
+def stored_macs_from(recorder: LedgerRecorder, pseudonym_key: bytes) -> tuple[int | None, str | None]:
+    """(the recorded position, what is wrong with the record). A record whose MAC does not verify
+    (moved by SQL) gives position 1: every event must then carry a MAC, and the load path fails
+    closed. No record (a replica of a primary that this version has not opened yet) gives None:
+    MAC-less events are then accepted on load, as in an upgraded store."""
+    if not recorder.tables.exists("ledger_meta"):
+        return None, None
+    with recorder.tables.transaction(commit=False) as run:
+        rows = run("SELECT value FROM {ledger_meta} WHERE name = ?", (META_NAME,), True)
+    if not rows:
+        return None, None
+    value, _, mac = str(rows[0]["value"]).partition(":")
+    if not value.isdigit() or not RowMacs(pseudonym_key, "meta").holds({"name": META_NAME, "value": value}, mac):
+        return 1, f"ledger_meta {META_NAME}: its MAC does not verify (changed by SQL); every event must carry a MAC"
+    return int(value), None
+
+
+def decoded_state(state: bytes) -> dict[str, Any]:
+    """The JSON state of a stored event, without its MAC (for readers that check nothing: the
+    views, which are rebuilt from the log, and reports, whose integrity is `verify`'s)."""
+    return json.loads(payload_of(bytes(state)))
