@@ -24,7 +24,6 @@ from infra.http_statuses import status_of
 from infra.national.reconcile import reconciliation_csv
 from infra.pages.national import reconciliation_context, render_reconciliation
 from infra.roles import Principal
-from infra.settings import ConfigError
 
 UPLOAD_MAX_BYTES = BUNDLE_MAX_BYTES  # a month's detail of a large hospital: tens of MiB
 FORMATS = ("page", "html", "csv", "json")
@@ -72,10 +71,8 @@ def register_national_pages(api: APIRouter, console: Console) -> None:
                 Principal.of_key(key),
             )
             attestation = national.attestation()
-        except LedgerError as error:  # a bad line, a statement outside the key's region: told on the page
+        except LedgerError as error:  # a bad line, a statement outside the key's region, a bad seal key
             return form(request, session, key, status_of(error.code), upload_error=f"{error.code}: {error.message}")
-        except ConfigError as error:  # the published seal key is misconfigured: no attestation to give
-            return form(request, session, key, 500, upload_error=str(error))
         if format != "page":  # a file read away from the console links back to it
             console_url = str(request.base_url).rstrip("/")
             return _download(found.result, found.replayable, attestation, format, console_url)

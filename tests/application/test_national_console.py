@@ -135,4 +135,5 @@ def test_a_misconfigured_seal_public_key_is_told_on_the_page(served, monkeypatch
     sign_in(client, tokens["auditor_42"])
     monkeypatch.setenv("LEDGER_SEAL_PUBLIC_KEY", "not-hex")
     answer = reconcile(client)
-    assert answer.status_code == 500 and "LEDGER_SEAL_PUBLIC_KEY" in answer.text and "Traceback" not in answer.text
+    assert answer.status_code == 503 and "SEAL_PUBLIC_KEY_INVALID: LEDGER_SEAL_PUBLIC_KEY" in answer.text
+    assert 'id="upload-error"' in answer.text and "Traceback" not in answer.text

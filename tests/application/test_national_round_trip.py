@@ -44,10 +44,11 @@ def fresh() -> Core:
 
 
 def history(core: Core) -> list[tuple[Any, ...]]:
-    """Every stored event: aggregate, version, type and content, but the ledger's recording time."""
+    """Every stored event: aggregate, version, type and content, but the ledger's recording time
+    and its MAC over the event (which covers that time)."""
     found = []
     for n in core.app.recorder.iter_log():
-        state = {k: v for k, v in json.loads(n.state).items() if k != "recorded_at"}
+        state = {k: v for k, v in json.loads(n.state).items() if k not in ("recorded_at", "$mac")}
         found.append((n.originator_id, n.originator_version, n.topic, state))
     return found
 
