@@ -24,6 +24,7 @@ from infra.core.bootstrap import ledger_of
 from infra.core.ledger import Ledger as Core
 from infra.eventstore.application import LedgerApp
 from infra.eventstore.rule_files import load_catalogue
+from infra.storage.event_macs import decoded_state
 from tests.support import Ledger
 from tests.support.backends import settings_for
 from tests.support.national import data_2207, line_2207, setlinfo, wuhan_family
@@ -48,7 +49,7 @@ def history(core: Core) -> list[tuple[Any, ...]]:
     and its MAC over the event (which covers that time)."""
     found = []
     for n in core.app.recorder.iter_log():
-        state = {k: v for k, v in json.loads(n.state).items() if k not in ("recorded_at", "$mac")}
+        state = {k: v for k, v in decoded_state(n.state).items() if k != "recorded_at"}
         found.append((n.originator_id, n.originator_version, n.topic, state))
     return found
 
