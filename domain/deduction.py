@@ -13,10 +13,14 @@ from domain import events as ev
 from domain.errors import (
     AlreadyReversedError,
     CategoryNotEligibleError,
+    InvalidInputError,
     LedgerInvariantError,
     PresenterNotBoundError,
+    SettlementConflictError,
+    UnknownSettlementError,
 )
 from domain.person import Person
+from domain.platform_record import PlatformRecord, first_difference
 from domain.rules.model import RuleSet
 from domain.settlement import Settlement
 from domain.spending import Account, Allocation, allocate
@@ -30,6 +34,7 @@ class DeductRequest:
     institution: str
     presented_by: UUID | None
     at: datetime
+    platform: PlatformRecord | None = None  # the national platform's record of it, when it came with one
 
 
 def fingerprint(patient: UUID, request: DeductRequest) -> str:
@@ -63,7 +68,10 @@ def accounts_for(patient: Person, authorizers: dict[UUID, Person]) -> tuple[Acco
 
 
 def check_deduct(patient: Person, presenter: Person | None, request: DeductRequest, rules: RuleSet) -> None:
-    """Refusals in precedence order: PERSON_NOT_ACTIVE, PRESENTER_NOT_BOUND, CATEGORY_NOT_ELIGIBLE."""
+    """Refusals in precedence order: INVALID_INPUT (a platform record that is not this deduction's),
+    PERSON_NOT_ACTIVE, PRESENTER_NOT_BOUND, CATEGORY_NOT_ELIGIBLE."""
+    if request.platform is not None:
+        check_platform_record(request.platform, patient, request.amount_fen)
     patient.require_active("patient")
     if presenter is not None and presenter.id != patient.id and patient.id not in presenter.members:
         raise PresenterNotBoundError(
@@ -104,7 +112,10 @@ def deduct(
         rule_digest=rules.digest,
         timestamp=request.at,
     )
-    settlement = Settlement.open(cast(ev.DeductionSettled, patient.pending_events[-1]), patient.masked)
+    settled = cast(ev.DeductionSettled, patient.pending_events[-1])
+    settlement = Settlement.open(
+        settled, patient.masked, balance_after_fen=patient.balance_fen, platform=request.platform
+    )
     payers = []
     for line in lines:
         if line.person != patient.id:
@@ -125,8 +136,7 @@ def deduct(
 
 def reverse(settlement: Settlement, patient: Person, payers: dict[UUID, Person], *, reason: str, at: datetime) -> None:
     """Refund exactly the accounts that paid, as new events; history is not edited."""
-    if settlement.reversed:
-        raise AlreadyReversedError(f"settlement {settlement.settlement_id} was already reversed")
+    _not_reversed(settlement)
     if patient.id != settlement.patient:
         raise LedgerInvariantError(f"settlement {settlement.settlement_id} is not {patient.masked}'s")
     patient.record(
@@ -146,4 +156,99 @@ def reverse(settlement: Settlement, patient: Person, payers: dict[UUID, Person],
                 reason=reason,
                 timestamp=at,
             )
+    settlement.mark_reversed(reason=reason, at=at)
+
+
+def _not_reversed(settlement: Settlement) -> None:
+    if settlement.reversed:
+        raise AlreadyReversedError(f"settlement {settlement.settlement_id} was already reversed")
+
+
+# --- the national platform's records of settlements (docs/national.md) ------------------------
+def check_platform_record(platform: PlatformRecord, patient: Person, amount_fen: int) -> None:
+    """A deduction's platform record must be the record of this deduction: the accounts may pay,
+    what they may pay is the amount, and a resident ID in it is the patient's."""
+    if platform.acct_used_flag != "1":
+        raise InvalidInputError(
+            "platform.acct_used_flag: 0 says the accounts may not pay", field="platform.acct_used_flag"
+        )
+    if platform.psn_part_amt_fen != amount_fen:
+        raise InvalidInputError("platform.psn_part_amt_fen: differs from amount", field="platform.psn_part_amt_fen")
+    if platform.psn_cert_type == "01" and platform.certno_masked != patient.masked:
+        raise InvalidInputError("platform.certno_masked: not the patient's", field="platform.certno_masked")
+
+
+def record_fingerprint(patient: UUID, settlement_id: str, institution: str, platform: PlatformRecord) -> str:
+    """What makes a resubmitted record 'the same': never equal to a deduction's fingerprint."""
+    content = {
+        "settlement_id": settlement_id,
+        "patient": str(patient),
+        "institution": institution,
+        "platform": platform.model_dump(mode="json"),
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def record_settlement(
+    patient: Person, settlement_id: str, institution: str, platform: PlatformRecord, at: datetime, rules: RuleSet
+) -> Settlement:
+    """Open a settlement the accounts did not pay, with its platform record (UNKNOWN_SETTLEMENT
+    when the record says they may pay: such a record is kept with its `deduct`)."""
+    if platform.accounts_may_pay:
+        raise UnknownSettlementError(
+            f"settlement_id: no deduction {settlement_id} to keep this record with, and the record says "
+            "the accounts may pay: send it as a deduct",
+            field="settlement_id",
+        )
+    if platform.psn_cert_type == "01" and platform.certno_masked != patient.masked:
+        raise InvalidInputError("platform.certno_masked: not the patient's", field="platform.certno_masked")
+    return Settlement.record(
+        settlement_id=settlement_id,
+        patient=patient.id,
+        patient_masked=patient.masked,
+        fingerprint=record_fingerprint(patient.id, settlement_id, institution, platform),
+        institution=institution,
+        platform=platform,
+        balance_fen=patient.balance_fen,
+        rule_version=rules.version,
+        rule_digest=rules.digest,
+        timestamp=at,
+    )
+
+
+def holds_record(
+    settlement: Settlement, *, settled_by: str | None, patient: UUID, institution: str, platform: PlatformRecord
+) -> bool:
+    """Whether the settlement already holds this record (True: a duplicate) or none (False: it
+    may be attached). SETTLEMENT_CONFLICT, naming the field, when the record is of another
+    settlement: in precedence order, the institution, the patient, what the accounts paid, and
+    the first field of a record already held that differs."""
+    if settled_by is not None and settled_by != institution:
+        raise SettlementConflictError(
+            "institution: the settlement was settled by another institution", field="institution"
+        )
+    if settlement.patient != patient:
+        raise SettlementConflictError("patient: the settlement is another person's", field="patient")
+    if settlement.deducted and not platform.accounts_may_pay:
+        where = "platform.acct_used_flag" if platform.acct_used_flag == "0" else "platform.psn_part_amt_fen"
+        raise SettlementConflictError(
+            f"{where}: the record says the accounts did not pay; the ledger deducted", field=where
+        )
+    if settlement.deducted and settlement.amount_fen != platform.psn_part_amt_fen:
+        where = "platform.psn_part_amt_fen"
+        raise SettlementConflictError(f"{where}: differs from the amount the ledger deducted", field=where)
+    if settlement.platform is None:
+        return False
+    differing = first_difference(settlement.platform, platform)
+    if differing is not None:
+        where = f"platform.{differing}"
+        raise SettlementConflictError(f"{where}: the settlement holds a record with another value", field=where)
+    return True
+
+
+def reverse_record(settlement: Settlement, *, reason: str, at: datetime) -> None:
+    """Reverse a settlement the accounts did not pay: nothing to refund, the settlement marked."""
+    if settlement.deducted:
+        raise LedgerInvariantError(f"settlement {settlement.settlement_id} is a deduction: refund its lines")
+    _not_reversed(settlement)
     settlement.mark_reversed(reason=reason, at=at)

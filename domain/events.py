@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.clock import month_of
 from domain.errors import LedgerInvariantError
 from domain.person_state import PersonState
+from domain.platform_record import PlatformRecord
 from domain.vocabulary import (  # re-exported too: the events' vocabulary
     AidRole,
     AuthorizationEndReason,
@@ -348,6 +349,11 @@ class SettlementOpened(CreatedEvent):
     # Who settled it, so that a reversal's scope is judged on the settlement itself. Events
     # stored before read None; the patient's DeductionSettled event still names the institution.
     institution: str | None = None
+    # The national platform's record of it, when the deduction came with one (domain.platform_record).
+    platform: PlatformRecord | None = None
+    # The patient's own balance right after it (the platform's `balc`). Events stored before read
+    # None: the patient's events still tell it, by a replay up to their DeductionSettled.
+    balance_after_fen: int | None = Field(default=None, ge=0)
 
     def apply(self, settlement: Any) -> None:
         settlement.settlement_id = self.settlement_id
@@ -361,6 +367,8 @@ class SettlementOpened(CreatedEvent):
         settlement.rule_digest = self.rule_digest
         settlement.institution = self.institution
         settlement.opened_at = self.timestamp
+        settlement.platform = self.platform
+        settlement.balance_after_fen = self.balance_after_fen
 
 
 class SettlementReversed(DomainEvent):
@@ -368,6 +376,7 @@ class SettlementReversed(DomainEvent):
 
     def apply(self, settlement: Any) -> None:
         settlement.reversed = True
+        settlement.reversed_at = self.timestamp
 
 
 def _bump(counter: dict[str, int], key: str) -> None:

@@ -4,7 +4,7 @@ when a key asks for more than its role and scope allow.
 | role | may |
 |---|---|
 | channel | bind, unbind, authorize, revoke; a command's `channel` must be the key's channel |
-| institution | deduct, reverse; `institution` (for reverse: the settlement's) must be the key's |
+| institution | deduct, reverse, record-settlement, national envelopes; for its own institution (reverse: the settler) |
 | fund | enroll, credit, suspend, resume, cancel, expire, transfer |
 | auditor | person reads, lookup, history, deduction audit and bundle, compliance reports, access log |
 | operator | seal, verify, projections status, rebuild, checksum |

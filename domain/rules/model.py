@@ -5,10 +5,20 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 from functools import cached_property
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from domain.canonical import canonical_json
+from domain.platform_record import MedType
 from domain.vocabulary import (  # re-exported too
     AidRelationship,
     BindingRelationship,
@@ -52,6 +62,24 @@ class SpendingRules(_Frozen):
     eligible_categories: tuple[Category, ...] = ("hospital_self_pay", "pharmacy", "resident_premium")
 
 
+_PHARMACY_PURCHASE: dict[str, Category] = {"41": "pharmacy"}  # med_type 41: 定点药店购药
+
+
+class NationalRules(_Frozen):
+    """How the national platform's settlement records (interfaces 2207, 2208, 3201) map onto the
+    ledger's own decisions. They decide nothing about who pays: they translate and compare."""
+
+    # Whether the province's `acct_pay` reports the whole personal-account payment (own account and
+    # relatives' mutual aid together) or only the patient's own account (shared/SPEC.md: own only).
+    acct_pay_includes_mutual_aid: bool = False
+    # The ledger's category of a settlement from its `med_type`; others get `category_default`.
+    category_by_med_type: dict[MedType, Category] = Field(default_factory=lambda: _PHARMACY_PURCHASE.copy())
+    category_default: Category = "hospital_self_pay"
+
+    def category_of(self, med_type: str) -> Category:
+        return self.category_by_med_type.get(med_type, self.category_default)
+
+
 class RuleSet(_Frozen):
     """A resolved, complete rule set. `version` is what decisions record."""
 
@@ -62,6 +90,7 @@ class RuleSet(_Frozen):
     binding: BindingRules = BindingRules()
     mutual_aid: MutualAidRules = MutualAidRules()
     spending: SpendingRules = SpendingRules()
+    national: NationalRules = NationalRules()
 
     @model_validator(mode="after")
     def _regions_are_prefixes(self) -> RuleSet:
@@ -76,6 +105,19 @@ class RuleSet(_Frozen):
         sorted keys, no spaces, UTF-8. Decisions record it beside `version`, so content changed
         under an unchanged label is detected (RULES_CHANGED)."""
         return rule_digest(self.model_dump(mode="json"))
+
+    @model_serializer(mode="wrap")
+    def _national_only_when_set(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        """The `national` section is left out of the JSON content while it holds its defaults, so
+        a rule set that does not set it has the JSON, and the digest, it had before the section
+        existed: recorded digests and evidence bundles stay valid. Set otherwise, it counts. (A
+        Python dump keeps it, so a variant's table merges into the base's as every section does.)"""
+        content = handler(self)
+        if info.mode == "json" and self.national == NationalRules():
+            content.pop("national", None)
+        return content
 
     def covers(self, region: str) -> int | None:
         """Length of the longest prefix of `region` in scope, or None when out of scope."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from infra.cli import audit, ledger, performance, projections, service
+from infra.cli import audit, ledger, national, performance, projections, service
 from infra.cli.context import LedgerContext
 
 
@@ -55,6 +55,9 @@ COMMANDS = (
     audit.report,
     audit.subject_report,
     audit.seal_key,
+    national.import_records,
+    national.export_records,
+    national.reconcile_records,
     performance.simulate,
     performance.bench,
     service.serve,

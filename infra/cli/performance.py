@@ -6,12 +6,15 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 
 import click
 
 from infra.cli import output
 from infra.cli.context import LedgerContext, guarded
+from infra.settings import load_settings
 from infra.tools.bench import human_table, run_bench
+from infra.tools.national_workload import national_lines
 from infra.tools.simulate import simulate as generate
 from infra.writing.write_path import BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX
 
@@ -33,17 +36,26 @@ from infra.writing.write_path import BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX
     type=click.IntRange(1, BATCH_SIZE_MAX),
     help="Group-commit batch size when applying.",
 )
+@click.option(
+    "--national-out",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Also write the workload's settlements and reversals here as the national platform's 2207 and "
+    "2208 import lines, with the figures the ledger decides (a scratch ledger in memory decides them).",
+)
 @click.pass_obj
 @guarded
-def simulate(obj: LedgerContext, persons: int, months: int, seed: int, out: str | None, batch_size: int) -> None:
+def simulate(
+    obj: LedgerContext, persons: int, months: int, seed: int, out: str | None, batch_size: int, national_out: str | None
+) -> None:
     """Generate a realistic, deterministic family-account history (JSON command lines)."""
+    if national_out:
+        scratch = load_settings("memory://", obj.rules_dir)
+        written = _write_lines(national_out, national_lines(scratch, generate(persons, months, seed)))
+        output.err_console.print(f"wrote {written} national platform lines (2207, 2208) to {national_out}")
     lines = generate(persons, months, seed)
     if out:
-        count = 0
-        with open(out, "w", encoding="utf-8", newline="\n") as handle:
-            for line in lines:
-                handle.write(line + "\n")
-                count += 1
+        count = _write_lines(out, lines)
         output.err_console.print(f"wrote {count} command lines to {out}")
         return
     summary: dict[str, int] = {}
@@ -51,6 +63,15 @@ def simulate(obj: LedgerContext, persons: int, months: int, seed: int, out: str 
         key = "ok" if result["ok"] else result["error"]["code"]
         summary[key] = summary.get(key, 0) + 1
     output.emit_json({"applied": sum(summary.values()), "results": dict(sorted(summary.items()))})
+
+
+def _write_lines(path: str, lines: Iterator[str]) -> int:
+    count = 0
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        for line in lines:
+            handle.write(line + "\n")
+            count += 1
+    return count
 
 
 @click.command()

@@ -1,6 +1,9 @@
 """Deductions and their reversals, sent by designated institutions (hospitals, pharmacies):
 a settlement paid from the patient's own account and the authorizers' in the rule set's order,
-and a reversal that refunds exactly the accounts that paid."""
+and a reversal that refunds exactly the accounts that paid. With them, the national platform's
+record of a settlement (docs/national.md): on a `deduct` (`platform`), or on its own
+(`record-settlement`: kept with a deduction settled without one, or as a settlement the
+accounts did not pay)."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from domain.errors import SettlementConflictError, UnknownSettlementError
 from domain.masking import mask_id_numbers
 from domain.money import parse_amount
 from domain.person import Person
+from domain.platform_record import PlatformRecord
 from domain.settlement import Settlement, settlement_aggregate_id
 from domain.vocabulary import Category
 from infra.commands.answers import deduction_result, line_dict
@@ -54,6 +58,19 @@ class Deduct(CommandModel):
     category: Category
     institution: Institution
     presented_by: IdText | None = None
+    platform: PlatformRecord | None = None  # the national platform's record of this settlement
+
+
+class RecordSettlement(CommandModel):
+    """The national platform's record of a settlement (`ledger import national` sends it): kept
+    with the ledger's deduction of that id when it has none yet, or, when the record leaves the
+    accounts nothing to pay, as a settlement of its own."""
+
+    type: Literal["record-settlement"]
+    settlement_id: NewSettlementId
+    patient: IdText
+    institution: Institution
+    platform: PlatformRecord
 
 
 class Reverse(CommandModel):
@@ -73,10 +90,13 @@ def deduct(app: LedgerApp, command: Deduct, uow: UnitOfWork, sender: Principal |
         institution=command.institution,
         presented_by=presenter_ref.id if presenter_ref else None,
         at=command.at,
+        platform=command.platform,
     )
     duplicate = known_settlement(uow, command.settlement_id, deduction.fingerprint(patient_ref.id, request))
     if duplicate is not None:  # recognised before any other check, like a command id
-        return duplicate
+        if command.platform is not None:
+            keep_record(app, uow, duplicate, patient_ref.id, command)
+        return deduction_result(duplicate, duplicate=True)
     patient = load_person(uow, patient_ref.id, patient_ref.masked, "patient")
     presenter = load_person(uow, presenter_ref.id, presenter_ref.masked, "presented_by") if presenter_ref else None
     rules = app.rules_for(command.at, patient.region)
@@ -86,16 +106,57 @@ def deduct(app: LedgerApp, command: Deduct, uow: UnitOfWork, sender: Principal |
     return deduction_result(settlement, duplicate=False)
 
 
-def known_settlement(uow: UnitOfWork, settlement_id: str, fingerprint: str) -> dict | None:
-    try:
-        settlement = uow.peek(settlement_aggregate_id(settlement_id))
-    except AggregateNotFoundError:
-        return None
-    if settlement.fingerprint != fingerprint:
+def known_settlement(uow: UnitOfWork, settlement_id: str, fingerprint: str) -> Settlement | None:
+    """The settlement this one duplicates, or None when the id is new."""
+    settlement = peek_settlement(uow, settlement_id)
+    if settlement is not None and settlement.fingerprint != fingerprint:
         raise SettlementConflictError(
             f"settlement_id: {settlement_id} was already settled with different content", field="settlement_id"
         )
-    return deduction_result(settlement, duplicate=True)
+    return settlement
+
+
+def peek_settlement(uow: UnitOfWork, settlement_id: str) -> Settlement | None:
+    try:
+        settlement: Settlement = uow.peek(settlement_aggregate_id(settlement_id))
+    except AggregateNotFoundError:
+        return None
+    return settlement
+
+
+def keep_record(
+    app: LedgerApp, uow: UnitOfWork, settlement: Settlement, patient: UUID, command: Deduct | RecordSettlement
+) -> bool:
+    """Attach the command's platform record to a settlement that has none; True when it already
+    held this very record (SETTLEMENT_CONFLICT naming the field when it is another's)."""
+    if command.platform is None:
+        raise SettlementConflictError("platform: required to keep a record", field="platform")
+    held = deduction.holds_record(
+        settlement,
+        settled_by=institution_of(app, settlement),
+        patient=patient,
+        institution=command.institution,
+        platform=command.platform,
+    )
+    if not held:
+        settlement.attach(command.platform, command.at)
+        uow.save(settlement)
+    return held
+
+
+def record_settlement(app: LedgerApp, command: RecordSettlement, uow: UnitOfWork, sender: Principal | None) -> dict:
+    patient_ref = app.person_ref(command.patient, "patient")
+    known = peek_settlement(uow, command.settlement_id)
+    if known is not None:  # loaded without the time check: keeping a record moves no money
+        held = keep_record(app, uow, known, patient_ref.id, command)
+        return deduction_result(known, duplicate=held) | {"deducted": known.deducted}
+    patient = load_person(uow, patient_ref.id, patient_ref.masked, "patient")
+    rules = app.rules_for(command.at, patient.region)
+    settlement = deduction.record_settlement(
+        patient, command.settlement_id, command.institution, command.platform, command.at, rules
+    )
+    uow.save(settlement)
+    return deduction_result(settlement, duplicate=False) | {"deducted": False}
 
 
 def reverse(app: LedgerApp, command: Reverse, uow: UnitOfWork, sender: Principal | None) -> dict:
@@ -109,6 +170,11 @@ def reverse(app: LedgerApp, command: Reverse, uow: UnitOfWork, sender: Principal
         # decided here, on the settlement the reversal is decided on, not before the batch: a
         # settlement stored just before in the same batch is seen, and so is its institution
         raise ForbiddenError(f"settlement_id: settled by another institution than {sender.institution}")
+    if not settlement.deducted:  # a settlement the accounts did not pay: nothing to refund
+        deduction.reverse_record(settlement, reason=command.reason, at=command.at)
+        uow.save(settlement)
+        return {"settlement_id": command.settlement_id, "patient": settlement.patient_masked,
+                "refunded": [], "refunded_fen": 0}  # fmt: skip
     payers = load_implied(uow, REVERSE_NEEDS, settlement=settlement)
     patient = payers.pop(settlement.patient)
     deduction.reverse(settlement, patient, payers, reason=command.reason, at=command.at)
@@ -131,7 +197,7 @@ def institution_of(app: LedgerApp, settlement: Settlement) -> str | None:
     return None
 
 
-def institution_of_key(sender: Principal, command: Deduct) -> None:
+def institution_of_key(sender: Principal, command: Deduct | RecordSettlement) -> None:
     if command.institution != sender.institution:
         raise ForbiddenError(f"institution: this key settles for institution {sender.institution} only")
 
@@ -141,15 +207,17 @@ def _authorizers(person: Person | None, settlement: Settlement | None) -> list[U
 
 
 def _settlement_payers(person: Person | None, settlement: Settlement | None) -> list[UUID]:
-    if settlement is None:
+    if settlement is None or not settlement.deducted:
         return []
     return [settlement.patient, *sorted({line.person for line in settlement.lines} - {settlement.patient})]
 
 
 DEDUCT_NEEDS = Needs(("patient", "presented_by"), settlement=True, implied=_authorizers)
 REVERSE_NEEDS = Needs((), settlement=True, implied=_settlement_payers)
+RECORD_NEEDS = Needs(("patient",), settlement=True)
 
 SPECS: tuple[CommandSpec[Any], ...] = (
     CommandSpec(Deduct, deduct, DEDUCT_NEEDS, role="institution", scope=institution_of_key),
     CommandSpec(Reverse, reverse, REVERSE_NEEDS, role="institution"),
+    CommandSpec(RecordSettlement, record_settlement, RECORD_NEEDS, role="institution", scope=institution_of_key),
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from pydantic import ValidationError
@@ -29,7 +29,6 @@ NESTING_MAX = 2  # a command is one flat object (depth 1); one level more is sti
 _BAD_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")  # C0 controls, DEL, lone surrogates
 _FIELD_NAME = re.compile(r"^[a-z_]{1,32}$")  # every real field name; others are not echoed
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"?', re.DOTALL)
-EMPTY_LINE_ERROR = {"code": "INVALID_INPUT", "message": "line: empty", "field": "line"}
 
 Parsed = CommandModel | Answer  # a command to decide, or the answer refusing its line
 
@@ -56,11 +55,19 @@ def read_lines(stream: IO[bytes]) -> Iterator[bytes]:
 def screen(raw: str | bytes) -> str | Answer:
     """A line ready to decide (text, stripped), or the answer refusing it before it is parsed:
     empty, too long or not UTF-8."""
-    text = _as_text(raw)
-    if isinstance(text, str) and text:
+    text = screen_text(raw)
+    if isinstance(text, str):
         return text
-    refusal = dict(EMPTY_LINE_ERROR) if isinstance(text, str) else text.to_dict()
-    return {"ok": False, "command": None, "error": refusal}
+    return {"ok": False, "command": None, "error": text.to_dict()}
+
+
+def screen_text(raw: str | bytes) -> str | InvalidInputError:
+    """What `screen` decides, for a front end whose lines are not commands (the national
+    platform's records): the text, stripped, or INVALID_INPUT naming why it is not a line."""
+    text = _as_text(raw)
+    if text == "":
+        return InvalidInputError("line: empty", field="line")
+    return text
 
 
 def _as_text(raw: str | bytes) -> str | InvalidInputError:
@@ -91,14 +98,16 @@ def _too_long() -> InvalidInputError:
     return InvalidInputError(f"line: longer than {LINE_BYTES_MAX} bytes", field="line")
 
 
-def load(text: str) -> object:
-    """The JSON value of a line, only if it is small and shallow enough to be a command."""
+def load(text: str, *, nesting_max: int = NESTING_MAX, decode: Callable[[str], object] = json.loads) -> object:
+    """The JSON value of a line, only if it is small and shallow enough to be a command (or, with
+    `nesting_max`, a record of that depth; `decode`: json.loads with the caller's hooks, which
+    may raise INVALID_INPUT themselves)."""
     if len(text.encode("utf-8", "surrogatepass")) > LINE_BYTES_MAX:
         raise _too_long()
-    if _depth(text) > NESTING_MAX:
-        raise InvalidInputError(f"line: JSON nested deeper than {NESTING_MAX} levels", field="line")
+    if _depth(text) > nesting_max:
+        raise InvalidInputError(f"line: JSON nested deeper than {nesting_max} levels", field="line")
     try:
-        return json.loads(text)
+        return decode(text)
     except json.JSONDecodeError as error:
         raise InvalidInputError(f"line: not valid JSON ({error.msg})", field="line") from None
     except (ValueError, RecursionError):
@@ -138,7 +147,7 @@ def validate(data: object) -> CommandModel:
     try:
         command: CommandModel = ADAPTER.validate_python(data)
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid_input(error) from None
     return command
 
 
@@ -169,9 +178,12 @@ def raw_command_id(data: object) -> str | None:
     return value if well_formed else None
 
 
-def _invalid(error: ValidationError) -> InvalidInputError:
+def invalid_input(error: ValidationError, drop: int = 1) -> InvalidInputError:
+    """A pydantic error as INVALID_INPUT naming the field's path, never its value. `drop`: how
+    many leading path elements are not fields (1 for a command: the union's tag; 0 for a model
+    validated directly, such as a national record, whose path is all fields)."""
     first = error.errors()[0]
-    loc = [str(p) for p in first["loc"][1:]] or ["line"]
+    loc = [str(p) for p in first["loc"][drop:]] or ["line"]
     field = ".".join(loc)
     kind = first["type"]
     if kind == "extra_forbidden":

@@ -40,6 +40,7 @@ NAV = {
     "auditor": [
         ("/console/persons", "Persons 人员"),
         ("/console/reports", "Compliance 合规报告"),
+        ("/console/national", "Reconciliation 医保对账"),
         ("/console/integrity", "Integrity 完整性"),
     ],
     "operator": [("/console/integrity", "Integrity 完整性"), ("/console/projections", "Operations 运维")],

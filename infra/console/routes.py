@@ -6,13 +6,15 @@ data is scoped and appended to the same access log there, with the purpose given
 Errors are pages, never tracebacks; no ID number is ever echoed or put in a URL.
 
 `router` builds the APIRouter and registers each page family from its own module: sign-in and
-home (session_routes), persons, settlements, integrity, reports and operations (pages_*), all
+home (session_routes), persons, settlements, integrity, reports, the national platform's
+reconciliation and operations (pages_*), all
 sharing one `Console` (plumbing). The shared names stay importable from here.
 """
 
 from fastapi import APIRouter
 
 from infra.console.pages_integrity import register_integrity_pages
+from infra.console.pages_national import register_national_pages
 from infra.console.pages_operations import Rebuild, register_operations_pages
 from infra.console.pages_persons import register_person_pages
 from infra.console.pages_reports import register_report_pages
@@ -60,5 +62,6 @@ def router(ledger: Ledger) -> APIRouter:
     register_settlement_pages(api, console)
     register_integrity_pages(api, console)
     register_report_pages(api, console)
+    register_national_pages(api, console)
     register_operations_pages(api, console)
     return api

@@ -6,6 +6,7 @@ service and the console hold a `Ledger` and call it; none of them holds ledger l
 - `audits`: a deduction's replay and evidence bundle, the compliance report;
 - `evidence`: seal and verify (one verdict for the events, the access and key logs, the keys
   and the snapshots);
+- `national`: the national platform's records: import, export, reconciliation;
 - `keys`, `access`: the service's bearer keys, and who read whose data;
 - `views`: the read models, caught up by a follower in long-running processes.
 
@@ -21,6 +22,7 @@ from infra.access.keys import KeyStore
 from infra.core.audit_service import AuditService
 from infra.core.command_service import CommandService
 from infra.core.evidence_service import EvidenceService
+from infra.core.national_service import NationalService
 from infra.core.read_service import ReadService
 from infra.eventstore.application import LedgerApp
 from infra.readmodels.live_views import LiveViews
@@ -35,6 +37,7 @@ class Ledger:
     reads: ReadService = field(init=False)
     audits: AuditService = field(init=False)
     evidence: EvidenceService = field(init=False)
+    national: NationalService = field(init=False)
     _keys: KeyStore | None = field(default=None, init=False)
     _access: AccessLog | None = field(default=None, init=False)
     _views: LiveViews | None = field(default=None, init=False)
@@ -43,6 +46,7 @@ class Ledger:
         self.reads = ReadService(self.app, lambda: self.access, lambda: self.views)
         self.evidence = EvidenceService(self.app, lambda: self.access, lambda: self.keys)
         self.audits = AuditService(self.app, self.reads, self.evidence)
+        self.national = NationalService(self.app, self.commands, self.evidence.verify)
 
     @property
     def settings(self) -> Settings:

@@ -202,6 +202,7 @@ COMMAND: Labels = {
     "revoke": ("Revoke mutual aid", "撤销共济授权"),
     "deduct": ("Deduct", "扣款"),
     "reverse": ("Reverse", "冲正"),
+    "record-settlement": ("Record a settlement", "登记结算"),
 }
 EVENT: dict[str, tuple[str, str, str]] = {  # type -> (English, 中文, what it means in one line)
     "PersonEnrolled": (

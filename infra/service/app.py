@@ -28,7 +28,7 @@ from infra.core.ledger import Ledger
 from infra.service.deps import Service
 from infra.service.metrics import Metrics
 from infra.service.problems import PROBLEM_SCHEMA, Problem
-from infra.service.routes import audit, operations, persons, writers
+from infra.service.routes import audit, national, operations, persons, writers
 from infra.service.writer import BATCH_MAX_DEFAULT, WAIT_MS_DEFAULT, DirectWriter, GroupCommitWriter
 from infra.service.writer_process import ProcessWriter
 
@@ -76,7 +76,7 @@ def create_app(
     add_error_handlers(api)
     api.add_middleware(MeasureRequests, metrics=metrics)
     # in the order requests are matched: the command routes, the busiest, first; the console last
-    for router in (writers.router, persons.router, operations.health, audit.router, operations.router):
+    for router in (writers.router, persons.router, operations.health, audit.router, operations.router, national.router):
         api.include_router(router)
     mount_console(api, ledger)  # the HTML console under /console (infra/console)
     add_schemas(api)

@@ -34,6 +34,7 @@ from domain.dispatch import handler_table, handles, topic_of
 from domain.errors import InvalidInputError, LedgerError
 from domain.mutual_aid import decide_authorize
 from domain.rules import Catalogue, RuleSet, parse_catalogue
+from domain.settlement import PlatformRecordAttached, SettlementRecorded
 from domain.spending import allocate
 from infra.eventstore.application import LedgerApp
 from infra.eventstore.rule_files import catalogue_files
@@ -142,7 +143,13 @@ def resolve_rules(name_or_file: str, rules_dir: str | None = None) -> tuple[str,
 # --- the scan ---------------------------------------------------------------------------------
 RECORDED = "recorded"  # --rules recorded: each decision's own recorded rule version (a replay check)
 STATES_MAX = 50_000  # aggregates kept in memory during the scan; others are reloaded when needed
-_NOT_PERSON = (ev.SettlementOpened, ev.SettlementReversed, ev.CommandRecorded)
+_NOT_PERSON = (
+    ev.SettlementOpened,
+    ev.SettlementReversed,
+    SettlementRecorded,
+    PlatformRecordAttached,
+    ev.CommandRecorded,
+)
 
 
 class Reevaluator:

@@ -22,17 +22,19 @@ FAMILIES = (people, bindings, mutual_aid, deductions)
 def test_every_list_of_commands_is_the_specs_in_one_order():
     names = [spec.name for spec in SPECS]
     assert list(COMMAND_TYPES) == names == list(BY_TYPE)
-    assert [typing.get_args(model.model_fields["type"].annotation) for model in MODELS] == [(n,) for n in names]
+    literals = [model.model_fields["type"].annotation for model in MODELS]
+    assert [typing.get_origin(t) for t in literals] == [typing.Literal] * len(names)
+    assert [typing.get_args(t) for t in literals] == [(n,) for n in names]
     assert [spec for family in FAMILIES for spec in family.SPECS] == list(SPECS)
     assert set(command_schema()["discriminator"]["mapping"]) == set(names)
 
 
-def test_the_thirteen_commands_and_who_sends_them():
+def test_the_fourteen_commands_and_who_sends_them():
     roles = {spec.name: spec.role for spec in SPECS}
     assert roles == {
         **dict.fromkeys(("enroll", "suspend", "resume", "cancel", "expire", "transfer", "credit"), "fund"),
         **dict.fromkeys(("bind", "unbind", "authorize", "revoke"), "channel"),
-        **dict.fromkeys(("deduct", "reverse"), "institution"),
+        **dict.fromkeys(("deduct", "reverse", "record-settlement"), "institution"),
     }
     assert {spec.role for spec in SPECS} <= set(WRITER_ROLES)
 
