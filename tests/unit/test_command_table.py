@@ -23,8 +23,9 @@ def test_every_list_of_commands_is_the_specs_in_one_order():
     names = [spec.name for spec in SPECS]
     assert list(COMMAND_TYPES) == names == list(BY_TYPE)
     literals = [model.model_fields["type"].annotation for model in MODELS]
-    assert [typing.get_origin(t) for t in literals] == [typing.Literal] * len(names)
-    assert [typing.get_args(t) for t in literals] == [(n,) for n in names]
+    assert [(typing.get_origin(t) is typing.Literal, typing.get_args(t)) for t in literals] == [
+        (True, (n,)) for n in names
+    ]
     assert [spec for family in FAMILIES for spec in family.SPECS] == list(SPECS)
     assert set(command_schema()["discriminator"]["mapping"]) == set(names)
 
