@@ -30,3 +30,19 @@ def mask_id_numbers(text: str) -> str:
 
 def holds_id_number(text: str) -> bool:
     return ID_NUMBER_LIKE.search(text) is not None
+
+
+# In text no one checks digit by digit (a log line, a URL echoed in an error), a number may be run
+# together with other digits (`/v1/persons/1101051980010101120`); there, any run of 17 digits or
+# more (and a check character) is masked whole, keeping only its first 6 and last 4 characters.
+# Not for answers that carry digests: a hash's hex can hold such a run.
+DIGIT_RUN = re.compile(r"[0-9０-９]{17,}[XxＸｘ]?")
+
+
+def mask_digit_runs(text: str) -> str:
+    """`text` with every run of 17 or more digits masked, a longer run wholly but for its ends."""
+    return DIGIT_RUN.sub(lambda match: _mask_run(match.group()), text)
+
+
+def _mask_run(run: str) -> str:
+    return run if len(run) < 18 else run[:6] + "*" * (len(run) - 10) + run[-4:]

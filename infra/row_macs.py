@@ -20,7 +20,7 @@ from typing import Any
 from domain.canonical import canonical_json
 
 _CONTEXT = b"family-ledger row MAC v1\n"
-PURPOSES = ("event", "meta", "snapshot", "key", "key-log", "access-log")
+PURPOSES = ("event", "meta", "snapshot", "key", "key-log", "access-log", "session", "console-login")
 
 
 class RowMacs:

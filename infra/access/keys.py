@@ -29,6 +29,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from domain.masking import mask_digit_runs
 from infra.access.key_log import KEY_COLUMNS, check_keys, implied_keys, key_log_chain, keys_digest, row_content
 from infra.access.log_chain import EMPTY, Head
 from infra.roles import ROLES
@@ -177,6 +178,24 @@ class KeyStore:
         key = cached[1]
         return None if key["expires_at"] and key["expires_at"] <= now_iso() else key
 
+    def key_by_id(self, key_id: str) -> dict[str, Any] | None:
+        """The key of this id if it would authenticate now (the console's sessions hold key ids,
+        never tokens): proven, not revoked, not expired. Not cached."""
+        key = self._valid_key("key_id", key_id)
+        return key if key is not None and _usable(key) else None
+
+    def _valid_key(self, column: str, value: str) -> dict[str, Any] | None:
+        """The key row by `column`, if proven and not revoked in the key log (whatever its row says)."""
+        with self.tables.transaction(commit=False) as run:
+            rows = run(f"{_SELECT_KEYS} WHERE {column} = ?", (value,), True)
+            row = rows[0] if rows else None
+            if row is not None and not row["revoked_at"] and _revoked_in_log(run, row["key_id"]):
+                log.warning(
+                    "key %s refused: revoked in the key log, not in its row (an old row restored)", row["key_id"]
+                )
+                row = None
+        return {k: row[k] for k in _PUBLIC_COLUMNS} if row is not None and self._proven(row) else None
+
     def key_for_token(self, token: str) -> dict[str, Any] | None:
         """The key a bearer token belongs to, if it is known, proven (its row MAC verifies), not
         revoked and not expired."""
@@ -185,16 +204,8 @@ class KeyStore:
             return cached
         digest = token_hash(token)
         read_at = time.monotonic()
-        with self.tables.transaction(commit=False) as run:
-            rows = run(f"{_SELECT_KEYS} WHERE token_sha256 = ?", (digest,), True)
-            row = rows[0] if rows else None
-            if row is not None and not row["revoked_at"] and _revoked_in_log(run, row["key_id"]):
-                log.warning(
-                    "key %s refused: revoked in the key log, not in its row (an old row restored)", row["key_id"]
-                )
-                row = None
-        key = {k: row[k] for k in _PUBLIC_COLUMNS} if row is not None and self._proven(row) else None
-        valid = not (key is None or key["revoked_at"] or (key["expires_at"] and key["expires_at"] <= now_iso()))
+        key = self._valid_key("token_sha256", digest)
+        valid = key is not None and _usable(key)
         with self._keys_lock:
             self._keys.pop(digest, None)
             if key is not None and valid and self.key_cache_s > 0:
@@ -215,13 +226,14 @@ class KeyStore:
         return time.monotonic() - self._last_use.get(key_id, -USE_RECORD_INTERVAL_S) >= USE_RECORD_INTERVAL_S
 
     def record_use(self, key_id: str, endpoint: str) -> None:
-        """A key's use, at most once per USE_RECORD_INTERVAL_S per key in this process."""
+        """A key's use, at most once per USE_RECORD_INTERVAL_S per key in this process. The
+        endpoint is a request's path, which may hold a number: stored with digit runs masked."""
         if not self.use_due(key_id):
             return
         self._last_use[key_id] = time.monotonic()
         with self.tables.transaction() as run:
             self.tables.lock(run, "ledger_api_key_log")
-            self._append(run, key_id, "used", endpoint, None, now_iso())
+            self._append(run, key_id, "used", mask_digit_runs(endpoint), None, now_iso())
 
     # --- the key log ------------------------------------------------------------------------
     def _append(self, run: Run, key_id: str, action: str, detail: str, content: dict | None, at: str) -> None:
@@ -288,3 +300,7 @@ def _revoked_in_log(run: Run, key_id: str) -> bool:
     return bool(
         run("SELECT 1 FROM {ledger_api_key_log} WHERE key_id = ? AND action = 'revoked' LIMIT 1", (key_id,), True)
     )
+
+
+def _usable(key: dict[str, Any]) -> bool:
+    return not (key["revoked_at"] or (key["expires_at"] and key["expires_at"] <= now_iso()))

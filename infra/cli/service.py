@@ -18,6 +18,7 @@ from infra.cli import output
 from infra.cli.context import LedgerContext, fail, guarded
 from infra.core.bootstrap import open_ledger
 from infra.service.app import create_app
+from infra.service.connections import IDLE_TIMEOUT_S_DEFAULT, MAX_CONNECTIONS_DEFAULT, uvicorn_limits
 from infra.service.server_logging import log_config
 from infra.settings import KEY_CACHE_S_DEFAULT, KEY_CACHE_S_LIMIT, warn_development_key
 from infra.tools.bench_http import run as run_bench_http
@@ -70,6 +71,21 @@ from infra.tools.bench_http import run as run_bench_http
     show_default=True,
     help="Keep the views current inside the server; with --no-follow-views run `ledger project --follow` beside it.",
 )
+@click.option(
+    "--max-connections",
+    default=MAX_CONNECTIONS_DEFAULT,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Open connections at most (uvicorn's limit_concurrency; past it, 503).",
+)
+@click.option(
+    "--idle-timeout",
+    "idle_timeout_s",
+    default=IDLE_TIMEOUT_S_DEFAULT,
+    show_default=True,
+    type=click.IntRange(1, 3600),
+    help="Seconds a connection may stay idle between requests (uvicorn's timeout_keep_alive).",
+)
 @click.pass_obj
 @guarded
 def serve(
@@ -83,6 +99,8 @@ def serve(
     writer_kind: str | None,
     key_cache_s: float,
     follow_views: bool,
+    max_connections: int,
+    idle_timeout_s: int,
 ) -> None:
     """Serve the ledger over HTTP (FastAPI on uvicorn): OpenAPI at /openapi.json, docs at /docs."""
     settings = obj.settings()
@@ -100,7 +118,8 @@ def serve(
         follow_views=follow_views,
         writer_kind=writer_kind,
     )
-    uvicorn.run(api, host=host, port=port, log_config=log_config(), access_log=access_log, workers=1)
+    limits = uvicorn_limits(max_connections, idle_timeout_s)  # and each endpoint's body limit (admission)
+    uvicorn.run(api, host=host, port=port, log_config=log_config(), access_log=access_log, workers=1, **limits)
 
 
 @click.group()

@@ -7,9 +7,13 @@ as the principal, and render with the shared templates (infra.pages). See docs/c
 
 from typing import Any
 
+from infra.console.plumbing import Console
 from infra.console.routes import router
 from infra.core.ledger import Ledger
 
 
 def mount_console(api: Any, ledger: Ledger) -> None:
-    api.include_router(router(ledger))
+    """The pages, and their `Console` as `api.state.console` (the service's admission checks a
+    console form's session with it before the form is read)."""
+    api.state.console = Console(ledger)
+    api.include_router(router(ledger, api.state.console))

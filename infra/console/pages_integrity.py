@@ -68,14 +68,12 @@ def register_integrity_pages(api: APIRouter, console: Console) -> None:
         try:
             sealed = evidence.seal()
         except LedgerError as error:  # SEAL_CONFLICT, SEAL_KEY_MISSING: told on the page
-            session.flash.append(("error", error.message))
+            console.flash(session, "error", error.message)
         else:
             position = sealed["checkpoint"]["position"] if sealed["checkpoint"] else 0
-            session.flash.append(
-                (
-                    "info",
-                    f"Sealed: {len(sealed['written'])} new checkpoint(s); sealed through position {position}. 已封存。",
-                )
+            written = len(sealed["written"])
+            console.flash(
+                session, "info", f"Sealed: {written} new checkpoint(s); sealed through position {position}. 已封存。"
             )
         raise Redirect("/console/integrity")
 

@@ -101,7 +101,7 @@ def register_operations_pages(api: APIRouter, console: Console) -> None:
         session, key = signed_in(request, "operator")
         check_csrf(session, csrf)
         if not rebuild.start(key["key_id"]):
-            session.flash.append(("error", "A rebuild is already running. 重建正在进行中。"))
+            console.flash(session, "error", "A rebuild is already running. 重建正在进行中。")
         raise Redirect("/console/projections")
 
     @api.post("/projections/checksum")
@@ -110,7 +110,7 @@ def register_operations_pages(api: APIRouter, console: Console) -> None:
         session, _ = signed_in(request, "operator")
         check_csrf(session, csrf)
         if rebuild.state.get("running"):
-            session.flash.append(("error", "A rebuild is running; checksums after it. 重建进行中。"))
+            console.flash(session, "error", "A rebuild is running; checksums after it. 重建进行中。")
             raise Redirect("/console/projections")
         views.catch_up()
         rebuild.checksum = {"at": now_iso(), "views": views.summaries()}

@@ -110,10 +110,17 @@ class Console:
     def __init__(self, ledger: Ledger):
         self.ledger = ledger
         self.keys = ledger.keys
-        self.sessions = Sessions()
+        self.sessions = Sessions(ledger.app.recorder, ledger.settings.pseudonym_key,
+                                 create=not ledger.settings.read_only)  # fmt: skip
 
     def current(self, request: Request) -> Session | None:
         return self.sessions.get(request.cookies.get(COOKIE))
+
+    def flash(self, session: Session, kind: str, text: str) -> None:
+        """A message for the session's next page (kept in its row: the next request may reach
+        another server process)."""
+        session.flash.append((kind, text))
+        self.sessions.save_flash(session)
 
     def page(
         self,
@@ -125,8 +132,9 @@ class Console:
         **context: Any,
     ) -> Response:
         flash = session.flash[:] if session is not None else []
-        if session is not None:
+        if session is not None and flash:
             session.flash.clear()
+            self.sessions.save_flash(session)
         nav = NAV.get(key["role"], []) if key else []
         body = render(name, path=request.url.path, session=session, key=key, nav=nav, flash=flash, **context)
         return secured(HTMLResponse(body, status_code=status))
@@ -161,7 +169,7 @@ class Console:
                 code = body["code"]
                 status, detail = status_of(code), PAGE_WORDING.get(code, body.get("message", code))
             session = self.current(request)
-            key = self.keys.key_for_token(session.token) if session is not None and session.token else None
+            key = self.keys.key_by_id(session.key_id) if session is not None else None
             detail = mask_id_numbers(str(detail))
             return self.page("error.html", request, session, key, status=status, code=code, detail=detail)
 
@@ -169,9 +177,9 @@ class Console:
 
     def signed_in(self, request: Request, *roles: str) -> tuple[Session, dict[str, Any]]:
         session = self.current(request)
-        if session is None or session.token is None:
+        if session is None:
             raise Redirect("/console/login")
-        key = self.keys.key_for_token(session.token)
+        key = self.keys.key_by_id(session.key_id)
         if key is None:
             self.sessions.end(session.sid)
             raise Redirect("/console/login?ended=1")

@@ -54,9 +54,9 @@ __all__ = [
 ]
 
 
-def router(ledger: Ledger) -> APIRouter:
+def router(ledger: Ledger, console: Console | None = None) -> APIRouter:
     api = APIRouter(prefix="/console", include_in_schema=False)
-    console = Console(ledger)
+    console = console or Console(ledger)
     register_session_routes(api, console)
     register_person_pages(api, console)
     register_settlement_pages(api, console)

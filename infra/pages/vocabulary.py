@@ -161,6 +161,8 @@ CODE: Labels = {  # refusals and errors, in domain/errors.py's order, then the s
     "NOT_FOUND": ("Not found", "未找到"),
     "METHOD_NOT_ALLOWED": ("Method not allowed", "请求方法不允许"),
     "HTTP_ERROR": ("Request error", "请求错误"),
+    "BODY_TOO_LARGE": ("Request too large", "请求过大"),
+    "INTERNAL_ERROR": ("Internal error", "内部错误"),
     "CSRF_REFUSED": ("Form check failed", "表单校验失败"),
 }
 RULE: Labels = {  # the rule-set fields and the rules decisions cite (a refusal's `rule`)

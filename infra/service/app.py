@@ -25,7 +25,9 @@ from domain.errors import LedgerError
 from infra.commands.parsing import command_schema
 from infra.console import mount_console
 from infra.core.ledger import Ledger
-from infra.service.deps import Service
+from infra.service.admission import Admission, BodyTooLarge, too_large
+from infra.service.deps import ROUTE_LABEL, Service
+from infra.service.last_resort import LastResort
 from infra.service.metrics import Metrics
 from infra.service.problems import PROBLEM_SCHEMA, Problem
 from infra.service.routes import audit, national, operations, persons, writers
@@ -74,6 +76,8 @@ def create_app(
     )
     api.state.service = service
     add_error_handlers(api)
+    api.add_middleware(Admission)  # who sends, and how much, before a body is read
+    api.add_middleware(LastResort)
     api.add_middleware(MeasureRequests, metrics=metrics)
     # in the order requests are matched: the command routes, the busiest, first; the console last
     for router in (writers.router, persons.router, operations.health, audit.router, operations.router, national.router):
@@ -118,10 +122,8 @@ class MeasureRequests:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            route = scope.get("route")
-            self.metrics.observe_request(
-                scope["method"], getattr(route, "path", "(unmatched)"), status, time.perf_counter() - started
-            )
+            label = getattr(scope.get("route"), "path", None) or scope.get(ROUTE_LABEL, "(unmatched)")
+            self.metrics.observe_request(scope["method"], label, status, time.perf_counter() - started)
 
 
 def add_error_handlers(api: FastAPI) -> None:
@@ -149,6 +151,8 @@ def add_error_handlers(api: FastAPI) -> None:
             return Problem(422, "INVALID_INPUT", "body: cannot be read (not UTF-8 JSON)", field="body").response(
                 request.url.path
             )
+        if isinstance(error, BodyTooLarge):  # counted as it arrived (infra.service.admission)
+            return too_large(request.url.path, error.limit)
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(error.status_code, "HTTP_ERROR")
         return Problem(error.status_code, code, str(error.detail)).response(request.url.path)
 

@@ -28,6 +28,9 @@ Purpose = Annotated[
         description="Why this person's data is read (PIPL); recorded in the access log.",
     ),
 ]
+# Where infra.service.admission keeps the key it authenticated before the body was read.
+SCOPE_PRINCIPAL = "ledger.principal"
+ROUTE_LABEL = "ledger.route_label"  # and what the metrics count a request it refused under
 MinPosition = Annotated[int | None, Query(ge=0, description="Wait (bounded) until the views reach this log position.")]
 
 
@@ -51,7 +54,11 @@ class Service:
 
     async def authenticate(self, credentials: HTTPAuthorizationCredentials | None, request: Request) -> Principal:
         """The request's key. A key read within the store's cache time is answered in the event
-        loop; the keys table is read (in a worker thread) only when it is not."""
+        loop; the keys table is read (in a worker thread) only when it is not. A request already
+        authenticated before its body was read (infra.service.admission) is not looked up again."""
+        admitted = request.scope.get(SCOPE_PRINCIPAL)
+        if admitted is not None:
+            return admitted
         keys = self.ledger.keys
         header = request.headers.get("authorization")
         token = bearer_token(header if credentials is None else f"Bearer {credentials.credentials}")

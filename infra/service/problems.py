@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from domain.masking import mask_id_numbers
+from domain.masking import mask_digit_runs, mask_id_numbers
 from infra.http_statuses import status_of
 
 PROBLEM_TYPE = "application/problem+json"
@@ -34,16 +34,18 @@ class Problem(Exception):
         return cls(status_of(code), code, error.get("message", ""), retry | (headers or {}), **fields, **extra)
 
     def body(self, instance: str | None = None) -> dict[str, Any]:
+        """The problem; every text in it that echoes the request (detail, field, instance: a path
+        a client may have put a number in) is masked, run-together digits included."""
         body = {
             "type": f"urn:family-ledger:problem:{self.code.lower()}",
             "title": self.code,
             "status": self.status,
-            "detail": mask_id_numbers(self.detail),
+            "detail": mask_digit_runs(mask_id_numbers(self.detail)),
             "code": self.code,
-            **self.extra,
+            **{k: mask_digit_runs(v) if isinstance(v, str) else v for k, v in self.extra.items()},
         }
         if instance:
-            body["instance"] = instance
+            body["instance"] = mask_digit_runs(instance)
         return body
 
     def response(self, instance: str | None = None) -> JSONResponse:
@@ -97,6 +99,7 @@ TITLES = {
     403: "Role or scope does not allow this",
     404: "Unknown person, settlement or route",
     409: "Refused by a rule or a conflict",
+    413: "Body over this endpoint's limit (BODY_TOO_LARGE), refused unread",
     422: "Invalid input: a request outside this schema",
     503: "Store unavailable or views behind",
 }

@@ -150,7 +150,7 @@ def test_a_store_that_fails_answers_the_envelope_with_503(served, monkeypatch):
 def test_the_openapi_document_describes_the_route_and_its_answers(served):
     client, _, _ = served
     operation = client.get("/openapi.json").json()["paths"]["/v1/national/{infno}"]["post"]
-    assert set(operation["responses"]) == {"200", "401", "403", "404", "503"}
+    assert set(operation["responses"]) == {"200", "401", "403", "404", "413", "503"}
     envelope_schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert envelope_schema["required"] == ["infcode", "inf_refmsgid", "err_msg", "output"]
     body = operation["requestBody"]["content"]["application/json"]["schema"]

@@ -22,7 +22,8 @@ FAMILIES = (people, bindings, mutual_aid, deductions)
 def test_every_list_of_commands_is_the_specs_in_one_order():
     names = [spec.name for spec in SPECS]
     assert list(COMMAND_TYPES) == names == list(BY_TYPE)
-    literals = [model.model_fields["type"].annotation for model in MODELS]
+    discriminator = command_schema()["discriminator"]["propertyName"]  # "type"
+    literals = [model.model_fields[discriminator].annotation for model in MODELS]
     assert [(typing.get_origin(t) is typing.Literal, typing.get_args(t)) for t in literals] == [
         (True, (n,)) for n in names
     ]

@@ -113,3 +113,17 @@ def test_mask_id_numbers_masks_every_id_like_substring():
     )  # longer and shorter runs are not ID numbers
     assert holds_id_number("S-11010519700707100X") and not holds_id_number("WH-2025-0410-000001")
     assert mask_id_numbers(mask_id_numbers("x 11010519700707100X")) == "x 110105********100X"  # idempotent
+
+
+def test_mask_digit_runs_masks_a_number_run_together_with_other_digits():
+    """For logs and echoed paths: an ID number inside a longer run of digits is not an ID-like
+    substring for `mask_id_numbers`, but it still leaks; every run of 17 digits or more is masked."""
+    from domain.masking import mask_digit_runs
+
+    assert mask_digit_runs("/v1/persons/1101051970070710010") == "/v1/persons/110105*********0010"
+    assert mask_digit_runs("?q=id11010519700707100X&p=1") == "?q=id110105********100X&p=1"
+    assert mask_digit_runs("12345678901234567") == "12345678901234567"  # 17 digits: too short to be one
+    assert mask_digit_runs("position 1234 of 5678") == "position 1234 of 5678"
+    run = "11010519700707100100"
+    masked = mask_digit_runs(run)
+    assert len(masked) == len(run) and masked[:6] == run[:6] and masked[-4:] == run[-4:] and "19700707" not in masked

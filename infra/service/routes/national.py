@@ -107,7 +107,7 @@ INFNO_PARAMETER = {
             "description": "The platform's answer envelope: infcode 0, or -1 with the ledger's code",
             "content": _ENVELOPE,
         },
-        **problem_responses(401, 403, 404),
+        **problem_responses(401, 403, 404, 413),
         503: {"description": "A refusal a retry may cure (STORAGE_ERROR), in the envelope", "content": _ENVELOPE},
     },
 )

@@ -36,7 +36,7 @@ class Lookup(BaseModel):
 @router.post(
     "/v1/persons/lookup",
     summary="ID number (in the body) → person_ref",
-    responses=problem_responses(401, 403, 404, 422, 503, refusals=id_number_refusals("id_number")),
+    responses=problem_responses(401, 403, 404, 413, 422, 503, refusals=id_number_refusals("id_number")),
 )
 def lookup(body: Lookup, key: Auditor, purpose: Purpose, svc: Svc) -> dict[str, str]:
     ref = svc.ledger.reads.lookup(body.id_number, key, purpose, "/v1/persons/lookup")

@@ -103,7 +103,7 @@ def body_command(raw: bytes, command_id: str) -> CommandModel:
             "description": "Accepted: the apply result plus `position`",
             "content": {"application/json": {"schema": {"type": "object"}}},
         },
-        **problem_responses(401, 403, 404, 409, 422, 503, refusals=COMMAND_REFUSALS),
+        **problem_responses(401, 403, 404, 409, 413, 422, 503, refusals=COMMAND_REFUSALS),
     },
 )
 async def command(request: Request) -> Response:
@@ -141,7 +141,7 @@ async def command(request: Request) -> Response:
             "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
         },
         **problem_responses(
-            401, 403, 422, 503, refusals=(Refusal("INVALID_INPUT", "body", f"more than {BATCH_SIZE_MAX} lines"),)
+            401, 403, 413, 422, 503, refusals=(Refusal("INVALID_INPUT", "body", f"more than {BATCH_SIZE_MAX} lines"),)
         ),
     },
 )
