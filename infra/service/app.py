@@ -27,7 +27,7 @@ from infra.console import mount_console
 from infra.core.ledger import Ledger
 from infra.service.admission import Admission, BodyTooLarge, too_large
 from infra.service.deps import ROUTE_LABEL, Service
-from infra.service.last_resort import LastResort
+from infra.service.last_resort import answer_unhandled
 from infra.service.metrics import Metrics
 from infra.service.problems import PROBLEM_SCHEMA, Problem
 from infra.service.routes import audit, national, operations, persons, writers
@@ -77,7 +77,6 @@ def create_app(
     api.state.service = service
     add_error_handlers(api)
     api.add_middleware(Admission)  # who sends, and how much, before a body is read
-    api.add_middleware(LastResort)
     api.add_middleware(MeasureRequests, metrics=metrics)
     # in the order requests are matched: the command routes, the busiest, first; the console last
     for router in (writers.router, persons.router, operations.health, audit.router, operations.router, national.router):
@@ -100,7 +99,8 @@ def make_writer(
 
 class MeasureRequests:
     """Counts and times every HTTP request by method, route template and status (a plain ASGI
-    middleware: starlette's BaseHTTPMiddleware costs a task group per request)."""
+    middleware: starlette's BaseHTTPMiddleware costs a task group per request); being the
+    outermost of ours, it also answers what no handler did (infra.service.last_resort)."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics):
         self.app = app
@@ -111,7 +111,7 @@ class MeasureRequests:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500  # unless the app starts an answer
+        status = 0  # until the app starts an answer
 
         async def send_and_note(message: Message) -> None:
             nonlocal status
@@ -121,9 +121,13 @@ class MeasureRequests:
 
         try:
             await self.app(scope, receive, send_and_note)
+        except Exception as error:
+            if status:
+                raise
+            await answer_unhandled(error, scope, receive, send_and_note)
         finally:
             label = getattr(scope.get("route"), "path", None) or scope.get(ROUTE_LABEL, "(unmatched)")
-            self.metrics.observe_request(scope["method"], label, status, time.perf_counter() - started)
+            self.metrics.observe_request(scope["method"], label, status or 500, time.perf_counter() - started)
 
 
 def add_error_handlers(api: FastAPI) -> None:
