@@ -76,7 +76,13 @@ def _write_lines(path: str, lines: Iterator[str]) -> int:
 
 
 @click.command()
-@click.option("--scale", type=click.Choice(["small", "full"]), default="small", show_default=True)
+@click.option(
+    "--scale",
+    type=click.Choice(["tiny", "small", "full"]),
+    default="small",
+    show_default=True,
+    help="tiny: 60 people over 2 months (a check of the report, seconds); small: 1,500 over 3; full: 20,000 over 12.",
+)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON (after the table).")
 @click.option(

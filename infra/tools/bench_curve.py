@@ -36,8 +36,9 @@ from typing import Any
 from infra.core.bootstrap import open_ledger
 from infra.core.ledger import Ledger
 from infra.settings import Settings
-from infra.tools.bench import audit_replay, backend_name, rebuild_in_child, timed_batches
+from infra.tools.bench import audit_replay, rebuild_in_child
 from infra.tools.bench_raw import raw_reference
+from infra.tools.bench_stores import backend_name, timed_batches
 from infra.tools.simulate import simulate
 from infra.tools.svg_plot import Chart, Series, render
 

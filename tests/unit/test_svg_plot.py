@@ -40,7 +40,7 @@ def test_points_land_inside_their_plot_and_the_document_is_deterministic():
     assert (root.get("width"), root.get("height")) == (str(2 * WIDTH), str(HEIGHT + 24))
     circles = list(root.iter(SVG + "circle"))
     assert len(circles) == 6
-    assert all(0 < float(c.get("cx")) < 2 * WIDTH and 0 < float(c.get("cy")) < HEIGHT for c in circles)
+    assert all(0 < float(c.attrib["cx"]) < 2 * WIDTH and 0 < float(c.attrib["cy"]) < HEIGHT for c in circles)
 
 
 def test_values_a_log_axis_cannot_show_are_left_out():
