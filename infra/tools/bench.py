@@ -11,9 +11,9 @@ Figures (all measured within the run, on the given database):
   (a sibling schema on PostgreSQL, a sibling file or in-memory store otherwise); speedup is
   their ratio. commands_per_s_whole_workload: every command, from an empty store, with group
   commit (the history and the slice together).
-- evidence_throughput_ratio (and commands_per_s_with/without_evidence): the measured slice on
-  two more copies of the history, with and without the write path's evidence work (event and
-  snapshot MACs), in interleaved rounds (infra.tools.bench_evidence).
+- evidence_throughput_ratio (and commands_per_s_with/without_evidence): the workload (its first
+  40,000 commands) on two more fresh stores, with and without the write path's evidence work
+  (event and snapshot MACs), in interleaved rounds (infra.tools.bench_evidence).
 - raw_insert_rows_per_s / raw_scan_rows_per_s: plain psycopg (sqlite3 for SQLite) COPY/insert
   and sequential scan of rows shaped like the stored events (same sizes), in a scratch table.
 - rebuild_events_per_s, rebuild_ratio (= rebuild / raw scan), rebuild_peak_rss_mb: a full
@@ -88,7 +88,7 @@ def run_bench(settings: Settings, scale_name: str = "small", seed: int = 1, log:
         copy_history(ledger, baseline, history, scale.batch_size)
         baseline_s = timed_one_by_one(baseline, measured)
     say(f"baseline (measured slice, one transaction per command): {len(measured) / baseline_s:.0f} commands/s")
-    evidence = evidence_cost(ledger, settings, history, measured, scale.batch_size)
+    evidence = evidence_cost(settings, lines, scale.batch_size)
     say(f"evidence checks (A/B): throughput ratio {evidence['evidence_throughput_ratio']}")
     grouped_s = timed_batches(ledger, measured, scale.batch_size)
     say(f"group commit (measured slice): {len(measured) / grouped_s:.0f} commands/s")

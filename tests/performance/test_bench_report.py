@@ -18,7 +18,7 @@ from tests.support.backends import settings_for
 FIGURES = {
     "scale", "backend", "workload_commands", "baseline_commands", "measured_from_command",
     "events_before_measured_slice", "batch_size", "commands_per_s", "baseline_commands_per_s", "speedup",
-    "commands_per_s_whole_workload", "evidence_rounds", "commands_per_s_with_evidence",
+    "commands_per_s_whole_workload", "evidence_commands", "evidence_rounds", "commands_per_s_with_evidence",
     "commands_per_s_without_evidence", "evidence_throughput_ratio", "raw_insert_rows_per_s",
     "raw_scan_rows_per_s", "rebuild_events_per_s", "rebuild_ratio", "rebuild_peak_rss_mb", "rebuild_source",
     "audit_replay_ms_p50", "audit_replay_ms_p99", "events",
