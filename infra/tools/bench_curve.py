@@ -193,7 +193,7 @@ def curve_svg(curve: dict[str, Any]) -> str:
             [
                 Series("rebuild (all views)", [(p["events"], p["rebuild_s"]) for p in points]),
                 Series("verify", [(p["events"], p["verify_s"]) for p in points]),
-                Series("seal", [(p["events"], p["seal_s"]) for p in points]),
+                Series("seal (new events)", [(p["events"], p["seal_s"]) for p in points]),
                 Series("linear in the log", linear, dashed=True),
             ],
             log_x=True,

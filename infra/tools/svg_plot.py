@@ -47,7 +47,8 @@ class _Axis:
         self.low: float
         self.high: float
         if log:
-            self.low, self.high = math.floor(math.log10(low)), math.ceil(math.log10(high))
+            # a value a few percent past a decade (1,004,026 events) does not open the next one
+            self.low, self.high = math.floor(math.log10(low)), math.ceil(math.log10(high) - 0.01)
             if self.high == self.low:
                 self.high += 1
         else:
