@@ -6,14 +6,15 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import click
 
 from infra.cli import output
 from infra.cli.context import LedgerContext, guarded
-from infra.settings import load_settings
+from infra.settings import Settings, load_settings
 from infra.tools.bench import human_table, run_bench
+from infra.tools.bench_curve import CURVE_MAX_DEFAULT, curve_svg, run_curve
 from infra.tools.national_workload import national_lines
 from infra.tools.simulate import simulate as generate
 from infra.writing.write_path import BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX
@@ -75,16 +76,48 @@ def _write_lines(path: str, lines: Iterator[str]) -> int:
 
 
 @click.command()
-@click.option("--scale", type=click.Choice(["small", "full"]), default="small", show_default=True)
+@click.option(
+    "--scale",
+    type=click.Choice(["tiny", "small", "full"]),
+    default="small",
+    show_default=True,
+    help="tiny: 60 people over 2 months (a check of the report, seconds); small: 1,500 over 3; full: 20,000 over 12.",
+)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON (after the table).")
+@click.option(
+    "--curve",
+    is_flag=True,
+    help="Instead: the cost curves (commands/s, rebuild, seal and verify against the log's size, "
+    "audit replay against one person's history), filling the store up to --curve-max events.",
+)
+@click.option(
+    "--curve-max",
+    type=click.IntRange(100, 10_000_000),
+    default=CURVE_MAX_DEFAULT,
+    show_default=True,
+    help="The curve's largest log (points at 10k, 100k, 1M up to it).",
+)
+@click.option(
+    "--svg",
+    "svg_path",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="With --curve: also write the curves as an SVG plot to this file.",
+)
 @click.pass_obj
 @guarded
-def bench(obj: LedgerContext, scale: str, seed: int, as_json: bool) -> None:
+def bench(
+    obj: LedgerContext, scale: str, seed: int, as_json: bool, curve: bool, curve_max: int, svg_path: str | None
+) -> None:
     """Measure group commit, its one-transaction-per-command baseline, raw insert/scan,
     rebuild and audit replay on the database given by --db (use a fresh schema)."""
     settings = obj.settings()
-    result = run_bench(settings, scale, seed, log=lambda m: output.err_console.print(f"[dim]{m}[/]"))
+    say = lambda m: output.err_console.print(f"[dim]{m}[/]")  # noqa: E731
+    if curve:
+        _bench_curve(settings, curve_max, seed, as_json, svg_path, say)
+        return
+    result = run_bench(settings, scale, seed, log=say)
     table = output.rows_table(
         f"ledger bench --scale {scale}", [{"figure": k, "value": v} for k, v in human_table(result)]
     )
@@ -93,4 +126,21 @@ def bench(obj: LedgerContext, scale: str, seed: int, as_json: bool) -> None:
         output.emit_json(result)
     else:
         output.console.print(table)
+    sys.stdout.flush()
+
+
+def _bench_curve(
+    settings: Settings, curve_max: int, seed: int, as_json: bool, svg_path: str | None, say: Callable[[str], None]
+) -> None:
+    result = run_curve(settings, curve_max, seed, log=say)
+    points = result["points"]
+    rows = [{"figure": key, **{f"{p['events']:,}": p[key] for p in points}} for key in points[0]]
+    output.err_console.print(output.rows_table(f"ledger bench --curve --curve-max {curve_max}", rows))
+    output.err_console.print(output.rows_table("audit replay of one person", result["audit"]))
+    if svg_path:
+        with open(svg_path, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(curve_svg(result))
+        say(f"wrote the curves to {svg_path}")
+    if as_json:
+        output.emit_json(result)
     sys.stdout.flush()

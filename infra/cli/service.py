@@ -240,10 +240,20 @@ def access_log(obj: LedgerContext, id_number: str, as_json: bool) -> None:
     type=click.IntRange(1, 100),
     help="Each mode's seconds are split into this many rounds, alternating with the other mode.",
 )
+@click.option(
+    "--processes",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 32),
+    help="`ledger serve` processes per mode, all on the one database (the clients spread over them; "
+    "the first keeps the views, the others run --no-follow-views).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 @guarded
-def bench_http(obj: LedgerContext, clients: int, seconds: float, persons: int, rounds: int, as_json: bool) -> None:
+def bench_http(
+    obj: LedgerContext, clients: int, seconds: float, persons: int, rounds: int, processes: int, as_json: bool
+) -> None:
     """Start `ledger serve` on the --db PostgreSQL store and drive it over real HTTP from another
     process, with and without group commit; print requests/s and latency of both, and the ratio."""
     result = run_bench_http(
@@ -252,6 +262,7 @@ def bench_http(obj: LedgerContext, clients: int, seconds: float, persons: int, r
         seconds=seconds,
         persons=persons,
         rounds=rounds,
+        processes=processes,
         progress=lambda text: output.err_console.print(text, highlight=False),
     )
     if as_json:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar, NamedTuple, cast
 from uuid import UUID
 
@@ -48,6 +48,7 @@ from infra.store_urls import describe_db
 
 log = logging.getLogger(__name__)
 PERSON_REFS_MAX = 100_000  # ID number -> (aggregate id, masked, facts), kept between commands
+RULES_MEMO_MAX = 10_000  # (day, region) -> the rule set in force
 STARTUP_ATTEMPTS_MAX = 5  # schema creation racing another process
 # What concurrent CREATE ... IF NOT EXISTS on PostgreSQL can raise when another process creates
 # the same schema, table or function at the same moment ("tuple concurrently updated", "relation
@@ -87,6 +88,7 @@ class LedgerApp(Application[UUID]):
         app never stores anything (`save` refuses): what-if answers come from a dry run."""
         self.settings = settings
         self._refs: dict[str, PersonRef] = {}
+        self._rules: dict[tuple[int, str | None, date, str], RuleSet] = {}
         self.clock = clock or utc_now  # the ledger's own time: `recorded_at`, and the limit on `at`
         self.catalogue = catalogue or load_catalogue(settings.rules_dir)
         self.rules_override = rules_override
@@ -188,10 +190,21 @@ class LedgerApp(Application[UUID]):
         return known
 
     def rules_for(self, at: datetime, region: str) -> RuleSet:
+        """The rule set in force (or the what-if one) on `at`'s day for `region`. Resolving it
+        builds a variant's rule set anew each time, so it is remembered per (catalogue, day,
+        region): rule sets are immutable and the catalogue is fixed for the app's life."""
         day = local_date(at)
-        if self.rules_override:
-            return self.catalogue.named(self.rules_override, day)
-        return self.catalogue.in_force(day, region)
+        key = (id(self.catalogue), self.rules_override, day, region)
+        known = self._rules.get(key)
+        if known is None:
+            if self.rules_override:
+                known = self.catalogue.named(self.rules_override, day)
+            else:
+                known = self.catalogue.in_force(day, region)
+            if len(self._rules) >= RULES_MEMO_MAX:
+                self._rules.clear()
+            self._rules[key] = known
+        return known
 
     # --- storing and loading --------------------------------------------------------------
     def save_collected(self, events: list[Any], aggregates: list[Any], tracking: Tracking | None = None) -> Any:

@@ -47,7 +47,7 @@ class EventMacs:
         self.strict = True  # a MAC-less event is refused (a store created with MACs)
 
     def _mac(self, originator_id: UUID | str, version: int, topic: str, payload: bytes) -> bytes:
-        hex_id = originator_id.hex if isinstance(originator_id, UUID) else UUID(originator_id).hex
+        hex_id = originator_id.hex if isinstance(originator_id, UUID) else _hex_of(originator_id)
         head = f"{hex_id}\n{version}\n{topic}\n".encode()
         return self._macs.of_bytes(head + payload).encode("ascii")
 
@@ -68,15 +68,37 @@ class EventMacs:
     def problem(self, originator_id: UUID | str, version: int, topic: str, state: bytes, required: bool) -> str | None:
         """What is wrong with this stored event's MAC, or None. `required`: a MAC-less event is a
         problem (at or after the position from which every event carries one)."""
+        return self.checked(originator_id, version, topic, state, required)[1]
+
+    def checked(
+        self, originator_id: UUID | str, version: int, topic: str, state: bytes, required: bool
+    ) -> tuple[bytes, str | None]:
+        """(the payload without its MAC, what is wrong with the MAC or None): `problem`, with the
+        payload a reader decodes next, so that it is cut out of the state once."""
         state = bytes(state)
         if not has_mac(state):
             if b'"$mac"' in state:
-                return "its MAC is misplaced (not written by the ledger)"
-            return "no MAC (not written by the ledger)" if required else None
-        expected = self._mac(originator_id, version, topic, payload_of(state))
+                return state, "its MAC is misplaced (not written by the ledger)"
+            return state, "no MAC (not written by the ledger)" if required else None
+        payload = payload_of(state)
+        expected = self._mac(originator_id, version, topic, payload)
         if not hmac.compare_digest(expected, state[len(PREFIX) : _MAC_END]):
-            return "its MAC does not verify (not written by the ledger, or changed)"
-        return None
+            return payload, "its MAC does not verify (not written by the ledger, or changed)"
+        return payload, None
+
+
+def _hex_of(text: str) -> str:
+    """The 32 hex digits of a UUID given as text. PostgreSQL's `uuid::text` (lowercase, with
+    hyphens) is read without building a UUID object (the rebuild's profile: one per event);
+    any other spelling goes through `UUID`."""
+    if len(text) == 36 and text[8] == text[13] == text[18] == text[23] == "-" and text.islower():
+        hex_id = text.replace("-", "")
+        if len(hex_id) == 32 and all(c in _HEX for c in hex_id):
+            return hex_id
+    return UUID(text).hex
+
+
+_HEX = frozenset("0123456789abcdef")
 
 
 def has_mac(state: bytes) -> bool:

@@ -4,13 +4,16 @@ Figures (all measured within the run, on the given database):
 - The write path is measured in steady state, on a populated store: the generated workload's
   last simulated month (the "measured slice", every kind of command in the workload's mix) is
   held back, everything before it is applied with group commit, and then
-  commands_per_s: the measured slice applied with group commit (infra.groupcommit.batch) by the same
+  commands_per_s: the measured slice applied with group commit (infra.writing) by the same
   process that loaded the history, so its prefetch cache is as warm as a long-running writer's;
   baseline_commands_per_s: the same slice, one transaction per command (the plain
   application), on a sibling store holding an identical copy of the history before the slice
   (a sibling schema on PostgreSQL, a sibling file or in-memory store otherwise); speedup is
   their ratio. commands_per_s_whole_workload: every command, from an empty store, with group
   commit (the history and the slice together).
+- evidence_throughput_ratio (and commands_per_s_with/without_evidence): the workload (its first
+  40,000 commands) on two more fresh stores, with and without the write path's evidence work
+  (event and snapshot MACs), in interleaved rounds (infra.tools.bench_evidence).
 - raw_insert_rows_per_s / raw_scan_rows_per_s: plain psycopg (sqlite3 for SQLite) COPY/insert
   and sequential scan of rows shaped like the stored events (same sizes), in a scratch table.
 - rebuild_events_per_s, rebuild_ratio (= rebuild / raw scan), rebuild_peak_rss_mb: a full
@@ -31,12 +34,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
-
-import psycopg
-from psycopg.sql import SQL, Identifier
+from typing import Any
 
 from domain.clock import CST
 from domain.ids import check_character, person_id, pseudonym
@@ -45,9 +45,9 @@ from infra.core.ledger import Ledger
 from infra.eventstore.application import LedgerApp
 from infra.readmodels.runner import REBUILD_PAGE_SIZE_DEFAULT, ViewRunner
 from infra.settings import Settings
-from infra.storage.postgres import PostgresLedgerRecorder
-from infra.store_urls import split_schema
-from infra.tools.bench_raw import raw_reference, remove_sqlite
+from infra.tools.bench_evidence import evidence_cost
+from infra.tools.bench_raw import raw_reference
+from infra.tools.bench_stores import backend_name, copy_history, sibling_store, timed_batches
 from infra.tools.simulate import simulate
 
 AUDIT_EVENTS = 10_000
@@ -62,7 +62,11 @@ class Scale:
     batch_size: int = 1000
 
 
-SCALES = {"small": Scale(persons=1500, months=3), "full": Scale(persons=20000, months=12)}
+SCALES = {
+    "tiny": Scale(persons=60, months=2, batch_size=100),  # for the tests of the report's shape
+    "small": Scale(persons=1500, months=3),
+    "full": Scale(persons=20000, months=12),
+}
 
 
 def run_bench(settings: Settings, scale_name: str = "small", seed: int = 1, log: Any = None) -> dict[str, Any]:
@@ -84,6 +88,8 @@ def run_bench(settings: Settings, scale_name: str = "small", seed: int = 1, log:
         copy_history(ledger, baseline, history, scale.batch_size)
         baseline_s = timed_one_by_one(baseline, measured)
     say(f"baseline (measured slice, one transaction per command): {len(measured) / baseline_s:.0f} commands/s")
+    evidence = evidence_cost(settings, lines, scale.batch_size)
+    say(f"evidence checks (A/B): throughput ratio {evidence['evidence_throughput_ratio']}")
     grouped_s = timed_batches(ledger, measured, scale.batch_size)
     say(f"group commit (measured slice): {len(measured) / grouped_s:.0f} commands/s")
     audit = audit_replay(ledger, settings, scale.batch_size)
@@ -106,6 +112,7 @@ def run_bench(settings: Settings, scale_name: str = "small", seed: int = 1, log:
         "baseline_commands_per_s": round(len(measured) / baseline_s, 1),
         "speedup": round(baseline_s / grouped_s, 2),
         "commands_per_s_whole_workload": round(len(lines) / (history_s + grouped_s), 1),
+        **evidence,
         **{key: round(value, 1) for key, value in raw.items()},
         "rebuild_events_per_s": round(rebuild["rebuild_events_per_s"], 1),
         "rebuild_ratio": round(rebuild["rebuild_events_per_s"] / raw["raw_scan_rows_per_s"], 3),
@@ -137,89 +144,10 @@ def last_month_start(lines: list[str]) -> int:
     return start
 
 
-def copy_history(source_ledger: Ledger, target_ledger: Ledger, history: list[str], batch_size: int) -> None:
-    """Give the fresh `target` store the same stored history as `source` (untimed).
-
-    On PostgreSQL the events and snapshots are copied row for row, in notification order; other
-    backends apply the same commands again with group commit, which stores the same events."""
-    if not source_ledger.settings.is_postgres:
-        for _ in target_ledger.commands.stream(history, batch_size=batch_size):
-            pass
-        return
-    source = cast(PostgresLedgerRecorder, source_ledger.app.recorder)
-    target = cast(PostgresLedgerRecorder, target_ledger.app.recorder)
-    snapshots = source_ledger.app.snapshots
-    tables = [(source.events_table_name, "ORDER BY notification_id")]
-    if snapshots is not None:
-        tables.append((cast(PostgresLedgerRecorder, snapshots.recorder).events_table_name, ""))
-    from_schema = Identifier(source.datastore.schema)
-    to_schema = Identifier(target.datastore.schema)
-    with target.datastore.transaction(commit=True) as cursor:
-        for table, order in tables:
-            cursor.execute(
-                SQL(
-                    "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
-                    "SELECT originator_id, originator_version, topic, state FROM {}.{} " + order
-                ).format(to_schema, Identifier(table), from_schema, Identifier(table))
-            )
-            cursor.execute(
-                SQL("SELECT (SELECT count(*) FROM {}.{}) = (SELECT count(*) FROM {}.{}) AS same").format(
-                    to_schema, Identifier(table), from_schema, Identifier(table)
-                )
-            )
-            same = cursor.fetchone()
-            if same is None or not same["same"]:
-                raise RuntimeError(f"bench: the baseline store's copy of {table} differs from the original")
-
-
-def timed_batches(ledger: Ledger, lines: list[str], batch_size: int) -> float:
-    """Seconds to apply `lines` with group commit (the ledger's write path keeps its prefetch
-    cache between calls, as a long-running writer does)."""
-    start = time.perf_counter()
-    for _ in ledger.commands.stream(lines, batch_size=batch_size):
-        pass
-    return time.perf_counter() - start
-
-
-class sibling_store:
-    """A fresh store next to the given one (dropped afterwards), for the baseline run."""
-
-    def __init__(self, settings: Settings, suffix: str):
-        self.settings, self.suffix = settings, suffix
-        self.target = ""  # set on entering
-
-    def __enter__(self) -> Settings:
-        db = self.settings.db
-        if self.settings.is_postgres:
-            base, schema = split_schema(db)
-            self.schema = f"{schema or 'bench'}_{self.suffix}"
-            with psycopg.connect(base, autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
-                conn.execute(f'CREATE SCHEMA "{self.schema}"')
-            self.target = f"{base}{'&' if '?' in base else '?'}schema={self.schema}"
-        elif self.settings.backend == "memory":
-            self.target = db
-        else:
-            self.target = f"{db}.{self.suffix}"
-            remove_sqlite(self.target)
-        return replace(self.settings, db=self.target)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.settings.is_postgres:
-            with psycopg.connect(split_schema(self.settings.db)[0], autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
-        elif self.settings.backend == "sqlite":
-            remove_sqlite(self.target)
-
-
-def backend_name(settings: Settings) -> str:
-    """As the report has always named it ("postgresql", "sqlite", "memory")."""
-    return {"postgres": "postgresql"}.get(settings.backend, settings.backend)
-
-
 # --- audit replay --------------------------------------------------------------------------
-def audit_lines(number: str, events: int) -> Iterator[str]:
-    """An employee with `events` events: enrolment, then credits and deductions alternating."""
+def audit_lines(number: str, events: int, settlements: str = "AUDIT") -> Iterator[str]:
+    """An employee with `events` events: enrolment, then credits and deductions alternating
+    (settlement ids `settlements`-NNNNNN: one prefix per person, as settlement ids are global)."""
     at = datetime(2025, 1, 1, 8, 0, tzinfo=CST)
     yield json.dumps({"type": "enroll", "person": number, "insurance": "employee", "at": at.isoformat()})
     for n in range(1, events):
@@ -232,7 +160,7 @@ def audit_lines(number: str, events: int) -> Iterator[str]:
             yield json.dumps(
                 {
                     "type": "deduct",
-                    "settlement_id": f"AUDIT-{n:06d}",
+                    "settlement_id": f"{settlements}-{n:06d}",
                     "patient": number,
                     "amount": "12.50",
                     "category": "pharmacy",
@@ -242,14 +170,19 @@ def audit_lines(number: str, events: int) -> Iterator[str]:
             )
 
 
-def audit_replay(ledger: Ledger, settings: Settings, batch_size: int) -> dict[str, float]:
-    first17 = "42010619700101" + "777"
+def audit_replay(
+    ledger: Ledger, settings: Settings, batch_size: int, events: int = AUDIT_EVENTS, serial: int = 777
+) -> dict[str, float]:
+    """Give one new person (`serial` picks their ID number) `events` events, then time loads of
+    them at sampled versions just before one of their deductions."""
+    first17 = f"42010619700101{serial:03d}"
     number = first17 + check_character(first17)
-    for _ in ledger.commands.stream(audit_lines(number, AUDIT_EVENTS), batch_size=batch_size):
+    prefix = "AUDIT" if serial == 777 else f"AUDIT{serial}"
+    for _ in ledger.commands.stream(audit_lines(number, events, prefix), batch_size=batch_size):
         pass
     pid = person_id(pseudonym(number, settings.pseudonym_key))
     reader = LedgerApp(settings)  # no cache: every load is a replay from the store
-    deduction_versions = list(range(3, AUDIT_EVENTS + 1, 2))
+    deduction_versions = list(range(3, events + 1, 2))
     sample = random.Random(7).sample(deduction_versions, min(AUDIT_SAMPLES, len(deduction_versions)))
     timings = []
     for version in sample:
@@ -262,7 +195,7 @@ def audit_replay(ledger: Ledger, settings: Settings, batch_size: int) -> dict[st
     timings.sort()
     return {
         "audit_replay_ms_p50": round(statistics.median(timings), 2),
-        "audit_replay_ms_p99": round(timings[int(len(timings) * 0.99) - 1], 2),
+        "audit_replay_ms_p99": round(timings[max(0, int(len(timings) * 0.99) - 1)], 2),
     }
 
 

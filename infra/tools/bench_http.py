@@ -1,13 +1,14 @@
 """`ledger bench-http`: the service driven over real HTTP, with and without group commit.
 
 For each mode: a fresh PostgreSQL schema beside the --db one, `persons` people enrolled (through
-apply_batch, not timed), a fund key, and `ledger serve` started as a subprocess on a free port (as
-an operator would start it: group commit in its writer process, views followed inside the
-server; or --no-group-commit). Both servers run side by side and are driven in alternating
-rounds, each round by a separate driver process (infra.tools.bench_http_client) with `clients`
-concurrent keep-alive connections posting credit commands with fresh Idempotency-Keys, after a
-warm-up of WARMUP_S that is not counted. Latency is measured by the driver, per request, from
-send to answer.
+apply_batch, not timed), a fund key, and `ledger serve` started as `processes` subprocesses on
+free ports, all on that one schema (as an operator would start them: group commit in each one's
+writer process, views followed inside the first server only; or --no-group-commit). Both modes'
+servers run side by side and are driven in alternating rounds, each round by a separate driver
+process (infra.tools.bench_http_client) with `clients` concurrent keep-alive connections, spread
+evenly over the mode's server processes, posting credit commands with fresh Idempotency-Keys,
+after a warm-up of WARMUP_S that is not counted. Latency is measured by the driver, per request,
+from send to answer.
 """
 
 from __future__ import annotations
@@ -89,10 +90,12 @@ class Server:
     """`ledger serve` on a fresh schema beside the --db one, with `persons` enrolled and a fund key;
     stopped, and its schema dropped, on exit."""
 
-    def __init__(self, settings: Settings, group_commit: bool, persons: int):
+    def __init__(self, settings: Settings, group_commit: bool, persons: int, processes: int = 1):
         self.settings, self.group_commit, self.persons = settings, group_commit, persons
         self.schema = f"bench_http_{uuid.uuid4().hex[:10]}"
-        self.process: subprocess.Popen | None = None
+        self.count = processes
+        self.processes: list[subprocess.Popen] = []
+        self.bases: list[str] = []
 
     def __enter__(self) -> Server:
         with psycopg.connect(with_schema(self.settings.db, None), autocommit=True) as conn:
@@ -107,25 +110,34 @@ class Server:
     def _start(self) -> None:
         url = with_schema(self.settings.db, self.schema)
         self.token = prepare(self.settings, url, self.persons)
-        port = free_port()
         env = {**os.environ, "LEDGER_DB": url}  # the same LEDGER_PSEUDONYM_KEY as this process
-        command = [sys.executable, "-m", "infra.cli.main", "serve", "--port", str(port), "--no-access-log"]
-        if not self.group_commit:
-            command.append("--no-group-commit")
-        self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.base = f"http://127.0.0.1:{port}"
-        wait_healthy(self.base)
-        ready = urllib.request.Request(self.base + "/readyz", headers={"Authorization": f"Bearer {self.token}"})
-        with urllib.request.urlopen(ready, timeout=30) as response:
-            self.writer = json.loads(response.read())["writer"]  # process, or request (one transaction each)
+        for number in range(self.count):
+            port = free_port()
+            command = [sys.executable, "-m", "infra.cli.main", "serve", "--port", str(port), "--no-access-log"]
+            if not self.group_commit:
+                command.append("--no-group-commit")
+            if number > 0:
+                command.append("--no-follow-views")  # one server keeps the views; the others only write
+            self.processes.append(
+                subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
+            self.bases.append(f"http://127.0.0.1:{port}")
+            wait_healthy(self.bases[-1])  # one at a time: the first creates the views' tables
+        writers = set()
+        for base in self.bases:
+            ready = urllib.request.Request(base + "/readyz", headers={"Authorization": f"Bearer {self.token}"})
+            with urllib.request.urlopen(ready, timeout=30) as response:
+                writers.add(json.loads(response.read())["writer"])  # process, or request (one transaction each)
+        self.writer = "/".join(sorted(writers))
 
     def __exit__(self, *_: Any) -> None:
-        if self.process is not None:
-            self.process.terminate()
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
             try:
-                self.process.wait(timeout=15)
+                process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                process.kill()
         with psycopg.connect(with_schema(self.settings.db, None), autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {self.schema} CASCADE")
 
@@ -136,7 +148,7 @@ class Server:
                 sys.executable,
                 "-m",
                 "infra.tools.bench_http_client",
-                self.base,
+                ",".join(self.bases),
                 self.token,
                 str(clients),
                 str(seconds),
@@ -182,6 +194,7 @@ def run(
     seconds: float = 10.0,
     persons: int = 2000,
     rounds: int = 5,
+    processes: int = 1,
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """Both modes, each driven `seconds` in all, in `rounds` alternating rounds (so that a slow
@@ -194,12 +207,15 @@ def run(
         "seconds_per_mode": seconds,
         "rounds": rounds,
         "persons": persons,
+        "processes": processes,
         "command": "credit",
         "cpus": os.cpu_count(),
     }
     with contextlib.ExitStack() as stack:
-        progress(f"starting a server per mode, {persons} persons enrolled in each ...")
-        servers = {mode: stack.enter_context(Server(settings, group, persons)) for mode, group in modes.items()}
+        progress(f"starting {processes} server process(es) per mode, {persons} persons enrolled in each ...")
+        servers = {
+            mode: stack.enter_context(Server(settings, group, persons, processes)) for mode, group in modes.items()
+        }
         for mode, server in servers.items():  # not counted: the writer's cache and PostgreSQL's buffers fill
             warm = server.drive(clients, WARMUP_S, f"{mode[0]}w")
             progress(f"warm-up {mode}: {warm['requests']} requests in {WARMUP_S:.0f} s (not counted)")

@@ -1,8 +1,9 @@
 """The load driver of `ledger bench-http`, run as its own process:
 
-    python -m infra.tools.bench_http_client BASE_URL TOKEN CLIENTS SECONDS PERSONS TAG
+    python -m infra.tools.bench_http_client BASE_URL[,BASE_URL...] TOKEN CLIENTS SECONDS PERSONS TAG
 
-CLIENTS concurrent keep-alive connections (plain asyncio streams: httpx's async pool topped out
+CLIENTS concurrent keep-alive connections, spread evenly over the servers named (connection n
+goes to the n-th base modulo their number), (plain asyncio streams: httpx's async pool topped out
 near 100 requests/s here, far below the server) post credit commands, each with a
 fresh Idempotency-Key, for SECONDS; prints one JSON object: requests, errors, first_error,
 elapsed_s and the latency of every answered request in milliseconds (infra.tools.bench_http sums
@@ -18,8 +19,8 @@ import time
 from infra.tools.bench_http import person_number
 
 
-async def main(base: str, token: str, clients: int, seconds: float, persons: int, tag: str) -> dict:
-    host, port = base.removeprefix("http://").split(":")
+async def main(bases: str, token: str, clients: int, seconds: float, persons: int, tag: str) -> dict:
+    servers = [base.removeprefix("http://").split(":") for base in bases.split(",")]
     latencies: list[float] = []
     error_count = 0
     first_error: str | None = None
@@ -28,6 +29,7 @@ async def main(base: str, token: str, clients: int, seconds: float, persons: int
 
     async def worker(number: int) -> None:
         nonlocal error_count, first_error
+        host, port = servers[number % len(servers)]
         reader, writer = await asyncio.open_connection(host, int(port))
         sent = 0
         while time.perf_counter() < stop_at:

@@ -1,6 +1,7 @@
 """`ledger bench-http` end to end, briefly: both modes run against real servers on PostgreSQL, in
-alternating rounds, and the JSON carries the figures of each, the write mode each server used, and
-their ratio. (The figures themselves are measured by the command, never asserted here.)"""
+alternating rounds, each mode on two server processes sharing one database, and the JSON carries
+the figures of each, the write mode each server used, and their ratio. (The figures themselves
+are measured by the command, never asserted here.)"""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from tests.e2e.test_service_http import ENV
 from tests.support.backends import postgres_base_url
 
 
-def test_bench_http_drives_both_modes_and_prints_their_figures():
+def test_bench_http_drives_both_modes_on_several_server_processes_and_prints_their_figures():
     done = subprocess.run(
         [
             sys.executable,
@@ -29,6 +30,8 @@ def test_bench_http_drives_both_modes_and_prints_their_figures():
             "2",
             "--persons",
             "20",
+            "--processes",
+            "2",
             "--json",
         ],
         capture_output=True,
@@ -38,6 +41,7 @@ def test_bench_http_drives_both_modes_and_prints_their_figures():
     )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
+    assert result["processes"] == 2
     group, single = result["group_commit"], result["one_transaction"]
     assert (group["writer"], single["writer"]) == ("process", "request")
     for mode in (group, single):

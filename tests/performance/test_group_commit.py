@@ -74,7 +74,7 @@ def test_batches_equal_one_at_a_time_on_postgres(pg_url):
     lines = list(simulate(100, 4, seed=22))
     import psycopg
 
-    from infra.tools.bench import split_schema
+    from infra.store_urls import split_schema
 
     base, schema = split_schema(pg_url)
     other = schema + "_b"
