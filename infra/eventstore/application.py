@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar, NamedTuple, cast
+from typing import Any, ClassVar, NamedTuple, Protocol, cast
 from uuid import UUID
 
 import psycopg
@@ -69,6 +69,13 @@ class PersonRef(NamedTuple):
     facts: IdFacts
 
 
+class Directory(Protocol):
+    """Where a federation's people live (infra.federation.ledgers): the province of the ledger a
+    person is enrolled in, or None when enrolled in none."""
+
+    def province_of(self, person: UUID) -> str | None: ...
+
+
 class LedgerApp(Application[UUID]):
     name = "FamilyLedger"
     # audit replay reads <= interval events
@@ -86,6 +93,7 @@ class LedgerApp(Application[UUID]):
         """`rules_override`: decide every command under this named rule set (what-if). Such an
         app never stores anything (`save` refuses): what-if answers come from a dry run."""
         self.settings = settings
+        self.directory: Directory | None = None  # set when the ledger is one of a federation
         self._refs: dict[str, PersonRef] = {}
         self.clock = clock or utc_now  # the ledger's own time: `recorded_at`, and the limit on `at`
         self.catalogue = catalogue or load_catalogue(settings.rules_dir)
