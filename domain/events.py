@@ -427,6 +427,7 @@ class QuotaEarmarked(DomainEvent):
     transfer_id: str
     beneficiary: UUID
     beneficiary_masked: str
+    donor_masked: str  # this account, as the beneficiary's ledger shows it
     relationship: str
     amount_fen: int = Field(gt=0)
     remote: bool
@@ -469,9 +470,11 @@ class QuotaRaised(DomainEvent):
     """On the authorizer: the quota raised by `amount_fen`, earmarked at once."""
 
     transfer_id: str
+    beneficiary: UUID
     seq: int = Field(ge=1)
     amount_fen: int = Field(gt=0)
     remote: bool
+    to_province: str | None = None
 
     def apply(self, person: PersonState) -> None:
         tie = person.quotas_given[self.transfer_id]
@@ -496,6 +499,7 @@ class QuotaLowerRequested(DomainEvent):
     stays until the beneficiary's ledger, which knows every draw, releases what it can."""
 
     transfer_id: str
+    beneficiary: UUID
     seq: int = Field(ge=1)
     quota_fen: int = Field(ge=0)
     to_province: str
@@ -509,6 +513,7 @@ class QuotaEndRequested(DomainEvent):
     what is left (the earmark stays until then, so draws already made can still settle)."""
 
     transfer_id: str
+    beneficiary: UUID
     reason: AuthorizationEndReason
     initiated_by: Initiator
     to_province: str
@@ -521,6 +526,7 @@ class QuotaDrawn(DomainEvent):
     """On the beneficiary (a patient): part of a settlement paid from the quota."""
 
     transfer_id: str
+    donor: UUID
     seq: int = Field(ge=1)
     settlement_id: str
     amount_fen: int = Field(gt=0)
@@ -553,6 +559,7 @@ class QuotaUndrawn(DomainEvent):
     is open; after it ended, straight back to the authorizer: `after_end`)."""
 
     transfer_id: str
+    donor: UUID
     seq: int = Field(ge=1)
     settlement_id: str
     amount_fen: int = Field(gt=0)
@@ -588,6 +595,7 @@ class QuotaReleased(DomainEvent):
     `final`); the authorizer's ledger takes it out of the earmark."""
 
     transfer_id: str
+    donor: UUID
     seq: int = Field(ge=1)
     amount_fen: int = Field(ge=0)
     reason: QuotaReleaseReason

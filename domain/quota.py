@@ -95,10 +95,20 @@ def earmark(
 ) -> str:
     transfer_id = transfer_id_of(donor.id, beneficiary, donor.version)
     donor.record(
-        ev.QuotaEarmarked, transfer_id=transfer_id, beneficiary=beneficiary, beneficiary_masked=beneficiary_masked,
-        relationship=relationship, amount_fen=amount_fen, remote=to_province is not None, to_province=to_province,
-        rule_version=rules.version, rule_digest=rules.digest, channel=channel, timestamp=at,
-    )  # fmt: skip
+        ev.QuotaEarmarked,
+        transfer_id=transfer_id,
+        beneficiary=beneficiary,
+        beneficiary_masked=beneficiary_masked,
+        donor_masked=donor.masked,
+        relationship=relationship,
+        amount_fen=amount_fen,
+        remote=to_province is not None,
+        to_province=to_province,
+        rule_version=rules.version,
+        rule_digest=rules.digest,
+        channel=channel,
+        timestamp=at,
+    )
     return transfer_id
 
 
@@ -114,8 +124,16 @@ def open_tie(donor: Person, beneficiary: UUID) -> tuple[str, dict[str, Any]]:
 def raise_quota(donor: Person, transfer_id: str, amount_fen: int, at: datetime) -> int:
     tie = given(donor, transfer_id)
     seq = tie["raises"] + 1
-    donor.record(ev.QuotaRaised, transfer_id=transfer_id, seq=seq, amount_fen=amount_fen, remote=tie["remote"],
-                 timestamp=at)  # fmt: skip
+    donor.record(
+        ev.QuotaRaised,
+        transfer_id=transfer_id,
+        beneficiary=tie["beneficiary"],
+        seq=seq,
+        amount_fen=amount_fen,
+        remote=tie["remote"],
+        to_province=tie["province"],
+        timestamp=at,
+    )
     return seq
 
 
@@ -128,53 +146,110 @@ def request_lower(donor: Person, transfer_id: str, quota_fen: int, at: datetime)
             f"quota: {quota_fen} fen is below the {tie['drawn_fen']} fen already drawn", field="quota"
         )
     seq = tie["lowers"] + 1
-    donor.record(ev.QuotaLowerRequested, transfer_id=transfer_id, seq=seq, quota_fen=quota_fen,
-                 to_province=tie["province"], timestamp=at)  # fmt: skip
+    donor.record(
+        ev.QuotaLowerRequested,
+        transfer_id=transfer_id,
+        beneficiary=tie["beneficiary"],
+        seq=seq,
+        quota_fen=quota_fen,
+        to_province=tie["province"],
+        timestamp=at,
+    )
     return seq
 
 
 def request_end(donor: Person, transfer_id: str, *, reason: str, initiated_by: str, at: datetime) -> None:
     tie = given(donor, transfer_id)
-    donor.record(ev.QuotaEndRequested, transfer_id=transfer_id, reason=reason, initiated_by=initiated_by,
-                 to_province=tie["province"], timestamp=at)  # fmt: skip
+    donor.record(
+        ev.QuotaEndRequested,
+        transfer_id=transfer_id,
+        beneficiary=tie["beneficiary"],
+        reason=reason,
+        initiated_by=initiated_by,
+        to_province=tie["province"],
+        timestamp=at,
+    )
 
 
-def settle(donor: Person, transfer_id: str, seq: int, settlement_id: str, patient: UUID, amount_fen: int,
-           at: datetime) -> None:  # fmt: skip
+def settle(
+    donor: Person, transfer_id: str, seq: int, settlement_id: str, patient: UUID, amount_fen: int, at: datetime
+) -> None:
     """A draw paid from the balance: the earmark covered it, so both go down."""
     given(donor, transfer_id)
     if amount_fen > donor.earmarked_fen or amount_fen > donor.balance_fen:
         raise LedgerInvariantError(f"draw of {amount_fen} fen exceeds the earmark of {donor.masked}")
-    donor.record(ev.QuotaDrawSettled, transfer_id=transfer_id, seq=seq, settlement_id=settlement_id,
-                 patient=patient, amount_fen=amount_fen, timestamp=at)  # fmt: skip
+    donor.record(
+        ev.QuotaDrawSettled,
+        transfer_id=transfer_id,
+        seq=seq,
+        settlement_id=settlement_id,
+        patient=patient,
+        amount_fen=amount_fen,
+        timestamp=at,
+    )
 
 
-def undo_draw(donor: Person, transfer_id: str, seq: int, settlement_id: str, amount_fen: int, after_end: bool,
-              at: datetime) -> None:  # fmt: skip
+def undo_draw(
+    donor: Person, transfer_id: str, seq: int, settlement_id: str, amount_fen: int, after_end: bool, at: datetime
+) -> None:
     given(donor, transfer_id)
-    donor.record(ev.QuotaDrawUndone, transfer_id=transfer_id, seq=seq, settlement_id=settlement_id,
-                 amount_fen=amount_fen, after_end=after_end, timestamp=at)  # fmt: skip
+    donor.record(
+        ev.QuotaDrawUndone,
+        transfer_id=transfer_id,
+        seq=seq,
+        settlement_id=settlement_id,
+        amount_fen=amount_fen,
+        after_end=after_end,
+        timestamp=at,
+    )
 
 
-def take_back(donor: Person, transfer_id: str, seq: int, amount_fen: int, reason: str, final: bool,
-              at: datetime) -> None:  # fmt: skip
+def take_back(
+    donor: Person, transfer_id: str, seq: int, amount_fen: int, reason: str, final: bool, at: datetime
+) -> None:
     """What the beneficiary's side released leaves the earmark (spendable again)."""
     given(donor, transfer_id)
     if amount_fen > donor.earmarked_fen:
         raise LedgerInvariantError(f"release of {amount_fen} fen exceeds the earmark of {donor.masked}")
-    donor.record(ev.QuotaReturned, transfer_id=transfer_id, seq=seq, amount_fen=amount_fen, reason=reason,
-                 final=final, timestamp=at)  # fmt: skip
+    donor.record(
+        ev.QuotaReturned,
+        transfer_id=transfer_id,
+        seq=seq,
+        amount_fen=amount_fen,
+        reason=reason,
+        final=final,
+        timestamp=at,
+    )
 
 
 # --- the beneficiary's half -------------------------------------------------------------
-def receive(beneficiary: Person, transfer_id: str, donor: UUID, donor_masked: str, relationship: str,
-            amount_fen: int, rule_version: str, at: datetime, *, to_province: str | None) -> bool:  # fmt: skip
+def receive(
+    beneficiary: Person,
+    transfer_id: str,
+    donor: UUID,
+    donor_masked: str,
+    relationship: str,
+    amount_fen: int,
+    rule_version: str,
+    at: datetime,
+    *,
+    to_province: str | None,
+) -> bool:
     """Take the quota; a beneficiary who cannot (not active, or already aided by this authorizer)
     takes it and releases it at once, so the earmark comes back by the usual path."""
     refused = not beneficiary.is_active or beneficiary.open_quota_received(donor) is not None
-    beneficiary.record(ev.QuotaReceived, transfer_id=transfer_id, donor=donor, donor_masked=donor_masked,
-                       relationship=relationship, amount_fen=amount_fen, remote=to_province is not None,
-                       to_province=to_province, rule_version=rule_version, timestamp=at)  # fmt: skip
+    beneficiary.record(
+        ev.QuotaReceived,
+        transfer_id=transfer_id,
+        donor=donor,
+        donor_masked=donor_masked,
+        relationship=relationship,
+        amount_fen=amount_fen,
+        remote=to_province is not None,
+        to_province=to_province,
+        rule_version=rule_version,
+        timestamp=at,
+    )
     if refused:
         release(beneficiary, transfer_id, amount_fen, reason="refused", final=True, at=at)
     return not refused
@@ -208,8 +283,18 @@ def check_lower(beneficiary: Person, transfer_id: str, quota_fen: int) -> None:
 def release(beneficiary: Person, transfer_id: str, amount_fen: int, *, reason: str, final: bool, at: datetime) -> int:
     tie = received(beneficiary, transfer_id)
     seq = tie["releases"] + 1
-    beneficiary.record(ev.QuotaReleased, transfer_id=transfer_id, seq=seq, amount_fen=amount_fen, reason=reason,
-                       final=final, remote=tie["remote"], to_province=tie["province"], timestamp=at)  # fmt: skip
+    beneficiary.record(
+        ev.QuotaReleased,
+        transfer_id=transfer_id,
+        donor=tie["donor"],
+        seq=seq,
+        amount_fen=amount_fen,
+        reason=reason,
+        final=final,
+        remote=tie["remote"],
+        to_province=tie["province"],
+        timestamp=at,
+    )
     return seq
 
 
@@ -226,9 +311,17 @@ def draw(beneficiary: Person, transfer_id: str, settlement_id: str, amount_fen: 
     if not tie["open"] or amount_fen > tie["quota_fen"] - tie["drawn_fen"]:
         raise LedgerInvariantError(f"draw of {amount_fen} fen exceeds quota {transfer_id}")
     seq = tie["draws"] + 1
-    beneficiary.record(ev.QuotaDrawn, transfer_id=transfer_id, seq=seq, settlement_id=settlement_id,
-                       amount_fen=amount_fen, remote=tie["remote"], to_province=tie["province"],
-                       timestamp=at)  # fmt: skip
+    beneficiary.record(
+        ev.QuotaDrawn,
+        transfer_id=transfer_id,
+        donor=tie["donor"],
+        seq=seq,
+        settlement_id=settlement_id,
+        amount_fen=amount_fen,
+        remote=tie["remote"],
+        to_province=tie["province"],
+        timestamp=at,
+    )
     return seq
 
 
@@ -237,9 +330,18 @@ def undraw(
 ) -> tuple[int, bool]:
     tie = received(beneficiary, transfer_id)
     seq, after_end = tie["undraws"] + 1, not tie["open"]
-    beneficiary.record(ev.QuotaUndrawn, transfer_id=transfer_id, seq=seq, settlement_id=settlement_id,
-                       amount_fen=amount_fen, after_end=after_end, remote=tie["remote"],
-                       to_province=tie["province"], timestamp=at)  # fmt: skip
+    beneficiary.record(
+        ev.QuotaUndrawn,
+        transfer_id=transfer_id,
+        donor=tie["donor"],
+        seq=seq,
+        settlement_id=settlement_id,
+        amount_fen=amount_fen,
+        after_end=after_end,
+        remote=tie["remote"],
+        to_province=tie["province"],
+        timestamp=at,
+    )
     return seq, after_end
 
 
@@ -257,8 +359,9 @@ def end_quotas(person: Person, others: dict[UUID, Person], *, reason: str, initi
     """Every open quota tie of `person` ends (a cancel, expiry or transfer), both directions."""
     for transfer_id, tie in sorted(person.quotas_given.items()):
         if tie["open"] and not tie["ending"]:
-            end_given(person, others.get(tie["beneficiary"]), transfer_id, reason=reason,
-                      initiated_by=initiated_by, at=at)  # fmt: skip
+            end_given(
+                person, others.get(tie["beneficiary"]), transfer_id, reason=reason, initiated_by=initiated_by, at=at
+            )
     for transfer_id, tie in sorted(person.quotas_received.items()):
         if tie["open"]:
             if tie["remote"]:
@@ -267,8 +370,9 @@ def end_quotas(person: Person, others: dict[UUID, Person], *, reason: str, initi
                 end_local(others[tie["donor"]], person, transfer_id, reason=reason, at=at)
 
 
-def end_given(donor: Person, beneficiary: Person | None, transfer_id: str, *, reason: str, initiated_by: str,
-              at: datetime) -> None:  # fmt: skip
+def end_given(
+    donor: Person, beneficiary: Person | None, transfer_id: str, *, reason: str, initiated_by: str, at: datetime
+) -> None:
     """End a tie from the authorizer's side: at once when the beneficiary is here, else by request."""
     if given(donor, transfer_id)["remote"]:
         request_end(donor, transfer_id, reason=reason, initiated_by=initiated_by, at=at)

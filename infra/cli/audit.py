@@ -96,7 +96,7 @@ def audit_deduction(
 def history(obj: Any, id_number: str, as_of: str | None, known_at: str | None, as_json: bool) -> None:
     """A person's timeline with effective and recorded times, and their state as of a moment
     and as known at a moment (bindings, authorizations, balance)."""
-    reads = obj.read_ledger().reads
+    reads = obj.read_ledger_for(id_number).reads
     moment = parse_moment(as_of, "as_of") if as_of else None
     known = parse_moment(known_at, "known_at") if known_at else None
     person = reads.by_id_number(id_number)  # UNKNOWN_PERSON if not enrolled

@@ -103,16 +103,28 @@ def _person(uow: UnitOfWork, raw: str, field: str) -> Person:
 
 
 def _answer(person: Person, transfer_id: str) -> dict:
-    return {"person": person.masked, "transfer_id": transfer_id, "earmarked_fen": person.earmarked_fen,
-            "balance_fen": person.balance_fen}  # fmt: skip
+    return {
+        "person": person.masked,
+        "transfer_id": transfer_id,
+        "earmarked_fen": person.earmarked_fen,
+        "balance_fen": person.balance_fen,
+    }
 
 
 def receive(app: LedgerApp, command: QuotaReceive, uow: UnitOfWork, sender: Principal | None) -> dict:
     person = _person(uow, command.beneficiary, "beneficiary")
     at = quota.at_or_after(person, command.at)
-    accepted = quota.receive(person, command.transfer_id, UUID(command.donor), command.donor_masked,
-                             command.relationship, command.amount_fen, command.rule_version, at,
-                             to_province=command.from_province)  # fmt: skip
+    accepted = quota.receive(
+        person,
+        command.transfer_id,
+        UUID(command.donor),
+        command.donor_masked,
+        command.relationship,
+        command.amount_fen,
+        command.rule_version,
+        at,
+        to_province=command.from_province,
+    )
     uow.save(person)
     return _answer(person, command.transfer_id) | {"accepted": accepted}
 
@@ -130,8 +142,14 @@ def lower(app: LedgerApp, command: QuotaLower, uow: UnitOfWork, sender: Principa
     person = _person(uow, command.beneficiary, "beneficiary")
     released_fen = quota.lowered_release(person, command.transfer_id, command.quota_fen)
     if released_fen:
-        quota.release(person, command.transfer_id, released_fen, reason="lowered", final=False,
-                      at=quota.at_or_after(person, command.at))  # fmt: skip
+        quota.release(
+            person,
+            command.transfer_id,
+            released_fen,
+            reason="lowered",
+            final=False,
+            at=quota.at_or_after(person, command.at),
+        )
         uow.save(person)
     return _answer(person, command.transfer_id) | {"released_fen": released_fen}
 
@@ -145,24 +163,45 @@ def end(app: LedgerApp, command: QuotaEnd, uow: UnitOfWork, sender: Principal | 
 
 def settle(app: LedgerApp, command: QuotaSettle, uow: UnitOfWork, sender: Principal | None) -> dict:
     person = _person(uow, command.donor, "donor")
-    quota.settle(person, command.transfer_id, command.seq, command.settlement_id, UUID(command.patient),
-                 command.amount_fen, quota.at_or_after(person, command.at))  # fmt: skip
+    quota.settle(
+        person,
+        command.transfer_id,
+        command.seq,
+        command.settlement_id,
+        UUID(command.patient),
+        command.amount_fen,
+        quota.at_or_after(person, command.at),
+    )
     uow.save(person)
     return _answer(person, command.transfer_id)
 
 
 def undraw(app: LedgerApp, command: QuotaUndraw, uow: UnitOfWork, sender: Principal | None) -> dict:
     person = _person(uow, command.donor, "donor")
-    quota.undo_draw(person, command.transfer_id, command.seq, command.settlement_id, command.amount_fen,
-                    command.after_end, quota.at_or_after(person, command.at))  # fmt: skip
+    quota.undo_draw(
+        person,
+        command.transfer_id,
+        command.seq,
+        command.settlement_id,
+        command.amount_fen,
+        command.after_end,
+        quota.at_or_after(person, command.at),
+    )
     uow.save(person)
     return _answer(person, command.transfer_id)
 
 
 def return_(app: LedgerApp, command: QuotaReturn, uow: UnitOfWork, sender: Principal | None) -> dict:
     person = _person(uow, command.donor, "donor")
-    quota.take_back(person, command.transfer_id, command.seq, command.amount_fen, command.reason, command.final,
-                    quota.at_or_after(person, command.at))  # fmt: skip
+    quota.take_back(
+        person,
+        command.transfer_id,
+        command.seq,
+        command.amount_fen,
+        command.reason,
+        command.final,
+        quota.at_or_after(person, command.at),
+    )
     uow.save(person)
     return _answer(person, command.transfer_id)
 
