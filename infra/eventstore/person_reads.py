@@ -23,6 +23,11 @@ def balance_view(person: Person) -> dict[str, Any]:
     return {
         "person": person.masked,
         "balance_fen": person.balance_fen,
+        "earmarked_fen": person.earmarked_fen,
+        "spendable_fen": person.spendable_fen,
+        "quota_received_left_fen": sum(
+            t["quota_fen"] - t["drawn_fen"] for t in person.quotas_received.values() if t["open"]
+        ),
         "status": person.status,
         "insurance": person.insurance,
     }

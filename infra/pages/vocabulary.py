@@ -328,6 +328,7 @@ VIEW: Labels = {
     "authorizations": ("Mutual aid", "共济授权"),
     "quota": ("Binding quota", "绑定额度"),
     "balances": ("Balances", "余额"),
+    "earmarks": ("Cross-province quotas", "跨省共济额度"),
 }
 CHECK: Labels = {  # an evidence bundle's checks (infra/audit/bundle_check.py)
     "readable": ("Readable", "可读取"),
