@@ -13,22 +13,29 @@ import click
 from infra.cli import output
 from infra.cli.context import LedgerContext, guarded
 from infra.federation.reconcile import reconcile as reconcile_ledgers
-from infra.federation.relay import Relay, RelayRound
-from infra.readmodels.runner import POLL_INTERVAL_DEFAULT_S
+from infra.federation.relay import PAGE_SIZE_DEFAULT, Relay, RelayRound
+from infra.readmodels.runner import PAGE_SIZE_MAX, POLL_INTERVAL_DEFAULT_S
 
 
 @click.command()
 @click.option("--follow", is_flag=True, help="Keep delivering as steps are recorded, until interrupted.")
 @click.option("--interval", default=POLL_INTERVAL_DEFAULT_S, show_default=True, help="Seconds between rounds.")
+@click.option(
+    "--page-size",
+    default=PAGE_SIZE_DEFAULT,
+    show_default=True,
+    type=click.IntRange(1, PAGE_SIZE_MAX),
+    help="Log rows read per page; a page's steps for one ledger commit in one transaction.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 @guarded
-def relay(obj: LedgerContext, follow: bool, interval: float, as_json: bool) -> None:
+def relay(obj: LedgerContext, follow: bool, interval: float, page_size: int, as_json: bool) -> None:
     """Deliver every cross-ledger step of cross-province quotas, exactly once (kill it at any
     moment and start it again). Without --follow: everything pending, then exit (1 if a ledger
     could not be reached or a step was refused)."""
     ledgers = obj.ledgers()
-    relayer = Relay(ledgers)
+    relayer = Relay(ledgers, page_size=page_size)
     if not follow:
         done = relayer.run_once()
         _report(done, as_json)
