@@ -47,6 +47,14 @@ class LedgerContext:
             self._ledgers = FederatedLedgers(load_federation(self.federation), self.rules_dir)
         return self._ledgers
 
+    def province_settings(self, province: str | None) -> Settings:
+        """The settings of one ledger of `--federation`, knowing the federation it is one of."""
+        federation = load_federation(self.federation or "")
+        if province not in federation.ledgers:
+            raise ConfigError(f"--province: give one of {', '.join(federation.provinces)} with --federation")
+        db = federation.ledgers[province]
+        return dataclasses.replace(load_settings(db, self.rules_dir), province=province, federation=federation.path)
+
     def ledger_for(self, id_number: str) -> Ledger:
         """The ledger a read about this person goes to: the home ledger with `--federation`."""
         if self.federation is None:

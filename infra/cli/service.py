@@ -70,6 +70,12 @@ from infra.tools.bench_http import run as run_bench_http
     show_default=True,
     help="Keep the views current inside the server; with --no-follow-views run `ledger project --follow` beside it.",
 )
+@click.option(
+    "--province",
+    default=None,
+    help="With --federation: serve this province's ledger (a command about another province's person "
+    "is answered 421 WRONG_LEDGER naming the province). Run the relay beside the servers.",
+)
 @click.pass_obj
 @guarded
 def serve(
@@ -83,9 +89,10 @@ def serve(
     writer_kind: str | None,
     key_cache_s: float,
     follow_views: bool,
+    province: str | None,
 ) -> None:
     """Serve the ledger over HTTP (FastAPI on uvicorn): OpenAPI at /openapi.json, docs at /docs."""
-    settings = obj.settings()
+    settings = obj.province_settings(province) if obj.federation else obj.settings()
     warn_development_key(settings)
     ledger = open_ledger(settings, key_cache_s=key_cache_s)
     if writer_kind is None:

@@ -75,6 +75,10 @@ class Directory(Protocol):
 
     def province_of(self, person: UUID) -> str | None: ...
 
+    def home_of(self, command: Any) -> str:
+        """The province whose ledger decides `command` (UNKNOWN_PROVINCE if none)."""
+        ...
+
 
 class LedgerApp(Application[UUID]):
     name = "FamilyLedger"
