@@ -12,6 +12,8 @@ import click
 
 from infra.cli import output
 from infra.cli.context import LedgerContext, guarded
+from infra.federation.bench import run_bench as run_federation_bench
+from infra.federation.config import load_federation
 from infra.settings import load_settings
 from infra.tools.bench import human_table, run_bench
 from infra.tools.national_workload import national_lines
@@ -74,6 +76,9 @@ def _write_lines(path: str, lines: Iterator[str]) -> int:
     return count
 
 
+FEDERATION_FAMILIES = {"small": 300, "full": 2_000}  # families per ledger and measurement
+
+
 @click.command()
 @click.option("--scale", type=click.Choice(["small", "full"]), default="small", show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
@@ -82,7 +87,15 @@ def _write_lines(path: str, lines: Iterator[str]) -> int:
 @guarded
 def bench(obj: LedgerContext, scale: str, seed: int, as_json: bool) -> None:
     """Measure group commit, its one-transaction-per-command baseline, raw insert/scan,
-    rebuild and audit replay on the database given by --db (use a fresh schema)."""
+    rebuild and audit replay on the database given by --db (use a fresh schema). With
+    --federation: aggregate commands/s of one, two and three ledgers and the relay's figures
+    (infra.federation.bench; use fresh ledgers)."""
+    if obj.federation is not None:
+        figures = run_federation_bench(load_federation(obj.federation), obj.rules_dir, FEDERATION_FAMILIES[scale])
+        output.emit_json(figures) if as_json else output.console.print(
+            output.key_value_table("bench --federation", figures)
+        )
+        return
     settings = obj.settings()
     result = run_bench(settings, scale, seed, log=lambda m: output.err_console.print(f"[dim]{m}[/]"))
     table = output.rows_table(
