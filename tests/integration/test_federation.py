@@ -3,8 +3,14 @@ the relay. Goal: every step lands once on the other ledger, and the money adds u
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pytest
 
+from domain.canonical import canonical_json
+from infra.federation.audit import audit_across
+from infra.federation.bundle_check import verify_federation_bundle
 from infra.federation.ledgers import FederatedLedgers
 from infra.federation.relay import Relay
 from infra.federation.routing import route_stream
@@ -160,3 +166,34 @@ def test_set_quota_across_ledgers_raises_at_once_and_lowers_through_the_benefici
     assert (donor.balance_fen, donor.earmarked_fen) == (60000, 5000)
     tie = next(iter(person(ledgers, grandchild()).quotas_received.values()))
     assert (tie["quota_fen"], tie["drawn_fen"]) == (45000, 40000)
+
+
+def test_audit_of_a_quota_draw_shows_both_halves_and_the_bundle_proves_both(ledgers):
+    apply_all(ledgers, family_lines())
+    relay = Relay(ledgers)
+    relay.run_once()
+    apply_all(ledgers, [line("deduct", settlement_id="S-1", patient=grandchild(), amount="120.00",
+                             category="pharmacy", institution="H-1", at=LATER)])  # fmt: skip
+    result, _ = audit_across(ledgers, "S-1")
+    assert result["verdict"] == "pending" and not result["quota_halves"][0]["settled"]  # relay behind
+    relay.run_once()
+    for _, ledger in ledgers.all():
+        ledger.evidence.seal()
+    result, data = audit_across(ledgers, "S-1", bundle=True)
+    half = result["quota_halves"][0]
+    assert result["verdict"] == "consistent" and result["province"] == "11"
+    assert (half["province"], half["settled_fen"]) == ("42", 12000)
+    assert [e["type"] for e in half["events"]] == ["QuotaEarmarked", "QuotaDrawSettled"]
+    assert data is not None
+    checked = verify_federation_bundle(data)
+    assert checked["ok"] and checked["verdict"] == "consistent", checked["checks"]
+    forged = json.loads(data)
+    part = next(p for name, p in forged["parts"].items() if name != "11")
+    settled = next(e for e in part["events"] if e["topic"].endswith(":QuotaDrawSettled"))
+    settled["state"] = settled["state"].replace('"amount_fen":12000', '"amount_fen":1200')
+    body = {k: v for k, v in forged.items() if k != "bundle_sha256"}
+    forged["bundle_sha256"] = hashlib.sha256(canonical_json(body)).hexdigest()
+    refused = verify_federation_bundle(canonical_json(forged) + b"\n")
+    assert not refused["ok"] and [c["check"] for c in refused["checks"] if not c["ok"]] == [
+        f"ledger_42:{half['transfer_id']}"
+    ]
