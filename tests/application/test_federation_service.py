@@ -28,6 +28,9 @@ def test_a_command_about_another_provinces_person_is_misdirected():
             assert answer.status_code == 421, answer.text
             assert answer.json()["code"] == "WRONG_LEDGER" and answer.json()["province"] == "11"
             assert post({**beijing, "person": grandparent(), "insurance": "employee"}, "e-2").status_code == 200
+            batch = json.dumps({**beijing, "command_id": "e-3"}) + "\n"
+            refused = client.post("/v1/commands:batch", headers=auth(tokens["fund"]), content=batch)
+            assert refused.status_code == 421 and refused.json()["province"] == "11", refused.text
         assert ledgers.province_of(ledgers.ref(grandchild(), "p").id) is None
     finally:
         ledgers.close()
