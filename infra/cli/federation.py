@@ -56,13 +56,19 @@ def _report(done: RelayRound, as_json: bool) -> None:
     sys.stdout.flush()
 
 
-@click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_obj
+@click.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the federation's reconciliation).")
+@click.pass_context
+def reconcile(ctx: click.Context, as_json: bool) -> None:
+    """Reconciliations. Alone, with --federation: check every cross-province transfer (earmarked =
+    received = drawn + returned + outstanding on both sides) and the federation's money identity;
+    exit 1 naming each mismatch. `reconcile national`: the national platform's statements."""
+    if ctx.invoked_subcommand is None:
+        _reconcile_federation(ctx.obj, as_json)
+
+
 @guarded
-def reconcile(obj: LedgerContext, as_json: bool) -> None:
-    """Check every cross-province transfer (earmarked = received = drawn + returned + outstanding
-    on both sides) and the federation's money identity; exit 1 naming each mismatch."""
+def _reconcile_federation(obj: LedgerContext, as_json: bool) -> None:
     result: dict[str, Any] = reconcile_ledgers(obj.ledgers())
     if as_json:
         output.emit_json(result)

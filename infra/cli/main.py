@@ -68,7 +68,7 @@ COMMANDS = (
     audit.seal_key,
     national.import_records,
     national.export_records,
-    national.reconcile_records,
+    federation.reconcile,  # `reconcile` (the federation's) and `reconcile national`
     performance.simulate,
     performance.bench,
     service.serve,
@@ -76,8 +76,8 @@ COMMANDS = (
     service.access_log,
     service.bench_http,
     federation.relay,
-    federation.reconcile,
 )
+federation.reconcile.add_command(national.reconcile_national)
 for _command in COMMANDS:
     main.add_command(_command)
 

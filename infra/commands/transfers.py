@@ -11,22 +11,30 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from domain import quota
 from domain.errors import UnknownPersonError
 from domain.person import Person
 from domain.vocabulary import AidRelationship, AuthorizationEndReason, QuotaReleaseReason
-from infra.commands.base import CommandModel, CommandSpec, SettlementId, UnitOfWork
+from infra.commands.base import PLAIN_TEXT_PATTERN, CommandModel, CommandSpec, SettlementId, UnitOfWork
 from infra.eventstore.application import LedgerApp
 from infra.roles import Principal
 
 TransferId = Annotated[str, Field(pattern=r"^q[a-z2-7]{24}$")]
 AggregateId = Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
-Fen = Annotated[int, Field(ge=0, le=10_000_000_000)]
-Seq = Annotated[int, Field(ge=1)]
+
+
+def _integral(value: object) -> object:
+    """JSON's 916102.0 is the integer its schema admits; a string or a fraction stays refused."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Fen = Annotated[int, Field(ge=0, le=10_000_000_000), BeforeValidator(_integral)]
+Seq = Annotated[int, Field(ge=1, le=1_000_000_000), BeforeValidator(_integral)]
 Province = Annotated[str, Field(pattern=r"^[0-9]{2}$")]
-Masked = Annotated[str, Field(max_length=32)]
+Masked = Annotated[str, Field(max_length=32, json_schema_extra={"pattern": PLAIN_TEXT_PATTERN})]
+RuleVersion = Annotated[str, Field(max_length=64, json_schema_extra={"pattern": PLAIN_TEXT_PATTERN})]
 
 
 class QuotaReceive(CommandModel):
@@ -37,7 +45,7 @@ class QuotaReceive(CommandModel):
     donor_masked: Masked
     relationship: AidRelationship
     amount_fen: Fen
-    rule_version: Annotated[str, Field(max_length=64)]
+    rule_version: RuleVersion
     from_province: Province
 
 
