@@ -10,6 +10,7 @@ from typing import cast
 from uuid import UUID
 
 from domain import events as ev
+from domain import quota
 from domain.errors import (
     AlreadyReversedError,
     CategoryNotEligibleError,
@@ -52,18 +53,23 @@ def fingerprint(patient: UUID, request: DeductRequest) -> str:
 
 def accounts_for(patient: Person, authorizers: dict[UUID, Person]) -> tuple[Account, list[Account]]:
     """The accounts a settlement may draw on, as the patient's state says they stand now."""
-    own = Account(patient.id, patient.masked, patient.balance_fen, is_patient=True)
+    own = Account(patient.id, patient.masked, patient.spendable_fen, is_patient=True)
     others = [
         Account(
             person.id,
             person.masked,
-            person.balance_fen,
+            person.spendable_fen,
             is_patient=False,
             authorized_at=patient.authorizers[person.id]["since"],
             active=person.is_active,
         )
         for person in (authorizers[i] for i in sorted(patient.authorizers))
     ]
+    others += [  # cross-province quotas: drawn on like a balance, whatever ledger the authorizer is in
+        Account(tie["donor"], tie["masked"], tie["quota_fen"] - tie["drawn_fen"], is_patient=False,
+                authorized_at=tie["since"], transfer_id=transfer_id)
+        for transfer_id, tie in sorted(patient.quotas_received.items()) if tie["open"]
+    ]  # fmt: skip
     return own, others
 
 
@@ -97,7 +103,10 @@ def deduct(
     check_deduct(patient, presenter, request, rules)
     own, others = accounts_for(patient, authorizers)
     allocation = allocate(request.amount_fen, own, others, rules.spending)
-    lines = tuple(ev.PaymentLine(person=p, masked=m, amount_fen=a) for p, m, a in allocation.lines)
+    transfers = {a.person: a.transfer_id for a in others if a.transfer_id is not None}
+    lines = tuple(
+        ev.PaymentLine(person=p, masked=m, amount_fen=a, transfer_id=transfers.get(p)) for p, m, a in allocation.lines
+    )
     patient.record(
         ev.DeductionSettled,
         settlement_id=request.settlement_id,
@@ -118,7 +127,9 @@ def deduct(
     )
     payers = []
     for line in lines:
-        if line.person != patient.id:
+        if line.transfer_id is not None:
+            payers += _draw(patient, authorizers, line, request)
+        elif line.person != patient.id:
             payer = authorizers[line.person]
             payer.record(
                 ev.AidDebited,
@@ -134,6 +145,27 @@ def deduct(
     return allocation, settlement, payers
 
 
+def _draw(patient: Person, donors: dict[UUID, Person], line: ev.PaymentLine, request: DeductRequest) -> list[Person]:
+    """A line paid from a quota: drawn here; settled on the authorizer at once when the
+    authorizer is in this ledger (else the relay delivers the settlement)."""
+    transfer_id = line.transfer_id or ""
+    seq = quota.draw(patient, transfer_id, request.settlement_id, line.amount_fen, request.at)
+    if patient.quotas_received[transfer_id]["remote"]:
+        return []
+    donor = donors[line.person]
+    quota.settle(donor, transfer_id, seq, request.settlement_id, patient.id, line.amount_fen, request.at)
+    return [donor]
+
+
+def _undraw(settlement: Settlement, patient: Person, donors: dict[UUID, Person], line: ev.PaymentLine,
+            at: datetime) -> None:  # fmt: skip
+    transfer_id = line.transfer_id or ""
+    seq, after_end = quota.undraw(patient, transfer_id, settlement.settlement_id, line.amount_fen, at)
+    if not patient.quotas_received[transfer_id]["remote"]:
+        quota.undo_draw(donors[line.person], transfer_id, seq, settlement.settlement_id, line.amount_fen,
+                        after_end, at)  # fmt: skip
+
+
 def reverse(settlement: Settlement, patient: Person, payers: dict[UUID, Person], *, reason: str, at: datetime) -> None:
     """Refund exactly the accounts that paid, as new events; history is not edited."""
     _not_reversed(settlement)
@@ -147,7 +179,9 @@ def reverse(settlement: Settlement, patient: Person, payers: dict[UUID, Person],
         timestamp=at,
     )
     for line in settlement.lines:
-        if line.person != patient.id:
+        if line.transfer_id is not None:
+            _undraw(settlement, patient, payers, line, at)
+        elif line.person != patient.id:
             payers[line.person].record(
                 ev.AidRefunded,
                 settlement_id=settlement.settlement_id,

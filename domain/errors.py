@@ -136,6 +136,37 @@ class ConcurrencyError(LedgerError):
     code = "CONCURRENCY_CONFLICT"
 
 
+class QuotaBelowUsedError(LedgerError):
+    """A cross-province quota lowered below what was already drawn on it."""
+
+    code = "QUOTA_BELOW_USED"
+
+
+class InsufficientBalanceError(LedgerError):
+    """A quota earmarked or raised beyond the authorizer's spendable balance."""
+
+    code = "INSUFFICIENT_BALANCE"
+
+
+class UnknownProvinceError(LedgerError):
+    """A federation has no ledger for the province of the person a command is about."""
+
+    code = "UNKNOWN_PROVINCE"
+
+
+class WrongLedgerError(LedgerError):
+    """A command about a person of another province, sent to this province's ledger."""
+
+    code = "WRONG_LEDGER"
+
+    def __init__(self, message: str, *, province: str, field: str | None = None):
+        super().__init__(message, field=field)
+        self.province = province
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "province": self.province}
+
+
 class StorageError(LedgerError):
     code = "STORAGE_ERROR"
 
@@ -189,6 +220,8 @@ ALL_CODES: tuple[str, ...] = tuple(
             "NOT_BOUND",
             *AUTHORIZE_REJECTION_CODES,
             "NOT_AUTHORIZED",
+            "QUOTA_BELOW_USED",
+            "INSUFFICIENT_BALANCE",
             "CATEGORY_NOT_ELIGIBLE",
             "PRESENTER_NOT_BOUND",
             "UNKNOWN_SETTLEMENT",
@@ -196,6 +229,8 @@ ALL_CODES: tuple[str, ...] = tuple(
             "SETTLEMENT_CONFLICT",
             "UNKNOWN_RULE_VERSION",
             "CONCURRENCY_CONFLICT",
+            "UNKNOWN_PROVINCE",
+            "WRONG_LEDGER",
             "STORAGE_ERROR",
         ]
     )

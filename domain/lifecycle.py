@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from domain import quota
 from domain.binding import end_binding
 from domain.errors import LedgerInvariantError
 from domain.mutual_aid import end_authorization
@@ -13,7 +14,7 @@ from domain.person import Person
 
 def counterpart_ids(person: Person, *, bindings: bool = True) -> list[UUID]:
     """Everyone `person` is tied to, in a deterministic order (by aggregate id)."""
-    ids = set(person.beneficiaries) | set(person.authorizers)
+    ids = set(person.beneficiaries) | set(person.authorizers) | quota.local_counterparts(person)
     if bindings:
         ids |= set(person.members) | set(person.binders)
     return sorted(ids)
@@ -32,6 +33,7 @@ def close_account(person: Person, others: dict[UUID, Person], *, status: str, re
     for other_id in sorted(person.binders):
         end_binding(others[other_id], person, reason=tie_reason, initiated_by="system", at=at)
     _end_authorizations(person, others, reason=tie_reason, at=at)
+    quota.end_quotas(person, others, reason=tie_reason, initiated_by="system", at=at)
 
 
 def transfer_region(person: Person, others: dict[UUID, Person], *, region: str, at: datetime) -> None:
@@ -39,6 +41,7 @@ def transfer_region(person: Person, others: dict[UUID, Person], *, region: str, 
     _require_all_loaded(person, others, bindings=False)
     person.transfer(region=region, at=at)
     _end_authorizations(person, others, reason="transferred", at=at)
+    quota.end_quotas(person, others, reason="transferred", initiated_by="system", at=at)
 
 
 def _end_authorizations(person: Person, others: dict[UUID, Person], *, reason: str, at: datetime) -> None:

@@ -52,6 +52,28 @@ class Person(BaseAggregate[UUID]):
         self.beneficiaries: dict[UUID, dict[str, Any]] = {}  # as authorizer
         self.authorizers: dict[UUID, dict[str, Any]] = {}  # as beneficiary
         self.deductions_count = 0  # as patient; each settlement's record is its own aggregate
+        self.earmarked_fen = 0  # as authorizer: set aside as cross-province quotas (domain.quota)
+        self.quotas_given: dict[str, dict[str, Any]] = {}  # as authorizer: transfer id -> tie
+        self.quotas_received: dict[str, dict[str, Any]] = {}  # as beneficiary: transfer id -> tie
+
+    @property
+    def spendable_fen(self) -> int:
+        """What this account may pay now: the balance less what is earmarked as quotas."""
+        return self.balance_fen - self.earmarked_fen
+
+    def open_quota_given(self, beneficiary: UUID) -> str | None:
+        """The transfer id of the open quota this authorizer gives `beneficiary`, if any (one whose
+        end was requested from another ledger is no longer open here)."""
+        found = [
+            t
+            for t, tie in self.quotas_given.items()
+            if tie["open"] and not tie["ending"] and tie["beneficiary"] == beneficiary
+        ]
+        return found[0] if found else None
+
+    def open_quota_received(self, donor: UUID) -> str | None:
+        found = [t for t, tie in self.quotas_received.items() if tie["open"] and tie["donor"] == donor]
+        return found[0] if found else None
 
     # --- life cycle ---------------------------------------------------------------------
     @classmethod

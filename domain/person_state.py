@@ -26,3 +26,6 @@ class PersonState(Protocol):
     beneficiaries: dict[UUID, dict[str, Any]]  # as authorizer
     authorizers: dict[UUID, dict[str, Any]]  # as beneficiary
     deductions_count: int
+    earmarked_fen: int  # as authorizer: the part of the balance set aside as cross-province quotas
+    quotas_given: dict[str, dict[str, Any]]  # as authorizer: transfer id -> quota tie
+    quotas_received: dict[str, dict[str, Any]]  # as beneficiary: transfer id -> quota tie

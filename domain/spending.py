@@ -24,6 +24,7 @@ class Account:
     is_patient: bool
     authorized_at: datetime | None = None  # None for the patient
     active: bool = True
+    transfer_id: str | None = None  # a cross-province quota received (balance_fen: what is left of it)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ def _why(rules: SpendingRules, account: Account, available: int) -> str:
         return "patient's own account, used " + ("first" if rules.own_account_first else "last")
     if not account.active:
         return "authorizer is not active: excluded"
+    if account.transfer_id is not None:
+        basis = "cross-province quota earmarked by the authorizer, in the authorizers' order"
+        return basis + (" (most recently authorized first)" if rules.order == "most_recent_first" else "")
     if rules.order == "most_recent_first":
         basis = "most recently authorized first"
     else:
@@ -79,7 +83,8 @@ def allocate(amount_fen: int, patient: Account, authorizers: list[Account], rule
     candidates: list[Candidate] = []
     authorizers_used = 0
     for rank, account in enumerate(sequence, start=1):
-        available = max(0, account.balance_fen - (0 if account.is_patient else rules.shareable_above_fen))
+        kept = 0 if account.is_patient or account.transfer_id is not None else rules.shareable_above_fen
+        available = max(0, account.balance_fen - kept)
         why = _why(rules, account, available)
         if not account.is_patient and rules.single_authorizer and authorizers_used:
             available = 0

@@ -31,6 +31,17 @@ UnbindReason = Literal[
 AuthorizationEndReason = Literal[
     "revoked_by_authorizer", "revoked_by_beneficiary", "account_cancelled", "account_expired", "transferred"
 ]
+# Why a cross-province quota (or part of it) went back to the authorizer: the tie ended for one of
+# the reasons above, the quota was lowered, or the beneficiary's ledger could not take it.
+QuotaReleaseReason = Literal[
+    "revoked_by_authorizer",
+    "revoked_by_beneficiary",
+    "account_cancelled",
+    "account_expired",
+    "transferred",
+    "lowered",
+    "refused",
+]
 BindingRole = Literal["binder", "member"]
 AidRole = Literal["authorizer", "beneficiary"]
 UnbindInitiator = Literal["binder", "member", "system"]  # who ends a binding

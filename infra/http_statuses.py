@@ -1,7 +1,7 @@
 """The HTTP status of each ledger code, for both web front ends (the service's problem+json and
 the console's error pages): invalid input 422, unknown person or settlement 404, no or a bad key
-401, outside the key's role or scope 403, storage, a missing seal key, a malformed configured
-public key or views behind 503, every
+401, outside the key's role or scope 403, a command for another province's ledger 421, storage, a
+missing seal key, a malformed configured public key or views behind 503, every
 other refusal (rules, status, conflicts) 409."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ STATUS_OF_CODE = {
     "VIEWS_BEHIND": 503,
     "UNAUTHORIZED": 401,
     "FORBIDDEN": 403,
+    "WRONG_LEDGER": 421,  # Misdirected Request: another province's ledger decides it
 }
 
 

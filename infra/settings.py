@@ -38,6 +38,8 @@ class Settings:
     rules_dir: str | None = None
     clock_skew_max_s: int = CLOCK_SKEW_MAX_S_DEFAULT  # how far `at` may run ahead of the ledger's clock
     read_only: bool = False  # a replica: never create tables, prefer a standby
+    province: str | None = None  # a federation's ledger: the two-digit province it holds (infra.federation)
+    federation: str | None = None  # ...and the federation file it is one of (a server's writer reopens it)
 
     @property
     def backend(self) -> Backend:

@@ -70,6 +70,19 @@ class BalancesProjection(LedgerProjection):
         if own:
             changes.add("balances", (e["originator_id"],), (own, 0, 0, 0, 0, own))
 
+    @handles(ev.QuotaDrawSettled)
+    def _quota_draw_settled(self, e: Record, changes: PageChanges) -> None:
+        """A relative's draw on a cross-province quota, paid from this balance (domain.quota)."""
+        changes.add("balances", (e["originator_id"],), (-e["amount_fen"], 0, 0, e["amount_fen"], 0, 0))
+
+    @handles(ev.QuotaDrawn)
+    def _quota_drawn(self, e: Record, changes: PageChanges) -> None:
+        changes.add("balances", (e["originator_id"],), (0, 0, 0, 0, e["amount_fen"], 0))
+
+    @handles(ev.QuotaDrawUndone)
+    def _quota_draw_undone(self, e: Record, changes: PageChanges) -> None:
+        changes.add("balances", (e["originator_id"],), (e["amount_fen"], 0, 0, 0, 0, e["amount_fen"]))
+
     @handles(ev.AidRefunded)
     def _aid_refunded(self, e: Record, changes: PageChanges) -> None:
         amount, authorizer = e["amount_fen"], e["originator_id"]

@@ -6,6 +6,7 @@
 
 from projections.balances import BalancesProjection
 from projections.base import LedgerProjection
+from projections.earmarks import EarmarksProjection
 from projections.quota import QuotaProjection
 from projections.ties import AuthorizationsProjection, BindingsProjection, PersonsProjection
 
@@ -15,6 +16,7 @@ PROJECTIONS: tuple[type[LedgerProjection], ...] = (
     AuthorizationsProjection,
     QuotaProjection,
     BalancesProjection,
+    EarmarksProjection,
 )
 NAMES: tuple[str, ...] = tuple(p.name for p in PROJECTIONS)
 

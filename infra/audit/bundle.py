@@ -110,7 +110,8 @@ def _disclosed(app: LedgerApp, store: EvidenceStore, gathered: Gathered, account
     version = gathered.versions_before[account]
     last = next(n for _, n in store.events_of(account) if n.originator_version == version)
     event: Any = app.mapper.to_domain_event(last)
-    return {
+    earmark = {"earmarked_fen": person.earmarked_fen} if person.earmarked_fen else {}  # only when quotas hold some
+    return earmark | {
         "masked": person.masked,
         "balance_fen": person.balance_fen,
         "active": person.is_active,

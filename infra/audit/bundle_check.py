@@ -227,6 +227,11 @@ class Disclosed:
     insurance: str
     version: int
     last_event: LastEvent
+    earmarked_fen: int = 0  # disclosed only when cross-province quotas hold part of the balance
+
+    @property
+    def spendable_fen(self) -> int:
+        return self.balance_fen - self.earmarked_fen
 
     @classmethod
     def of(cls, account: UUID, data: dict[str, Any]) -> Disclosed:
@@ -235,7 +240,8 @@ class Disclosed:
         version = int(data["version"])
         moment = LastEvent(version, datetime.fromisoformat(last["at"]), recorded)
         return cls(account, str(data["masked"]), int(data["balance_fen"]), bool(data["active"]), str(data["status"]),
-                   str(data["region"]), str(data["insurance"]), version, moment)  # fmt: skip
+                   str(data["region"]), str(data["insurance"]), version, moment,
+                   int(data.get("earmarked_fen", 0)))  # fmt: skip
 
 
 def _rebuild(events: list[dict], originator: str, version: int) -> Any:

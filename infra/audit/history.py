@@ -21,7 +21,7 @@ from domain.clock import CST, YEAR_PATTERN, local_iso
 from domain.errors import InvalidInputError
 from infra.audit.evidence_store import EvidenceStore
 from infra.eventstore.application import LedgerApp
-from infra.eventstore.person_reads import AID_FIELDS, BINDING_FIELDS, tie_rows
+from infra.eventstore.person_reads import AID_FIELDS, BINDING_FIELDS, quota_rows, tie_rows
 
 # What the API's schema states of `as_of` and `known_at`: a date, or a date and time with an
 # offset (parse_moment takes the other ISO-8601 forms Python reads too). Within the pattern,
@@ -167,6 +167,9 @@ def _state(person: Any) -> dict[str, Any]:
         "region": person.region,
         "insurance": person.insurance,
         "balance_fen": person.balance_fen,
+        "earmarked_fen": person.earmarked_fen,
+        "spendable_fen": person.spendable_fen,
+        "quotas": quota_rows(person),
         "bindings": {
             "members": tie_rows(person.members, BINDING_FIELDS),
             "binders": tie_rows(person.binders, BINDING_FIELDS),

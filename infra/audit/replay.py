@@ -35,6 +35,10 @@ SETTLEMENT_TOPICS = (
     "AidRefunded",
     "SettlementOpened",
     "SettlementReversed",
+    "QuotaDrawn",  # a line drawn on a cross-province quota (domain.quota), on the patient
+    "QuotaDrawSettled",  # ...settled on its authorizer, when the authorizer is in this ledger
+    "QuotaUndrawn",
+    "QuotaDrawUndone",
 )
 
 
@@ -215,9 +219,16 @@ def _differences(gathered: Gathered, allocation: Any, recorded: list, rules: Rul
     debits = sorted(
         (i.event.originator_id, i.event.amount_fen) for i in gathered.involved if isinstance(i.event, ev.AidDebited)
     )
-    expected = sorted((person, amount) for person, _, amount in recorded if person != settled.originator_id)
+    quota_lines = sorted((line.transfer_id, line.amount_fen) for line in settled.lines if line.transfer_id)
+    drawn = {line.person for line in settled.lines if line.transfer_id}
+    expected = sorted((p, amount) for p, _, amount in recorded if p != settled.originator_id and p not in drawn)
     if debits != expected:
         out.append("AidDebited events on the authorizers do not match the recorded lines")
+    draws = sorted(
+        (i.event.transfer_id, i.event.amount_fen) for i in gathered.involved if isinstance(i.event, ev.QuotaDrawn)
+    )
+    if draws != quota_lines:
+        out.append("QuotaDrawn events on the patient do not match the lines paid from quotas")
     for item in gathered.involved:
         if isinstance(item.event, ev.AidDebited):
             before = gathered.versions_before.get(item.event.originator_id)

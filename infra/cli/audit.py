@@ -28,6 +28,8 @@ from infra.cli import output
 from infra.cli.context import guarded
 from infra.cli.verdicts import print_seal, print_trust, print_verify
 from infra.eventstore.rule_files import load_catalogue
+from infra.federation.audit import audit_across
+from infra.federation.bundle_check import is_federation_bundle, verify_federation_bundle
 from infra.pages.rendering import render_audit, render_report
 from infra.pages.subject_report import render_subject_report
 from infra.settings import ConfigError, load_seal_key, load_seal_public_key, warn_development_seal_key
@@ -59,7 +61,14 @@ def audit_deduction(
 ) -> None:
     """Replay a deduction from the event store and compare it with what was recorded.
 
-    Exit status 1 when the recorded split does not match the replay."""
+    Exit status 1 when the recorded split does not match the replay. With --federation: the
+    deduction's ledger, and for a draw on a cross-province quota the authorizer's half in theirs."""
+    if obj.federation is not None:
+        result, data = audit_across(obj.ledgers(), settlement_id, bundle=bundle_file is not None)
+        if bundle_file and data is not None:
+            _write(bundle_file, data)
+        output.emit_json(result) if as_json else _print_audit(result)
+        sys.exit(0 if result["verdict"] == "consistent" else 1)
     audits = obj.read_ledger().audits
     if bundle_file:
         data, result = audits.bundle(settlement_id)
@@ -96,7 +105,7 @@ def audit_deduction(
 def history(obj: Any, id_number: str, as_of: str | None, known_at: str | None, as_json: bool) -> None:
     """A person's timeline with effective and recorded times, and their state as of a moment
     and as known at a moment (bindings, authorizations, balance)."""
-    reads = obj.read_ledger().reads
+    reads = obj.read_ledger_for(id_number).reads
     moment = parse_moment(as_of, "as_of") if as_of else None
     known = parse_moment(known_at, "known_at") if known_at else None
     person = reads.by_id_number(id_number)  # UNKNOWN_PERSON if not enrolled
@@ -185,7 +194,14 @@ def verify_bundle(file: str, public_key: str | None, anchor: str | None, as_json
     except ConfigError as error:
         output.err_console.print(f"[bold red]error:[/] {error}", highlight=False)
         sys.exit(2)
-    result = check_bundle(Path(file).read_bytes(), load_catalogue(), public_key=trusted, anchor=anchor)
+    data = Path(file).read_bytes()
+    if is_federation_bundle(data):  # a deduction with the authorizers' halves in other ledgers
+        result = verify_federation_bundle(data, load_catalogue(), public_key=trusted, anchor=anchor)
+        output.emit_json(result) if as_json else output.console.print(
+            output.rows_table("Federation bundle", result["checks"])
+        )
+        sys.exit(0 if result["ok"] else 1)
+    result = check_bundle(data, load_catalogue(), public_key=trusted, anchor=anchor)
     if as_json:
         output.emit_json(result)
     else:

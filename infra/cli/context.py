@@ -18,6 +18,8 @@ from domain.rules import CatalogueError
 from infra.cli import output
 from infra.core.bootstrap import open_ledger
 from infra.core.ledger import Ledger
+from infra.federation.config import load_federation
+from infra.federation.ledgers import FederatedLedgers
 from infra.settings import ConfigError, Settings, load_settings, warn_development_key
 from infra.storage.errors import one_line
 
@@ -26,18 +28,50 @@ class LedgerContext:
     """The click object of every `ledger` command: the global options, and the ledgers they
     name, opened on first use."""
 
-    def __init__(self, db: str | None, rules_dir: str | None, read_db: str | None = None):
+    def __init__(
+        self, db: str | None, rules_dir: str | None, read_db: str | None = None, federation: str | None = None
+    ):
         self.db = db
         self.rules_dir = rules_dir
         self.read_db = read_db
+        self.federation = federation
         self._ledger: Ledger | None = None
         self._read_ledger: Ledger | None = None
+        self._ledgers: FederatedLedgers | None = None
+
+    def ledgers(self) -> FederatedLedgers:
+        """The ledgers of `--federation` (ConfigError without one)."""
+        if self.federation is None:
+            raise ConfigError("this command needs --federation FILE (or LEDGER_FEDERATION)")
+        if self._ledgers is None:
+            self._ledgers = FederatedLedgers(load_federation(self.federation), self.rules_dir)
+        return self._ledgers
+
+    def province_settings(self, province: str | None) -> Settings:
+        """The settings of one ledger of `--federation`, knowing the federation it is one of."""
+        federation = load_federation(self.federation or "")
+        if province not in federation.ledgers:
+            raise ConfigError(f"--province: give one of {', '.join(federation.provinces)} with --federation")
+        db = federation.ledgers[province]
+        return dataclasses.replace(load_settings(db, self.rules_dir), province=province, federation=federation.path)
+
+    def ledger_for(self, id_number: str) -> Ledger:
+        """The ledger a read about this person goes to: the home ledger with `--federation`."""
+        if self.federation is None:
+            return self.ledger()
+        ledgers = self.ledgers()
+        return ledgers.ledger(ledgers.home_of_person(id_number, "id_number"))
+
+    def read_ledger_for(self, id_number: str) -> Ledger:
+        return self.read_ledger() if self.federation is None else self.ledger_for(id_number)
 
     def settings(self) -> Settings:
         return load_settings(self.db, self.rules_dir)
 
     def ledger(self, rules_override: str | None = None) -> Ledger:
         """The ledger of `--db` (with `rules_override`: a what-if ledger that stores nothing)."""
+        if self.federation is not None:
+            raise ConfigError("with --federation this command needs one ledger: give it --db instead")
         if self._ledger is None or rules_override:
             settings = self.settings()
             warn_development_key(settings)

@@ -13,6 +13,7 @@ from infra.cli import output
 from infra.cli.context import LedgerContext, guarded
 from infra.commands.parsing import read_lines
 from infra.eventstore.rule_files import load_catalogue
+from infra.federation.routing import route_stream
 from infra.tools.demo import run_demo
 from infra.writing.write_path import BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX
 
@@ -36,9 +37,15 @@ from infra.writing.write_path import BATCH_SIZE_DEFAULT, BATCH_SIZE_MAX
 @click.pass_obj
 @guarded
 def apply(obj: LedgerContext, file: Any, rules: str | None, batch_size: int) -> None:
-    """Apply one JSON command per line from FILE (or - for stdin); print one JSON result per line."""
-    commands = obj.ledger(rules_override=rules).commands
-    results = commands.dry_run(read_lines(file)) if rules else commands.stream(read_lines(file), batch_size=batch_size)
+    """Apply one JSON command per line from FILE (or - for stdin); print one JSON result per line.
+    With --federation each line goes to the home ledger of the person it is about."""
+    if obj.federation is not None and not rules:
+        results = route_stream(obj.ledgers(), read_lines(file), batch_size=batch_size)
+    else:
+        commands = obj.ledger(rules_override=rules).commands
+        results = (
+            commands.dry_run(read_lines(file)) if rules else commands.stream(read_lines(file), batch_size=batch_size)
+        )
     failures = 0
     for result in results:
         failures += not result["ok"]
@@ -54,7 +61,7 @@ def apply(obj: LedgerContext, file: Any, rules: str | None, batch_size: int) -> 
 @click.pass_obj
 @guarded
 def person(obj: LedgerContext, id_number: str, as_json: bool) -> None:
-    reads = obj.ledger().reads
+    reads = obj.ledger_for(id_number).reads
     data = reads.state(reads.by_id_number(id_number))
     if as_json:
         output.emit_json(data)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from infra.cli import audit, ledger, national, performance, projections, service
+from infra.cli import audit, federation, ledger, national, performance, projections, service
 from infra.cli.context import LedgerContext
 
 
@@ -28,10 +28,21 @@ from infra.cli.context import LedgerContext
     help="postgresql:// URL of a replica for the commands that only read the event store "
     "(history, audit, verify, report, reevaluate); they report its lag.",
 )
+@click.option(
+    "--federation",
+    envvar="LEDGER_FEDERATION",
+    default=None,
+    help="A federation file (TOML, [ledgers] province prefix -> --db value): one ledger per province; "
+    "apply and the person reads go to the person's home ledger (not together with --db).",
+)
 @click.pass_context
-def main(ctx: click.Context, db: str | None, rules_dir: str | None, read_db: str | None) -> None:
+def main(
+    ctx: click.Context, db: str | None, rules_dir: str | None, read_db: str | None, federation: str | None
+) -> None:
     """Family-account ledger: an event-sourced record of 亲情账户 bindings and 家庭共济 mutual aid."""
-    ctx.obj = LedgerContext(db, rules_dir, read_db)
+    if federation and db:
+        raise click.UsageError("--federation and --db (or LEDGER_FEDERATION and LEDGER_DB) exclude each other")
+    ctx.obj = LedgerContext(db, rules_dir, read_db, federation)
 
 
 COMMANDS = (
@@ -57,14 +68,16 @@ COMMANDS = (
     audit.seal_key,
     national.import_records,
     national.export_records,
-    national.reconcile_records,
+    federation.reconcile,  # `reconcile` (the federation's) and `reconcile national`
     performance.simulate,
     performance.bench,
     service.serve,
     service.keys,
     service.access_log,
     service.bench_http,
+    federation.relay,
 )
+federation.reconcile.add_command(national.reconcile_national)
 for _command in COMMANDS:
     main.add_command(_command)
 

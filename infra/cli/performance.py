@@ -12,6 +12,8 @@ import click
 
 from infra.cli import output
 from infra.cli.context import LedgerContext, guarded
+from infra.federation.bench import run_bench as run_federation_bench
+from infra.federation.config import load_federation
 from infra.settings import Settings, load_settings
 from infra.tools.bench import human_table, run_bench
 from infra.tools.bench_curve import CURVE_MAX_DEFAULT, curve_svg, run_curve
@@ -75,6 +77,9 @@ def _write_lines(path: str, lines: Iterator[str]) -> int:
     return count
 
 
+FEDERATION_FAMILIES = {"small": 300, "full": 2_000}  # families per ledger and measurement
+
+
 @click.command()
 @click.option(
     "--scale",
@@ -111,7 +116,15 @@ def bench(
     obj: LedgerContext, scale: str, seed: int, as_json: bool, curve: bool, curve_max: int, svg_path: str | None
 ) -> None:
     """Measure group commit, its one-transaction-per-command baseline, raw insert/scan,
-    rebuild and audit replay on the database given by --db (use a fresh schema)."""
+    rebuild and audit replay on the database given by --db (use a fresh schema). With
+    --federation: aggregate commands/s of one, two and three ledgers and the relay's figures
+    (infra.federation.bench; use fresh ledgers)."""
+    if obj.federation is not None:
+        figures = run_federation_bench(load_federation(obj.federation), obj.rules_dir, FEDERATION_FAMILIES[scale])
+        output.emit_json(figures) if as_json else output.console.print(
+            output.key_value_table("bench --federation", figures)
+        )
+        return
     settings = obj.settings()
     say = lambda m: output.err_console.print(f"[dim]{m}[/]")  # noqa: E731
     if curve:

@@ -128,7 +128,7 @@ def project(obj: LedgerContext, follow: bool, interval: float, page_size: int, a
 @guarded
 def quota(obj: LedgerContext, id_number: str, month: str, rules: str | None, as_json: bool) -> None:
     """Monthly binding quota of a person: counts, by channel, and what remains."""
-    ledger = obj.ledger()
+    ledger = obj.ledger_for(id_number)
     ledger.views.catch_up()
     data = ledger.reads.quota(ledger.reads.by_id_number(id_number), month, rules)
     if as_json:
@@ -257,7 +257,7 @@ def _person_view_command(
     @click.pass_obj
     @guarded
     def command(obj: LedgerContext, id_number: str, as_json: bool, detail: bool) -> None:
-        ledger = obj.ledger()
+        ledger = obj.ledger_for(id_number)
         ledger.views.catch_up()
         reader = view_reads.balance_detail if (detail and name == "balance") else view
         person = ledger.reads.by_id_number(id_number)

@@ -86,6 +86,12 @@ from infra.tools.bench_http import run as run_bench_http
     type=click.IntRange(1, 3600),
     help="Seconds a connection may stay idle between requests (uvicorn's timeout_keep_alive).",
 )
+@click.option(
+    "--province",
+    default=None,
+    help="With --federation: serve this province's ledger (a command about another province's person "
+    "is answered 421 WRONG_LEDGER naming the province). Run the relay beside the servers.",
+)
 @click.pass_obj
 @guarded
 def serve(
@@ -101,9 +107,10 @@ def serve(
     follow_views: bool,
     max_connections: int,
     idle_timeout_s: int,
+    province: str | None,
 ) -> None:
     """Serve the ledger over HTTP (FastAPI on uvicorn): OpenAPI at /openapi.json, docs at /docs."""
-    settings = obj.settings()
+    settings = obj.province_settings(province) if obj.federation else obj.settings()
     warn_development_key(settings)
     ledger = open_ledger(settings, key_cache_s=key_cache_s)
     if writer_kind is None:

@@ -177,6 +177,7 @@ def reverse(app: LedgerApp, command: Reverse, uow: UnitOfWork, sender: Principal
                 "refunded": [], "refunded_fen": 0}  # fmt: skip
     payers = load_implied(uow, REVERSE_NEEDS, settlement=settlement)
     patient = payers.pop(settlement.patient)
+    payers |= {i: uow.get(i) for i in _local_donors(patient)}  # quota lines settled in this ledger
     deduction.reverse(settlement, patient, payers, reason=command.reason, at=command.at)
     uow.save(patient, settlement, *payers.values())
     return {"settlement_id": command.settlement_id, "patient": patient.masked,
@@ -203,13 +204,21 @@ def institution_of_key(sender: Principal, command: Deduct | RecordSettlement) ->
 
 
 def _authorizers(person: Person | None, settlement: Settlement | None) -> list[UUID]:
-    return sorted(person.authorizers) if person is not None else []
+    return sorted(set(person.authorizers) | _local_donors(person)) if person is not None else []
+
+
+def _local_donors(person: Person) -> set[UUID]:
+    """Authorizers of quotas this person receives whose accounts are in this ledger."""
+    return {tie["donor"] for tie in person.quotas_received.values() if not tie["remote"]}
 
 
 def _settlement_payers(person: Person | None, settlement: Settlement | None) -> list[UUID]:
+    """The patient and the accounts that paid (a quota's authorizer is loaded by the handler,
+    when in this ledger: another ledger's is not here to load)."""
     if settlement is None or not settlement.deducted:
         return []
-    return [settlement.patient, *sorted({line.person for line in settlement.lines} - {settlement.patient})]
+    paid = {line.person for line in settlement.lines if line.transfer_id is None}
+    return [settlement.patient, *sorted(paid - {settlement.patient})]
 
 
 DEDUCT_NEEDS = Needs(("patient", "presented_by"), settlement=True, implied=_authorizers)

@@ -10,7 +10,9 @@ from datetime import datetime
 from domain.rules import Catalogue
 from infra.core.command_service import CommandService
 from infra.core.ledger import Ledger
-from infra.eventstore.application import LedgerApp
+from infra.eventstore.application import Directory, LedgerApp
+from infra.federation.config import load_federation
+from infra.federation.directory import FederationDirectory
 from infra.settings import Settings
 
 
@@ -22,11 +24,17 @@ def open_ledger(
     clock: Callable[[], datetime] | None = None,
     key_cache_s: float = 0.0,
     prefetch: bool = True,
+    directory: Directory | None = None,
 ) -> Ledger:
     """A ledger on the store `settings` name. `rules_override`: a what-if ledger that decides
     under those rules and stores nothing; `key_cache_s`: how long a verified key is kept
-    (a server's); `prefetch`: load each batch's aggregates in bulk (the group-commit writers)."""
+    (a server's); `prefetch`: load each batch's aggregates in bulk (the group-commit writers);
+    `directory`: where the federation's people live, for a ledger that is one of a federation
+    (made from `settings.federation` when not given)."""
     app = LedgerApp(settings, catalogue=catalogue, rules_override=rules_override, clock=clock)
+    if directory is None and settings.federation is not None:  # one ledger of a federation, alone
+        directory = FederationDirectory(load_federation(settings.federation), settings.rules_dir)
+    app.directory = directory
     return ledger_of(app, key_cache_s=key_cache_s, prefetch=prefetch)
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from eventsourcing.persistence import Tracking
 
+from domain.errors import WrongLedgerError
 from infra.commands.answers import Answer
 from infra.commands.base import CommandModel
 from infra.commands.table import check_sender
@@ -27,6 +28,20 @@ class CommandService:
         """Whether this key may send this command (FORBIDDEN otherwise), before it is queued.
         The write path checks again, and the handler checks what depends on ledger state."""
         check_sender(principal, command)
+        self.check_province(command)
+
+    def check_province(self, command: CommandModel) -> None:
+        """A ledger of a federation decides only about its own province's people: a command
+        about another's is WRONG_LEDGER, naming the province whose ledger decides it."""
+        directory, province = self.app.directory, self.app.settings.province
+        if directory is None or province is None:
+            return
+        home = directory.home_of(command)
+        if home != province:
+            raise WrongLedgerError(
+                f"this is the ledger of province {province}; province {home}'s ledger decides this command",
+                province=home,
+            )
 
     def execute(self, submissions: Sequence[Submission], tracking: Tracking | None = None) -> list[Answer]:
         """One group commit: every answer once the batch is stored."""

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar, NamedTuple, cast
+from typing import Any, ClassVar, NamedTuple, Protocol, cast
 from uuid import UUID
 
 import psycopg
@@ -70,6 +70,17 @@ class PersonRef(NamedTuple):
     facts: IdFacts
 
 
+class Directory(Protocol):
+    """Where a federation's people live (infra.federation.ledgers): the province of the ledger a
+    person is enrolled in, or None when enrolled in none."""
+
+    def province_of(self, person: UUID) -> str | None: ...
+
+    def home_of(self, command: Any) -> str:
+        """The province whose ledger decides `command` (UNKNOWN_PROVINCE if none)."""
+        ...
+
+
 class LedgerApp(Application[UUID]):
     name = "FamilyLedger"
     # audit replay reads <= interval events
@@ -87,6 +98,7 @@ class LedgerApp(Application[UUID]):
         """`rules_override`: decide every command under this named rule set (what-if). Such an
         app never stores anything (`save` refuses): what-if answers come from a dry run."""
         self.settings = settings
+        self.directory: Directory | None = None  # set when the ledger is one of a federation
         self._refs: dict[str, PersonRef] = {}
         self._rules: dict[tuple[int, str | None, date, str], RuleSet] = {}
         self.clock = clock or utc_now  # the ledger's own time: `recorded_at`, and the limit on `at`

@@ -23,6 +23,11 @@ def balance_view(person: Person) -> dict[str, Any]:
     return {
         "person": person.masked,
         "balance_fen": person.balance_fen,
+        "earmarked_fen": person.earmarked_fen,
+        "spendable_fen": person.spendable_fen,
+        "quota_received_left_fen": sum(
+            t["quota_fen"] - t["drawn_fen"] for t in person.quotas_received.values() if t["open"]
+        ),
         "status": person.status,
         "insurance": person.insurance,
     }
@@ -51,6 +56,9 @@ def person_view(person: Person) -> dict[str, Any]:
         "region": person.region,
         "status": person.status,
         "balance_fen": person.balance_fen,
+        "earmarked_fen": person.earmarked_fen,
+        "spendable_fen": person.spendable_fen,
+        "quotas": quota_rows(person),
         "members": len(person.members),
         "binders": len(person.binders),
         "authorizers": len(person.authorizers),
@@ -59,3 +67,19 @@ def person_view(person: Person) -> dict[str, Any]:
         "version": person.version,
         "enrolled_at": local_iso(person.created_on),
     }
+
+
+def quota_rows(person: Person) -> list[dict[str, Any]]:
+    """The cross-province quotas a person gives (as authorizer) and receives (as beneficiary),
+    open ones first, each with what is drawn and left (domain.quota)."""
+    rows = []
+    for role, ties, counterpart in (("authorizer", person.quotas_given, "beneficiary"),
+                                    ("beneficiary", person.quotas_received, "donor")):  # fmt: skip
+        for transfer_id, tie in sorted(ties.items()):
+            rows.append({
+                "transfer_id": transfer_id, "role": role, "person": tie["masked"], "counterpart_role": counterpart,
+                "relationship": tie["relationship"], "quota_fen": tie["quota_fen"], "drawn_fen": tie["drawn_fen"],
+                "left_fen": tie["quota_fen"] - tie["drawn_fen"] if tie["open"] else 0,
+                "province": tie["province"], "open": tie["open"], "since": local_iso(tie["since"]),
+            })  # fmt: skip
+    return sorted(rows, key=lambda r: (not r["open"], r["since"], r["transfer_id"]))

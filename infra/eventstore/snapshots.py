@@ -147,6 +147,8 @@ class AggregateSnapshot(BaseModel):
     def mutate(self, _: None) -> Any:
         aggregate_class = resolve_topic(self.topic)
         aggregate = aggregate_class.__new__(aggregate_class)
+        # state added to the class since the snapshot was taken (quotas) starts at its default
+        getattr(aggregate, "init_state", lambda: None)()
         aggregate.__dict__.update({k: decode_value(v) for k, v in self.state.items()})
         aggregate._id = self.originator_id
         aggregate._version = self.originator_version

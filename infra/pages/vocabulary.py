@@ -146,6 +146,10 @@ CODE: Labels = {  # refusals and errors, in domain/errors.py's order, then the s
     "UNKNOWN_RULE_VERSION": ("No rule set in force", "无适用的规则版本"),
     "CONCURRENCY_CONFLICT": ("Changed at the same time", "并发冲突"),
     "STORAGE_ERROR": ("Storage unavailable", "存储不可用"),
+    "QUOTA_BELOW_USED": ("Quota below what was drawn", "额度低于已使用"),
+    "INSUFFICIENT_BALANCE": ("Balance too low for the quota", "可用余额不足"),
+    "UNKNOWN_PROVINCE": ("No ledger for the province", "无该省账本"),
+    "WRONG_LEDGER": ("Another province's ledger", "属于其他省账本"),
     "LEDGER_ERROR": ("Ledger error", "账本错误"),
     "UNAUTHORIZED": ("No valid key", "密钥无效"),
     "FORBIDDEN": ("Not allowed for this key", "无权访问"),
@@ -184,6 +188,7 @@ RULE: Labels = {  # the rule-set fields and the rules decisions cite (a refusal'
     "mutual_aid.authorizer_insurance": ("Schemes an authorizer may be in", "授权人须参加的险种"),
     "mutual_aid.relationships": ("Relationships allowed", "允许共济的关系"),
     "mutual_aid.cross_province": ("Across provinces", "跨省共济"),
+    "quota.spendable": ("Quota within the spendable balance", "额度不超过可用余额"),
     "spending.own_account_first": ("Own account first", "先用本人账户"),
     "spending.order": ("Order of the relatives' accounts", "共济账户使用顺序"),
     "spending.single_authorizer": ("One authorizer per payment", "每次仅用一位授权人"),
@@ -205,6 +210,14 @@ COMMAND: Labels = {
     "deduct": ("Deduct", "扣款"),
     "reverse": ("Reverse", "冲正"),
     "record-settlement": ("Record a settlement", "登记结算"),
+    "set-quota": ("Set a cross-province quota", "调整跨省共济额度"),
+    "quota-receive": ("Receive a quota (relay)", "接收共济额度（中继）"),
+    "quota-raise": ("Receive a quota raise (relay)", "接收额度提高（中继）"),
+    "quota-lower": ("Lower a quota (relay)", "降低额度（中继）"),
+    "quota-end": ("End a quota (relay)", "终止额度（中继）"),
+    "quota-settle": ("Settle a quota draw (relay)", "额度支用结算（中继）"),
+    "quota-undraw": ("Undo a quota draw (relay)", "撤销额度支用（中继）"),
+    "quota-return": ("Return unused quota (relay)", "退回未用额度（中继）"),
 }
 EVENT: dict[str, tuple[str, str, str]] = {  # type -> (English, 中文, what it means in one line)
     "PersonEnrolled": (
@@ -257,6 +270,54 @@ EVENT: dict[str, tuple[str, str, str]] = {  # type -> (English, 中文, what it 
         "The settlement id was taken, so it cannot be settled twice.",
     ),
     "SettlementReversed": ("Settlement reversed", "结算冲正", "The settlement index notes that it was reversed."),
+    "QuotaEarmarked": (
+        "Quota earmarked",
+        "共济额度圈存",
+        "Part of the balance was set aside for a relative in another province.",
+    ),
+    "QuotaReceived": (
+        "Quota received",
+        "收到共济额度",
+        "A relative in another province earmarked a quota this account may draw on.",
+    ),
+    "QuotaRaised": ("Quota raised", "额度提高", "The authorizer earmarked more for the relative."),
+    "QuotaRaiseReceived": (
+        "Quota raise received",
+        "收到额度提高",
+        "The relative's quota grew by the authorizer's raise.",
+    ),
+    "QuotaLowerRequested": (
+        "Quota lowering asked",
+        "申请降低额度",
+        "The authorizer asked the relative's ledger to lower the quota.",
+    ),
+    "QuotaEndRequested": (
+        "Quota end asked",
+        "申请终止额度",
+        "The authorizer's side ended the tie; the relative's ledger gives back the rest.",
+    ),
+    "QuotaDrawn": (
+        "Drawn on a quota",
+        "支用共济额度",
+        "Part of a settlement was paid from a relative's earmarked quota.",
+    ),
+    "QuotaDrawSettled": (
+        "Quota draw paid",
+        "额度支用扣款",
+        "A relative's draw on the quota was paid from this balance and its earmark.",
+    ),
+    "QuotaUndrawn": ("Quota draw undone", "额度支用撤销", "A reversed settlement gave its draw back."),
+    "QuotaDrawUndone": (
+        "Quota draw refunded",
+        "额度支用退回",
+        "A reversed draw on the quota came back to this balance.",
+    ),
+    "QuotaReleased": (
+        "Quota given back",
+        "释放共济额度",
+        "Unused quota went back to the authorizer (lowered or ended).",
+    ),
+    "QuotaReturned": ("Quota returned", "额度退回", "Unused quota came back and is spendable again."),
     "CommandRecorded": (
         "Command recorded",
         "指令登记",
@@ -269,6 +330,7 @@ VIEW: Labels = {
     "authorizations": ("Mutual aid", "共济授权"),
     "quota": ("Binding quota", "绑定额度"),
     "balances": ("Balances", "余额"),
+    "earmarks": ("Cross-province quotas", "跨省共济额度"),
 }
 CHECK: Labels = {  # an evidence bundle's checks (infra/audit/bundle_check.py)
     "readable": ("Readable", "可读取"),

@@ -13,6 +13,7 @@ from domain.clock import MONTH_PATTERN
 from domain.errors import InvalidInputError, UnknownPersonError
 from domain.rules import Catalogue, RuleSet
 from projections.balances import AMOUNTS, BalancesProjection
+from projections.earmarks import EarmarksProjection
 from projections.quota import METRICS as QUOTA_METRICS
 from projections.quota import QuotaProjection
 from projections.ties import AuthorizationsProjection, BindingsProjection, PersonsProjection
@@ -83,9 +84,18 @@ def balance_view(views: Any, pid: UUID, masked: str) -> dict[str, Any]:
     row = views.read(
         BalancesProjection, lambda r: r.fetchone("SELECT balance_fen FROM {balances} WHERE person = ?", (str(pid),))
     )
+    balance_fen = row[0] if row else 0
+    quota = views.read(
+        EarmarksProjection,
+        lambda r: r.fetchone("SELECT earmarked_fen, quota_left_fen FROM {earmarks} WHERE person = ?", (str(pid),)),
+    )
+    earmarked_fen, quota_left_fen = quota if quota else (0, 0)
     return {
         "person": person["masked"],
-        "balance_fen": row[0] if row else 0,
+        "balance_fen": balance_fen,
+        "earmarked_fen": earmarked_fen,
+        "spendable_fen": balance_fen - earmarked_fen,
+        "quota_received_left_fen": quota_left_fen,
         "status": person["status"],
         "insurance": person["insurance"],
     }

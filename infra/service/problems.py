@@ -28,7 +28,7 @@ class Problem(Exception):
     @classmethod
     def of_error(cls, error: dict[str, Any], headers: dict[str, str] | None = None, **extra: Any) -> Problem:
         """From a ledger answer's `error` object (code, message, field, rule, rule_version, recorded)."""
-        fields = {k: error[k] for k in ("field", "rule", "rule_version", "recorded") if k in error}
+        fields = {k: error[k] for k in ("field", "rule", "rule_version", "recorded", "province") if k in error}
         code = error["code"]
         retry = {"Retry-After": RETRY_AFTER_S[code]} if code in RETRY_AFTER_S else {}
         return cls(status_of(code), code, error.get("message", ""), retry | (headers or {}), **fields, **extra)

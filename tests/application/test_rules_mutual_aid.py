@@ -80,10 +80,11 @@ def test_rejects_cross_province_aid_before_2026_01_09(ledger):
     assert result["error"]["rule"] == "mutual_aid.cross_province"
 
 
-def test_allows_cross_province_aid_from_2026_01_09(ledger):
-    beijing, shanghai = ledger.enroll(adult(1)), ledger.enroll(adult(3, region="310101"))
-    result = authorize(ledger, beijing, shanghai, relationship="parent", when="2026-01-09T00:00:00+08:00")
-    assert result["ok"] and result["rule_version"] == "national-2026-01-09"
+def test_allows_cross_province_aid_from_2026_01_09_through_a_quota(ledger):
+    beijing, shanghai = ledger.enroll(adult(1), balance="10.00"), ledger.enroll(adult(3, region="310101"))
+    result = ledger.do("authorize", authorizer=beijing, beneficiary=shanghai, relationship="parent", quota="10.00",
+                       at="2026-01-09T00:00:00+08:00")  # fmt: skip
+    assert result["ok"] and result["rule_version"] == "national-2026-01-09" and result["quota_fen"] == 1000
 
 
 def test_allows_aid_between_cities_of_one_province(ledger):

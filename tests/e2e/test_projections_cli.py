@@ -76,7 +76,7 @@ def test_person_queries_read_the_views_with_the_aggregate_shapes(cli, family):
 
 def test_project_quota_rebuild_and_checksum(cli, family):
     projected = json.loads(cli("project", "--json").output)
-    assert set(projected["views"]) == {"persons", "bindings", "authorizations", "quota", "balances"}
+    assert set(projected["views"]) == {"persons", "bindings", "authorizations", "quota", "balances", "earmarks"}
     assert all(v["applied"] == v["position"] > 0 for v in projected["views"].values())
     assert all(v["applied"] == 0 for v in json.loads(cli("project", "--json").output)["views"].values())
 

@@ -17,6 +17,7 @@ from infra.roles import ROLES, WRITER_ROLES, ForbiddenError, Principal
 from tests.support import DAY, id_number, line
 
 FAMILIES = (people, bindings, mutual_aid, deductions)
+STEPS = ("quota-receive", "quota-raise", "quota-lower", "quota-end", "quota-settle", "quota-undraw", "quota-return")
 
 
 def test_every_list_of_commands_is_the_specs_in_one_order():
@@ -35,10 +36,12 @@ def test_the_fourteen_commands_and_who_sends_them():
     roles = {spec.name: spec.role for spec in SPECS}
     assert roles == {
         **dict.fromkeys(("enroll", "suspend", "resume", "cancel", "expire", "transfer", "credit"), "fund"),
-        **dict.fromkeys(("bind", "unbind", "authorize", "revoke"), "channel"),
+        **dict.fromkeys(("bind", "unbind", "authorize", "revoke", "set-quota"), "channel"),
         **dict.fromkeys(("deduct", "reverse", "record-settlement"), "institution"),
+        # the steps of cross-province quotas: only the relay sends them, never a key
+        **dict.fromkeys(STEPS, None),
     }
-    assert {spec.role for spec in SPECS} <= set(WRITER_ROLES)
+    assert {spec.role for spec in SPECS} - {None} <= set(WRITER_ROLES)
 
 
 def test_a_parsed_line_is_its_specs_model():

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from domain.command_record import COMMAND_ID_PATTERN
-from domain.errors import InvalidInputError, LedgerError
+from domain.errors import InvalidInputError, LedgerError, WrongLedgerError
 from infra.commands.base import CommandModel
 from infra.commands.parsing import load, parse_line, read_lines, refused, screen, validate
 from infra.roles import WRITER_ROLES
@@ -156,6 +156,9 @@ async def command_batch(request: Request, key: Writer, svc: Svc) -> Response:
         if isinstance(line, CommandModel):
             try:
                 svc.ledger.commands.check(key, line)
+            except WrongLedgerError as error:  # another province's ledger decides it
+                raise Problem(421, error.code, f"line {number}: {error.message}", line=number,
+                              province=error.province) from None  # fmt: skip
             except LedgerError as error:
                 raise Problem(403, error.code, f"line {number}: {error.message}", line=number) from None
     written = await svc.write([Submission(line, key) for line in parsed]) if parsed else None
