@@ -8,6 +8,7 @@ original answer back; the same id with other content is a conflict.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import uuid
@@ -24,16 +25,19 @@ COMMAND_NAMESPACE = uuid.UUID("8c0f6a52-3d7e-5b1a-9e24-61f0d2c4b7a3")
 COMMAND_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,64}$"
 
 
+@functools.lru_cache(maxsize=65_536)
 def command_aggregate_id(command_id: str, tenant: str | None = None) -> UUID:
     """The record of `command_id` as sent by `tenant`: each tenant's ids are its own, so another
     tenant's id never conflicts with, reveals or replays it. `tenant` None: the one global id of
     a command recorded before ids were scoped (still looked up, so that a retry across the
-    upgrade is not applied twice)."""
+    upgrade is not applied twice). Remembered: a batch's prefetch, its deciding and its save
+    each ask for the same few (uuid5 is a SHA-1)."""
     if tenant is None:
         return uuid.uuid5(COMMAND_NAMESPACE, command_id)
     return uuid.uuid5(COMMAND_NAMESPACE, f"{tenant}\n{command_id}")
 
 
+@functools.lru_cache(maxsize=65_536)
 def command_record_ids(command_id: str, tenant: str) -> tuple[UUID, UUID]:
     """Where a tenant's command id may be recorded: under the tenant (every record written
     since ids were scoped), or globally (a record written before)."""
