@@ -37,8 +37,8 @@ FLASH_MAX = 5  # pending messages kept per session
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS {ledger_console_sessions} (sid_sha256 TEXT PRIMARY KEY, key_id TEXT NOT NULL, "
-    "role TEXT NOT NULL, purpose TEXT NOT NULL, csrf TEXT NOT NULL, expires REAL NOT NULL, idle_until REAL NOT NULL, "
-    "flash TEXT NOT NULL, row_mac TEXT NOT NULL)",
+    "role TEXT NOT NULL, purpose TEXT NOT NULL, csrf TEXT NOT NULL, expires BIGINT NOT NULL, "
+    "idle_until BIGINT NOT NULL, flash TEXT NOT NULL, row_mac TEXT NOT NULL)",
 )
 _FIELDS = ("sid_sha256", "key_id", "role", "purpose", "csrf", "expires", "flash")  # idle_until: not covered
 
@@ -50,8 +50,8 @@ class Session:
     key_id: str
     role: str
     purpose: str
-    expires: float
-    idle_until: float
+    expires: int  # epoch seconds (stored as BIGINT: a float4 column would round it and break the MAC)
+    idle_until: int
     flash: list[tuple[str, str]] = field(default_factory=list)
 
     def csrf_ok(self, given: str | None) -> bool:
@@ -97,7 +97,7 @@ class Sessions:
         now = time.time()
         ttl = SIGNED_IN_TTL_S if key_expires_in_s is None else max(0.0, min(SIGNED_IN_TTL_S, key_expires_in_s))
         session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), key["key_id"], key["role"],
-                          mask_id_numbers(purpose), now + ttl, now + min(ttl, IDLE_TTL_S))  # fmt: skip
+                          mask_id_numbers(purpose), int(now + ttl), int(now + min(ttl, IDLE_TTL_S)))  # fmt: skip
         with self.tables.transaction() as run:
             run("DELETE FROM {ledger_console_sessions} WHERE expires <= ? OR idle_until <= ?", (now, now))
             if old is not None:
@@ -136,7 +136,7 @@ class Sessions:
         session = Session(sid, row["csrf"], row["key_id"], row["role"], row["purpose"], row["expires"],
                           row["idle_until"], flash)  # fmt: skip
         if now + IDLE_TTL_S - session.idle_until >= IDLE_WRITE_S:
-            session.idle_until = min(session.expires, now + IDLE_TTL_S)
+            session.idle_until = min(session.expires, int(now + IDLE_TTL_S))
             self._update(session, "idle_until = ?", (session.idle_until,))
         return session
 
