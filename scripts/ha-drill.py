@@ -7,8 +7,8 @@
    its postgres) is killed with SIGKILL: the server is lost. pg_auto_failover promotes the standby.
 4. A writer that fails (exit 2, STORAGE_ERROR) is simply run again on its whole part: every
    command has an id, so a command already stored answers with its original answer.
-5. Checks: every acknowledged command id has exactly one CommandRecorded event (aggregate id uuid5
-   of the id) in the store of the new primary; `ledger seal` + `ledger verify` intact; the views
+5. Checks: every acknowledged command id has exactly one CommandRecorded event (aggregate id uuid5 of the
+   command line's tenant and the id) in the store of the new primary; `ledger seal` + `ledger verify` intact; the views
    caught up (`project`) equal the views rebuilt from the log (`rebuild`); failover_s is from the
    kill to the first acknowledged command from a writer started after it. The old primary then
    rejoins as a standby, and `verify` is read from it through --read-db.
@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from domain.command_record import command_aggregate_id  # noqa: E402
+from infra.roles import LOCAL_TENANT  # noqa: E402
 
 HA_DIR = Path(os.environ.get("LEDGER_HA_DIR", "/tmp/ledger-ha"))
 PORT = int(os.environ.get("LEDGER_HA_PORT", "5440"))
@@ -144,7 +145,8 @@ def count_records(port: int, schema: str, command_ids: list[str]) -> dict[str, i
     import psycopg
     from psycopg.sql import SQL, Identifier
 
-    by_aggregate = {command_aggregate_id(cid): cid for cid in command_ids}
+    # `ledger apply` sends as the operator's command line: its ids are recorded under that tenant
+    by_aggregate = {command_aggregate_id(cid, LOCAL_TENANT): cid for cid in command_ids}
     counts = dict.fromkeys(command_ids, 0)
     with psycopg.connect(f"host=127.0.0.1 port={port} user=postgres dbname=ledger", connect_timeout=5) as conn:
         rows = conn.execute(SQL("SELECT originator_id, count(*) FROM {}.familyledger_events "
