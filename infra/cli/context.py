@@ -18,8 +18,8 @@ from domain.rules import CatalogueError
 from infra.cli import output
 from infra.core.bootstrap import open_ledger
 from infra.core.ledger import Ledger
-from infra.federation.config import load_federation
 from infra.federation.ledgers import FederatedLedgers
+from infra.provinces.federation_file import load_federation
 from infra.settings import ConfigError, Settings, load_settings, warn_development_key
 from infra.storage.errors import one_line
 

@@ -13,7 +13,7 @@ import click
 from infra.cli import output
 from infra.cli.context import LedgerContext, guarded
 from infra.federation.bench import run_bench as run_federation_bench
-from infra.federation.config import load_federation
+from infra.provinces.federation_file import load_federation
 from infra.settings import Settings, load_settings
 from infra.tools.bench import human_table, run_bench
 from infra.tools.bench_curve import CURVE_MAX_DEFAULT, curve_svg, run_curve

@@ -11,8 +11,8 @@ from domain.rules import Catalogue
 from infra.core.command_service import CommandService
 from infra.core.ledger import Ledger
 from infra.eventstore.application import Directory, LedgerApp
-from infra.federation.config import load_federation
-from infra.federation.directory import FederationDirectory
+from infra.provinces.directory import FederationDirectory
+from infra.provinces.federation_file import load_federation
 from infra.settings import Settings
 
 

@@ -22,10 +22,10 @@ from typing import Any
 from domain.errors import StorageError
 from domain.ids import numbered_id
 from infra.core.bootstrap import open_ledger
-from infra.federation.config import Federation
 from infra.federation.ledgers import FederatedLedgers
 from infra.federation.relay import Relay
 from infra.federation.routing import route_stream
+from infra.provinces.federation_file import Federation
 from infra.settings import load_settings
 
 REGION_OF = {"11": "110105", "42": "420102", "44": "440103", "31": "310101", "32": "320102"}

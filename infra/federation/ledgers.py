@@ -1,5 +1,5 @@
 """The ledgers of a federation, opened on first use, each given the federation as its
-directory (infra.federation.directory): the router, the relay and reconcile work through it."""
+directory (infra.provinces.directory): the router, the relay and reconcile work through it."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from domain.errors import UnknownProvinceError
 from infra.core.bootstrap import open_ledger
 from infra.core.ledger import Ledger
 from infra.eventstore.application import LedgerApp
-from infra.federation.config import Federation
-from infra.federation.directory import FederationDirectory
+from infra.provinces.directory import FederationDirectory
+from infra.provinces.federation_file import Federation
 from infra.settings import load_settings
 
 

@@ -7,8 +7,8 @@ import json
 
 from fastapi.testclient import TestClient
 
-from infra.federation.config import Federation
 from infra.federation.ledgers import FederatedLedgers
+from infra.provinces.federation_file import Federation
 from tests.support.federation import EARLY, grandchild, grandparent
 from tests.support.service import auth, make_server
 

@@ -13,11 +13,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from infra.federation.config import Federation
 from infra.federation.ledgers import FederatedLedgers
 from infra.federation.reconcile import reconcile
 from infra.federation.relay import Relay
 from infra.federation.routing import route_stream
+from infra.provinces.federation_file import Federation
 from infra.writing.write_path import Submission
 from tests.support import id_number, line
 from tests.support.crash import Crash

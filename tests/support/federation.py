@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.federation.config import Federation
 from infra.federation.ledgers import FederatedLedgers
 from infra.federation.routing import route_stream
+from infra.provinces.federation_file import Federation
 from tests.support import id_number, line
 
 EARLY = "2025-06-01T09:00:00+08:00"

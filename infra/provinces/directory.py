@@ -14,7 +14,7 @@ from domain.settlement import settlement_aggregate_id
 from infra.commands.base import CommandModel
 from infra.commands.table import spec_of
 from infra.eventstore.application import LedgerApp, PersonRef
-from infra.federation.config import Federation
+from infra.provinces.federation_file import Federation
 from infra.settings import load_settings
 
 HOMES_MAX = 200_000  # aggregate -> province, kept between commands
