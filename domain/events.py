@@ -9,18 +9,29 @@ pseudonyms) plus the masked ID number for display; never the plain number.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.domain import OriginatorIDError, OriginatorVersionError
-from eventsourcing.utils import resolve_topic
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
-from domain.clock import month_of
-from domain.errors import LedgerInvariantError
+from domain.event_base import CreatedEvent, DomainEvent
+from domain.event_base import SentBy as SentBy  # re-exported: ev.SentBy
 from domain.person_state import PersonState
 from domain.platform_record import PlatformRecord
+
+# the quota escrow's events, re-exported: `ev.QuotaDrawn` names them as every other event
+from domain.quota_events import QuotaDrawn as QuotaDrawn
+from domain.quota_events import QuotaDrawSettled as QuotaDrawSettled
+from domain.quota_events import QuotaDrawUndone as QuotaDrawUndone
+from domain.quota_events import QuotaEarmarked as QuotaEarmarked
+from domain.quota_events import QuotaEndRequested as QuotaEndRequested
+from domain.quota_events import QuotaLowerRequested as QuotaLowerRequested
+from domain.quota_events import QuotaRaised as QuotaRaised
+from domain.quota_events import QuotaRaiseReceived as QuotaRaiseReceived
+from domain.quota_events import QuotaReceived as QuotaReceived
+from domain.quota_events import QuotaReleased as QuotaReleased
+from domain.quota_events import QuotaReturned as QuotaReturned
+from domain.quota_events import QuotaUndrawn as QuotaUndrawn
 from domain.vocabulary import (  # re-exported too: the events' vocabulary
     AidRole,
     AuthorizationEndReason,
@@ -29,70 +40,10 @@ from domain.vocabulary import (  # re-exported too: the events' vocabulary
     CreditSource,
     Initiator,
     Insurance,
-    QuotaReleaseReason,
     UnbindReason,
     Verification,
 )
-
-
-class SentBy(BaseModel):
-    """Who sent the command an event records: the service key (its id, role and tenant: the
-    channel or institution it sends for, else its role) and the command's id, or the operator's
-    command line (`key_id` None, role and tenant "ledger"). Stamped by the write path from the
-    key, never taken from a command's body."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    key_id: str | None
-    role: str
-    tenant: str
-    command_id: str | None = None
-
-
-class DomainEvent(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    class_version: ClassVar[int] = 1
-
-    originator_id: UUID
-    originator_version: int
-    timestamp: datetime  # the command's `at`: when it took effect
-    # The ledger's clock when the command was decided. Events stored before the ledger kept it
-    # are read with None (unknown): the default is their upcast, nothing stored is rewritten.
-    recorded_at: datetime | None = None
-    # Who sent the command (None: stored before the ledger recorded it).
-    sent_by: SentBy | None = None
-
-    @property
-    def month(self) -> str:
-        return month_of(self.timestamp)
-
-    def mutate(self, aggregate: Any) -> Any:
-        if aggregate is None:
-            raise LedgerInvariantError(f"{type(self).__name__} cannot start an aggregate")
-        if self.originator_id != aggregate.id:
-            raise OriginatorIDError(self.originator_id, aggregate.id)
-        if self.originator_version != aggregate.version + 1:
-            raise OriginatorVersionError(self.originator_version, aggregate.version + 1)
-        self.apply(aggregate)
-        aggregate.version = self.originator_version
-        aggregate.modified_on = self.timestamp
-        return aggregate
-
-    def apply(self, aggregate: Any) -> None:
-        """Assign state from this event's fields. Overridden per event."""
-
-
-class CreatedEvent(DomainEvent):
-    originator_topic: str
-
-    def mutate(self, aggregate: Any) -> Any:
-        if aggregate is not None:
-            raise LedgerInvariantError(f"{type(self).__name__} must start an aggregate")
-        cls = resolve_topic(self.originator_topic)
-        new = cls.__new__(cls)
-        new.__base_init__(self.originator_id, self.originator_version, self.timestamp)
-        new.init_state()
-        self.apply(new)
-        return new
+from domain.vocabulary import QuotaReleaseReason as QuotaReleaseReason  # re-exported
 
 
 # --- a person's life ---------------------------------------------------------------------
@@ -411,218 +362,3 @@ class CommandRecorded(CreatedEvent):
         record.command_type = self.command_type
         record.fingerprint = self.fingerprint
         record.result = self.result
-
-
-# --- cross-province quotas (跨省共济额度, from 2026-01-09) -----------------------------------
-# An escrow, as in TigerBeetle's pending transfers: the authorizer's ledger earmarks part of the
-# balance for one beneficiary (it stays in the balance but is no longer spendable), the
-# beneficiary's ledger holds the quota received and draws on it, each draw is settled back on the
-# authorizer's ledger (balance and earmark both go down), a reversal undoes a draw on both sides,
-# and what is left returns when the tie ends. Each pair of halves shares one `transfer_id`; an
-# event with `remote` set has its other half in the ledger of `to_province`, where the relay
-# delivers it as a command whose id is derived from the transfer id (infra.federation.steps).
-class QuotaEarmarked(DomainEvent):
-    """On the authorizer: `amount_fen` of the balance set aside for the beneficiary."""
-
-    transfer_id: str
-    beneficiary: UUID
-    beneficiary_masked: str
-    donor_masked: str  # this account, as the beneficiary's ledger shows it
-    relationship: str
-    amount_fen: int = Field(gt=0)
-    remote: bool
-    to_province: str | None = None  # the beneficiary's ledger, when remote
-    rule_version: str
-    rule_digest: str | None = None
-    channel: Channel | None = None
-
-    def apply(self, person: PersonState) -> None:
-        person.earmarked_fen += self.amount_fen
-        person.quotas_given[self.transfer_id] = {
-            "beneficiary": self.beneficiary, "masked": self.beneficiary_masked, "relationship": self.relationship,
-            "quota_fen": self.amount_fen, "drawn_fen": 0, "since": self.timestamp, "remote": self.remote,
-            "province": self.to_province, "open": True, "ending": False, "raises": 0, "lowers": 0,
-            "rule_version": self.rule_version,
-        }  # fmt: skip
-
-
-class QuotaReceived(DomainEvent):
-    """On the beneficiary: the quota the authorizer earmarked, now drawn on like a balance."""
-
-    transfer_id: str
-    donor: UUID
-    donor_masked: str
-    relationship: str
-    amount_fen: int = Field(gt=0)
-    remote: bool
-    to_province: str | None = None  # the authorizer's ledger, when remote
-    rule_version: str
-
-    def apply(self, person: PersonState) -> None:
-        person.quotas_received[self.transfer_id] = {
-            "donor": self.donor, "masked": self.donor_masked, "relationship": self.relationship,
-            "quota_fen": self.amount_fen, "drawn_fen": 0, "since": self.timestamp, "remote": self.remote,
-            "province": self.to_province, "open": True, "draws": 0, "undraws": 0, "releases": 0,
-        }  # fmt: skip
-
-
-class QuotaRaised(DomainEvent):
-    """On the authorizer: the quota raised by `amount_fen`, earmarked at once."""
-
-    transfer_id: str
-    beneficiary: UUID
-    seq: int = Field(ge=1)
-    amount_fen: int = Field(gt=0)
-    remote: bool
-    to_province: str | None = None
-
-    def apply(self, person: PersonState) -> None:
-        tie = person.quotas_given[self.transfer_id]
-        tie["quota_fen"] += self.amount_fen
-        tie["raises"] = self.seq
-        person.earmarked_fen += self.amount_fen
-
-
-class QuotaRaiseReceived(DomainEvent):
-    """On the beneficiary: the quota raised by the authorizer."""
-
-    transfer_id: str
-    seq: int = Field(ge=1)
-    amount_fen: int = Field(gt=0)
-
-    def apply(self, person: PersonState) -> None:
-        person.quotas_received[self.transfer_id]["quota_fen"] += self.amount_fen
-
-
-class QuotaLowerRequested(DomainEvent):
-    """On the authorizer of a remote beneficiary: lower the quota to `quota_fen`. The earmark
-    stays until the beneficiary's ledger, which knows every draw, releases what it can."""
-
-    transfer_id: str
-    beneficiary: UUID
-    seq: int = Field(ge=1)
-    quota_fen: int = Field(ge=0)
-    to_province: str
-
-    def apply(self, person: PersonState) -> None:
-        person.quotas_given[self.transfer_id]["lowers"] = self.seq
-
-
-class QuotaEndRequested(DomainEvent):
-    """On the authorizer of a remote beneficiary: the tie ends; the beneficiary's ledger releases
-    what is left (the earmark stays until then, so draws already made can still settle)."""
-
-    transfer_id: str
-    beneficiary: UUID
-    reason: AuthorizationEndReason
-    initiated_by: Initiator
-    to_province: str
-
-    def apply(self, person: PersonState) -> None:
-        person.quotas_given[self.transfer_id]["ending"] = True
-
-
-class QuotaDrawn(DomainEvent):
-    """On the beneficiary (a patient): part of a settlement paid from the quota."""
-
-    transfer_id: str
-    donor: UUID
-    seq: int = Field(ge=1)
-    settlement_id: str
-    amount_fen: int = Field(gt=0)
-    remote: bool
-    to_province: str | None = None
-
-    def apply(self, person: PersonState) -> None:
-        tie = person.quotas_received[self.transfer_id]
-        tie["drawn_fen"] += self.amount_fen
-        tie["draws"] = self.seq
-
-
-class QuotaDrawSettled(DomainEvent):
-    """On the authorizer: a draw on the quota paid from the balance (balance and earmark down)."""
-
-    transfer_id: str
-    seq: int = Field(ge=1)
-    settlement_id: str
-    patient: UUID
-    amount_fen: int = Field(gt=0)
-
-    def apply(self, person: PersonState) -> None:
-        person.quotas_given[self.transfer_id]["drawn_fen"] += self.amount_fen
-        person.balance_fen -= self.amount_fen
-        person.earmarked_fen -= self.amount_fen
-
-
-class QuotaUndrawn(DomainEvent):
-    """On the beneficiary: a reversed settlement gives its draw back (to the quota while the tie
-    is open; after it ended, straight back to the authorizer: `after_end`)."""
-
-    transfer_id: str
-    donor: UUID
-    seq: int = Field(ge=1)
-    settlement_id: str
-    amount_fen: int = Field(gt=0)
-    after_end: bool
-    remote: bool
-    to_province: str | None = None
-
-    def apply(self, person: PersonState) -> None:
-        tie = person.quotas_received[self.transfer_id]
-        tie["drawn_fen"] -= self.amount_fen
-        tie["undraws"] = self.seq
-
-
-class QuotaDrawUndone(DomainEvent):
-    """On the authorizer: a reversed draw refunded to the balance (and earmarked again while the
-    tie is open)."""
-
-    transfer_id: str
-    seq: int = Field(ge=1)
-    settlement_id: str
-    amount_fen: int = Field(gt=0)
-    after_end: bool
-
-    def apply(self, person: PersonState) -> None:
-        person.quotas_given[self.transfer_id]["drawn_fen"] -= self.amount_fen
-        person.balance_fen += self.amount_fen
-        if not self.after_end:
-            person.earmarked_fen += self.amount_fen
-
-
-class QuotaReleased(DomainEvent):
-    """On the beneficiary: `amount_fen` of the quota given back (lowered, or the tie ended:
-    `final`); the authorizer's ledger takes it out of the earmark."""
-
-    transfer_id: str
-    donor: UUID
-    seq: int = Field(ge=1)
-    amount_fen: int = Field(ge=0)
-    reason: QuotaReleaseReason
-    final: bool
-    remote: bool
-    to_province: str | None = None
-
-    def apply(self, person: PersonState) -> None:
-        tie = person.quotas_received[self.transfer_id]
-        tie["quota_fen"] -= self.amount_fen
-        tie["releases"] = self.seq
-        if self.final:
-            tie["open"] = False
-
-
-class QuotaReturned(DomainEvent):
-    """On the authorizer: quota given back by the beneficiary's side, spendable again."""
-
-    transfer_id: str
-    seq: int = Field(ge=1)
-    amount_fen: int = Field(ge=0)
-    reason: QuotaReleaseReason
-    final: bool
-
-    def apply(self, person: PersonState) -> None:
-        tie = person.quotas_given[self.transfer_id]
-        tie["quota_fen"] -= self.amount_fen
-        person.earmarked_fen -= self.amount_fen
-        if self.final:
-            tie["open"] = False

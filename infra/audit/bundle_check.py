@@ -258,14 +258,15 @@ def _rebuild(events: list[dict], originator: str, version: int) -> Any:
 
 
 ALLOWED_AGGREGATES = ("domain.person:Person", "domain.settlement:Settlement")
+EVENT_MODULES = ("domain.events", "domain.quota_events")  # every event class is named in domain.events
 
 
 def _decode(item: dict) -> Any:
     """Decode an event from the file; only the ledger's own topics are resolved (a forged topic
     must never make the verifier import an arbitrary module)."""
     topic, state = item["topic"], decoded_state(item["state"].encode("utf-8"))
-    name = topic.removeprefix("domain.events:")
-    if topic == name or not name.isidentifier() or not isinstance(getattr(ev, name, None), type):
+    module, _, name = topic.partition(":")
+    if module not in EVENT_MODULES or not name.isidentifier() or not isinstance(getattr(ev, name, None), type):
         raise ValueError(f"unexpected event topic {topic!r}")
     if "originator_topic" in state and state["originator_topic"] not in ALLOWED_AGGREGATES:
         raise ValueError(f"unexpected aggregate topic {state['originator_topic']!r}")
