@@ -1,11 +1,11 @@
-"""Every command example in README.md runs as written.
+"""Every command example in docs/commands.md runs as written.
 
-Convention: under the README's "## Commands" heading, each row of the commands table has the
+Convention: under its "## Examples" heading, each row of the commands table has the
 example in its second column, in backticks, starting with `ledger `. The examples run in the
 order shown, in a fresh directory that looks like the repository root after `./scripts/demo`
 (the demo's `ledger-demo.db`, plus a copy of `docs/examples/`), with the venv's `ledger`.
 Each must exit 0. A row whose text mentions LEDGER_README_SLOW is run only when that variable
-is set to 1 (the README says so on that row).
+is set to 1 (the row says so).
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-README = ROOT / "README.md"
+EXAMPLES = ROOT / "docs" / "commands.md"
 LEDGER = Path(sys.executable).with_name("ledger")
 SLOW_MARK = "LEDGER_README_SLOW"
 
 
 def commands_section(text: str) -> str:
-    match = re.search(r"^## Commands\n(.*?)(?=^## )", text, flags=re.M | re.S)
-    assert match, "README.md has no '## Commands' section"
+    match = re.search(r"^## Examples\n(.*?)(?=^## )", text, flags=re.M | re.S)
+    assert match, "docs/commands.md has no '## Examples' section"
     return match.group(1)
 
 
@@ -45,8 +45,8 @@ def examples(text: str) -> list[tuple[str, bool]]:
     return found
 
 
-def test_readme_lists_an_example_for_every_command() -> None:
-    found = examples(README.read_text(encoding="utf-8"))
+def test_every_command_has_an_example() -> None:
+    found = examples(EXAMPLES.read_text(encoding="utf-8"))
     assert len(found) >= 15
     from infra.cli.main import main  # the same click group the `ledger` command runs
 
@@ -55,10 +55,10 @@ def test_readme_lists_an_example_for_every_command() -> None:
         shlex.split(example)[3] if example.startswith("ledger --db") else shlex.split(example)[1]
         for example, _ in found
     }
-    assert commands <= shown, f"commands without a README example: {sorted(commands - shown)}"
+    assert commands <= shown, f"commands without an example: {sorted(commands - shown)}"
 
 
-def test_readme_examples_run(tmp_path: Path) -> None:
+def test_the_examples_run(tmp_path: Path) -> None:
     assert LEDGER.exists(), f"no ledger command beside {sys.executable}"
     env = {k: v for k, v in os.environ.items() if k not in ("LEDGER_DB", "LEDGER_PSEUDONYM_KEY", "LEDGER_RULES_DIR")}
     shutil.copytree(ROOT / "docs" / "examples", tmp_path / "docs" / "examples")
@@ -66,7 +66,7 @@ def test_readme_examples_run(tmp_path: Path) -> None:
     assert prepared.returncode == 0, prepared.stderr
 
     run_slow = os.environ.get(SLOW_MARK) == "1"
-    for example, slow in examples(README.read_text(encoding="utf-8")):
+    for example, slow in examples(EXAMPLES.read_text(encoding="utf-8")):
         if slow and not run_slow:
             continue
         argv = shlex.split(example)
