@@ -7,6 +7,8 @@ loads are `peek`s for that reason."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -137,13 +139,20 @@ def receive(app: LedgerApp, command: QuotaReceive, uow: UnitOfWork, sender: Prin
     return _answer(person, command.transfer_id) | {"accepted": accepted}
 
 
-def raise_(app: LedgerApp, command: QuotaRaise, uow: UnitOfWork, sender: Principal | None) -> dict:
-    person = _person(uow, command.beneficiary, "beneficiary")
-    quota.receive_raise(
-        person, command.transfer_id, command.seq, command.amount_fen, quota.at_or_after(person, command.at)
-    )
+def _step(
+    uow: UnitOfWork, command: Any, person_id: str, field: str, record: Callable[[Person, datetime], object]
+) -> dict:
+    """A relay step on one side of a transfer: `record(person, at)` records it on the person the
+    step is about (at the command's time, or after the person's last event), who is saved."""
+    person = _person(uow, person_id, field)
+    record(person, quota.at_or_after(person, command.at))
     uow.save(person)
     return _answer(person, command.transfer_id)
+
+
+def raise_(app: LedgerApp, command: QuotaRaise, uow: UnitOfWork, sender: Principal | None) -> dict:
+    return _step(uow, command, command.beneficiary, "beneficiary", lambda person, at: quota.receive_raise(
+        person, command.transfer_id, command.seq, command.amount_fen, at))  # fmt: skip
 
 
 def lower(app: LedgerApp, command: QuotaLower, uow: UnitOfWork, sender: Principal | None) -> dict:
@@ -163,55 +172,26 @@ def lower(app: LedgerApp, command: QuotaLower, uow: UnitOfWork, sender: Principa
 
 
 def end(app: LedgerApp, command: QuotaEnd, uow: UnitOfWork, sender: Principal | None) -> dict:
-    person = _person(uow, command.beneficiary, "beneficiary")
-    quota.end_received(person, command.transfer_id, reason=command.reason, at=quota.at_or_after(person, command.at))
-    uow.save(person)
-    return _answer(person, command.transfer_id)
+    return _step(uow, command, command.beneficiary, "beneficiary", lambda person, at: quota.end_received(
+        person, command.transfer_id, reason=command.reason, at=at))  # fmt: skip
 
 
 def settle(app: LedgerApp, command: QuotaSettle, uow: UnitOfWork, sender: Principal | None) -> dict:
-    person = _person(uow, command.donor, "donor")
-    quota.settle(
-        person,
-        command.transfer_id,
-        command.seq,
-        command.settlement_id,
-        UUID(command.patient),
-        command.amount_fen,
-        quota.at_or_after(person, command.at),
-    )
-    uow.save(person)
-    return _answer(person, command.transfer_id)
+    return _step(uow, command, command.donor, "donor", lambda person, at: quota.settle(
+        person, command.transfer_id, command.seq, command.settlement_id, UUID(command.patient), command.amount_fen,
+        at))  # fmt: skip
 
 
 def undraw(app: LedgerApp, command: QuotaUndraw, uow: UnitOfWork, sender: Principal | None) -> dict:
-    person = _person(uow, command.donor, "donor")
-    quota.undo_draw(
-        person,
-        command.transfer_id,
-        command.seq,
-        command.settlement_id,
-        command.amount_fen,
-        command.after_end,
-        quota.at_or_after(person, command.at),
-    )
-    uow.save(person)
-    return _answer(person, command.transfer_id)
+    return _step(uow, command, command.donor, "donor", lambda person, at: quota.undo_draw(
+        person, command.transfer_id, command.seq, command.settlement_id, command.amount_fen, command.after_end,
+        at))  # fmt: skip
 
 
 def return_(app: LedgerApp, command: QuotaReturn, uow: UnitOfWork, sender: Principal | None) -> dict:
-    person = _person(uow, command.donor, "donor")
-    quota.take_back(
-        person,
-        command.transfer_id,
-        command.seq,
-        command.amount_fen,
-        command.reason,
-        command.final,
-        quota.at_or_after(person, command.at),
-    )
-    uow.save(person)
-    return _answer(person, command.transfer_id)
+    return _step(uow, command, command.donor, "donor", lambda person, at: quota.take_back(
+        person, command.transfer_id, command.seq, command.amount_fen, command.reason, command.final,
+        at))  # fmt: skip
 
 
 SPECS: tuple[CommandSpec[Any], ...] = (
