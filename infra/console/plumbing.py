@@ -19,7 +19,7 @@ from domain.errors import LedgerError
 from domain.masking import mask_id_numbers
 from domain.person import Person
 from infra.audit.history import parse_moment
-from infra.console.sessions import COOKIE, Session, Sessions
+from infra.console.sessions import COOKIE, SCOPE_SESSION, Session, Sessions
 from infra.core.ledger import Ledger
 from infra.http_statuses import status_of
 from infra.pages.templating import render
@@ -114,7 +114,10 @@ class Console:
                                  create=not ledger.settings.read_only)  # fmt: skip
 
     def current(self, request: Request) -> Session | None:
-        return self.sessions.get(request.cookies.get(COOKIE))
+        """The request's live session: the one the service's admission read before the body, or
+        else the cookie's, read now."""
+        admitted = request.scope.get(SCOPE_SESSION)
+        return admitted if admitted is not None else self.sessions.get(request.cookies.get(COOKIE))
 
     def flash(self, session: Session, kind: str, text: str) -> None:
         """A message for the session's next page (kept in its row: the next request may reach

@@ -29,6 +29,7 @@ from infra.storage.base import LedgerRecorder
 
 COOKIE = "ledger_console"
 LOGIN_COOKIE = "ledger_console_login"
+SCOPE_SESSION = "ledger.console_session"  # a session the service's admission already read for this request
 SIGNED_IN_TTL_S = 8 * 3600  # absolute lifetime of a signed-in session
 IDLE_TTL_S = 30 * 60  # ends after this long without a request
 LOGIN_FORM_TTL_S = 30 * 60  # a sign-in form's cookie

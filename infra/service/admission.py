@@ -9,7 +9,8 @@ A plain ASGI middleware, in front of every route:
   revoked key is answered 401 before one byte of the body is read, and the key found is kept in
   the request's scope (`SCOPE_PRINCIPAL`), where `Service.authenticate` finds it: one look-up;
 - a POST to the console other than the sign-in form needs a live session cookie first; without
-  one it is sent to the sign-in page, its body unread.
+  one it is sent to the sign-in page, its body unread. The session found is kept in the scope
+  (`SCOPE_SESSION`) for the page (`Console.current`).
 Every answer here is the service's own problem+json (an HTML page for the console).
 """
 
@@ -25,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from infra.commands.parsing import LINE_BYTES_MAX
 from infra.console.plumbing import BUNDLE_MAX_BYTES, SECURITY_HEADERS
-from infra.console.sessions import COOKIE
+from infra.console.sessions import COOKIE, SCOPE_SESSION
 from infra.roles import UnauthenticatedError
 from infra.service.deps import ROUTE_LABEL, SCOPE_PRINCIPAL
 from infra.service.problems import Problem
@@ -95,8 +96,10 @@ class Admission:
                 return Problem.of_error(error.to_dict()).response(path)
         elif path.startswith("/console/") and path != "/console/login":
             sessions = request.app.state.console.sessions
-            if await run_in_threadpool(sessions.get, request.cookies.get(COOKIE)) is None:
+            session = await run_in_threadpool(sessions.get, request.cookies.get(COOKIE))
+            if session is None:
                 return RedirectResponse("/console/login", status_code=303, headers=SECURITY_HEADERS)
+            request.scope[SCOPE_SESSION] = session  # the page reads it from here: one look-up
         return None
 
 
