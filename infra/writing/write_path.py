@@ -37,6 +37,7 @@ from infra.eventstore.application import LedgerApp
 from infra.roles import LOCAL_TENANT, Principal
 from infra.storage.errors import one_line
 from infra.storage.postgres_inserts import CommitOutcomeUnknownError
+from infra.writing.collector import collector_paused
 from infra.writing.deciding import decide
 from infra.writing.prefetch import Prefetcher
 from infra.writing.units import BatchUnitOfWork
@@ -76,7 +77,12 @@ class WritePath:
 
     def write(self, submissions: Sequence[Submission], tracking: Tracking | None = None) -> list[Answer]:
         """Decide and store, with the retry policy of the module doc. `tracking`: the position of
-        what this batch delivers, stored in its transaction (one part only: never split)."""
+        what this batch delivers, stored in its transaction (one part only: never split). The
+        cyclic garbage collector waits until the batch is done (infra.writing.collector)."""
+        with collector_paused():
+            return self._write(submissions, tracking)
+
+    def _write(self, submissions: Sequence[Submission], tracking: Tracking | None) -> list[Answer]:
         answers: list[Answer | None] = [None] * len(submissions)
         deadline = time.monotonic() + CONFLICT_RETRY_MAX_S
         pending: deque[tuple[int, int, int]] = deque([(0, len(submissions), 0)])  # (start, stop, conflicts)

@@ -1,0 +1,44 @@
+"""Python's cyclic garbage collector, held off while a batch is decided and stored.
+
+Deciding and storing a batch allocates hundreds of objects per command (typed commands,
+aggregates, events, their dumps) that reference counting frees; the cyclic collector finds
+almost nothing among them, but its young generation is collected every 700 allocations and its
+old one, which holds the writer's prefetch cache, now and then: about a fifth of the write path's
+processor time in the small workload (docs/performance.md, "What the profiles said"). So the
+write path pauses it for a batch: the collections happen between batches, once per batch
+instead of hundreds of times. What a batch leaves in cycles waits at most one batch (its size
+is bounded by BATCH_SIZE_MAX), so memory stays bounded.
+
+The switch is the process's one flag (`gc.disable`), shared by every thread: pauses are
+counted, the collector is switched back on when the last one ends, and never switched on if it
+was off when the first began (a process that turned it off itself keeps it off)."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_lock = threading.Lock()
+_pauses = 0
+_was_enabled = False
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No automatic cyclic collection inside the block (other threads' included); nested and
+    concurrent blocks are counted."""
+    global _pauses, _was_enabled
+    with _lock:
+        if _pauses == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _pauses -= 1
+            if _pauses == 0 and _was_enabled:
+                gc.enable()

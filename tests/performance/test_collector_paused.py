@@ -1,0 +1,124 @@
+"""The cyclic garbage collector waits while a batch is decided and stored, and only then
+(infra.writing.collector): no automatic collection inside a batch, the collector back on after
+it, a process that switched it off keeps it off, and nested or concurrent pauses are counted."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import sys
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from infra.eventstore.application import LedgerApp
+from infra.writing import write_path
+from infra.writing.collector import collector_paused
+from infra.writing.streams import submission_of
+from infra.writing.write_path import WritePath
+from tests.support import apply_batch, id_number, line
+from tests.support.backends import settings_for
+
+
+@contextlib.contextmanager
+def collections_counted() -> Iterator[list[int]]:
+    """The generations of the collections that start while a batch is being written (the one the
+    next allocation after it runs is not counted)."""
+    counted: list[int] = []
+    writing = write_path.WritePath._write
+
+    def callback(phase: str, info: dict) -> None:
+        if phase == "start" and any(frame.f_code is writing.__code__ for frame in frames()):
+            counted.append(info["generation"])
+
+    gc.callbacks.append(callback)
+    try:
+        yield counted
+    finally:
+        gc.callbacks.remove(callback)
+
+
+def frames() -> Iterator:
+    frame = sys._getframe()
+    while frame is not None:
+        yield frame
+        frame = frame.f_back
+
+
+def batch_lines(count: int) -> list[str]:
+    return [
+        line("enroll", person=id_number(seq=i + 100), insurance="employee", command_id=f"c-{i}")
+        for i in range(count)
+    ]
+
+
+def written(app: LedgerApp, count: int) -> tuple[list[dict], list[int]]:
+    """A batch parsed first (outside the write path), then written with its collections counted."""
+    submissions = [submission_of(text) for text in batch_lines(count)]
+    with collections_counted() as counted:
+        answers = WritePath(app).write(submissions)
+    return answers, counted
+
+
+@pytest.fixture
+def app() -> Iterator[LedgerApp]:
+    ledger = LedgerApp(settings_for("memory"))
+    yield ledger
+    ledger.close()
+
+
+def test_a_batch_runs_no_collection_and_the_collector_is_back_on_after_it(app: LedgerApp) -> None:
+    assert gc.isenabled()
+    answers, counted = written(app, 300)
+    assert all(a["ok"] for a in answers)
+    assert counted == []
+    assert gc.isenabled()
+
+
+def test_without_the_pause_the_same_batch_is_collected_in(app: LedgerApp, monkeypatch) -> None:
+    """The control: the batch above allocates enough to be collected in, were it not paused."""
+    monkeypatch.setattr(write_path, "collector_paused", contextlib.nullcontext)
+    _, counted = written(app, 300)
+    assert counted
+
+
+def test_a_batch_that_fails_switches_the_collector_back_on(app: LedgerApp, monkeypatch) -> None:
+    def broken(*_: object) -> None:
+        raise RuntimeError("the store went away")
+
+    monkeypatch.setattr(write_path.WritePath, "_commit_once", broken)
+    with pytest.raises(RuntimeError):
+        apply_batch(app, batch_lines(1))
+    assert gc.isenabled()
+
+
+def test_a_collector_switched_off_by_the_process_stays_off() -> None:
+    gc.disable()
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_nested_and_concurrent_pauses_are_counted() -> None:
+    inside, release = threading.Event(), threading.Event()
+
+    def other_thread() -> None:
+        with collector_paused():
+            inside.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=other_thread)
+    with collector_paused():
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+        thread.start()
+        inside.wait(10)
+    assert not gc.isenabled()  # the other thread's batch is still running
+    release.set()
+    thread.join(10)
+    assert gc.isenabled()
