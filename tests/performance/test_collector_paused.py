@@ -48,8 +48,7 @@ def frames() -> Iterator:
 
 def batch_lines(count: int) -> list[str]:
     return [
-        line("enroll", person=id_number(seq=i + 100), insurance="employee", command_id=f"c-{i}")
-        for i in range(count)
+        line("enroll", person=id_number(seq=i + 100), insurance="employee", command_id=f"c-{i}") for i in range(count)
     ]
 
 
