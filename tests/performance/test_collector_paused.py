@@ -62,7 +62,7 @@ def written(app: LedgerApp, count: int) -> tuple[list[dict], list[int]]:
 
 @pytest.fixture
 def app() -> Iterator[LedgerApp]:
-    ledger = LedgerApp(settings_for("memory"))
+    ledger = LedgerApp(settings_for("memory://"))
     yield ledger
     ledger.close()
 
