@@ -38,6 +38,9 @@ class _Variant:
 class Catalogue:
     bases: dict[str, list[RuleSet]] = field(default_factory=dict)  # family -> by effective date
     variants: dict[str, _Variant] = field(default_factory=dict)
+    # (variant, base version) -> the variant's rule set over that base: built once, so that its
+    # digest (a cached property) is worked out once too, not for every decision.
+    _resolved: dict[tuple[str, str], tuple[_Variant, RuleSet]] = field(default_factory=dict, repr=False, compare=False)
 
     # --- lookup by version ------------------------------------------------------------
     def get(self, version: str) -> RuleSet:
@@ -47,12 +50,21 @@ class Catalogue:
             variant = self.variants.get(variant_name)
             if variant is None:
                 raise UnknownRuleVersionError(f"rules: unknown rule variant {variant_name!r}", field="rules")
-            return _apply_variant(variant, self.get(base_version))
+            return self._over(variant, self.get(base_version))
         for versions in self.bases.values():
             for rule_set in versions:
                 if rule_set.version == version:
                     return rule_set
         raise UnknownRuleVersionError(f"rules: unknown rule version {version!r}", field="rules")
+
+    def _over(self, variant: _Variant, base: RuleSet) -> RuleSet:
+        """The variant's rule set over `base`, built once per (variant, base version); a variant
+        replaced under its name is built anew."""
+        key = (variant.name, base.version)
+        known = self._resolved.get(key)
+        if known is None or known[0] is not variant:
+            known = self._resolved[key] = (variant, _apply_variant(variant, base))
+        return known[1]
 
     def names(self) -> list[str]:
         return sorted([r.version for v in self.bases.values() for r in v] + list(self.variants))
@@ -83,14 +95,14 @@ class Catalogue:
             )
         best = max(scored, key=lambda s: (s[0], s[1], s[2]))[3]
         if isinstance(best, _Variant):
-            return _apply_variant(best, self.base_in_force(best.base_family, day))
+            return self._over(best, self.base_in_force(best.base_family, day))
         return best
 
     def named(self, name: str, day: date) -> RuleSet:
         """For what-if use: a variant or family by name, resolved for `day`; or an exact version."""
         if name in self.variants:
             variant = self.variants[name]
-            return _apply_variant(variant, self.base_in_force(variant.base_family, day))
+            return self._over(variant, self.base_in_force(variant.base_family, day))
         if name in self.bases:
             return self.base_in_force(name, day)
         return self.get(name)
@@ -170,7 +182,7 @@ def _validate(catalogue: Catalogue) -> None:
             )
         for base in catalogue.bases[variant.base_family]:
             try:
-                _apply_variant(variant, base)
+                catalogue._over(variant, base)
             except ValidationError as error:
                 first = error.errors()[0]
                 where = ".".join(str(p) for p in first["loc"])

@@ -82,6 +82,17 @@ def test_what_if_variants_are_not_in_force_anywhere_but_resolve_by_name(catalogu
     assert catalogue.in_force(date(2025, 3, 3), "110105").binding.exclusive is False
 
 
+def test_a_variant_over_one_base_is_built_once_so_its_digest_is_worked_out_once(catalogue):
+    """Every decision records its rule set's digest: the variant in force on two days of one
+    base version, by date or by name or by its recorded version, is one object."""
+    first = catalogue.in_force(date(2025, 3, 3), "340104")
+    assert catalogue.in_force(date(2025, 9, 30), "340105") is first
+    assert catalogue.get(first.version) is first
+    assert catalogue.named("anhui", date(2025, 3, 3)) is first
+    assert catalogue.in_force(date(2026, 1, 9), "340104") is not first  # another base version
+    assert first.digest is first.digest
+
+
 def test_recorded_composite_version_resolves_to_the_same_rules(catalogue):
     live = catalogue.in_force(date(2025, 3, 3), "420102")
     assert catalogue.get(live.version) == live
