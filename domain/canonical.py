@@ -1,12 +1,46 @@
 """Canonical JSON: the one byte form of a value that is hashed, signed or MAC'd (stored events,
 rule sets, command fingerprints, checkpoints, bundles): keys sorted, no whitespace, non-ASCII
-written as UTF-8 (docs/evidence-format.md, "Canonical JSON")."""
+written as UTF-8 (docs/evidence-format.md, "Canonical JSON").
+
+Two encoders give the same bytes. `canonical_json` takes any value (Python's json module).
+`canonical_json_of_typed` is the fast one (orjson, about fifteen times faster on an event's
+state), for the JSON dumps of the ledger's typed models, whose fields admit no float: the two
+differ only on floats (exponents, non-finite values), which canonical JSON does not contain
+(numbers are integers). tests/unit/test_canonical_json.py checks the bytes on generated values
+and that no stored model has a field that admits a float."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, Union
+
+import orjson
+from pydantic import StrictBool, StrictInt, StrictStr
+from typing_extensions import TypeAliasType
+
+_SORTED = orjson.OPT_SORT_KEYS
+
+# A JSON value as canonical JSON has them: no float anywhere. The type of a stored model's
+# free-form content (a command record's answer, a snapshot's state), so that it holds no float.
+# (The named alias is how pydantic takes a recursive type; mypy reads the plain one.)
+if TYPE_CHECKING:
+    IntegerJson: TypeAlias = Union[str, bool, int, list["IntegerJson"], dict[str, "IntegerJson"], None]  # noqa: UP007
+else:
+    IntegerJson = TypeAliasType(
+        "IntegerJson",
+        Union[StrictStr, StrictBool, StrictInt, list["IntegerJson"], dict[str, "IntegerJson"], None],  # noqa: UP007
+    )
 
 
 def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def canonical_json_of_typed(value: Any) -> bytes:
+    """`canonical_json(value)` for a value holding no float. What orjson refuses (an integer
+    beyond 64 bits, a lone surrogate, a key that is not a string) goes to canonical_json, which
+    encodes or refuses it as it always has."""
+    try:
+        return orjson.dumps(value, option=_SORTED)
+    except orjson.JSONEncodeError:
+        return canonical_json(value)

@@ -19,7 +19,7 @@ from uuid import UUID
 from eventsourcing.domain import BaseAggregate
 
 from domain import events as ev
-from domain.canonical import canonical_json
+from domain.canonical import canonical_json_of_typed
 
 COMMAND_NAMESPACE = uuid.UUID("8c0f6a52-3d7e-5b1a-9e24-61f0d2c4b7a3")
 COMMAND_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,64}$"
@@ -47,7 +47,7 @@ def command_record_ids(command_id: str, tenant: str) -> tuple[UUID, UUID]:
 def command_fingerprint(content: dict[str, Any], key: bytes) -> str:
     """A keyed digest of the command's content (everything but `command_id`): equal content,
     equal fingerprint; and ID numbers inside it cannot be recovered by trying candidates."""
-    return hmac.new(key, canonical_json(content), hashlib.sha256).hexdigest()
+    return hmac.new(key, canonical_json_of_typed(content), hashlib.sha256).hexdigest()  # a typed dump
 
 
 class CommandRecord(BaseAggregate[UUID]):

@@ -28,6 +28,7 @@ from eventsourcing.persistence import AggregateRecorder, EventStore, Mapper, Rec
 from eventsourcing.utils import get_topic, register_topic, resolve_topic
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
+from domain.canonical import IntegerJson
 from domain.errors import LedgerInvariantError
 from infra.row_macs import RowMacs
 
@@ -124,7 +125,7 @@ class AggregateSnapshot(BaseModel):
     originator_version: int
     timestamp: datetime
     topic: str
-    state: dict[str, Any]
+    state: dict[str, IntegerJson]  # no float: stored as canonical JSON
     # The row MAC (infra.row_macs, purpose "snapshot") of everything above. Snapshots taken before
     # the ledger sealed them read None: they are never used (see SealedSnapshots).
     mac: str | None = None

@@ -15,13 +15,13 @@ from typing import Any
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic, resolve_topic
 
-from domain.canonical import canonical_json
+from domain.canonical import canonical_json_of_typed
 from infra.storage.event_macs import EventMacs, payload_of
 
 
 class CanonicalJSONTranscoder(Transcoder):
     def encode(self, obj: Any) -> bytes:
-        return canonical_json(obj)
+        return canonical_json_of_typed(obj)  # events' and snapshots' dumps: typed, no float
 
     def decode(self, data: bytes) -> Any:
         return json.loads(data)

@@ -9,6 +9,7 @@ import gc
 import sys
 import threading
 from collections.abc import Iterator
+from types import FrameType
 
 import pytest
 
@@ -40,7 +41,7 @@ def collections_counted() -> Iterator[list[int]]:
 
 
 def frames() -> Iterator:
-    frame = sys._getframe()
+    frame: FrameType | None = sys._getframe()
     while frame is not None:
         yield frame
         frame = frame.f_back

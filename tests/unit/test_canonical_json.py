@@ -1,0 +1,96 @@
+"""The two canonical-JSON encoders give the same bytes (domain.canonical): the fast one on every
+value that holds no float, generated; and no stored model (event, snapshot) nor command, whose
+dumps the fast one encodes, has a field that admits a float."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import BaseModel, ValidationError
+
+from domain.canonical import canonical_json, canonical_json_of_typed
+from domain.event_base import DomainEvent
+from infra.audit.bundle_check import EVENT_MODULES
+from infra.commands.base import CommandModel
+from infra.eventstore.snapshots import AggregateSnapshot
+
+TEXT = st.text(st.characters(codec="utf-8"))  # controls, quotes, backslashes, U+2028, astral planes
+SCALARS = st.none() | st.booleans() | st.integers() | st.integers(min_value=-(2**80), max_value=2**80) | TEXT
+AN_ID = "00000000-0000-4000-8000-000000000000"
+VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner) | st.dictionaries(TEXT, inner), max_leaves=40)
+
+
+@given(VALUES)
+def test_the_fast_encoder_gives_the_bytes_of_the_general_one(value: Any) -> None:
+    assert canonical_json_of_typed(value) == canonical_json(value)
+
+
+@pytest.mark.parametrize("value", [{"a": "\ud800"}, {1: "key not a string"}, {"big": 2**64}, {"t": (1, 2)}])
+def test_what_orjson_refuses_is_encoded_or_refused_as_the_general_encoder_does(value: Any) -> None:
+    try:
+        expected: bytes | type = canonical_json(value)
+    except UnicodeEncodeError:
+        expected = UnicodeEncodeError
+    if expected is UnicodeEncodeError:
+        with pytest.raises(UnicodeEncodeError):
+            canonical_json_of_typed(value)
+    else:
+        assert canonical_json_of_typed(value) == expected
+
+
+def subclasses(root: type) -> set[type]:
+    found, todo = set(), [root]
+    while todo:
+        for cls in todo.pop().__subclasses__():
+            if cls not in found:
+                found.add(cls)
+                todo.append(cls)
+    return found
+
+
+def stored_models() -> set[type[BaseModel]]:
+    for name in (*EVENT_MODULES, "infra.commands.table", "infra.commands.transfers"):
+        importlib.import_module(name)
+    return {AggregateSnapshot} | subclasses(DomainEvent) | subclasses(CommandModel)
+
+
+def float_admitting(schema: Any, path: str = "") -> list[str]:
+    """Where a JSON schema admits a float: a number type, or any value at all (an open schema)."""
+    if isinstance(schema, list):
+        return [p for i, item in enumerate(schema) for p in float_admitting(item, f"{path}[{i}]")]
+    if not isinstance(schema, dict):
+        return []
+    found = [path] if schema.get("type") == "number" or schema.get("additionalProperties") is True else []
+    for key, value in schema.items():
+        if key in ("properties", "$defs") and isinstance(value, dict):
+            for name, sub in value.items():
+                found += [path + "/" + name] if sub == {} else float_admitting(sub, f"{path}/{name}")
+        elif key in ("items", "anyOf", "allOf", "oneOf", "additionalProperties", "prefixItems"):
+            found += [f"{path}/{key}"] if value == {} else float_admitting(value, f"{path}/{key}")
+    return found
+
+
+def test_no_stored_model_nor_command_admits_a_float() -> None:
+    models = stored_models()
+    assert len(models) > 40  # the events, the snapshot and the commands were all found
+    admitting = {m.__name__: p for m in models if (p := float_admitting(m.model_json_schema(mode="validation")))}
+    assert admitting == {}
+
+
+def test_the_free_form_content_refuses_a_float() -> None:
+    """A command record's answer and a snapshot's state are free-form JSON, but not floats."""
+    from domain.events import CommandRecorded
+
+    with pytest.raises(ValidationError):
+        AggregateSnapshot(originator_id=AN_ID, originator_version=1, timestamp="2025-01-01T00:00:00Z",
+                          topic="t", state={"x": [1.5]})  # fmt: skip
+    with pytest.raises(ValidationError):
+        CommandRecorded.model_validate(
+            {"originator_id": AN_ID, "originator_version": 1, "timestamp": "2025-01-01T00:00:00Z",
+             "originator_topic": "t", "command_id": "c", "command_type": "enroll", "fingerprint": "f",
+             "result": {"ok": True, "ratio": 0.5}}
+        )  # fmt: skip
