@@ -10,6 +10,7 @@ keeps the platform's record of a deduction that was settled without one.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from typing import Any
@@ -24,7 +25,10 @@ from domain.platform_record import PlatformRecord
 SETTLEMENT_NAMESPACE = uuid.UUID("3f1d0c62-95b4-5e0f-8d43-7a1c2e9b6f10")
 
 
+@functools.lru_cache(maxsize=65_536)
 def settlement_aggregate_id(settlement_id: str) -> UUID:
+    """Remembered: a batch's prefetch, the duplicate check and the deduction each ask for the
+    same id (uuid5 is a SHA-1)."""
     return uuid.uuid5(SETTLEMENT_NAMESPACE, settlement_id)
 
 

@@ -33,6 +33,7 @@ from infra.service.problems import PROBLEM_SCHEMA, Problem
 from infra.service.routes import audit, national, operations, persons, writers
 from infra.service.writer import BATCH_MAX_DEFAULT, WAIT_MS_DEFAULT, DirectWriter, GroupCommitWriter
 from infra.service.writer_process import ProcessWriter
+from infra.writing.collector import freeze_what_is_loaded
 
 READY_LAG_MAX_DEFAULT = 10_000  # /readyz: views at most this many events behind the log
 
@@ -64,6 +65,7 @@ def create_app(
     async def lifespan(_: FastAPI):
         if follow_views:
             views.start()
+        freeze_what_is_loaded()  # the service is built: what exists now lives as long as it
         yield
         views.stop()
         writer.close()

@@ -38,6 +38,7 @@ from infra.service.writer import (
     store_batch,
 )
 from infra.settings import Settings
+from infra.writing.collector import freeze_what_is_loaded
 from infra.writing.write_path import Submission
 
 START_TIMEOUT_S = 60.0
@@ -149,6 +150,7 @@ def child_main(settings: Settings, rules_override: str | None, pipe: Connection)
     except BaseException as error:  # noqa: BLE001 - the server must hear why
         pipe.send(("error", as_ledger_error(error)))
         return
+    freeze_what_is_loaded()
     pipe.send(("ready",))
     try:
         while True:

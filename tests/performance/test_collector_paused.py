@@ -122,3 +122,16 @@ def test_nested_and_concurrent_pauses_are_counted() -> None:
     release.set()
     thread.join(10)
     assert gc.isenabled()
+
+
+def test_a_started_service_has_moved_what_it_loaded_out_of_the_collectors_sight(app: LedgerApp) -> None:
+    """gc.freeze once the service is built (its start-up objects live as long as it does); the
+    writer process does the same once its ledger is open."""
+    from fastapi.testclient import TestClient
+
+    from tests.support.service import make_server
+
+    api, _ = make_server(app)
+    with TestClient(api) as client:
+        assert client.get("/healthz").status_code == 200
+        assert gc.get_freeze_count() > 0
