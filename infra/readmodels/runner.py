@@ -33,6 +33,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.utils import resolve_topic
 
 from domain.errors import InvalidInputError
+from infra.collector import collector_paused
 from infra.eventstore.application import LedgerApp
 from infra.readmodels.views import BeforeCommit, fresh_pairs, open_views
 from infra.storage.mapper import upcast_state
@@ -101,13 +102,14 @@ class ViewRunner:
         limit = limit or self.page_size
         rows = self.app.recorder.log_rows(after, limit, self.topics)
         name = self.app.name
-        return [
-            (
-                None if state is None else self._proven_record(id_, str(originator_id), version, topic, state),
-                Tracking(name, id_),
-            )
-            for id_, originator_id, version, topic, state in rows
-        ]
+        with collector_paused():  # a bounded page (infra.collector)
+            return [
+                (
+                    None if state is None else self._proven_record(id_, str(originator_id), version, topic, state),
+                    Tracking(name, id_),
+                )
+                for id_, originator_id, version, topic, state in rows
+            ]
 
     def _proven_record(self, position: int, originator_id: str, version: int, topic: str, state: bytes) -> Any:
         """The event as a record if its MAC holds (infra.storage.event_macs), else None. One that
@@ -139,12 +141,13 @@ class ViewRunner:
         # After a page every view is at its last position (the furthest-behind view took it all).
         for page in pages(self._page, _notification_id, start, self.page_size):
             last = page[-1][1].notification_id
-            for projection in self.projections:
-                name = projection.name
-                fresh = fresh_pairs(page, positions[name])
-                if fresh:
-                    applied[name] += self.views.apply_events(projection, fresh, before_commit=self.before_commit)
-                    positions[name] = max(positions[name], last)
+            with collector_paused():  # a bounded page (infra.collector)
+                for projection in self.projections:
+                    name = projection.name
+                    fresh = fresh_pairs(page, positions[name])
+                    if fresh:
+                        applied[name] += self.views.apply_events(projection, fresh, before_commit=self.before_commit)
+                        positions[name] = max(positions[name], last)
             done += len(page)
             if progress:
                 progress(done, last)
@@ -181,11 +184,12 @@ class ViewRunner:
                 last = page[-1][1].notification_id if page else after
                 if not at_head:
                     next_page = reader.submit(self._page, last, page_size)  # read ahead
-                for projection in list(pending):
-                    self._rebuild_page(projection, page, generations, positions, at_head)
-                    if at_head:
-                        pending.remove(projection)
-                        self.views.drop_retired(type(projection))
+                with collector_paused():  # a bounded page (infra.collector)
+                    for projection in list(pending):
+                        self._rebuild_page(projection, page, generations, positions, at_head)
+                        if at_head:
+                            pending.remove(projection)
+                            self.views.drop_retired(type(projection))
                 done += len(page)
                 if progress:
                     progress(done, last)

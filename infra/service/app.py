@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.errors import LedgerError
+from infra.collector import freeze_what_is_loaded
 from infra.commands.parsing import command_schema
 from infra.console import mount_console
 from infra.core.ledger import Ledger
@@ -33,7 +34,6 @@ from infra.service.problems import PROBLEM_SCHEMA, Problem
 from infra.service.routes import audit, national, operations, persons, writers
 from infra.service.writer import BATCH_MAX_DEFAULT, WAIT_MS_DEFAULT, DirectWriter, GroupCommitWriter
 from infra.service.writer_process import ProcessWriter
-from infra.writing.collector import freeze_what_is_loaded
 
 READY_LAG_MAX_DEFAULT = 10_000  # /readyz: views at most this many events behind the log
 

@@ -27,6 +27,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from domain.errors import LedgerError, StorageError
+from infra.collector import freeze_what_is_loaded
 from infra.commands.answers import Answer
 from infra.core.bootstrap import open_ledger
 from infra.service.writer import (
@@ -38,7 +39,6 @@ from infra.service.writer import (
     store_batch,
 )
 from infra.settings import Settings
-from infra.writing.collector import freeze_what_is_loaded
 from infra.writing.write_path import Submission
 
 START_TIMEOUT_S = 60.0

@@ -30,6 +30,7 @@ from typing import cast
 from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
 
 from domain.errors import ConcurrencyError, StorageError
+from infra.collector import collector_paused
 from infra.commands.answers import Answer, answer
 from infra.commands.base import CommandModel
 from infra.commands.parsing import Parsed
@@ -37,7 +38,6 @@ from infra.eventstore.application import LedgerApp
 from infra.roles import LOCAL_TENANT, Principal
 from infra.storage.errors import one_line
 from infra.storage.postgres_inserts import CommitOutcomeUnknownError
-from infra.writing.collector import collector_paused
 from infra.writing.deciding import decide
 from infra.writing.prefetch import Prefetcher
 from infra.writing.units import BatchUnitOfWork
@@ -78,7 +78,7 @@ class WritePath:
     def write(self, submissions: Sequence[Submission], tracking: Tracking | None = None) -> list[Answer]:
         """Decide and store, with the retry policy of the module doc. `tracking`: the position of
         what this batch delivers, stored in its transaction (one part only: never split). The
-        cyclic garbage collector waits until the batch is done (infra.writing.collector)."""
+        cyclic garbage collector waits until the batch is done (infra.collector)."""
         with collector_paused():
             return self._write(submissions, tracking)
 

@@ -1,5 +1,5 @@
 """The cyclic garbage collector waits while a batch is decided and stored, and only then
-(infra.writing.collector): no automatic collection inside a batch, the collector back on after
+(infra.collector): no automatic collection inside a batch, the collector back on after
 it, a process that switched it off keeps it off, and nested or concurrent pauses are counted."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from types import FrameType
 
 import pytest
 
+from infra.collector import collector_paused
 from infra.eventstore.application import LedgerApp
 from infra.writing import write_path
-from infra.writing.collector import collector_paused
 from infra.writing.streams import submission_of
 from infra.writing.write_path import WritePath
 from tests.support import apply_batch, id_number, line

@@ -1,13 +1,15 @@
-"""Python's cyclic garbage collector, held off while a batch is decided and stored.
+"""Python's cyclic garbage collector, held off while a bounded piece of work runs: a batch
+decided and stored (infra.writing.write_path), a page of the log read and applied to the views
+(infra.readmodels.runner).
 
-Deciding and storing a batch allocates hundreds of objects per command (typed commands,
-aggregates, events, their dumps) that reference counting frees; the cyclic collector finds
-almost nothing among them, but its young generation is collected every 700 allocations and its
-old one, which holds the writer's prefetch cache, now and then: about a fifth of the write path's
-processor time in the small workload (docs/performance.md, "What the profiles said"). So the
-write path pauses it for a batch: the collections happen between batches, once per batch
-instead of hundreds of times. What a batch leaves in cycles waits at most one batch (its size
-is bounded by BATCH_SIZE_MAX), so memory stays bounded.
+Such work allocates hundreds of objects per command or event (typed commands, aggregates,
+events, their dumps and decoded records) that reference counting frees; the cyclic collector
+finds almost nothing among them, but its young generation is collected every 700 allocations
+and its old one, which holds the writer's prefetch cache, now and then: about a fifth of the
+processor time of the small workload's apply, and of a rebuild (docs/performance.md, "What the
+profiles said"). Paused, the collections happen between batches or pages, once each instead of
+hundreds of times. What a batch or page leaves in cycles waits at most until it is done (both are
+bounded: BATCH_SIZE_MAX commands, PAGE_SIZE_MAX events), so memory stays bounded.
 
 The switch is the process's one flag (`gc.disable`), shared by every thread: pauses are
 counted, the collector is switched back on when the last one ends, and never switched on if it
