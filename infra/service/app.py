@@ -19,6 +19,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.exceptions import ExceptionMiddleware
+from starlette.routing import request_response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.errors import LedgerError
@@ -78,7 +80,9 @@ def create_app(
     )
     api.state.service = service
     add_error_handlers(api)
-    api.add_middleware(Admission)  # who sends, and how much, before a body is read
+    # who sends, and how much, before a body is read; then a command past the router
+    lane = ExceptionMiddleware(request_response(writers.command), handlers=dict(api.exception_handlers))
+    api.add_middleware(Admission, lane=lane)
     api.add_middleware(MeasureRequests, metrics=metrics)
     # in the order requests are matched: the command routes, the busiest, first; the console last
     for router in (writers.router, persons.router, operations.health, audit.router, operations.router, national.router):

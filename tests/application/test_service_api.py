@@ -96,6 +96,31 @@ def test_metrics_show_requests_latency_batches_and_view_lag(served):
     assert 'route="/v1/commands",status="200"' in text and 'route="/v1/commands",status="401"' in text
 
 
+def test_a_command_is_answered_past_the_router(served, monkeypatch):
+    """POST /v1/commands, once admitted, goes to its handler directly (infra.service.admission's
+    lane), with the same answers (a success, a problem) and metrics label as through the router."""
+    from fastapi.routing import APIRoute
+
+    client, tokens, family, _ = served
+    routed = []
+    original = APIRoute.handle
+
+    async def handle(self, scope, receive, send):
+        routed.append(self.path)
+        await original(self, scope, receive, send)
+
+    monkeypatch.setattr(APIRoute, "handle", handle)
+    ok = post_command(client, tokens["fund"], "lane-1", type="credit", person=family["father"], amount="1.00",
+                      source="adjustment")  # fmt: skip
+    refused = post_command(client, tokens["fund"], "lane-2", type="credit", person=family["father"], amount="-1",
+                           source="adjustment")  # fmt: skip
+    assert ok.status_code == 200 and ok.json()["ok"] is True
+    assert refused.status_code == 422 and refused.headers["content-type"].startswith(PROBLEM)
+    assert refused.json()["field"] == "amount"
+    assert client.get("/metrics", headers=auth(tokens["operator"])).status_code == 200
+    assert routed == ["/metrics"]  # the router was not asked for the commands
+
+
 def test_openapi_31_and_docs(served):
     client, _, _, _ = served
     schema = client.get("/openapi.json").json()
