@@ -3,11 +3,11 @@
     python -m infra.tools.bench_http_client BASE_URL[,BASE_URL...] TOKEN CLIENTS SECONDS PERSONS TAG
 
 CLIENTS concurrent keep-alive connections, spread evenly over the servers named (connection n
-goes to the n-th base modulo their number), (plain asyncio streams: httpx's async pool topped out
-near 100 requests/s here, far below the server) post credit commands, each with a
-fresh Idempotency-Key, for SECONDS; prints one JSON object: requests, errors, first_error,
-elapsed_s and the latency of every answered request in milliseconds (infra.tools.bench_http sums
-up the rounds)."""
+goes to the n-th base modulo their number), post credit commands, each with a fresh
+Idempotency-Key, for SECONDS (plain asyncio streams, on uvloop's loop where it is installed:
+httpx's async pool topped out near 100 requests/s here, far below the server); prints one JSON
+object: requests, errors, first_error, elapsed_s and the latency of every answered request in
+milliseconds (infra.tools.bench_http sums up the rounds)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Callable
 
 from infra.tools.bench_http import person_number
 
@@ -80,6 +81,18 @@ async def read_head(reader: asyncio.StreamReader) -> tuple[int, int]:
     return status, length
 
 
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (it comes with uvicorn[standard]): the driver
+    shares the two cores with the servers, so the less it spends per request the less it takes
+    from them."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 if __name__ == "__main__":
     base, token, clients, seconds, persons, tag = sys.argv[1:7]
-    print(json.dumps(asyncio.run(main(base, token, int(clients), float(seconds), int(persons), tag))))
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        print(json.dumps(runner.run(main(base, token, int(clients), float(seconds), int(persons), tag))))
