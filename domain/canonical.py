@@ -6,8 +6,9 @@ Two encoders give the same bytes. `canonical_json` takes any value (Python's jso
 `canonical_json_of_typed` is the fast one (orjson, about fifteen times faster on an event's
 state), for the JSON dumps of the ledger's typed models, whose fields admit no float: the two
 differ only on floats (exponents, non-finite values), which canonical JSON does not contain
-(numbers are integers). tests/unit/test_canonical_json.py checks the bytes on generated values
-and that no stored model has a field that admits a float."""
+(numbers are integers). tests/unit/test_canonical_json.py checks the bytes on generated values,
+that no event, domain model or command has a field that admits a float, and that the free-form
+content refuses one."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ from typing_extensions import TypeAliasType
 
 _SORTED = orjson.OPT_SORT_KEYS
 
-# A JSON value as canonical JSON has them: no float anywhere. The type of a stored model's
-# free-form content (a command record's answer, a snapshot's state), so that it holds no float.
+# A JSON value as canonical JSON has them: no float anywhere. The type of an event's free-form
+# content (a command record's answer), so that it holds no float. (A snapshot's state is checked
+# as it is encoded, value by value: infra.eventstore.snapshots.encode_value.)
 # (The named alias is how pydantic takes a recursive type; mypy reads the plain one.)
 if TYPE_CHECKING:
     IntegerJson: TypeAlias = Union[str, bool, int, list["IntegerJson"], dict[str, "IntegerJson"], None]  # noqa: UP007
