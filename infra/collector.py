@@ -8,8 +8,10 @@ finds almost nothing among them, but its young generation is collected every 700
 and its old one, which holds the writer's prefetch cache, now and then: about a fifth of the
 processor time of the small workload's apply, and of a rebuild (docs/performance.md, "What the
 profiles said"). Paused, the collections happen between batches or pages, once each instead of
-hundreds of times. What a batch or page leaves in cycles waits at most until it is done (both are
-bounded: BATCH_SIZE_MAX commands, PAGE_SIZE_MAX events), so memory stays bounded.
+hundreds of times. What a batch or page leaves in cycles waits until no pause is running (a batch
+and a page are bounded: BATCH_SIZE_MAX commands, PAGE_SIZE_MAX events); where pauses of several
+threads overlap, each one that ends with more than YOUNG_BACKLOG_MAX young objects pending
+collects the young generations itself, so memory stays bounded either way.
 
 The switch is the process's one flag (`gc.disable`), shared by every thread: pauses are
 counted, the collector is switched back on when the last one ends, and never switched on if it
@@ -26,6 +28,7 @@ _lock = threading.Lock()
 _pauses = 0
 _was_enabled = False
 _frozen = False
+YOUNG_BACKLOG_MAX = 200_000  # objects allocated (net) since the last young collection
 
 
 @contextmanager
@@ -43,8 +46,11 @@ def collector_paused() -> Iterator[None]:
     finally:
         with _lock:
             _pauses -= 1
-            if _pauses == 0 and _was_enabled:
-                gc.enable()
+            others = _pauses > 0
+            if not others and _was_enabled:
+                gc.enable()  # the next allocation collects what is due
+        if others and gc.get_count()[0] > YOUNG_BACKLOG_MAX:
+            gc.collect(1)
 
 
 def freeze_what_is_loaded() -> None:
