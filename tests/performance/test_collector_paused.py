@@ -8,7 +8,7 @@ import contextlib
 import gc
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 import pytest
@@ -23,14 +23,14 @@ from tests.support.backends import settings_for
 
 
 @contextlib.contextmanager
-def collections_counted() -> Iterator[list[int]]:
-    """The generations of the collections that start while a batch is being written (the one the
-    next allocation after it runs is not counted)."""
+def collections_counted(inside: Callable | None = WritePath._write) -> Iterator[list[int]]:
+    """The generations of the collections that start while `inside` is running (by default while
+    a batch is being written: the one the next allocation after it runs is not counted); with
+    None, of every collection."""
     counted: list[int] = []
-    writing = write_path.WritePath._write
 
     def callback(phase: str, info: dict) -> None:
-        if phase == "start" and any(frame.f_code is writing.__code__ for frame in frames()):
+        if phase == "start" and (inside is None or any(frame.f_code is inside.__code__ for frame in frames())):
             counted.append(info["generation"])
 
     gc.callbacks.append(callback)
@@ -144,23 +144,8 @@ def test_overlapping_pauses_still_collect_a_large_young_backlog(monkeypatch) -> 
 
     monkeypatch.setattr(collector, "YOUNG_BACKLOG_MAX", 1_000)
     with collector_paused():
-        with collections_counted_anywhere() as counted, collector_paused():
+        with collections_counted(inside=None) as counted, collector_paused():
             kept = [[i] for i in range(5_000)]  # young container objects, over the backlog
         assert not gc.isenabled()
         assert 1 in counted  # the inner pause's end collected generations 0 and 1
     assert kept and gc.isenabled()
-
-
-@contextlib.contextmanager
-def collections_counted_anywhere() -> Iterator[list[int]]:
-    counted: list[int] = []
-
-    def callback(phase: str, info: dict) -> None:
-        if phase == "start":
-            counted.append(info["generation"])
-
-    gc.callbacks.append(callback)
-    try:
-        yield counted
-    finally:
-        gc.callbacks.remove(callback)

@@ -84,7 +84,7 @@ def float_admitting(schema: Any, path: str = "") -> list[str]:
 
 def test_no_stored_model_nor_command_admits_a_float() -> None:
     models = stored_models()
-    assert len(models) > 40  # the events, the snapshot and the commands were all found
+    assert len(models) > 40  # the events, the domain's models and the commands were all found
     admitting = {m.__name__: p for m in models if (p := float_admitting(m.model_json_schema(mode="validation")))}
     assert admitting == {}
 
