@@ -82,7 +82,7 @@ async def read_head(reader: asyncio.StreamReader) -> tuple[int, int]:
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's event loop where it is installed (it comes with uvicorn[standard]): the driver
+    """uvloop's event loop where it is installed (a dependency of the project, for uvicorn): the driver
     shares the two cores with the servers, so the less it spends per request the less it takes
     from them."""
     try:
