@@ -92,10 +92,16 @@ class ReadService:
 
     def from_views(self, reader: Callable[..., dict[str, Any]], *args: Any, min_position: int | None = None) -> dict:
         """`reader(views, *args)` (balance, bindings, authorizations, quota), once the views reach
-        `min_position` (bounded wait)."""
+        `min_position` (bounded wait). The person was found in the store, so views that do not
+        know them yet are behind, not right: they are caught up to the log's head (the same
+        bounded wait, VIEWS_BEHIND past it) and read again, never answered 'no enrolled person'."""
         views = self._views()
         views.wait_for(min_position)
-        return views.read(reader, *args)
+        try:
+            return views.read(reader, *args)
+        except UnknownPersonError:
+            views.wait_for(views.head())
+            return views.read(reader, *args)
 
     def balance(self, person: Person, *, detail: bool = False, min_position: int | None = None) -> dict[str, Any]:
         reader = view_reads.balance_detail if detail else view_reads.balance_view

@@ -576,3 +576,20 @@ def test_no_id_number_in_any_answer(served):
     texts.append(client.get("/openapi.json").text)
     for text in texts:
         assert not any(number in text for number in raw)
+
+
+def test_a_person_the_views_have_not_reached_yet_is_read_once_they_have(app):
+    """A person read from the views before the follower has applied their enrolment: the
+    aggregate knows them, so 'no enrolled person' would be false. The read catches the views up
+    to the log's head (bounded wait) and answers; the CI run that found this had quota 404."""
+    api, tokens = make_server(app, follow_views=False)
+    with TestClient(api) as client:
+        family = seed_family(app)
+        ref = ref_of(client, tokens, family["child"])
+        h = auth(tokens["auditor"], **{"X-Purpose": "t"})
+        for path in ("balance", "bindings", "authorizations", "quota?month=2025-03"):
+            r = client.get(f"/v1/persons/{ref}/{path}", headers=h)
+            assert r.status_code == 200, (path, r.text)
+        assert client.get(f"/v1/persons/{ref}/balance", headers=h).json()["balance_fen"] == (
+            app.get_person(family["child"]).balance_fen
+        )
