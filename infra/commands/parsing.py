@@ -104,7 +104,7 @@ def load(text: str, *, nesting_max: int = NESTING_MAX, decode: Callable[[str], o
     may raise INVALID_INPUT themselves)."""
     if len(text.encode("utf-8", "surrogatepass")) > LINE_BYTES_MAX:
         raise _too_long()
-    if _depth(text) > nesting_max:
+    if text.count("{") + text.count("[") > nesting_max and _depth(text) > nesting_max:
         raise InvalidInputError(f"line: JSON nested deeper than {nesting_max} levels", field="line")
     try:
         return decode(text)
@@ -115,7 +115,9 @@ def load(text: str, *, nesting_max: int = NESTING_MAX, decode: Callable[[str], o
 
 
 def _depth(text: str) -> int:
-    """How deep brackets nest outside strings (an upper bound for invalid JSON)."""
+    """How deep brackets nest outside strings (an upper bound for invalid JSON). `load` asks
+    only when the line holds more opening brackets than the limit (their count, strings
+    included, bounds the depth), which a command, one flat object, never does."""
     depth = deepest = 0
     for bracket in re.findall(r"[\[\]{}]", _STRING.sub("", text)):
         if bracket in "[{":

@@ -7,11 +7,13 @@ import typing
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from domain.errors import ALL_CODES
+from domain.errors import ALL_CODES, InvalidInputError
 from infra.commands import bindings, deductions, mutual_aid, people
 from infra.commands.base import CommandModel, CommandSpec
-from infra.commands.parsing import command_schema, parse_line
+from infra.commands.parsing import _depth, command_schema, load, parse_line
 from infra.commands.table import ADAPTER, BY_TYPE, COMMAND_TYPES, MODELS, SPECS, check_sender, spec_of
 from infra.roles import ROLES, WRITER_ROLES, ForbiddenError, Principal
 from tests.support import DAY, id_number, line
@@ -93,3 +95,15 @@ def test_a_new_settlement_id_is_refused_outside_its_pattern_naming_the_field():
                              category="pharmacy", institution="H-1"))  # fmt: skip
     assert isinstance(answer, dict) and answer["error"]["field"] == "settlement_id"
     assert "pattern" in answer["error"]["message"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet='{}[]"\\ax:,', max_size=40), st.integers(0, 3))
+def test_the_nesting_check_answers_as_the_full_bracket_walk_does(text, nesting_max):
+    """`load` walks the brackets only when their count exceeds the limit; the answer is the walk's."""
+    try:
+        load(text, nesting_max=nesting_max)
+        refused_as_deep = False
+    except InvalidInputError as error:
+        refused_as_deep = "nested deeper" in error.message
+    assert refused_as_deep == (_depth(text) > nesting_max)
