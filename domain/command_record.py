@@ -20,6 +20,7 @@ from eventsourcing.domain import BaseAggregate
 
 from domain import events as ev
 from domain.canonical import canonical_json_of_typed
+from domain.ids import name_uuid
 
 COMMAND_NAMESPACE = uuid.UUID("8c0f6a52-3d7e-5b1a-9e24-61f0d2c4b7a3")
 COMMAND_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,64}$"
@@ -33,8 +34,8 @@ def command_aggregate_id(command_id: str, tenant: str | None = None) -> UUID:
     upgrade is not applied twice). Remembered: a batch's prefetch, its deciding and its save
     each ask for the same few (uuid5 is a SHA-1)."""
     if tenant is None:
-        return uuid.uuid5(COMMAND_NAMESPACE, command_id)
-    return uuid.uuid5(COMMAND_NAMESPACE, f"{tenant}\n{command_id}")
+        return name_uuid(COMMAND_NAMESPACE, command_id)
+    return name_uuid(COMMAND_NAMESPACE, f"{tenant}\n{command_id}")
 
 
 @functools.lru_cache(maxsize=65_536)

@@ -20,6 +20,7 @@ from eventsourcing.domain import BaseAggregate
 from pydantic import Field
 
 from domain import events as ev
+from domain.ids import name_uuid
 from domain.platform_record import PlatformRecord
 
 SETTLEMENT_NAMESPACE = uuid.UUID("3f1d0c62-95b4-5e0f-8d43-7a1c2e9b6f10")
@@ -29,7 +30,7 @@ SETTLEMENT_NAMESPACE = uuid.UUID("3f1d0c62-95b4-5e0f-8d43-7a1c2e9b6f10")
 def settlement_aggregate_id(settlement_id: str) -> UUID:
     """Remembered: a batch's prefetch, the duplicate check and the deduction each ask for the
     same id (uuid5 is a SHA-1)."""
-    return uuid.uuid5(SETTLEMENT_NAMESPACE, settlement_id)
+    return name_uuid(SETTLEMENT_NAMESPACE, settlement_id)
 
 
 class SettlementRecorded(ev.CreatedEvent):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain.errors import InvalidIdNumberError
-from domain.ids import age_on, check_character, parse_id_number, person_id, pseudonym
+from domain.ids import age_on, check_character, name_uuid, parse_id_number, person_id, pseudonym
 from domain.masking import mask
 from tests.support import id_number
 
@@ -127,3 +130,9 @@ def test_mask_digit_runs_masks_a_number_run_together_with_other_digits():
     run = "11010519700707100100"
     masked = mask_digit_runs(run)
     assert len(masked) == len(run) and masked[:6] == run[:6] and masked[-4:] == run[-4:] and "19700707" not in masked
+
+
+@given(st.uuids(), st.text())
+def test_a_name_based_id_is_the_standard_librarys_uuid5(namespace, name):
+    made = name_uuid(namespace, name)
+    assert made == uuid.uuid5(namespace, name) and made.version == 5 and made.variant == uuid.RFC_4122
