@@ -106,10 +106,6 @@ class Names(dict[str, str]):
 class BulkReader(Protocol):
     """Reads for loading many aggregates at once, inside one read transaction."""
 
-    def latest_versions(self, ids: Sequence[UUID]) -> dict[UUID, int]:
-        """The latest stored version of each id that has events."""
-        ...
-
     def latest_snapshots(self, ids: Sequence[UUID]) -> list[StoredEvent]:
         """The latest snapshot of each id that has one."""
         ...

@@ -56,14 +56,6 @@ class _MemoryBulkReader:
         self.events = events
         self.snapshots = snapshots
 
-    def latest_versions(self, ids: Sequence[UUID]) -> dict[UUID, int]:
-        found = {}
-        for i in ids:
-            last = self.events.select_events(i, desc=True, limit=1)
-            if last:
-                found[i] = last[0].originator_version
-        return found
-
     def latest_snapshots(self, ids: Sequence[UUID]) -> list[StoredEvent]:
         if self.snapshots is None:
             return []

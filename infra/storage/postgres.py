@@ -180,20 +180,6 @@ class _PostgresBulkReader:
         self.cursor = cursor
         self.snapshots_table = snapshots_table
 
-    def latest_versions(self, ids: Sequence[UUID]) -> dict[UUID, int]:
-        if not ids:
-            return {}
-        self.cursor.execute(
-            self.recorder._sql(
-                "SELECT k.id AS originator_id, (SELECT e.originator_version FROM {} e "
-                "WHERE e.originator_id = k.id ORDER BY e.originator_version DESC LIMIT 1) AS version "
-                "FROM unnest(%b::uuid[]) AS k(id)",
-                self.recorder.events_table_name,
-            ),
-            (list(ids),),
-        )
-        return {row["originator_id"]: row["version"] for row in self.cursor.fetchall() if row["version"] is not None}
-
     def latest_snapshots(self, ids: Sequence[UUID]) -> list[StoredEvent]:
         if not ids or self.snapshots_table is None:
             return []

@@ -122,17 +122,6 @@ class _SQLiteBulkReader:
         self.events_table = events_table
         self.snapshots_table = snapshots_table
 
-    def latest_versions(self, ids: Sequence[UUID]) -> dict[UUID, int]:
-        found: dict[UUID, int] = {}
-        for chunk in _chunks(ids):
-            self.cursor.execute(
-                f"SELECT originator_id, MAX(originator_version) FROM {self.events_table} "
-                f"WHERE originator_id IN ({_marks(chunk)}) GROUP BY originator_id",
-                [i.hex for i in chunk],
-            )
-            found.update((UUID(row[0]), row[1]) for row in self.cursor.fetchall())
-        return found
-
     def latest_snapshots(self, ids: Sequence[UUID]) -> list[StoredEvent]:
         if self.snapshots_table is None:
             return []

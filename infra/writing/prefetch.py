@@ -15,7 +15,7 @@ and SQLite, one aggregate at a time on the in-memory store.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any, cast
 from uuid import UUID
 
@@ -37,10 +37,11 @@ CACHE_SIZE_DEFAULT = 20_000  # aggregates kept between batches (people; settleme
 class Prefetcher:
     """Bulk loading for a stream of batches, with a bounded cache of committed aggregates.
 
-    A cached aggregate is reused only if the store holds no newer event for it (one query per
-    batch reads the latest stored version of each cached id); otherwise the newer events are
-    read and applied. The cache holds only states that were committed: after a failed batch it
-    is emptied, because the unit of work changed the cached objects in place.
+    A cached aggregate is brought up to date before it is used: the events stored after its
+    cached version (another writer's) are read in the same query as everyone else's and applied
+    on top, so no snapshot is read for it and no query asks for its version first. The cache
+    holds only states that were committed: after a failed batch it is emptied, because the unit
+    of work changed the cached objects in place.
 
     Settlement index entries are not kept: each deduction opens a new one and it is read again
     only by a reversal or a duplicate, so keeping them would push the people, who are read in
@@ -58,8 +59,8 @@ class Prefetcher:
         """(aggregates by id, ids known not to exist) for these parsed commands, each sent by the
         tenant at its index in `tenants`, read in one read transaction."""
         with app.recorder.bulk_reader(_snapshot_recorder(app)) as reader:
-            named = self._named_ids(app, commands) | command_ids(commands, tenants)
-            loaded, missing = self.load(app, named, reader)
+            records = command_ids(commands, tenants)
+            loaded, missing = self.load(app, self._named_ids(app, commands) | records, reader, unsnapshotted=records)
             implied = self._implied_ids(app, commands, loaded) - loaded.keys() - missing
             if implied:
                 more, more_missing = self.load(app, implied, reader)
@@ -104,20 +105,25 @@ class Prefetcher:
         return ids
 
     def load(
-        self, app: LedgerApp, ids: Iterable[UUID], reader: BulkReader | None = None
+        self,
+        app: LedgerApp,
+        ids: Iterable[UUID],
+        reader: BulkReader | None = None,
+        unsnapshotted: Collection[UUID] = (),
     ) -> tuple[dict[UUID, Any], set[UUID]]:
-        """Load `ids` through `reader` (a read transaction), or one of its own."""
+        """Load `ids` through `reader` (a read transaction), or one of its own. `unsnapshotted`:
+        ids of a kind the ledger never snapshots (command records), read from their first event
+        without asking for a snapshot (a snapshot is only a cache: reading without one is
+        always right)."""
         ids = sorted(set(ids))
         if not ids:
             return {}, set()
         if reader is None:
             with app.recorder.bulk_reader(_snapshot_recorder(app)) as own:
-                return self.load(app, ids, own)
-        versions = reader.latest_versions([i for i in ids if i in self.cache])
-        fresh = {i: a for i in ids if (a := self.cache.get(i)) is not None and a.version == versions.get(i)}
-        stale = [i for i in ids if i not in fresh]
-        loaded, missing = _load(app, reader, stale, {i: self.cache[i] for i in stale if i in self.cache})
-        return fresh | loaded, missing
+                return self.load(app, ids, own, unsnapshotted)
+        cached = {i: a for i in ids if (a := self.cache.get(i)) is not None}
+        unknown = [i for i in ids if i not in cached and i not in unsnapshotted]
+        return _load(app, reader, ids, cached, unknown)
 
     def committed(self, unit: BatchUnitOfWork) -> None:
         for aggregate_id, aggregate in unit.aggregates.items():
@@ -155,16 +161,17 @@ def _snapshot_recorder(app: LedgerApp) -> AggregateRecorder | None:
 # switched on, cost more than these queries themselves: the ledger's connections run with JIT off
 # (infra.storage.opening.libpq_kwargs).
 def _load(
-    app: LedgerApp, reader: BulkReader, ids: list[UUID], known: dict[UUID, Any]
+    app: LedgerApp, reader: BulkReader, ids: list[UUID], known: dict[UUID, Any], snapshot_ids: list[UUID]
 ) -> tuple[dict[UUID, Any], set[UUID]]:
-    """Latest proven snapshot (unless a `known` state is newer) and the events after it, for all
-    ids. A snapshot whose MAC does not verify is refused, as the repository refuses it, and that
-    aggregate is read from its first event."""
+    """Latest proven snapshot of those in `snapshot_ids` (unless a `known` state is newer) and
+    the events after it, for all ids. A snapshot whose MAC does not verify is refused, as the
+    repository refuses it, and that aggregate is read from its first event."""
     if not ids:
         return {}, set()
     store = app.snapshots
     proven = store.proven if isinstance(store, SealedSnapshots) else _any
-    decoded: list[Any] = [store.mapper.to_domain_event(s) for s in reader.latest_snapshots(ids)] if store else []
+    stored = reader.latest_snapshots(snapshot_ids) if store and snapshot_ids else []
+    decoded: list[Any] = [store.mapper.to_domain_event(s) for s in stored] if store else []
     snapshots: dict[UUID, Any] = {s.originator_id: s.mutate(None) for s in decoded if proven(s)}
     for aggregate_id, state in known.items():
         if aggregate_id not in snapshots or snapshots[aggregate_id].version <= state.version:

@@ -3,10 +3,14 @@ other writer changed since is read again before the next batch decides anything.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 
+from domain.command_record import command_record_ids
 from domain.person import Person
 from infra.eventstore.application import LedgerApp
+from infra.roles import LOCAL_TENANT
 from infra.writing.prefetch import Prefetcher
 from tests.support import apply_batch, apply_line, id_number, line
 from tests.support.backends import settings_for
@@ -82,3 +86,26 @@ def test_a_cached_person_with_a_snapshot_is_read_on_top_of_the_newer_of_the_two(
     finally:
         writer.close()
         other.close()
+
+
+def test_command_records_are_read_without_asking_for_a_snapshot(app, monkeypatch):
+    """A command record is never snapshotted: the prefetch asks the snapshot table only for the
+    people and settlements, and a retried command still finds its record (its answer replayed)."""
+    asked: list[set] = []
+    bulk_reader = type(app.recorder).bulk_reader
+
+    @contextmanager
+    def counting(recorder, snapshots):
+        with bulk_reader(recorder, snapshots) as reader:
+            latest_snapshots = reader.latest_snapshots
+            reader.latest_snapshots = lambda ids: asked.append(set(ids)) or latest_snapshots(ids)
+            yield reader
+
+    monkeypatch.setattr(type(app.recorder), "bulk_reader", counting)
+    sent = [line("enroll", person=PARENT, insurance="employee", command_id="c-1")]
+    prefetcher = Prefetcher()
+    first = apply_batch(app, sent, prefetcher)
+    again = apply_batch(app, sent, prefetcher)
+    assert first[0]["ok"] and again == [{**first[0], "duplicate": True}]
+    records = set(command_record_ids("c-1", LOCAL_TENANT))
+    assert asked and not any(ids & records for ids in asked)
