@@ -59,8 +59,10 @@ class Prefetcher:
         """(aggregates by id, ids known not to exist) for these parsed commands, each sent by the
         tenant at its index in `tenants`, read in one read transaction."""
         with app.recorder.bulk_reader(_snapshot_recorder(app)) as reader:
+            people, settlements = self._named_ids(app, commands)
             records = command_ids(commands, tenants)
-            loaded, missing = self.load(app, self._named_ids(app, commands) | records, reader, unsnapshotted=records)
+            unsnapshotted = _unsnapshotted(app, settlements, records)
+            loaded, missing = self.load(app, people | settlements | records, reader, unsnapshotted)
             implied = self._implied_ids(app, commands, loaded) - loaded.keys() - missing
             if implied:
                 more, more_missing = self.load(app, implied, reader)
@@ -79,17 +81,17 @@ class Prefetcher:
         except LedgerError:
             return None
 
-    def _named_ids(self, app: LedgerApp, commands: list[CommandModel]) -> set[UUID]:
-        """The people and settlements the commands name (their handlers' declared needs)."""
-        ids: set[UUID | None] = set()
+    def _named_ids(self, app: LedgerApp, commands: list[CommandModel]) -> tuple[set[UUID], set[UUID]]:
+        """The people and the settlements the commands name (their handlers' declared needs)."""
+        people: set[UUID | None] = set()
+        settlements: set[UUID] = set()
         for cmd in commands:
             needs = spec_of(cmd).needs
-            ids.update(self.person_id(app, raw) for raw in needs.named_people(cmd))
+            people.update(self.person_id(app, raw) for raw in needs.named_people(cmd))
             settlement_id = needs.settlement_id(cmd)
             if settlement_id is not None:
-                ids.add(settlement_aggregate_id(settlement_id))
-        ids.discard(None)
-        return {i for i in ids if i is not None}
+                settlements.add(settlement_aggregate_id(settlement_id))
+        return {i for i in people if i is not None}, settlements
 
     def _implied_ids(self, app: LedgerApp, commands: list[CommandModel], loaded: dict[UUID, Any]) -> set[UUID]:
         """What the handlers load once they hold the named aggregates (their declared needs)."""
@@ -112,9 +114,9 @@ class Prefetcher:
         unsnapshotted: Collection[UUID] = (),
     ) -> tuple[dict[UUID, Any], set[UUID]]:
         """Load `ids` through `reader` (a read transaction), or one of its own. `unsnapshotted`:
-        ids of a kind the ledger never snapshots (command records), read from their first event
-        without asking for a snapshot (a snapshot is only a cache: reading without one is
-        always right)."""
+        ids of a kind the ledger never snapshots (settlements, command records), read from their
+        first event without asking for a snapshot (a snapshot is only a cache: reading without
+        one is always right)."""
         ids = sorted(set(ids))
         if not ids:
             return {}, set()
@@ -147,6 +149,13 @@ def command_ids(commands: list[CommandModel], tenants: list[str]) -> set[UUID]:
         if command.command_id is not None
         for record_id in command_record_ids(command.command_id, tenant)
     }
+
+
+def _unsnapshotted(app: LedgerApp, settlements: set[UUID], records: set[UUID]) -> set[UUID]:
+    """Of these settlements and command records, those of a kind the application's snapshot
+    policy never snapshots (today both: only people have snapshots)."""
+    kinds = app.snapshotting_intervals or {}
+    return (set() if Settlement in kinds else settlements) | (set() if CommandRecord in kinds else records)
 
 
 def _snapshot_recorder(app: LedgerApp) -> AggregateRecorder | None:

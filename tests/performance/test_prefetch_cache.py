@@ -9,6 +9,7 @@ import pytest
 
 from domain.command_record import command_record_ids
 from domain.person import Person
+from domain.settlement import settlement_aggregate_id
 from infra.eventstore.application import LedgerApp
 from infra.roles import LOCAL_TENANT
 from infra.writing.prefetch import Prefetcher
@@ -88,9 +89,10 @@ def test_a_cached_person_with_a_snapshot_is_read_on_top_of_the_newer_of_the_two(
         other.close()
 
 
-def test_command_records_are_read_without_asking_for_a_snapshot(app, monkeypatch):
-    """A command record is never snapshotted: the prefetch asks the snapshot table only for the
-    people and settlements, and a retried command still finds its record (its answer replayed)."""
+def test_command_records_and_settlements_are_read_without_asking_for_a_snapshot(app, monkeypatch):
+    """Only people are snapshotted: the prefetch asks the snapshot table for no command record
+    and no settlement, and a retried command still finds its record (its answer replayed) and a
+    reversal its settlement."""
     asked: list[set] = []
     bulk_reader = type(app.recorder).bulk_reader
 
@@ -107,5 +109,10 @@ def test_command_records_are_read_without_asking_for_a_snapshot(app, monkeypatch
     first = apply_batch(app, sent, prefetcher)
     again = apply_batch(app, sent, prefetcher)
     assert first[0]["ok"] and again == [{**first[0], "duplicate": True}]
-    records = set(command_record_ids("c-1", LOCAL_TENANT))
-    assert asked and not any(ids & records for ids in asked)
+    assert [r["ok"] for r in apply_batch(app, history()[2:], prefetcher)] == [True, True]
+    asked.clear()
+    refund = apply_batch(app, [line("reverse", settlement_id="S-CACHE-1", reason="refund")], Prefetcher())
+    assert refund[0]["ok"], refund
+    assert app.person_ref(PARENT, "person").id in set().union(*asked)  # a person not cached: asked for
+    unsnapshotted = set(command_record_ids("c-1", LOCAL_TENANT)) | {settlement_aggregate_id("S-CACHE-1")}
+    assert not any(ids & unsnapshotted for ids in asked)
