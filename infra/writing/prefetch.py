@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Collection, Iterable
+from operator import attrgetter
 from typing import Any, cast
 from uuid import UUID
 
@@ -31,6 +32,7 @@ from infra.eventstore.snapshots import SealedSnapshots
 from infra.storage.base import BulkReader
 from infra.writing.units import BatchUnitOfWork
 
+_as_int = attrgetter("int")
 CACHE_SIZE_DEFAULT = 20_000  # aggregates kept between batches (people; settlements are not kept)
 
 
@@ -117,7 +119,7 @@ class Prefetcher:
         ids of a kind the ledger never snapshots (settlements, command records), read from their
         first event without asking for a snapshot (a snapshot is only a cache: reading without
         one is always right)."""
-        ids = sorted(set(ids))
+        ids = sorted(set(ids), key=_as_int)  # UUIDs' own order, compared as ints in C, not by UUID.__lt__
         if not ids:
             return {}, set()
         if reader is None:
