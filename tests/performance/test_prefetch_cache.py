@@ -100,7 +100,12 @@ def test_command_records_and_settlements_are_read_without_asking_for_a_snapshot(
     def counting(recorder, snapshots):
         with bulk_reader(recorder, snapshots) as reader:
             latest_snapshots = reader.latest_snapshots
-            reader.latest_snapshots = lambda ids: asked.append(set(ids)) or latest_snapshots(ids)
+
+            def asking(ids):
+                asked.append(set(ids))
+                return latest_snapshots(ids)
+
+            reader.latest_snapshots = asking
             yield reader
 
     monkeypatch.setattr(type(app.recorder), "bulk_reader", counting)
