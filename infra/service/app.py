@@ -77,6 +77,9 @@ def create_app(
         version="1",
         lifespan=lifespan,
         description="Commands, reads and audits of the family-account ledger. See docs/service.md.",
+        # the ledger's metrics are Prometheus's (/metrics); FastAPI's own OpenTelemetry
+        # instrumentation, off, no longer asks for its providers (environment reads) per request
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     api.state.service = service
     add_error_handlers(api)
