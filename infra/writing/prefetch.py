@@ -126,8 +126,7 @@ class Prefetcher:
             with app.recorder.bulk_reader(_snapshot_recorder(app)) as own:
                 return self.load(app, ids, own, unsnapshotted)
         cached = {i: a for i in ids if (a := self.cache.get(i)) is not None}
-        unknown = [i for i in ids if i not in cached and i not in unsnapshotted]
-        return _load(app, reader, ids, cached, unknown)
+        return _load(app, reader, ids, cached, unsnapshotted)
 
     def committed(self, unit: BatchUnitOfWork) -> None:
         for aggregate_id, aggregate in unit.aggregates.items():
@@ -172,25 +171,23 @@ def _snapshot_recorder(app: LedgerApp) -> AggregateRecorder | None:
 # switched on, cost more than these queries themselves: the ledger's connections run with JIT off
 # (infra.storage.opening.libpq_kwargs).
 def _load(
-    app: LedgerApp, reader: BulkReader, ids: list[UUID], known: dict[UUID, Any], snapshot_ids: list[UUID]
+    app: LedgerApp, reader: BulkReader, ids: list[UUID], known: dict[UUID, Any], unsnapshotted: Collection[UUID]
 ) -> tuple[dict[UUID, Any], set[UUID]]:
-    """Latest proven snapshot of those in `snapshot_ids` (unless a `known` state is newer) and
-    the events after it, for all ids. A snapshot whose MAC does not verify is refused, as the
-    repository refuses it, and that aggregate is read from its first event."""
+    """For all ids, a start (the `known` state, else the latest proven snapshot unless the id is
+    `unsnapshotted`, else nothing) and the events after it. A snapshot whose MAC does not verify
+    is refused, as the repository refuses it, and that aggregate is read from its first event."""
     if not ids:
         return {}, set()
     store = app.snapshots
     proven = store.proven if isinstance(store, SealedSnapshots) else _any
-    stored = reader.latest_snapshots(snapshot_ids) if store and snapshot_ids else []
+    asked = [i for i in ids if i not in known and i not in unsnapshotted]
+    stored = reader.latest_snapshots(asked) if store and asked else []
     decoded: list[Any] = [store.mapper.to_domain_event(s) for s in stored] if store else []
-    snapshots: dict[UUID, Any] = {s.originator_id: s.mutate(None) for s in decoded if proven(s)}
-    for aggregate_id, state in known.items():
-        if aggregate_id not in snapshots or snapshots[aggregate_id].version <= state.version:
-            snapshots[aggregate_id] = state
-    after = [snapshots[i].version if i in snapshots else 0 for i in ids]
+    starts: dict[UUID, Any] = {s.originator_id: s.mutate(None) for s in decoded if proven(s)} | known
+    after = [starts[i].version if i in starts else 0 for i in ids]
     rows = reader.events_after(ids, after)
     rows.sort(key=_version_of)  # each aggregate's events in version order (the sort is stable)
-    aggregates: dict[UUID, Any] = {i: snapshots.get(i) for i in ids}
+    aggregates: dict[UUID, Any] = {i: starts.get(i) for i in ids}
     for row in rows:
         aggregate_id = cast(UUID, row.originator_id)  # the adapters give UUIDs
         aggregates[aggregate_id] = _decode(app, row).mutate(aggregates[aggregate_id])
