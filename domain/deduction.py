@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from json.encoder import encode_basestring_ascii as _quoted  # how json.dumps quotes a string
 from typing import cast
 from uuid import UUID
 
@@ -39,16 +40,17 @@ class DeductRequest:
 
 
 def fingerprint(patient: UUID, request: DeductRequest) -> str:
-    """What makes a resubmission 'the same settlement': everything but its timestamp."""
-    content = {
-        "settlement_id": request.settlement_id,
-        "patient": str(patient),
-        "amount_fen": request.amount_fen,
-        "category": request.category,
-        "institution": request.institution,
-        "presented_by": str(request.presented_by) if request.presented_by else None,
-    }
-    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+    """What makes a resubmission 'the same settlement': everything but its timestamp. The SHA-256
+    of `json.dumps(content, sort_keys=True)` of its fields (the form every stored fingerprint
+    has), written out in that form directly: keys in sorted order, strings quoted by the json
+    module's own function (tests/unit/test_settlement_fingerprint.py checks it against json.dumps)."""
+    presented_by = _quoted(str(request.presented_by)) if request.presented_by else "null"
+    text = (
+        f'{{"amount_fen": {int(request.amount_fen)!r}, "category": {_quoted(request.category)}, '
+        f'"institution": {_quoted(request.institution)}, "patient": {_quoted(str(patient))}, '
+        f'"presented_by": {presented_by}, "settlement_id": {_quoted(request.settlement_id)}}}'
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def accounts_for(patient: Person, authorizers: dict[UUID, Person]) -> tuple[Account, list[Account]]:

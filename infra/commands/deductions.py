@@ -7,6 +7,8 @@ accounts did not pay)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -92,7 +94,7 @@ def deduct(app: LedgerApp, command: Deduct, uow: UnitOfWork, sender: Principal |
         at=command.at,
         platform=command.platform,
     )
-    duplicate = known_settlement(uow, command.settlement_id, deduction.fingerprint(patient_ref.id, request))
+    duplicate = known_settlement(uow, command.settlement_id, partial(deduction.fingerprint, patient_ref.id, request))
     if duplicate is not None:  # recognised before any other check, like a command id
         if command.platform is not None:
             keep_record(app, uow, duplicate, patient_ref.id, command)
@@ -106,10 +108,11 @@ def deduct(app: LedgerApp, command: Deduct, uow: UnitOfWork, sender: Principal |
     return deduction_result(settlement, duplicate=False)
 
 
-def known_settlement(uow: UnitOfWork, settlement_id: str, fingerprint: str) -> Settlement | None:
-    """The settlement this one duplicates, or None when the id is new."""
+def known_settlement(uow: UnitOfWork, settlement_id: str, fingerprint: Callable[[], str]) -> Settlement | None:
+    """The settlement this one duplicates, or None when the id is new (`fingerprint`: the
+    resubmission's, worked out only when the id is known)."""
     settlement = peek_settlement(uow, settlement_id)
-    if settlement is not None and settlement.fingerprint != fingerprint:
+    if settlement is not None and settlement.fingerprint != fingerprint():
         raise SettlementConflictError(
             f"settlement_id: {settlement_id} was already settled with different content", field="settlement_id"
         )
