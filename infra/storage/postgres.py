@@ -27,6 +27,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from infra.storage.base import BulkReader, LedgerRecorder, LogRow, Run, SideTables, as_bytes
+from infra.storage.pg_arrays import BigintArray, UuidArray
 from infra.storage.postgres_inserts import ArrayInserts
 from infra.store_urls import is_postgres_url, split_schema
 
@@ -190,7 +191,7 @@ class _PostgresBulkReader:
                 "WHERE originator_id = k.id ORDER BY originator_version DESC LIMIT 1) AS s",
                 self.snapshots_table,
             ),
-            (list(ids),),
+            (UuidArray(ids),),
         )
         return [_stored(row) for row in self.cursor.fetchall()]
 
@@ -205,7 +206,7 @@ class _PostgresBulkReader:
                 "WHERE originator_id = k.id AND originator_version > k.gt ORDER BY originator_version) AS e",
                 self.recorder.events_table_name,
             ),
-            (list(ids), list(versions)),
+            (UuidArray(ids), BigintArray(versions)),
         )
         return [_stored(row) for row in self.cursor.fetchall()]
 

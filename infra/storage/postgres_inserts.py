@@ -4,10 +4,10 @@ of rows, and knowing whether its own commit landed.
 The stock recorder sends a batch as one array of a composite type; psycopg dumps composites
 in Python, value by value with regular expressions, and in the group-commit profile that
 dumping cost more than the database's own work. Here the same rows go as four plain arrays
-(uuid[], bigint[], text[], bytea[]), which psycopg dumps in bulk. Everything else is the
-library's: the same table, the `LOCK TABLE ... IN EXCLUSIVE MODE` that keeps the notification
-order gap-free, the NOTIFY, and notification ids in the order of the events given
-(`WITH ORDINALITY ... ORDER BY` makes that order explicit).
+(uuid[], bigint[], text[], bytea[]), each written in PostgreSQL's binary array format at once
+(infra.storage.pg_arrays). Everything else is the library's: the same table, the `LOCK TABLE
+... IN EXCLUSIVE MODE` that keeps the notification order gap-free, the NOTIFY, and notification
+ids in the order of the events given (`WITH ORDINALITY ... ORDER BY` makes that order explicit).
 
 Knowing whether our own commit landed. The library retries `insert_events` blindly on
 OperationalError/InterfaceError; when only the COMMIT's reply was lost (connection dropped,
@@ -40,6 +40,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
 from infra.storage.errors import one_line
+from infra.storage.pg_arrays import BigintArray, ByteaArray, TextArray, UuidArray
 
 log = logging.getLogger(__name__)
 COMMIT_OUTCOME_TIMEOUT_S = 30.0
@@ -77,10 +78,10 @@ class ArrayInserts(PostgresApplicationRecorder):
         curs.execute(
             self.insert_arrays_statement,
             (
-                [e.originator_id for e in stored_events],
-                [e.originator_version for e in stored_events],
-                [e.topic for e in stored_events],
-                [bytes(e.state) for e in stored_events],
+                UuidArray([e.originator_id for e in stored_events]),
+                BigintArray([e.originator_version for e in stored_events]),
+                TextArray([e.topic for e in stored_events]),
+                ByteaArray([bytes(e.state) for e in stored_events]),
             ),
         )
 
