@@ -13,10 +13,10 @@ content refuses one."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, TypeAlias, Union
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, Union
 
 import orjson
-from pydantic import StrictBool, StrictInt, StrictStr
+from pydantic import PlainSerializer, StrictBool, StrictInt, StrictStr
 from typing_extensions import TypeAliasType
 
 _SORTED = orjson.OPT_SORT_KEYS
@@ -32,6 +32,19 @@ else:
         "IntegerJson",
         Union[StrictStr, StrictBool, StrictInt, list["IntegerJson"], dict[str, "IntegerJson"], None],  # noqa: UP007
     )
+
+
+def _as_is(value: dict[str, Any]) -> dict[str, Any]:
+    return value
+
+
+# An object of such values, as an event holds it: validated as IntegerJson, and dumped to JSON by
+# inference (each value is already a JSON value, so the dump is the same as through IntegerJson's
+# union, value by value, which cost about 3 µs a command record). Only the JSON dump: a Python
+# dump still copies it as IntegerJson does.
+IntegerJsonObject = Annotated[
+    dict[str, IntegerJson], PlainSerializer(_as_is, return_type=dict[str, Any], when_used="json")
+]
 
 
 def canonical_json(value: Any) -> bytes:

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
-from domain.canonical import IntegerJson
+from domain.canonical import IntegerJsonObject
 from domain.event_base import CreatedEvent, DomainEvent
 from domain.event_base import SentBy as SentBy  # re-exported: ev.SentBy
 from domain.person_state import PersonState
@@ -356,7 +356,7 @@ class CommandRecorded(CreatedEvent):
     command_id: str
     command_type: str
     fingerprint: str
-    result: dict[str, IntegerJson]  # no float: stored as canonical JSON
+    result: IntegerJsonObject  # no float: stored as canonical JSON
 
     def apply(self, record: Any) -> None:
         record.command_id = self.command_id

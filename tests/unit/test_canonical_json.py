@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 import domain
-from domain.canonical import canonical_json, canonical_json_of_typed
+from domain.canonical import IntegerJson, IntegerJsonObject, canonical_json, canonical_json_of_typed
 from domain.errors import LedgerInvariantError
 from domain.event_base import DomainEvent
 from infra.audit.bundle_check import EVENT_MODULES
@@ -44,6 +44,20 @@ def test_what_orjson_refuses_is_encoded_or_refused_as_the_general_encoder_does(v
             canonical_json_of_typed(value)
     else:
         assert canonical_json_of_typed(value) == expected
+
+
+OBJECTS = st.dictionaries(TEXT, VALUES, max_size=8)
+
+
+@given(OBJECTS)
+def test_an_integer_json_object_dumps_as_its_union_does(value: dict[str, Any]) -> None:
+    """A command record's answer (IntegerJsonObject) is dumped by inference: the same JSON
+    value, and the same stored bytes, as the IntegerJson union gives it value by value."""
+    plain, fast = TypeAdapter(dict[str, IntegerJson]), TypeAdapter(IntegerJsonObject)
+    expected = plain.dump_python(plain.validate_python(value), mode="json")
+    dumped = fast.dump_python(fast.validate_python(value), mode="json")
+    assert dumped == expected
+    assert canonical_json_of_typed(dumped) == canonical_json_of_typed(expected)
 
 
 def subclasses(root: type) -> set[type]:
