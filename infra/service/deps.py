@@ -4,13 +4,17 @@ institutions) are the core's: routes pass the key on as a `Principal`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from infra.access.keys import token_hash
 from infra.core.ledger import Ledger
 from infra.roles import ROLES, WRITER_ROLES, Principal, UnauthenticatedError
 from infra.service.metrics import Metrics
@@ -51,23 +55,45 @@ class Service:
     writer: Any  # GroupCommitWriter, its ProcessWriter, or DirectWriter
     metrics: Metrics
     ready_lag_max: int
+    _in_flight: dict[tuple[str, str], asyncio.Future[Any]] = field(default_factory=dict)
 
     async def authenticate(self, credentials: HTTPAuthorizationCredentials | None, request: Request) -> Principal:
         """The request's key. A key read within the store's cache time is answered in the event
-        loop; the keys table is read (in a worker thread) only when it is not. A request already
-        authenticated before its body was read (infra.service.admission) is not looked up again."""
+        loop; the keys table is read (in a worker thread, once for all the requests that miss
+        together) only when it is not. A request already authenticated before its body was read
+        (infra.service.admission) is not looked up again."""
         admitted = request.scope.get(SCOPE_PRINCIPAL)
         if admitted is not None:
             return admitted
         keys = self.ledger.keys
         header = request.headers.get("authorization")
         token = bearer_token(header if credentials is None else f"Bearer {credentials.credentials}")
-        key = keys.cached_key(token) or await run_in_threadpool(keys.key_for_token, token)
+        key = keys.cached_key(token) or await self._shared(("key", token_hash(token)), keys.key_for_token, token)
         if key is None:
             raise UnauthenticatedError("unknown, expired or revoked key")
         if keys.use_due(key["key_id"]):
-            await run_in_threadpool(keys.record_use, key["key_id"], request.url.path)
+            await self._shared(("use", key["key_id"]), keys.record_use, key["key_id"], request.url.path)
         return Principal.of_key(key)
+
+    async def _shared(self, what: tuple[str, str], work: Callable[..., Any], *args: Any) -> Any:
+        """`work(*args)` in a worker thread, once for all the requests that ask for `what` while
+        it runs: when the key cache's time runs out under load, every request in flight misses
+        it at once, and each would read the keys table (or record the key's use) in a thread of
+        its own. A waiter that goes away does not cancel the others' read."""
+        running = self._in_flight.get(what)
+        if running is None:
+            running = asyncio.ensure_future(run_in_threadpool(work, *args))
+            self._in_flight[what] = running
+            running.add_done_callback(partial(self._done, what))
+        return await asyncio.shield(running)
+
+    def _done(self, what: tuple[str, str], finished: asyncio.Future[Any]) -> None:
+        self._in_flight.pop(what, None)
+        if not finished.cancelled():
+            finished.exception()  # retrieved here too, in case every waiter went away
+
+    def pending_key_reads(self) -> int:
+        return len(self._in_flight)
 
     async def write(self, submissions: list[Submission]) -> Written:
         if isinstance(self.writer, GroupCommitWriter):

@@ -4,14 +4,18 @@ through the same store takes hold at once, one made elsewhere within `key_cache_
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
+from starlette.requests import Request
 
 from infra.access import keys as store_module
 from infra.access.keys import KeyStore
 from infra.eventstore.application import LedgerApp
+from infra.service.deps import Service
 from tests.support.backends import settings_for
 
 
@@ -72,3 +76,32 @@ def test_unknown_tokens_are_not_cached(stores):
     for n in range(50):
         assert served.key_for_token(f"lk_guess_{n}") is None
     assert served._keys == {}
+
+
+def test_requests_that_miss_the_cache_together_read_the_store_once(stores, monkeypatch):
+    """When the cache time runs out under load, every request in flight misses at once: they
+    wait for one read of the keys table instead of each reading it in a thread of its own."""
+    served, cli = stores
+    key = cli.create_key("fund")
+    reads = []
+    read = served.key_for_token
+
+    def slow_read(token):
+        reads.append(token)
+        time.sleep(0.05)  # long enough for all the requests below to arrive while it runs
+        return read(token)
+
+    monkeypatch.setattr(served, "key_for_token", slow_read)
+    service = Service(ledger=SimpleNamespace(keys=served), writer=None, metrics=None, ready_lag_max=0)  # type: ignore[arg-type]  # only its keys are used
+
+    def request():
+        headers = [(b"authorization", f"Bearer {key['token']}".encode())]
+        return Request({"type": "http", "method": "POST", "path": "/v1/commands", "headers": headers})
+
+    async def many():
+        return await asyncio.gather(*(service.authenticate(None, request()) for _ in range(20)))
+
+    principals = asyncio.run(many())
+    assert {p.key_id for p in principals} == {key["key_id"]}
+    assert len(reads) == 1
+    assert service.pending_key_reads() == 0  # nothing is kept once the read is done
