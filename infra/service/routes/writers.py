@@ -8,7 +8,6 @@ import io
 import json
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 
 from domain.command_record import COMMAND_ID_PATTERN
 from domain.errors import InvalidInputError, LedgerError, WrongLedgerError
@@ -17,6 +16,7 @@ from infra.commands.parsing import load, parse_line, read_lines, refused, screen
 from infra.roles import WRITER_ROLES
 from infra.service.deps import Service, Svc, Writer
 from infra.service.problems import Problem, Refusal, id_number_refusals, problem_responses
+from infra.service.responses import AnswerResponse
 from infra.writing.write_path import BATCH_SIZE_MAX, Submission
 
 router = APIRouter(tags=["commands"])
@@ -126,7 +126,7 @@ async def command(request: Request) -> Response:
             command_id=answer.get("command_id"),
             position=written.position if answer["error"].get("recorded") else None,
         )
-    return JSONResponse({**answer, "position": written.position}, headers=headers)
+    return AnswerResponse({**answer, "position": written.position}, headers=headers)
 
 
 @router.post(
