@@ -126,11 +126,7 @@ class ViewRunner:
 
     # --- catching up --------------------------------------------------------------------
     def positions(self) -> dict[str, int]:
-        result = {}
-        for projection in self.projections:
-            pointer = self.views.pointer(projection.name)
-            result[projection.name] = self.views.position(projection.name, pointer.active) if pointer else 0
-        return result
+        return self.views.active_positions([projection.name for projection in self.projections])
 
     def catch_up(self, progress: Progress | None = None) -> dict[str, int]:
         """Apply every recorded event each view has not seen; return events applied per view."""

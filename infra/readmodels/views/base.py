@@ -231,16 +231,31 @@ class _LedgerViews:
 
     def pointer(self, view: str) -> Pointer | None:
         with self.read_transaction() as cursor:
-            row = self._one(
-                cursor,
-                f"SELECT active_generation, building_generation, last_generation "
-                f"FROM {self.qualify(POINTER_TABLE)} WHERE view = ?",
-                (view,),
-            )
-            return None if row is None else Pointer(*row)
+            return self._read_pointer(cursor, view)
+
+    def _read_pointer(self, cursor: Any, view: str) -> Pointer | None:
+        row = self._one(
+            cursor,
+            f"SELECT active_generation, building_generation, last_generation "
+            f"FROM {self.qualify(POINTER_TABLE)} WHERE view = ?",
+            (view,),
+        )
+        return None if row is None else Pointer(*row)
 
     def position(self, view: str, generation: int) -> int:
         return self.max_tracking_id(tracking_key(view, generation)) or 0  # type: ignore[attr-defined]
+
+    def active_positions(self, views: Sequence[str]) -> dict[str, int]:
+        """Each view's position in its active generation (0 for a view not created yet), all read
+        in one transaction: the views follower asks before every round, and a pointer and a
+        position read apart cost two transactions a view (a fifth of the follower's time)."""
+        with self.read_transaction() as cursor:
+            found = {}
+            for view in views:
+                pointer = self._read_pointer(cursor, view)
+                key = tracking_key(view, pointer.active) if pointer else None
+                found[view] = self._max_tracking_id(key, cursor) or 0 if key else 0  # type: ignore[attr-defined]
+            return found
 
     def begin_rebuild(self, projection: type[LedgerProjection]) -> int:
         """Start (or resume) filling a new generation; drop generations left over by crashes."""
