@@ -138,11 +138,10 @@ class ViewRunner:
         for page in pages(self._page, _notification_id, start, self.page_size):
             last = page[-1][1].notification_id
             with collector_paused():  # a bounded page (infra.collector)
-                for projection in self.projections:
-                    name = projection.name
-                    fresh = fresh_pairs(page, positions[name])
-                    if fresh:
-                        applied[name] += self.views.apply_events(projection, fresh, before_commit=self.before_commit)
+                due = [(p, fresh) for p in self.projections if (fresh := fresh_pairs(page, positions[p.name]))]
+                if due:  # every view's share of the page in one transaction
+                    for name, count in self.views.apply_page(due, before_commit=self.before_commit).items():
+                        applied[name] += count
                         positions[name] = max(positions[name], last)
             done += len(page)
             if progress:

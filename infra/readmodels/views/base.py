@@ -299,35 +299,56 @@ class _LedgerViews:
         """Apply `pairs` (in notification order) to the active generation, or to the given
         generation being rebuilt; record the tracking of the last pair; with `switch`, put the
         rebuilt generation in service. All in one transaction. Returns the events applied."""
-        view = projection.name
         with self.write_transaction() as cursor:
-            pointer = self._pointer(cursor, view)
-            pointer = assert_pointer(pointer, view)
-            target = pointer.active if generation is None else generation
-            if generation is not None and pointer.building != generation:
-                if pointer.active == generation:
-                    return 0  # another rebuild finished this generation already
-                raise RebuildSupersededError(f"view {view}: generation {generation} is no longer being built")
-            key = tracking_key(view, target)
-            position = self._max_tracking_id(key, cursor) or 0  # type: ignore[attr-defined]
-            fresh = fresh_pairs(pairs, position)
-            if fresh:
-                # Inline: pages from the runner hold records (or None); the library's entry point gives events.
-                records = [e if e is None or type(e) is dict else record_of(e) for e, _ in fresh]
-                self._write_page(cursor, projection, target, records)
-                last = fresh[-1][1].notification_id
-                self._insert_tracking(cursor, Tracking(key, last))  # type: ignore[attr-defined]
-                self._run(
-                    cursor,
-                    f"UPDATE {self.qualify(GENERATIONS_TABLE)} SET events = events + ? "
-                    "WHERE view = ? AND generation = ?",
-                    (len(fresh), view, target),
-                )
-            if switch:
-                self._set_pointer(cursor, view, Pointer(target, None, pointer.last))
-            if before_commit is not None:
-                before_commit(view, target, fresh[-1][1].notification_id if fresh else position)
-            return len(fresh)
+            return self._apply(cursor, projection, pairs, generation, switch, before_commit)
+
+    def apply_page(
+        self,
+        pages: Sequence[tuple[LedgerProjection, Sequence[tuple[Any, Tracking]]]],
+        before_commit: BeforeCommit | None = None,
+    ) -> dict[str, int]:
+        """A page of the log for several views' active generations, in one transaction (each
+        view's rows with its own tracking, as `apply_events` writes them): the views follower
+        catches all the views up at once, one commit a round instead of one a view. Returns the
+        events applied per view."""
+        with self.write_transaction() as cursor:
+            return {p.name: self._apply(cursor, p, pairs, None, False, before_commit) for p, pairs in pages}
+
+    def _apply(
+        self,
+        cursor: Any,
+        projection: LedgerProjection,
+        pairs: Sequence[tuple[Any, Tracking]],
+        generation: int | None,
+        switch: bool,
+        before_commit: BeforeCommit | None,
+    ) -> int:
+        view = projection.name
+        pointer = assert_pointer(self._pointer(cursor, view), view)
+        target = pointer.active if generation is None else generation
+        if generation is not None and pointer.building != generation:
+            if pointer.active == generation:
+                return 0  # another rebuild finished this generation already
+            raise RebuildSupersededError(f"view {view}: generation {generation} is no longer being built")
+        key = tracking_key(view, target)
+        position = self._max_tracking_id(key, cursor) or 0  # type: ignore[attr-defined]
+        fresh = fresh_pairs(pairs, position)
+        if fresh:
+            # Inline: pages from the runner hold records (or None); the library's entry point gives events.
+            records = [e if e is None or type(e) is dict else record_of(e) for e, _ in fresh]
+            self._write_page(cursor, projection, target, records)
+            last = fresh[-1][1].notification_id
+            self._insert_tracking(cursor, Tracking(key, last))  # type: ignore[attr-defined]
+            self._run(
+                cursor,
+                f"UPDATE {self.qualify(GENERATIONS_TABLE)} SET events = events + ? WHERE view = ? AND generation = ?",
+                (len(fresh), view, target),
+            )
+        if switch:
+            self._set_pointer(cursor, view, Pointer(target, None, pointer.last))
+        if before_commit is not None:
+            before_commit(view, target, fresh[-1][1].notification_id if fresh else position)
+        return len(fresh)
 
     def _write_page(
         self, cursor: Any, projection: LedgerProjection, generation: int, records: list[Record | None]
