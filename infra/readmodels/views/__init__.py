@@ -29,17 +29,14 @@ import weakref
 from typing import cast
 
 from infra.eventstore.application import LedgerApp
-from infra.readmodels.views.base import (
-    FETCH_ROWS_MAX,
+from infra.readmodels.views.base import FETCH_ROWS_MAX, READ_ATTEMPTS_MAX, _LedgerViews
+from infra.readmodels.views.generations import (
     GENERATIONS_TABLE,
     POINTER_TABLE,
-    READ_ATTEMPTS_MAX,
     TABLE_PREFIX,
     BeforeCommit,
     Pointer,
     RebuildSupersededError,
-    ViewCursor,
-    _LedgerViews,
     assert_pointer,
     fresh_pairs,
     physical_name,
@@ -47,6 +44,7 @@ from infra.readmodels.views.base import (
 )
 from infra.readmodels.views.postgres import PostgresLedgerViews
 from infra.readmodels.views.sqlite import SQLiteLedgerViews
+from infra.readmodels.views.view_cursor import ViewCursor
 from infra.storage.memory import MemoryLedgerRecorder
 from projections.registry import PROJECTIONS
 

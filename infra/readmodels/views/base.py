@@ -1,6 +1,8 @@
-"""The view recorder's dialect-free part: generations, the pointer, tracking, and writing a
-page of a view's rows in one transaction. The dialects are in `sqlite` and `postgres` beside
-this module; `infra.readmodels.views` (the package) opens the right one and documents the tables."""
+"""The view recorder's dialect-free part: creating and dropping generations, moving the pointer,
+reading positions, writing a page of views' rows with their tracking in one transaction, and
+reading a generation back. The names of generations and the pointer are in `generations`, the
+query cursor in `view_cursor`, the dialects in `sqlite` and `postgres` beside this module;
+`infra.readmodels.views` (the package) opens the right one and documents the tables."""
 
 from __future__ import annotations
 
@@ -8,78 +10,30 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from eventsourcing.persistence import OperationalError, ProgrammingError, Tracking
 
+from infra.readmodels.views.generations import (
+    GENERATIONS_TABLE,
+    POINTER_TABLE,
+    BeforeCommit,
+    Pointer,
+    RebuildSupersededError,
+    assert_pointer,
+    fresh_pairs,
+    physical_name,
+    tracking_key,
+)
+from infra.readmodels.views.view_cursor import ViewCursor
 from projections.base import LedgerProjection, Record, record_of
 from projections.changes import Key, PageChanges, Row, TableWrites
 from projections.tables import Table
 
-TABLE_PREFIX = "lv_"
-POINTER_TABLE = "ledger_view_pointer"
-GENERATIONS_TABLE = "ledger_view_generations"
 FETCH_ROWS_MAX = 1000
 READ_ATTEMPTS_MAX = 3
 
 _ROW_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # = json.dumps(row, those options)
-
-BeforeCommit = Callable[[str, int, int], None]  # (view, generation, last notification id)
-
-
-class RebuildSupersededError(Exception):
-    """Another rebuild finished or replaced the generation this one was filling."""
-
-
-def tracking_key(view: str, generation: int) -> str:
-    return f"{view}/g{generation}"
-
-
-def physical_name(table: Table | str, generation: int) -> str:
-    name = table.name if isinstance(table, Table) else table
-    return f"{TABLE_PREFIX}{name}_g{generation}"
-
-
-@dataclass(frozen=True)
-class Pointer:
-    active: int
-    building: int | None
-    last: int
-
-
-class ViewCursor:
-    """A cursor on one generation of a view, for queries: compiles `{table}` names for the
-    generation and `?` parameters for the dialect; rows come back as tuples."""
-
-    def __init__(self, recorder: _LedgerViews, cursor: Any, tables: Sequence[Table], generation: int):
-        self._recorder = recorder
-        self._cursor = self.cursor = cursor
-        self.generation = generation
-        self._names = {t.name: recorder.qualify(physical_name(t, generation)) for t in tables}
-        self._compiled: dict[str, str] = {}
-
-    def compile(self, sql: str) -> str:
-        return self._compile(sql)
-
-    def _compile(self, sql: str) -> str:
-        compiled = self._compiled.get(sql)
-        if compiled is None:
-            compiled = self._recorder.paramstyle(sql.format(**self._names))
-            self._compiled[sql] = compiled
-        return compiled
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._cursor.execute(self._compile(sql), tuple(params))
-
-    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
-        self.execute(sql, params)
-        row = self._cursor.fetchone()
-        return None if row is None else self._recorder.as_tuple(row)
-
-    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        self.execute(sql, params)
-        return [self._recorder.as_tuple(row) for row in self._cursor.fetchall()]
 
 
 class _LedgerViews:
@@ -411,16 +365,3 @@ class _LedgerViews:
                 (projection.name, generation),
             )
         return {"rows": rows, "checksum": "sha256:" + digest.hexdigest(), "events": events_row[0] if events_row else 0}
-
-
-def fresh_pairs(pairs: Sequence[tuple[Any, Tracking]], position: int) -> Sequence[tuple[Any, Tracking]]:
-    """The pairs after `position` (pairs are in notification order)."""
-    if not pairs or pairs[0][1].notification_id > position:
-        return pairs
-    return [(event, tracking) for event, tracking in pairs if tracking.notification_id > position]
-
-
-def assert_pointer(pointer: Pointer | None, view: str) -> Pointer:
-    if pointer is None:
-        raise LookupError(f"view {view} has no generation pointer")
-    return pointer

@@ -11,7 +11,8 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
-from infra.readmodels.views.base import FETCH_ROWS_MAX, GENERATIONS_TABLE, POINTER_TABLE, _LedgerViews
+from infra.readmodels.views.base import FETCH_ROWS_MAX, _LedgerViews
+from infra.readmodels.views.generations import GENERATIONS_TABLE, POINTER_TABLE
 from projections.changes import Key, Row, TableWrites
 from projections.tables import Table
 

@@ -8,7 +8,8 @@ from typing import Any, ClassVar
 
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
-from infra.readmodels.views.base import GENERATIONS_TABLE, POINTER_TABLE, _LedgerViews
+from infra.readmodels.views.base import _LedgerViews
+from infra.readmodels.views.generations import GENERATIONS_TABLE, POINTER_TABLE
 from projections.changes import Key, Row, TableWrites
 from projections.tables import Table
 
