@@ -92,7 +92,8 @@ class Service:
         if not finished.cancelled():
             finished.exception()  # retrieved here too, in case every waiter went away
 
-    def pending_key_reads(self) -> int:
+    def reads_in_flight(self) -> int:
+        """Key reads and use records running for requests now (none once they are done)."""
         return len(self._in_flight)
 
     async def write(self, submissions: list[Submission]) -> Written:

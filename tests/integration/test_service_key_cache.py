@@ -104,4 +104,4 @@ def test_requests_that_miss_the_cache_together_read_the_store_once(stores, monke
     principals = asyncio.run(many())
     assert {p.key_id for p in principals} == {key["key_id"]}
     assert len(reads) == 1
-    assert service.pending_key_reads() == 0  # nothing is kept once the read is done
+    assert service.reads_in_flight() == 0  # nothing is kept once the read is done

@@ -62,11 +62,14 @@ class _LedgerViews:
     def read_transaction(self) -> Iterator[Any]:
         raise NotImplementedError
 
-    def lock_pointer_sql(self) -> str:
+    def pointer_sql(self) -> str:
         return (
             f"SELECT active_generation, building_generation, last_generation "
             f"FROM {self.qualify(POINTER_TABLE)} WHERE view = ?"
         )
+
+    def lock_pointer_sql(self) -> str:
+        return self.pointer_sql()
 
     def fetchmany(self, cursor: Any, size: int) -> list[Any]:
         return cursor.fetchmany(size)
@@ -188,12 +191,7 @@ class _LedgerViews:
             return self._read_pointer(cursor, view)
 
     def _read_pointer(self, cursor: Any, view: str) -> Pointer | None:
-        row = self._one(
-            cursor,
-            f"SELECT active_generation, building_generation, last_generation "
-            f"FROM {self.qualify(POINTER_TABLE)} WHERE view = ?",
-            (view,),
-        )
+        row = self._one(cursor, self.pointer_sql(), (view,))
         return None if row is None else Pointer(*row)
 
     def position(self, view: str, generation: int) -> int:
@@ -207,8 +205,11 @@ class _LedgerViews:
             found = {}
             for view in views:
                 pointer = self._read_pointer(cursor, view)
-                key = tracking_key(view, pointer.active) if pointer else None
-                found[view] = self._max_tracking_id(key, cursor) or 0 if key else 0  # type: ignore[attr-defined]
+                if pointer is None:  # not created yet
+                    found[view] = 0
+                    continue
+                key = tracking_key(view, pointer.active)
+                found[view] = self._max_tracking_id(key, cursor) or 0  # type: ignore[attr-defined]
             return found
 
     def begin_rebuild(self, projection: type[LedgerProjection]) -> int:
@@ -322,14 +323,10 @@ class _LedgerViews:
         """A read transaction on the generation in service (or a given one)."""
         with self.read_transaction() as cursor:
             if generation is None:
-                row = self._one(
-                    cursor,
-                    f"SELECT active_generation FROM {self.qualify(POINTER_TABLE)} WHERE view = ?",
-                    (projection.name,),
-                )
-                if row is None:
+                pointer = self._read_pointer(cursor, projection.name)
+                if pointer is None:
                     raise LookupError(f"view {projection.name} does not exist yet: run `ledger project`")
-                generation = row[0]
+                generation = pointer.active
             yield ViewCursor(self, cursor, projection.tables, generation)
 
     def read(self, projection: type[LedgerProjection], use: Callable[[ViewCursor], Any]) -> Any:
