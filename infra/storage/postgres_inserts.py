@@ -61,7 +61,7 @@ class ArrayInserts(PostgresApplicationRecorder):
         super().__init__(datastore, **kwargs)
         self.select_batch_statement = SQL(
             "SELECT originator_id, originator_version, topic, state, notification_id FROM {schema}.{table} "
-            "WHERE (originator_id, originator_version) IN (SELECT * FROM unnest(%s::uuid[], %s::bigint[]))"
+            "WHERE (originator_id, originator_version) IN (SELECT * FROM unnest(%b::uuid[], %b::bigint[]))"
         ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
         # the arrays go in binary (%b): in text, every element of them is checked for quoting with
         # a regular expression and the bytea escaped, here, and parsed again on the server
@@ -132,7 +132,10 @@ class ArrayInserts(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(
                 self.select_batch_statement,
-                ([e.originator_id for e in stored_events], [e.originator_version for e in stored_events]),
+                (
+                    UuidArray([e.originator_id for e in stored_events]),
+                    BigintArray([e.originator_version for e in stored_events]),
+                ),
             )
             rows = {(str(r["originator_id"]), r["originator_version"]): r for r in curs.fetchall()}
         ids = []
