@@ -47,6 +47,26 @@ class CommandService:
         """One group commit: every answer once the batch is stored."""
         return self.writer.write(submissions, tracking)
 
+    def execute_stored(self, submissions: Sequence[Submission]) -> tuple[list[Answer], int]:
+        """`execute`, and where its answers are stored up to: the highest notification id the
+        batch stored, which its insert returned, else (it stored nothing: every answer a refusal
+        or a retry's) the end of the log, which holds whatever an earlier answer stored."""
+        answers, stored_up_to = self.writer.write_stored(submissions)
+        return answers, self._or_head(stored_up_to)
+
+    def execute_each(self, submissions: Sequence[Submission]) -> tuple[list[Answer], int]:
+        """Each submission as `execute_alone` decides it, and where the answers are stored up to
+        (as `execute_stored` says it): the comparison mode of `ledger serve --no-group-commit`."""
+        answers, stored_up_to = [], None
+        for submission in submissions:
+            (one,), position = WritePath(self.app).write_stored([submission])
+            answers.append(one)
+            stored_up_to = position if position is not None else stored_up_to
+        return answers, self._or_head(stored_up_to)
+
+    def _or_head(self, stored_up_to: int | None) -> int:
+        return stored_up_to if stored_up_to is not None else self.position()
+
     def execute_alone(self, submission: Submission) -> Answer:
         """One command in a transaction of its own, loaded without bulk reads (the comparison
         mode of the benchmarks and of `ledger serve --no-group-commit`)."""

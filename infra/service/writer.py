@@ -3,10 +3,10 @@
 Each request puts its submissions (typed commands, parsed once at the edge, and the key that
 sent them) and a future on a queue. The writer takes what is waiting (at most `batch_max`
 submissions; once it has a first request it waits at most `wait_ms` for more), executes them
-through the core's one write path (`CommandService.execute`: decided in memory, stored with one
-save, as `ledger apply` does), and only then resolves each request's future with its answers
-and the log head after the save. While a batch is being stored the next one fills up, so the
-wait is short and batches grow with load.
+through the core's one write path (`CommandService.execute_stored`: decided in memory, stored
+with one save, as `ledger apply` does), and only then resolves each request's future with its
+answers and where they are stored up to. While a batch is being stored the next one fills up,
+so the wait is short and batches grow with load.
 
 `ProcessWriter` (infra.service.writer_process) gathers the same way and hands each batch to a
 child process that decides and stores it, so that deciding does not share the server's
@@ -41,7 +41,7 @@ Outcome = tuple[Any, Any, BaseException | None]  # (future, result, exception)
 
 
 class Written:
-    """Answers of one request's submissions, and the log head once they were stored."""
+    """Answers of one request's submissions, and the log position they are stored up to."""
 
     def __init__(self, answers: list[Answer], position: int):
         self.answers = answers
@@ -144,9 +144,9 @@ class GroupCommitWriter:
 
 
 def store_batch(commands: CommandService, submissions: list[Submission]) -> tuple[list[Answer], int]:
-    """Answers of one batch (one group commit), and the log head once it is stored: what either
+    """Answers of one batch (one group commit), and the position it is stored up to: what either
     writer, in this process or in its child, does with a batch."""
-    return commands.execute(submissions), commands.position()
+    return commands.execute_stored(submissions)
 
 
 def as_ledger_error(error: BaseException) -> LedgerError:
@@ -194,10 +194,10 @@ class DirectWriter:
 
     def write(self, submissions: list[Submission]) -> Written:
         started = time.perf_counter()
-        answers = [self.commands.execute_alone(submission) for submission in submissions]
+        answers, position = self.commands.execute_each(submissions)
         if self.observe:
             self.observe(len(submissions), time.perf_counter() - started)
-        return Written(answers, self.commands.position())
+        return Written(answers, position)
 
     def describe(self) -> dict[str, Any]:
         return {"writer": "request", "group_commit": False}

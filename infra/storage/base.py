@@ -104,7 +104,8 @@ class Names(dict[str, str]):
 
 
 class BulkReader(Protocol):
-    """Reads for loading many aggregates at once, inside one read transaction."""
+    """Reads for loading many aggregates at once, on one connection: each read sees at least
+    what the reads before it saw (a snapshot, then the events after it)."""
 
     def latest_snapshots(self, ids: Sequence[UUID]) -> list[StoredEvent]:
         """The latest snapshot of each id that has one."""
@@ -138,7 +139,8 @@ class LedgerRecorder(ProcessRecorder, ABC):
 
     @abstractmethod
     def bulk_reader(self, snapshots: AggregateRecorder | None) -> AbstractContextManager[BulkReader]:
-        """A reader for loading many aggregates at once, in one read transaction."""
+        """A reader for loading many aggregates at once (PostgreSQL: each statement on its own,
+        outside a transaction; SQLite: one read transaction)."""
 
     @abstractmethod
     def all_snapshots(self, snapshots: AggregateRecorder) -> Iterator[StoredEvent]:

@@ -169,7 +169,11 @@ class PostgresLedgerRecorder(ArrayInserts, PostgresProcessRecorder, LedgerRecord
 
     @contextmanager
     def bulk_reader(self, snapshots: AggregateRecorder | None) -> Iterator[BulkReader]:
-        with self.datastore.transaction(commit=False) as cursor:
+        """On one connection, each statement on its own, outside a transaction: under READ
+        COMMITTED a transaction gives every statement its own snapshot too, so a BEGIN and a
+        ROLLBACK around the reads were two round trips that bought nothing. The events query
+        runs after the snapshot query it continues, so it sees at least what that one saw."""
+        with self.datastore.cursor() as cursor:
             yield _PostgresBulkReader(self, cursor, getattr(snapshots, "events_table_name", None))
 
 

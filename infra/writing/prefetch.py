@@ -59,7 +59,7 @@ class Prefetcher:
         self, app: LedgerApp, commands: list[CommandModel], tenants: list[str]
     ) -> tuple[dict[UUID, Any], set[UUID]]:
         """(aggregates by id, ids known not to exist) for these parsed commands, each sent by the
-        tenant at its index in `tenants`, read in one read transaction."""
+        tenant at its index in `tenants`, read through one bulk reader (infra.storage)."""
         with app.recorder.bulk_reader(_snapshot_recorder(app)) as reader:
             people, settlements = self._named_ids(app, commands)
             records = command_ids(commands, tenants)

@@ -122,12 +122,15 @@ class BatchUnitOfWork:
         return fresh
 
     # --- the end of the batch ------------------------------------------------------------
-    def commit(self, tracking: Tracking | None = None) -> None:
+    def commit(self, tracking: Tracking | None = None) -> int | None:
         """One transaction for the whole batch (with `tracking`, the position of what it
-        delivers, in the same transaction); the library takes the snapshots its policy asks for."""
-        if self.events or tracking is not None:
-            changed = [self.aggregates[i] for i, events in self.staged.items() if events]
-            self.app.save_collected(self.events, changed, tracking)  # changed: the snapshot policy's input
+        delivers, in the same transaction); the library takes the snapshots its policy asks for.
+        The highest notification id stored, or None when nothing was."""
+        if not self.events and tracking is None:
+            return None
+        changed = [self.aggregates[i] for i, events in self.staged.items() if events]
+        recordings = self.app.save_collected(self.events, changed, tracking)  # changed: the snapshot policy's input
+        return max((recording.notification.id for recording in recordings), default=None)
 
 
 class DeferredSaves:

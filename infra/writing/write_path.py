@@ -79,18 +79,28 @@ class WritePath:
         """Decide and store, with the retry policy of the module doc. `tracking`: the position of
         what this batch delivers, stored in its transaction (one part only: never split). The
         cyclic garbage collector waits until the batch is done (infra.collector)."""
+        return self.write_stored(submissions, tracking)[0]
+
+    def write_stored(
+        self, submissions: Sequence[Submission], tracking: Tracking | None = None
+    ) -> tuple[list[Answer], int | None]:
+        """`write`, with the highest notification id the batch stored (None: it stored nothing),
+        which is where its answers are stored up to: the insert returns it, so no query asks."""
         with collector_paused():
             return self._write(submissions, tracking)
 
-    def _write(self, submissions: Sequence[Submission], tracking: Tracking | None) -> list[Answer]:
+    def _write(self, submissions: Sequence[Submission], tracking: Tracking | None) -> tuple[list[Answer], int | None]:
         answers: list[Answer | None] = [None] * len(submissions)
+        stored_up_to: int | None = None
         deadline = time.monotonic() + CONFLICT_RETRY_MAX_S
         pending: deque[tuple[int, int, int]] = deque([(0, len(submissions), 0)])  # (start, stop, conflicts)
         while pending:
             start, stop, conflicts = pending.popleft()
             part = submissions[start:stop]
             try:
-                answers[start:stop] = self._commit_once(part, tracking)
+                answers[start:stop], position = self._commit_once(part, tracking)
+                if position is not None:  # parts are stored in order: the last one's is the highest
+                    stored_up_to = position
                 continue
             except IntegrityError:
                 conflicts += 1
@@ -103,7 +113,7 @@ class WritePath:
                 pending.extendleft([(half, stop, 0), (start, half, 0)])  # the first half first
             else:
                 pending.appendleft((start, stop, conflicts))
-        return [a for a in answers if a is not None]
+        return [a for a in answers if a is not None], stored_up_to
 
     def dry_run(self, submissions: Iterable[Submission]) -> Iterable[Answer]:
         """Answers decided in memory and never stored: every submission against one unit of work
@@ -117,10 +127,10 @@ class WritePath:
                 raise StorageError(f"database: {one_line(failure)}") from None
             yield {**result, "dry_run": True}
 
-    def _commit_once(self, part: Sequence[Submission], tracking: Tracking | None) -> list[Answer]:
+    def _commit_once(self, part: Sequence[Submission], tracking: Tracking | None) -> tuple[list[Answer], int | None]:
         try:
             results, unit = self._decide(part)
-            unit.commit(tracking)
+            position = unit.commit(tracking)
         except CommitOutcomeUnknownError as error:
             self._forget()
             raise StorageError(
@@ -134,7 +144,7 @@ class WritePath:
             raise
         if self.prefetcher is not None:
             self.prefetcher.committed(unit)
-        return results
+        return results, position
 
     def _decide(self, part: Sequence[Submission]) -> tuple[list[Answer], BatchUnitOfWork]:
         typed = [s for s in part if isinstance(s.parsed, CommandModel)]
