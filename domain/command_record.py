@@ -39,10 +39,12 @@ def command_aggregate_id(command_id: str, tenant: str | None = None) -> UUID:
 
 
 @functools.lru_cache(maxsize=65_536)
-def command_record_ids(command_id: str, tenant: str) -> tuple[UUID, UUID]:
+def command_record_ids(command_id: str, tenant: str, written_before_scoping: bool = True) -> tuple[UUID, ...]:
     """Where a tenant's command id may be recorded: under the tenant (every record written
-    since ids were scoped), or globally (a record written before)."""
-    return command_aggregate_id(command_id, tenant), command_aggregate_id(command_id)
+    since ids were scoped), or globally (a record written before; `written_before_scoping`
+    False: the store holds none, so the global id is not asked for)."""
+    scoped = command_aggregate_id(command_id, tenant)
+    return (scoped, command_aggregate_id(command_id)) if written_before_scoping else (scoped,)
 
 
 def command_fingerprint(content: dict[str, Any], key: bytes) -> str:

@@ -73,6 +73,7 @@ class EvidenceService:
             "key_log": key_log.as_dict(),
             "keys_sha256": keys_sha256,
             "event_macs_from": self.app.event_macs_from,
+            "command_ids_scoped_from": self.app.command_ids_scoped_from,
         }
 
     def seal(self, sealed_at: str | None = None) -> dict[str, Any]:
@@ -129,9 +130,21 @@ class EvidenceService:
         if sealed is not None and sealed != self.app.event_macs_from:
             found.append(f"ledger_meta says events carry MACs from position {self.app.event_macs_from}, "
                          f"the last checkpoint sealed {sealed}")  # fmt: skip
+        found += self._command_scope_problems(covers)
         problems = [{"kind": "event_mac", "position": 0, "detail": detail} for detail in found]
         return {**check, "ok": check["ok"] and not problems, "problems": problems + check["problems"],
                 "problem_count": check["problem_count"] + len(problems)}  # fmt: skip
+
+    def _command_scope_problems(self, covers: dict[str, Any] | None) -> list[str]:
+        """The record of the position from which command ids are scoped (which decides whether
+        a retry is looked up under a global id too): its MAC, and the position last sealed."""
+        found = [self.app.command_scope_problem] if self.app.command_scope_problem else []
+        sealed, now = (covers or {}).get("command_ids_scoped_from"), self.app.command_ids_scoped_from
+        if sealed is not None and sealed != now:
+            found.append(
+                f"ledger_meta says command ids are scoped from position {now}, the last checkpoint sealed {sealed}"
+            )
+        return found
 
     def verify_bundle(self, data: bytes, public_key: bytes | None = None, anchor: str | None = None) -> dict[str, Any]:
         """An evidence bundle checked as `ledger verify-bundle` checks it, against this ledger's

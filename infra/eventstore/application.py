@@ -29,6 +29,7 @@ from eventsourcing.persistence import (
 )
 
 from domain.clock import local_date
+from domain.command_record import command_record_ids
 from domain.errors import LedgerInvariantError, StorageError, UnknownPersonError
 from domain.ids import IdFacts, parse_id_number, person_id, pseudonym
 from domain.masking import mask
@@ -43,6 +44,7 @@ from infra.storage.base import LedgerRecorder
 from infra.storage.errors import one_line
 from infra.storage.event_macs import EventMacs, install_macs_from, stored_macs_from
 from infra.storage.mapper import PydanticMapper
+from infra.storage.meta_positions import COMMAND_IDS_SCOPED_FROM, install_position, stored_position
 from infra.storage.opening import apply_connect_params, make_side_files_private, persistence_env, prepare_store
 from infra.store_urls import describe_db
 
@@ -87,6 +89,9 @@ class LedgerApp(Application[UUID]):
     snapshotting_intervals: ClassVar[dict[type[MutableOrImmutableAggregate[Any]], int]] = {Person: SNAPSHOT_INTERVAL}
     snapshot_class = AggregateSnapshot
     recorder: LedgerRecorder  # the store's adapter (infra.storage)
+    records_before_scoping = True  # may hold global command records (scope_command_ids)
+    command_ids_scoped_from: int | None = None
+    command_scope_problem: str | None = None
 
     def __init__(
         self,
@@ -125,6 +130,7 @@ class LedgerApp(Application[UUID]):
                 make_side_files_private(settings.db)
             verify_pseudonym_key(self.recorder, settings.pseudonym_key, read_only=settings.read_only)
             self._seal_events(settings)
+            self.scope_command_ids()
         except BaseException:
             factory = getattr(self, "factory", None)
             if factory is not None:
@@ -139,6 +145,23 @@ class LedgerApp(Application[UUID]):
         macs = EventMacs(settings.pseudonym_key)
         macs.strict = self.event_macs_from == 1
         cast(PydanticMapper, self.mapper).macs = macs
+
+    def scope_command_ids(self) -> None:
+        """Whether this store may hold command records written before ids were scoped to their
+        tenant (infra.storage.meta_positions): only a store this version created, proven by
+        the MAC of its record, holds none; a writer records the position on first opening."""
+        key = self.settings.pseudonym_key
+        if not self.settings.read_only:
+            install_position(self.recorder, key, COMMAND_IDS_SCOPED_FROM)
+        self.command_ids_scoped_from, proven = stored_position(self.recorder, key, COMMAND_IDS_SCOPED_FROM)
+        self.command_scope_problem = None if proven else (
+            f"ledger_meta {COMMAND_IDS_SCOPED_FROM}: its MAC does not verify (changed by SQL)"
+        )  # fmt: skip
+        self.records_before_scoping = not (proven and self.command_ids_scoped_from == 1)
+
+    def command_record_ids(self, command_id: str, tenant: str) -> tuple[UUID, ...]:
+        """Where this tenant's command id may be recorded in this store (domain.command_record)."""
+        return command_record_ids(command_id, tenant, self.records_before_scoping)
 
     @property
     def event_macs(self) -> EventMacs:

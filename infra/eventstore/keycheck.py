@@ -20,6 +20,7 @@ import hmac
 from infra.settings import ConfigError
 from infra.storage.base import LedgerRecorder
 from infra.storage.event_macs import META_NAME
+from infra.storage.meta_positions import COMMAND_IDS_SCOPED_FROM
 
 _LABEL = b"family-ledger pseudonym key check v1"
 _NAME = "pseudonym_key_check"
@@ -75,4 +76,4 @@ def unknown_meta_rows(recorder: LedgerRecorder) -> list[str]:
         return []
     with recorder.tables.transaction(commit=False) as run:
         names = [row["name"] for row in run("SELECT name FROM {ledger_meta} ORDER BY name", (), True)]
-    return [name for name in names if name not in (_NAME, META_NAME)]
+    return [name for name in names if name not in (_NAME, META_NAME, COMMAND_IDS_SCOPED_FROM)]

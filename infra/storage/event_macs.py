@@ -29,6 +29,7 @@ from uuid import UUID
 from domain.errors import LedgerError
 from infra.row_macs import RowMacs
 from infra.storage.base import LedgerRecorder
+from infra.storage.meta_positions import install_position, stored_position
 
 PREFIX = b'{"$mac":"'
 _MAC_END = len(PREFIX) + 64
@@ -116,12 +117,8 @@ def payload_of(state: bytes) -> bytes:
 # --- the position from which every event carries a MAC ---------------------------------------
 def install_macs_from(recorder: LedgerRecorder, pseudonym_key: bytes) -> None:
     """Record, once, the position from which every event carries a MAC: the log's next position
-    when this version first opens the store (1 for a new store). Called by writers only, after
-    the pseudonym key check created `ledger_meta`."""
-    value = str((recorder.max_notification_id() or 0) + 1)
-    row = f"{value}:{RowMacs(pseudonym_key, 'meta').of({'name': META_NAME, 'value': value})}"
-    with recorder.tables.transaction() as run:
-        run("INSERT INTO {ledger_meta} (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", (META_NAME, row))
+    when this version first opens the store (1 for a new store; infra.storage.meta_positions)."""
+    install_position(recorder, pseudonym_key, META_NAME)
 
 
 def stored_macs_from(recorder: LedgerRecorder, pseudonym_key: bytes) -> tuple[int | None, str | None]:
@@ -129,16 +126,10 @@ def stored_macs_from(recorder: LedgerRecorder, pseudonym_key: bytes) -> tuple[in
     (moved by SQL) gives position 1: every event must then carry a MAC, and the load path fails
     closed. No record (a replica of a primary that this version has not opened yet) gives None:
     MAC-less events are then accepted on load, as in an upgraded store."""
-    if not recorder.tables.exists("ledger_meta"):
-        return None, None
-    with recorder.tables.transaction(commit=False) as run:
-        rows = run("SELECT value FROM {ledger_meta} WHERE name = ?", (META_NAME,), True)
-    if not rows:
-        return None, None
-    value, _, mac = str(rows[0]["value"]).partition(":")
-    if not value.isdigit() or not RowMacs(pseudonym_key, "meta").holds({"name": META_NAME, "value": value}, mac):
+    position, proven = stored_position(recorder, pseudonym_key, META_NAME)
+    if not proven:
         return 1, f"ledger_meta {META_NAME}: its MAC does not verify (changed by SQL); every event must carry a MAC"
-    return int(value), None
+    return position, None
 
 
 def decoded_state(state: bytes) -> dict[str, Any]:

@@ -5,11 +5,12 @@ one save, so either both are stored or neither."""
 from __future__ import annotations
 
 from datetime import timedelta
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
 from domain.clock import local_iso
-from domain.command_record import CommandRecord, command_fingerprint, command_record_ids
+from domain.command_record import CommandRecord, command_fingerprint
 from domain.errors import CommandConflictError, FutureDatedError, InvalidInputError, LedgerError
 from domain.events import SentBy
 from infra.commands.answers import Answer, RecordedRejection, answer
@@ -41,7 +42,7 @@ def decide(app: LedgerApp, command: CommandModel, uow: UnitOfWork, sender: Princ
     fingerprint = None
     if command_id is not None:  # only a command with an id is compared and remembered
         fingerprint = command_fingerprint(command.content(), app.settings.pseudonym_key)
-        earlier = recorded_answer(uow, command, fingerprint, tenant)
+        earlier = recorded_answer(uow, command, fingerprint, app.command_record_ids(command_id, tenant))
         if earlier is not None:
             return earlier
     now = app.clock()
@@ -71,11 +72,12 @@ def decide(app: LedgerApp, command: CommandModel, uow: UnitOfWork, sender: Princ
     return result
 
 
-def recorded_answer(uow: UnitOfWork, command: CommandModel, fingerprint: str, tenant: str) -> Answer | None:
+def recorded_answer(uow: UnitOfWork, command: CommandModel, fingerprint: str, where: tuple[UUID, ...]) -> Answer | None:
     """The original answer to this tenant's command id, marked as a duplicate; None if the id is
-    new. An id recorded before ids were scoped to tenants is found too (its one global record)."""
+    new. `where`: the records it may be in (LedgerApp.command_record_ids: under the tenant, and
+    in a store that may hold one, the global record of an id recorded before ids were scoped)."""
     record = None
-    for record_id in command_record_ids(command.command_id or "", tenant):
+    for record_id in where:
         try:
             record = uow.get(record_id)
             break

@@ -22,7 +22,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import AggregateRecorder, StoredEvent
 
-from domain.command_record import CommandRecord, command_record_ids
+from domain.command_record import CommandRecord
 from domain.errors import LedgerError
 from domain.settlement import Settlement, settlement_aggregate_id
 from infra.commands.base import CommandModel
@@ -62,7 +62,7 @@ class Prefetcher:
         tenant at its index in `tenants`, read through one bulk reader (infra.storage)."""
         with app.recorder.bulk_reader(_snapshot_recorder(app)) as reader:
             people, settlements = self._named_ids(app, commands)
-            records = command_ids(commands, tenants)
+            records = command_ids(app, commands, tenants)
             unsnapshotted = _unsnapshotted(app, settlements, records)
             loaded, missing = self.load(app, people | settlements | records, reader, unsnapshotted)
             implied = self._implied_ids(app, commands, loaded) - loaded.keys() - missing
@@ -142,13 +142,13 @@ class Prefetcher:
         self.cache.clear()
 
 
-def command_ids(commands: list[CommandModel], tenants: list[str]) -> set[UUID]:
+def command_ids(app: LedgerApp, commands: list[CommandModel], tenants: list[str]) -> set[UUID]:
     """The command records a batch's deciding looks up (infra.writing.deciding)."""
     return {
         record_id
         for command, tenant in zip(commands, tenants, strict=True)
         if command.command_id is not None
-        for record_id in command_record_ids(command.command_id, tenant)
+        for record_id in app.command_record_ids(command.command_id, tenant)
     }
 
 

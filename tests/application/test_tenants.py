@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 
 from domain import events as ev
 from domain.command_record import CommandRecord, command_aggregate_id
+from infra.storage.meta_positions import COMMAND_IDS_SCOPED_FROM
 from tests.support import Ledger, line
 from tests.support.service import auth, make_server, seed_family
 
@@ -124,6 +125,9 @@ def test_a_command_recorded_before_ids_were_scoped_is_still_answered_as_recorded
         timestamp=record.modified_on,
     )
     app.save(legacy)
+    with app.recorder.tables.transaction() as run:  # as the version before this one left the store
+        run("DELETE FROM {ledger_meta} WHERE name = ?", (COMMAND_IDS_SCOPED_FROM,))
+    app.scope_command_ids()  # what opening the store does: it may now hold a global record
     balance = app.get_person(family["father"]).balance_fen
     retried = post(client, tokens["fund"], "legacy-1", **body)
     assert first.status_code == 200 and retried.headers.get("idempotency-replayed") == "true"
