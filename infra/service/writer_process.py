@@ -6,8 +6,8 @@ command, so on one process they wait for each other. Here the server keeps the g
 `GroupCommitWriter` (a thread that takes what requests are waiting, within `batch_max` and
 `wait_ms`) and sends each batch, as its submissions (typed commands, parsed once at the edge, and
 their senders), over a pipe to one child process, which executes it through the same core write
-path `ledger apply` uses and sends back the answers and where they are stored up to. The child is the
-store's only writer in this server; its prefetch cache lives as long as it does.
+path `ledger apply` uses and sends back the answers and where they are stored up to. The child
+is the store's only writer in this server; its prefetch cache lives as long as it does.
 
 If the child stops (killed, crashed), the requests of the batch it held are answered
 STORAGE_ERROR: their outcome is unknown, and a retry with the same Idempotency-Key is answered
