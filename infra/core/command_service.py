@@ -59,7 +59,7 @@ class CommandService:
         (as `execute_stored` says it): the comparison mode of `ledger serve --no-group-commit`."""
         answers, stored_up_to = [], None
         for submission in submissions:
-            (one,), position = WritePath(self.app).write_stored([submission])
+            one, position = self._alone(submission)
             answers.append(one)
             stored_up_to = position if position is not None else stored_up_to
         return answers, self._or_head(stored_up_to)
@@ -70,7 +70,11 @@ class CommandService:
     def execute_alone(self, submission: Submission) -> Answer:
         """One command in a transaction of its own, loaded without bulk reads (the comparison
         mode of the benchmarks and of `ledger serve --no-group-commit`)."""
-        return WritePath(self.app).write([submission])[0]
+        return self._alone(submission)[0]
+
+    def _alone(self, submission: Submission) -> tuple[Answer, int | None]:
+        (one,), position = WritePath(self.app).write_stored([submission])
+        return one, position
 
     def apply_line(self, raw: str | bytes) -> Answer:
         """One command line, as `ledger apply --batch-size 1` answers it (a transaction of its own)."""
