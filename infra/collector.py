@@ -13,13 +13,34 @@ and a page are bounded: BATCH_SIZE_MAX commands, PAGE_SIZE_MAX events); where pa
 threads overlap, each one that ends with more than YOUNG_BACKLOG_MAX young objects pending
 collects the young generations itself, so memory stays bounded either way.
 
+When the last pause ends, what the work kept is settled at once: the young generations are
+collected (the work's cycles are all there, since nothing was collected during it; this costs
+what it kept, not the heap) and what survives is frozen (`gc.freeze`), out of sight of every
+later automatic collection. Left to itself, CPython collects the whole heap whenever a quarter
+more objects than its old generation holds have been promoted into it since its last full
+collection: it counts objects kept, not objects alive, so a warm writer, whose cache is bounded
+but churns (each batch replaces states the cache holds, and reference counting frees the old
+ones), traversed its whole cache again and again: on a 20,000-person store, two full collections
+of 0.35 s in a month's 29,000 commands, and 15% of its processor time per command with the
+young collections between batches (docs/performance.md).
+
+Frozen objects that die are freed by reference counting as before; only a cycle among them
+stays until the next full collection (unfreeze, collect, freeze again). That runs once the
+interpreter's allocated blocks (`sys.getallocatedblocks`, a walk of its pools' headers: about
+0.2 ms) have grown to FULL_COLLECTION_GROWTH times what they were after the last one, so memory
+stays within that factor of what was alive then, and each full collection is paid for by as
+much memory kept since the one before. (Counting the frozen objects themselves,
+`gc.get_freeze_count`, walks a list of every one of them: 40 to 120 ms per batch there.)
+
 The switch is the process's one flag (`gc.disable`), shared by every thread: pauses are
 counted, the collector is switched back on when the last one ends, and never switched on if it
-was off when the first began (a process that turned it off itself keeps it off)."""
+was off when the first began (a process that turned it off itself keeps it off, and nothing is
+collected or frozen for it)."""
 
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,7 +49,9 @@ _lock = threading.Lock()
 _pauses = 0
 _was_enabled = False
 _frozen = False
+_blocks_after_full = 0  # allocated blocks after the last full collection (none yet: 0)
 YOUNG_BACKLOG_MAX = 200_000  # objects allocated (net) since the last young collection
+FULL_COLLECTION_GROWTH = 2  # a full collection once the allocated blocks have grown this much
 
 
 @contextmanager
@@ -47,10 +70,25 @@ def collector_paused() -> Iterator[None]:
         with _lock:
             _pauses -= 1
             others = _pauses > 0
-            if not others and _was_enabled:
-                gc.enable()  # the next allocation collects what is due
-        if others and gc.get_count()[0] > YOUNG_BACKLOG_MAX:
+            settle = not others and _was_enabled
+            if settle:
+                gc.enable()
+        if settle:
+            _settle()  # outside the lock: a finalizer that a collection runs may pause again
+        elif others and gc.get_count()[0] > YOUNG_BACKLOG_MAX:
             gc.collect(1)
+
+
+def _settle() -> None:
+    """What the work kept: collected young and frozen; the whole heap collected and frozen
+    again once the allocated blocks have outgrown the last full collection's (the module doc)."""
+    global _blocks_after_full
+    gc.collect(1)
+    if sys.getallocatedblocks() > FULL_COLLECTION_GROWTH * _blocks_after_full:
+        gc.unfreeze()
+        gc.collect()
+        _blocks_after_full = sys.getallocatedblocks()
+    gc.freeze()
 
 
 def freeze_what_is_loaded() -> None:
@@ -59,10 +97,11 @@ def freeze_what_is_loaded() -> None:
     sight (`gc.freeze`), and the old generation's collections, which used to traverse all of it,
     traverse only what came after (the server's took tens of milliseconds each). Once per
     process: a process that builds many services (a test run) freezes only the first."""
-    global _frozen
+    global _frozen, _blocks_after_full
     with _lock:
         if _frozen:
             return
         _frozen = True
     gc.collect()
+    _blocks_after_full = sys.getallocatedblocks()
     gc.freeze()

@@ -8,6 +8,7 @@ import contextlib
 import gc
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from types import FrameType
 
@@ -149,3 +150,63 @@ def test_overlapping_pauses_still_collect_a_large_young_backlog(monkeypatch) -> 
         assert not gc.isenabled()
         assert 1 in counted  # the inner pause's end collected generations 0 and 1
     assert kept and gc.isenabled()
+
+
+class Cycle:
+    """An object that refers to itself: only the cyclic collector can free it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_what_a_pause_kept_is_frozen_out_of_later_collections() -> None:
+    with collector_paused():
+        kept = Cycle()
+    assert gc.isenabled()
+    assert all(obj is not kept for obj in gc.get_objects())  # in no generation: frozen
+    assert gc.get_freeze_count() > 0
+
+
+def test_a_cycle_dropped_inside_a_pause_is_collected_when_it_ends() -> None:
+    with collector_paused():
+        dropped = weakref.ref(Cycle())
+        assert dropped() is not None  # nothing collects inside the pause
+    assert dropped() is None
+
+
+def test_a_frozen_cycle_that_dies_waits_for_the_next_full_collection(monkeypatch) -> None:
+    """The control (a full collection not yet due: the dead cycle stays), then one due."""
+    from infra import collector
+
+    with collector_paused():
+        kept = Cycle()
+    dead = weakref.ref(kept)
+    del kept
+    monkeypatch.setattr(collector, "_blocks_after_full", sys.getallocatedblocks() * 10)
+    with collector_paused():
+        pass
+    gc.collect()  # even the whole heap, frozen objects aside
+    assert dead() is not None
+    monkeypatch.setattr(collector, "_blocks_after_full", 0)
+    with collector_paused():
+        pass
+    assert dead() is None
+    assert collector._blocks_after_full > 0  # what was alive after it
+
+
+def test_memory_kept_in_dead_frozen_cycles_stays_bounded(monkeypatch) -> None:
+    """Pauses that each leave a large cycle frozen and then drop it: the full collections that
+    the growth of allocated blocks starts free them, so they never pile up."""
+    from infra import collector
+
+    monkeypatch.setattr(collector, "_blocks_after_full", sys.getallocatedblocks())
+    refs = []
+    for _ in range(60):
+        with collector_paused():
+            cycle = Cycle()
+            cycle.load = [[i] for i in range(20_000)]  # many blocks, kept alive by the cycle
+        refs.append(weakref.ref(cycle))
+        del cycle
+    alive = sum(ref() is not None for ref in refs)
+    assert alive < len(refs) / 2  # without the full collections all 60 would be alive
+    assert sys.getallocatedblocks() <= collector.FULL_COLLECTION_GROWTH * collector._blocks_after_full
