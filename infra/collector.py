@@ -13,9 +13,9 @@ and a page are bounded: BATCH_SIZE_MAX commands, PAGE_SIZE_MAX events); where pa
 threads overlap, each one that ends with more than YOUNG_BACKLOG_MAX young objects pending
 collects the young generations itself, so memory stays bounded either way.
 
-When the last pause ends, what the work kept is settled at once: the young generations are
-collected (the work's cycles are all there, since nothing was collected during it; this costs
-what it kept, not the heap) and what survives is frozen (`gc.freeze`), out of sight of every
+When the last pause ends, what the work kept is settled at once: the youngest generation is
+collected (everything the work allocated is there, since nothing was collected during it; this
+costs what it kept, not the heap) and what survives is frozen (`gc.freeze`), out of sight of every
 later automatic collection. Left to itself, CPython collects the whole heap whenever a quarter
 more objects than its old generation holds have been promoted into it since its last full
 collection: it counts objects kept, not objects alive, so a warm writer, whose cache is bounded
@@ -83,7 +83,7 @@ def _settle() -> None:
     """What the work kept: collected young and frozen; the whole heap collected and frozen
     again once the allocated blocks have outgrown the last full collection's (the module doc)."""
     global _blocks_after_full
-    gc.collect(1)
+    gc.collect(0)
     if sys.getallocatedblocks() > FULL_COLLECTION_GROWTH * _blocks_after_full:
         gc.unfreeze()
         gc.collect()
