@@ -13,7 +13,8 @@ Figures (all measured within the run, on the given database):
   commit (the history and the slice together).
 - evidence_throughput_ratio (and commands_per_s_with/without_evidence): the workload (its first
   40,000 commands) on two more fresh stores, with and without the write path's evidence work
-  (event and snapshot MACs), in interleaved rounds (infra.tools.bench_evidence).
+  (event and snapshot MACs), in interleaved rounds; the ratio is the median of the rounds'
+  (infra.tools.bench_evidence).
 - raw_insert_rows_per_s / raw_scan_rows_per_s: plain psycopg (sqlite3 for SQLite) COPY/insert
   and sequential scan of rows shaped like the stored events (same sizes), in a scratch table.
 - rebuild_events_per_s, rebuild_ratio (= rebuild / raw scan), rebuild_peak_rss_mb: a full
