@@ -21,8 +21,8 @@ more objects than its old generation holds have been promoted into it since its 
 collection: it counts objects kept, not objects alive, so a warm writer, whose cache is bounded
 but churns (each batch replaces states the cache holds, and reference counting frees the old
 ones), traversed its whole cache again and again: on a 20,000-person store, two full collections
-of 0.35 s in a month's 29,000 commands, and 15% of its processor time per command with the
-young collections between batches (docs/performance.md).
+of 0.35 s in a month's 29,000 commands; settled as here, 8-16% less processor time per command
+(docs/performance.md, the fifth round).
 
 Frozen objects that die are freed by reference counting as before; only a cycle among them
 stays until the next full collection (unfreeze, collect, freeze again). That runs once the
