@@ -157,6 +157,7 @@ class Cycle:
 
     def __init__(self) -> None:
         self.me = self
+        self.load: list[list[int]] = []
 
 
 def test_what_a_pause_kept_is_frozen_out_of_later_collections() -> None:
