@@ -1,7 +1,6 @@
 """`ledger bench`'s report at the tiny scale: every figure present, the evidence ratio the median
 of its rounds', and the evidence A/B really compares a ledger that seals its events with one that
-does not. (The figures themselves are
-measured by the command, never asserted here.)"""
+does not. (The figures themselves are measured by the command, never asserted here.)"""
 
 from __future__ import annotations
 
