@@ -13,7 +13,8 @@ and a page are bounded: BATCH_SIZE_MAX commands, PAGE_SIZE_MAX events); where pa
 threads overlap, each one that ends with more than YOUNG_BACKLOG_MAX young objects pending
 collects the young generations itself, so memory stays bounded either way.
 
-When the last pause ends, what the work kept is settled at once: the youngest generation is
+Inside `survivors_frozen` (a long-running writer: the service's writer process, `ledger apply`,
+`ledger bench`), when the last pause ends, what the work kept is settled at once: the youngest generation is
 collected (everything the work allocated is there, since nothing was collected during it; this
 costs what it kept, not the heap) and what survives is frozen (`gc.freeze`), out of sight of every
 later automatic collection. Left to itself, CPython collects the whole heap whenever a quarter
@@ -31,6 +32,13 @@ interpreter's allocated blocks (`sys.getallocatedblocks`, a walk of its pools' h
 stays within that factor of what was alive then, and each full collection is paid for by as
 much memory kept since the one before. (Counting the frozen objects themselves,
 `gc.get_freeze_count`, walks a list of every one of them: 40 to 120 ms per batch there.)
+
+Memory is not all that a cycle can hold, so freezing is scoped to such a writer, whose ledger
+lives as long as the scope and is closed explicitly, and everything frozen returns to the
+collector when the last scope ends (`gc.unfreeze`). Everywhere else a pause's end only switches
+the collector back on. (With every process freezing, the test suite's applications left to the
+collector waited in frozen cycles holding their PostgreSQL connections, and the server's 100 ran
+out within fifty tests.)
 
 The switch is the process's one flag (`gc.disable`), shared by every thread: pauses are
 counted, the collector is switched back on when the last one ends, and never switched on if it
@@ -50,6 +58,7 @@ _pauses = 0
 _was_enabled = False
 _frozen = False
 _blocks_after_full = 0  # allocated blocks after the last full collection (none yet: 0)
+_freezing = 0  # open survivors_frozen scopes
 YOUNG_BACKLOG_MAX = 200_000  # objects allocated (net) since the last young collection
 FULL_COLLECTION_GROWTH = 2  # a full collection once the allocated blocks have grown this much
 
@@ -72,11 +81,29 @@ def collector_paused() -> Iterator[None]:
             others = _pauses > 0
             settle = not others and _was_enabled
             if settle:
-                gc.enable()
+                gc.enable()  # outside a survivors_frozen scope, the next allocation collects what is due
+            settle = settle and _freezing > 0
         if settle:
             _settle()  # outside the lock: a finalizer that a collection runs may pause again
         elif others and gc.get_count()[0] > YOUNG_BACKLOG_MAX:
             gc.collect(1)
+
+
+@contextmanager
+def survivors_frozen() -> Iterator[None]:
+    """Within: what each pause's work kept is frozen when it ends (the module doc). When the
+    last scope ends, everything frozen returns to the collector."""
+    global _freezing
+    with _lock:
+        _freezing += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _freezing -= 1
+            last = _freezing == 0
+        if last:
+            gc.unfreeze()
 
 
 def _settle() -> None:

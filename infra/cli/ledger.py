@@ -11,6 +11,7 @@ from rich.panel import Panel
 
 from infra.cli import output
 from infra.cli.context import LedgerContext, guarded
+from infra.collector import survivors_frozen
 from infra.commands.parsing import read_lines
 from infra.eventstore.rule_files import load_catalogue
 from infra.federation.routing import route_stream
@@ -47,10 +48,11 @@ def apply(obj: LedgerContext, file: Any, rules: str | None, batch_size: int) -> 
             commands.dry_run(read_lines(file)) if rules else commands.stream(read_lines(file), batch_size=batch_size)
         )
     failures = 0
-    for result in results:
-        failures += not result["ok"]
-        output.emit_json(result)
-        sys.stdout.flush()
+    with survivors_frozen():  # a long-running writer (infra.collector)
+        for result in results:
+            failures += not result["ok"]
+            output.emit_json(result)
+            sys.stdout.flush()
     if failures:
         output.err_console.print(f"{failures} line(s) refused; see their results")
 

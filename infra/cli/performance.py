@@ -12,6 +12,7 @@ import click
 
 from infra.cli import output
 from infra.cli.context import LedgerContext, guarded
+from infra.collector import survivors_frozen
 from infra.federation.bench import run_bench as run_federation_bench
 from infra.provinces.federation_file import load_federation
 from infra.settings import Settings, load_settings
@@ -127,10 +128,11 @@ def bench(
         return
     settings = obj.settings()
     say = lambda m: output.err_console.print(f"[dim]{m}[/]")  # noqa: E731
-    if curve:
-        _bench_curve(settings, curve_max, seed, as_json, svg_path, say)
-        return
-    result = run_bench(settings, scale, seed, log=say)
+    with survivors_frozen():  # its writers are long-running ones (infra.collector)
+        if curve:
+            _bench_curve(settings, curve_max, seed, as_json, svg_path, say)
+            return
+        result = run_bench(settings, scale, seed, log=say)
     table = output.rows_table(
         f"ledger bench --scale {scale}", [{"figure": k, "value": v} for k, v in human_table(result)]
     )

@@ -27,9 +27,10 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from domain.errors import LedgerError, StorageError
-from infra.collector import freeze_what_is_loaded
+from infra.collector import freeze_what_is_loaded, survivors_frozen
 from infra.commands.answers import Answer
 from infra.core.bootstrap import open_ledger
+from infra.core.ledger import Ledger
 from infra.service.writer import (
     BATCH_MAX_DEFAULT,
     WAIT_MS_DEFAULT,
@@ -153,17 +154,23 @@ def child_main(settings: Settings, rules_override: str | None, pipe: Connection)
     freeze_what_is_loaded()
     pipe.send(("ready",))
     try:
-        while True:
-            try:
-                submissions = pipe.recv()
-            except EOFError:
-                return
-            if submissions is None:
-                return
-            try:
-                answers, position = store_batch(ledger.commands, submissions)
-                pipe.send(("ok", answers, position, ledger.app.snapshot_refusals))
-            except BaseException as error:  # noqa: BLE001 - every waiting request must hear of it
-                pipe.send(("error", as_ledger_error(error)))
+        with survivors_frozen():  # the writer lives as long as the process (infra.collector)
+            serve_batches(ledger, pipe)
     finally:
         ledger.close()
+
+
+def serve_batches(ledger: Ledger, pipe: Connection) -> None:
+    """Execute each batch received, in order, until the pipe closes or says stop (None)."""
+    while True:
+        try:
+            submissions = pipe.recv()
+        except EOFError:
+            return
+        if submissions is None:
+            return
+        try:
+            answers, position = store_batch(ledger.commands, submissions)
+            pipe.send(("ok", answers, position, ledger.app.snapshot_refusals))
+        except BaseException as error:  # noqa: BLE001 - every waiting request must hear of it
+            pipe.send(("error", as_ledger_error(error)))

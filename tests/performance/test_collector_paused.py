@@ -14,7 +14,7 @@ from types import FrameType
 
 import pytest
 
-from infra.collector import collector_paused
+from infra.collector import collector_paused, survivors_frozen
 from infra.eventstore.application import LedgerApp
 from infra.writing import write_path
 from infra.writing.streams import submission_of
@@ -160,7 +160,14 @@ class Cycle:
         self.load: list[list[int]] = []
 
 
-def test_what_a_pause_kept_is_frozen_out_of_later_collections() -> None:
+@pytest.fixture
+def freezing() -> Iterator[None]:
+    """A long-running writer's scope (infra.collector.survivors_frozen)."""
+    with survivors_frozen():
+        yield
+
+
+def test_what_a_pause_kept_is_frozen_out_of_later_collections(freezing) -> None:
     with collector_paused():
         kept = Cycle()
     assert gc.isenabled()
@@ -168,14 +175,34 @@ def test_what_a_pause_kept_is_frozen_out_of_later_collections() -> None:
     assert gc.get_freeze_count() > 0
 
 
-def test_a_cycle_dropped_inside_a_pause_is_collected_when_it_ends() -> None:
+def test_outside_a_writers_scope_nothing_is_frozen() -> None:
+    """The control: an ordinary process (a test run) keeps the collector's own rules, so what
+    its cycles hold (connections among them) is freed when they die."""
+    with collector_paused():
+        kept = Cycle()
+    assert any(obj is kept for obj in gc.get_objects())
+
+
+def test_when_the_scope_ends_what_it_froze_returns_to_the_collector() -> None:
+    with survivors_frozen():
+        with collector_paused():
+            kept = Cycle()
+        dead = weakref.ref(kept)
+        del kept
+        gc.collect()
+        assert dead() is not None  # frozen
+    gc.collect()
+    assert dead() is None
+
+
+def test_a_cycle_dropped_inside_a_pause_is_collected_when_it_ends(freezing) -> None:
     with collector_paused():
         dropped = weakref.ref(Cycle())
         assert dropped() is not None  # nothing collects inside the pause
     assert dropped() is None
 
 
-def test_a_frozen_cycle_that_dies_waits_for_the_next_full_collection(monkeypatch) -> None:
+def test_a_frozen_cycle_that_dies_waits_for_the_next_full_collection(freezing, monkeypatch) -> None:
     """The control (a full collection not yet due: the dead cycle stays), then one due."""
     from infra import collector
 
@@ -195,7 +222,7 @@ def test_a_frozen_cycle_that_dies_waits_for_the_next_full_collection(monkeypatch
     assert collector._blocks_after_full > 0  # what was alive after it
 
 
-def test_memory_kept_in_dead_frozen_cycles_stays_bounded(monkeypatch) -> None:
+def test_memory_kept_in_dead_frozen_cycles_stays_bounded(freezing, monkeypatch) -> None:
     """Pauses that each leave a large cycle frozen and then drop it: the full collections that
     the growth of allocated blocks starts free them, so they never pile up."""
     from infra import collector
