@@ -125,13 +125,16 @@ def test_nested_and_concurrent_pauses_are_counted() -> None:
     assert gc.isenabled()
 
 
-def test_a_started_service_has_moved_what_it_loaded_out_of_the_collectors_sight(app: LedgerApp) -> None:
+def test_a_started_service_has_moved_what_it_loaded_out_of_the_collectors_sight(app: LedgerApp, monkeypatch) -> None:
     """gc.freeze once the service is built (its start-up objects live as long as it does); the
-    writer process does the same once its ledger is open."""
+    writer process does the same once its ledger is open. (Once per process: the flag is reset,
+    since another test's service may have frozen, and a writer's scope unfrozen, before.)"""
     from fastapi.testclient import TestClient
 
+    from infra import collector
     from tests.support.service import make_server
 
+    monkeypatch.setattr(collector, "_frozen", False)
     api, _ = make_server(app)
     with TestClient(api) as client:
         assert client.get("/healthz").status_code == 200
