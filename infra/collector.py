@@ -14,10 +14,10 @@ threads overlap, each one that ends with more than YOUNG_BACKLOG_MAX young objec
 collects the young generations itself, so memory stays bounded either way.
 
 Inside `survivors_frozen` (a long-running writer: the service's writer process, `ledger apply`,
-`ledger bench`), when the last pause ends, what the work kept is settled at once: the youngest generation is
-collected (everything the work allocated is there, since nothing was collected during it; this
-costs what it kept, not the heap) and what survives is frozen (`gc.freeze`), out of sight of every
-later automatic collection. Left to itself, CPython collects the whole heap whenever a quarter
+`ledger bench`), when the last pause ends, what the work kept is settled at once: the youngest
+generation is collected (everything the work allocated is there, since nothing was collected
+during it; this costs what it kept, not the heap) and what survives is frozen (`gc.freeze`), out
+of sight of every later automatic collection. Left to itself, CPython collects the whole heap whenever a quarter
 more objects than its old generation holds have been promoted into it since its last full
 collection: it counts objects kept, not objects alive, so a warm writer, whose cache is bounded
 but churns (each batch replaces states the cache holds, and reference counting frees the old
@@ -79,10 +79,10 @@ def collector_paused() -> Iterator[None]:
         with _lock:
             _pauses -= 1
             others = _pauses > 0
-            settle = not others and _was_enabled
-            if settle:
+            enable = not others and _was_enabled
+            if enable:
                 gc.enable()  # outside a survivors_frozen scope, the next allocation collects what is due
-            settle = settle and _freezing > 0
+            settle = enable and _freezing > 0
         if settle:
             _settle()  # outside the lock: a finalizer that a collection runs may pause again
         elif others and gc.get_count()[0] > YOUNG_BACKLOG_MAX:

@@ -1,6 +1,9 @@
 """The cyclic garbage collector waits while a batch is decided and stored, and only then
 (infra.collector): no automatic collection inside a batch, the collector back on after
-it, a process that switched it off keeps it off, and nested or concurrent pauses are counted."""
+it, a process that switched it off keeps it off, and nested or concurrent pauses are counted.
+Inside a long-running writer's scope (survivors_frozen) what a pause kept is frozen, its dropped
+cycles collected, frozen dead cycles freed by the full collection that memory's growth starts;
+outside one nothing is frozen, and a scope's end returns what it froze to the collector."""
 
 from __future__ import annotations
 
